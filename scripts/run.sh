@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job: install what is missing, build Release, run it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/deps.sh"
+"$root/scripts/build.sh" release -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DNEXUS_BUILD_TESTS=OFF
+exec "$root/build/release/apps/nexus-slab-demo" "$@"

@@ -1,0 +1,193 @@
+// nexus/slab/direct.hpp — slabs you own: BoundedSlab<T> and UnboundedSlab<T>.
+//
+//   nexus::slab::BoundedSlab<Order> orders(1024);          // one allocation, all pages touched
+//   auto h = orders.emplace(42, 100);                      // Handle<Order>, RAII
+//   nexus::slab::Key k = orders.emplace_key(43, 101);      // key-based: the slab owns the value
+//   orders[k].qty = 7;
+//   orders.remove(k);
+//
+//   nexus::slab::UnboundedSlab<Node> nodes({.chunk_capacity = 4096, .capacity = 10'000});
+//
+// Any number per thread, created at run time. A slab is used by one thread at a
+// time (no internal locking) and never moves (it is neither copyable nor
+// movable: handles point into it; hold it by unique_ptr to move it around).
+//
+// Two ways to own a value, pick per use:
+//  * Handle<T> (insert/emplace): 16 bytes, a cell pointer plus a pointer to the
+//    slab. Access costs what a raw pointer costs. Destruction frees the cell
+//    through the slab pointer: one extra dependent load compared with the
+//    key-based remove. Use it where RAII ownership matters more than size.
+//  * Keys (insert_key/emplace_key, remove/take): 4 bytes, the slab owns the
+//    value and destroys whatever is still alive when the slab is destroyed.
+//    Lookup is a shift, a mask and two loads. This is what linked node
+//    structures (the order book) use.
+// Handle::leak() turns a handle into a key; adopt(key) turns it back.
+//
+// Failure: insert/emplace throw SlabFull (bounded, full) or CapacityError
+// (unbounded at max_capacity or the key space); try_* hand the value back
+// untouched (nullopt / Key::NONE). remove/take/operator[] require a live key:
+// checks builds (NEXUS_SLAB_CHECKS) abort naming the problem, release builds
+// trust the caller. contains_key() and get() are always checked.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <utility>
+
+#include "nexus/slab/detail/core.hpp"
+#include "nexus/slab/detail/owner.hpp"
+#include "nexus/slab/key.hpp"
+
+namespace nexus::slab {
+
+template <class T>
+class Handle : public detail::OwnerBase<Handle<T>, T> {
+    using Base = detail::OwnerBase<Handle<T>, T>;
+    using typename Base::CellT;
+    friend Base;
+    template <class>
+    friend class BasicSlab;
+
+public:
+    constexpr Handle() noexcept = default;
+    Handle(Handle&& o) noexcept : Base(std::exchange(o.cell_, nullptr)), core_(o.core_) {}
+    Handle& operator=(Handle&& o) noexcept {
+        if (this != &o) {
+            this->reset();
+            this->cell_ = std::exchange(o.cell_, nullptr);
+            core_ = o.core_;
+        }
+        return *this;
+    }
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() { this->reset(); }
+
+private:
+    Handle(CellT* c, detail::SlabCore<T>* core) noexcept : Base(c), core_(core) {
+        if constexpr (detail::kChecks) ++core_->live_handles_;
+    }
+    void free_cell(CellT* c) noexcept {
+        disown();
+        core_->erase(c);
+    }
+    void disown() noexcept {
+        if constexpr (detail::kChecks) --core_->live_handles_;
+    }
+
+    detail::SlabCore<T>* core_ = nullptr;  // the slab the cell belongs to
+};
+
+static_assert(sizeof(Handle<int>) == 16);
+
+// The API of both direct slabs; construct a BoundedSlab or UnboundedSlab.
+template <class T>
+class BasicSlab {
+public:
+    using value_type = T;
+    using handle_type = Handle<T>;
+
+    BasicSlab(const BasicSlab&) = delete;
+    BasicSlab& operator=(const BasicSlab&) = delete;
+
+    // Destroys the values still in the slab and frees its storage.
+    ~BasicSlab() {
+        if constexpr (detail::kChecks) {
+            if (core_.live_handles_ != 0)
+                detail::fatal("slab destroyed while handles to it are alive; handles", core_.live_handles_);
+        }
+        core_.destroy();
+    }
+
+    // ---- handles ----
+    Handle<T> insert(const T& v) { return emplace(v); }
+    Handle<T> insert(T&& v) { return emplace(std::move(v)); }
+    template <class... Args>
+    Handle<T> emplace(Args&&... args) {
+        auto* c = core_.try_emplace(std::forward<Args>(args)...);
+        if (c == nullptr) [[unlikely]]
+            core_.throw_no_room(nullptr);
+        return Handle<T>(c, &core_);
+    }
+    // On failure `v` is left exactly as it was: the caller still has it.
+    std::optional<Handle<T>> try_insert(T&& v) { return try_emplace(std::move(v)); }
+    std::optional<Handle<T>> try_insert(const T& v) { return try_emplace(v); }
+    template <class... Args>
+    std::optional<Handle<T>> try_emplace(Args&&... args) {
+        auto* c = core_.try_emplace(std::forward<Args>(args)...);
+        if (c == nullptr) [[unlikely]]
+            return std::nullopt;
+        return Handle<T>(c, &core_);
+    }
+    // Takes ownership of a live key (for example one from Handle::leak()).
+    Handle<T> adopt(Key k) noexcept { return Handle<T>(core_.live_cell(k, "adopt of a vacant key"), &core_); }
+
+    // ---- keys ----
+    Key insert_key(const T& v) { return emplace_key(v); }
+    Key insert_key(T&& v) { return emplace_key(std::move(v)); }
+    template <class... Args>
+    Key emplace_key(Args&&... args) {
+        auto* c = core_.try_emplace(std::forward<Args>(args)...);
+        if (c == nullptr) [[unlikely]]
+            core_.throw_no_room(nullptr);
+        return Key::from_raw(c->tag);
+    }
+    // Key::NONE, arguments untouched, when there is no room.
+    template <class... Args>
+    Key try_emplace_key(Args&&... args) {
+        auto* c = core_.try_emplace(std::forward<Args>(args)...);
+        return c ? Key::from_raw(c->tag) : Key::NONE;
+    }
+
+    // Destroys the value under a live key and frees its cell.
+    void remove(Key k) noexcept { core_.erase(core_.live_cell(k, "remove of a vacant or out-of-range key")); }
+    // Moves the value out from under a live key and frees its cell.
+    [[nodiscard]] T take(Key k) {
+        auto* c = core_.live_cell(k, "take of a vacant or out-of-range key");
+        T out(std::move(*c->value()));
+        core_.erase(c);
+        return out;
+    }
+
+    [[nodiscard]] bool contains_key(Key k) const noexcept { return core_.find(k) != nullptr; }
+    [[nodiscard]] T* get(Key k) noexcept {
+        auto* c = core_.find(k);
+        return c ? c->value() : nullptr;
+    }
+    [[nodiscard]] const T* get(Key k) const noexcept {
+        auto* c = core_.find(k);
+        return c ? c->value() : nullptr;
+    }
+    [[nodiscard]] T& operator[](Key k) noexcept { return *core_.live_cell(k, "access through a vacant key")->value(); }
+    [[nodiscard]] const T& operator[](Key k) const noexcept {
+        return *core_.live_cell(k, "access through a vacant key")->value();
+    }
+    [[nodiscard]] const T& get_unchecked(Key k) const noexcept { return (*this)[k]; }
+    [[nodiscard]] T& get_unchecked_mut(Key k) noexcept { return (*this)[k]; }
+
+    [[nodiscard]] std::size_t len() const noexcept { return core_.len(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return core_.capacity(); }
+    [[nodiscard]] bool is_empty() const noexcept { return core_.len() == 0; }
+
+protected:
+    BasicSlab() = default;
+    detail::SlabCore<T> core_;
+};
+
+// Fixed capacity: one contiguous allocation made (and every page touched) by
+// the constructor; inserts never allocate; full means full.
+template <class T>
+class BoundedSlab : public BasicSlab<T> {
+public:
+    explicit BoundedSlab(std::size_t capacity) { this->core_.init_bounded(capacity); }
+};
+
+// Grows by whole chunks when the free list runs dry; never moves or copies a
+// value. `capacity` cells are allocated up front.
+template <class T>
+class UnboundedSlab : public BasicSlab<T> {
+public:
+    explicit UnboundedSlab(const UnboundedConfig& cfg = {}) { this->core_.init_unbounded(cfg); }
+};
+
+}  // namespace nexus::slab

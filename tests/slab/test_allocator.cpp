@@ -1,0 +1,412 @@
+// The per-thread allocator made by NEXUS_SLAB_ALLOCATOR.
+#include <catch2/catch.hpp>
+
+#include <nexus/slab/slab.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tracker.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+using nexus::slab::AlreadyInitialized;
+using nexus::slab::CapacityError;
+using nexus::slab::Key;
+using nexus::slab::NotInitialized;
+using nexus::slab::SlabFull;
+using nexus::test::counts;
+using nexus::test::CountScope;
+using nexus::test::Tracked;
+
+namespace {
+
+struct alignas(16) Aligned16 {
+    std::uint64_t lo, hi;
+};
+struct alignas(64) Aligned64 {
+    std::uint64_t words[3];
+};
+struct Empty {};
+struct Page {
+    std::array<std::uint8_t, 4096> bytes;
+};
+
+NEXUS_SLAB_ALLOCATOR(str_alloc, std::string);
+NEXUS_SLAB_ALLOCATOR(u64_alloc, std::uint64_t);
+NEXUS_SLAB_ALLOCATOR(tracked_alloc, Tracked);
+NEXUS_SLAB_ALLOCATOR(uptr_alloc, std::unique_ptr<std::string>);
+NEXUS_SLAB_ALLOCATOR(a16_alloc, Aligned16);
+NEXUS_SLAB_ALLOCATOR(a64_alloc, Aligned64);
+NEXUS_SLAB_ALLOCATOR(empty_alloc, Empty);
+NEXUS_SLAB_ALLOCATOR(page_alloc, Page);
+NEXUS_SLAB_ALLOCATOR(vec_alloc, std::vector<int>);
+NEXUS_SLAB_ALLOCATOR(pair_alloc, std::pair<int, long>);  // a type with a comma
+
+// Builds allocator A in the given mode with room for at least n values.
+enum class Mode { bounded, unbounded };
+template <class A>
+void init(Mode m, std::size_t n) {
+    if (m == Mode::bounded) A::init().bounded(n).build();
+    else A::init().unbounded().chunk_capacity(4).max_capacity(n).build();
+}
+template <class A>
+void require_clean_shutdown() {
+    REQUIRE(A::len() == 0);
+    REQUIRE(A::shutdown().ok());
+    REQUIRE_FALSE(A::is_initialized());
+}
+
+}  // namespace
+
+TEST_CASE("allocator: Slot is 8 bytes and move-only", "[alloc]") {
+    STATIC_REQUIRE(sizeof(str_alloc::Slot) == 8);
+    STATIC_REQUIRE(sizeof(a64_alloc::Slot) == 8);
+    STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<str_alloc::Slot>);
+    STATIC_REQUIRE(std::is_nothrow_move_constructible_v<str_alloc::Slot>);
+}
+
+TEST_CASE("allocator: every Slot and allocator operation", "[alloc]") {
+    const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
+    init<str_alloc>(mode, 8);
+    REQUIRE(str_alloc::is_initialized());
+    CHECK(str_alloc::is_empty());
+
+    auto s = str_alloc::insert(std::string("alpha"));
+    CHECK(s.get() == "alpha");
+    s.get_mut() += "!";
+    CHECK(*s == "alpha!");
+    CHECK(s->size() == 6);
+    CHECK(s.is_valid());
+    CHECK(s.as_ptr() == &s.get());
+    CHECK(s.as_mut_ptr() == &s.get_mut());
+    const Key k = s.key();
+    CHECK(str_alloc::contains_key(k));
+    CHECK(&str_alloc::get_unchecked(k) == s.as_ptr());
+    CHECK(&str_alloc::get_unchecked_mut(k) == s.as_ptr());
+    CHECK(str_alloc::get(k) == s.as_ptr());
+
+    CHECK(s.replace("beta") == "alpha!");
+    CHECK(s.key() == k);
+    const std::string copy = "gamma";
+    auto c = str_alloc::insert(copy);
+    auto e = str_alloc::emplace(2, 'z');
+    CHECK(*e == "zz");
+    CHECK(str_alloc::len() == 3);
+    CHECK(str_alloc::capacity() == (mode == Mode::bounded ? 8u : 4u));  // unbounded: one chunk of 4 so far
+
+    auto t = str_alloc::try_insert(std::string("delta"));
+    REQUIRE(t.has_value());
+    auto te = str_alloc::try_emplace("epsilon");
+    REQUIRE(te.has_value());
+    CHECK(**te == "epsilon");
+
+    str_alloc::Slot moved = std::move(*t);
+    CHECK_FALSE(t->is_valid());
+    CHECK(*moved == "delta");
+    CHECK(moved.into_inner() == "delta");
+    CHECK_FALSE(moved.is_valid());
+
+    const Key leaked = c.leak();
+    CHECK_FALSE(c.is_valid());
+    CHECK(str_alloc::contains_key(leaked));
+    CHECK(str_alloc::take(leaked) == "gamma");
+    CHECK_FALSE(str_alloc::contains_key(leaked));
+
+    const Key leaked2 = e.leak();
+    str_alloc::remove(leaked2);
+    CHECK(str_alloc::get(leaked2) == nullptr);
+
+    auto back = str_alloc::adopt(te->leak());
+    CHECK(*back == "epsilon");
+
+    s.reset();
+    back.reset();
+    te.reset();
+    require_clean_shutdown<str_alloc>();
+}
+
+TEST_CASE("allocator: capacity 1, fill, LIFO reuse", "[alloc]") {
+    const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
+    if (mode == Mode::bounded) u64_alloc::init().bounded(1).build();
+    else u64_alloc::init().unbounded().chunk_capacity(1).max_capacity(1).build();
+    {
+        auto a = u64_alloc::insert(1);
+        CHECK_FALSE(u64_alloc::try_insert(2).has_value());
+        const Key ka = a.key();
+        a.reset();
+        CHECK(u64_alloc::insert(3).key() == ka);
+    }
+    require_clean_shutdown<u64_alloc>();
+
+    init<u64_alloc>(mode, 100);
+    {
+        std::vector<u64_alloc::Slot> slots;
+        for (std::uint64_t i = 0; i < 100; ++i) slots.push_back(u64_alloc::insert(i));
+        CHECK(u64_alloc::len() == 100);
+        std::set<Key> keys;
+        for (auto& s : slots) keys.insert(s.key());
+        CHECK(keys.size() == 100);
+        CHECK_FALSE(u64_alloc::try_insert(7).has_value());
+        if (mode == Mode::bounded) CHECK_THROWS_AS(u64_alloc::insert(7), SlabFull);
+        else CHECK_THROWS_AS(u64_alloc::insert(7), CapacityError);
+        const Key k10 = slots[10].key(), k50 = slots[50].key();
+        slots[10].reset();
+        slots[50].reset();
+        CHECK(u64_alloc::insert(1000).leak() == k50);
+        CHECK(u64_alloc::insert(1001).leak() == k10);
+        u64_alloc::remove(k50);
+        u64_alloc::remove(k10);
+    }
+    require_clean_shutdown<u64_alloc>();
+}
+
+TEST_CASE("allocator: try_insert on a full slab hands the value back", "[alloc]") {
+    uptr_alloc::init().bounded(1).build();
+    {
+        auto held = uptr_alloc::insert(std::make_unique<std::string>("resting"));
+        auto incoming = std::make_unique<std::string>("incoming");
+        auto* raw = incoming.get();
+        CHECK_FALSE(uptr_alloc::try_insert(std::move(incoming)).has_value());
+        REQUIRE(incoming.get() == raw);
+        CHECK(*incoming == "incoming");
+    }
+    require_clean_shutdown<uptr_alloc>();
+}
+
+TEST_CASE("allocator: use before init or after shutdown throws in every build", "[alloc][errors]") {
+    REQUIRE_FALSE(str_alloc::is_initialized());
+    CHECK(str_alloc::len() == 0);
+    CHECK(str_alloc::capacity() == 0);
+    CHECK(str_alloc::is_empty());
+    CHECK_FALSE(str_alloc::contains_key(Key::from_raw(0)));
+    CHECK(str_alloc::get(Key::from_raw(0)) == nullptr);
+    CHECK_THROWS_AS(str_alloc::insert(std::string("x")), NotInitialized);
+    CHECK_THROWS_AS(str_alloc::emplace("x"), NotInitialized);
+    CHECK_THROWS_AS(str_alloc::try_insert(std::string("x")), NotInitialized);
+    CHECK_THROWS_AS(str_alloc::try_emplace("x"), NotInitialized);
+    CHECK_THROWS_AS((void)str_alloc::take(Key::from_raw(0)), NotInitialized);
+    try {
+        (void)str_alloc::insert(std::string("x"));
+    } catch (const NotInitialized& e) {
+        CHECK_THAT(e.what(), Catch::Contains("str_alloc") && Catch::Contains("before init()"));
+    }
+    CHECK(str_alloc::shutdown().ok());  // shutting down an idle allocator is harmless
+
+    str_alloc::init().bounded(4).build();
+    CHECK_THROWS_AS(str_alloc::init().bounded(4).build(), AlreadyInitialized);
+    CHECK_THROWS_AS(str_alloc::init().unbounded().build(), AlreadyInitialized);
+    { auto s = str_alloc::insert(std::string("x")); }
+    REQUIRE(str_alloc::shutdown().ok());
+    CHECK_THROWS_AS(str_alloc::insert(std::string("after")), NotInitialized);
+    CHECK_THROWS_AS(str_alloc::try_emplace("after"), NotInitialized);
+}
+
+TEST_CASE("allocator: shutdown with slots in use refuses and counts them, then re-init", "[alloc]") {
+    CountScope scope;
+    tracked_alloc::init().bounded(8).build();
+    auto a = tracked_alloc::emplace(1u);
+    auto b = tracked_alloc::emplace(2u);
+    const Key leaked = tracked_alloc::emplace(3u).leak();
+    const auto r = tracked_alloc::shutdown();
+    CHECK_FALSE(r.ok());
+    CHECK(r.slots_remaining == 3);
+    CHECK(tracked_alloc::is_initialized());  // untouched
+    CHECK(a->value() == 1);
+    a.reset();
+    b.reset();
+    tracked_alloc::remove(leaked);
+    REQUIRE(tracked_alloc::shutdown().ok());
+    CHECK(counts().live() == 0);
+
+    // Re-init in the other mode.
+    tracked_alloc::init().unbounded().chunk_capacity(2).capacity(3).build();
+    CHECK(tracked_alloc::capacity() == 4);
+    {
+        auto c = tracked_alloc::emplace(4u);
+        auto d = tracked_alloc::emplace(5u);
+        CHECK(c->value() + d->value() == 9);
+    }
+    require_clean_shutdown<tracked_alloc>();
+    CHECK(counts().live() == 0);
+}
+
+TEST_CASE("allocator: every value is destroyed exactly once", "[alloc][tracker]") {
+    CountScope scope;
+    const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
+    init<tracked_alloc>(mode, 32);
+    { auto dropped = tracked_alloc::emplace(1u); }
+    { Tracked out = tracked_alloc::emplace(2u).into_inner(); CHECK(out.value() == 2); }
+    {
+        auto s = tracked_alloc::emplace(3u);
+        Tracked old = s.replace(Tracked(4));
+        CHECK(old.value() == 3);
+    }
+    const Key leaked = tracked_alloc::emplace(5u).leak();
+    CHECK(counts().live() == 1);
+    tracked_alloc::remove(leaked);
+    CHECK(tracked_alloc::take(tracked_alloc::emplace(6u).leak()).value() == 6);
+    CHECK(counts().live() == 0);
+    CHECK(counts().constructed == counts().destroyed);
+    require_clean_shutdown<tracked_alloc>();
+}
+
+TEST_CASE("allocator: values left at thread exit are destroyed and the storage freed", "[alloc][tracker]") {
+    CountScope scope;
+    std::thread([] {
+        tracked_alloc::init().unbounded().chunk_capacity(2).build();
+        for (std::uint64_t i = 0; i < 5; ++i) (void)tracked_alloc::emplace(i).leak();
+        auto s = tracked_alloc::emplace(9u);  // dropped normally before teardown
+        CHECK(counts().live() == 6);
+    }).join();
+    CHECK(counts().live() == 0);  // LeakSanitizer checks the storage went back too
+    CHECK_FALSE(tracked_alloc::is_initialized());  // this thread's allocator was never touched
+}
+
+TEST_CASE("allocator: over-aligned, empty and 4 KiB values; handle and key agree", "[alloc][align]") {
+    const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
+    init<a16_alloc>(mode, 9);
+    init<a64_alloc>(mode, 9);
+    {
+        std::vector<a16_alloc::Slot> s16;
+        std::vector<a64_alloc::Slot> s64;
+        for (std::uint64_t i = 0; i < 9; ++i) {
+            s16.push_back(a16_alloc::insert(Aligned16{i, ~i}));
+            s64.push_back(a64_alloc::insert(Aligned64{{i, i + 1, i + 2}}));
+        }
+        for (std::uint64_t i = 0; i < 9; ++i) {
+            CHECK(reinterpret_cast<std::uintptr_t>(s16[i].as_ptr()) % 16 == 0);
+            CHECK(reinterpret_cast<std::uintptr_t>(s64[i].as_ptr()) % 64 == 0);
+            CHECK(&a16_alloc::get_unchecked(s16[i].key()) == s16[i].as_ptr());
+            CHECK(&a64_alloc::get_unchecked(s64[i].key()) == s64[i].as_ptr());
+            a16_alloc::get_unchecked_mut(s16[i].key()).hi = 500 + i;
+            CHECK(s16[i]->hi == 500 + i);
+            CHECK(s16[i]->lo == i);
+            CHECK(s64[i]->words[2] == i + 2);
+        }
+    }
+    require_clean_shutdown<a16_alloc>();
+    require_clean_shutdown<a64_alloc>();
+
+    init<empty_alloc>(mode, 4);
+    init<page_alloc>(mode, 4);
+    {
+        auto e1 = empty_alloc::insert(Empty{});
+        auto e2 = empty_alloc::emplace();
+        CHECK(e1.key() != e2.key());
+        Page p;
+        p.bytes.fill(0xAB);
+        auto pg = page_alloc::insert(p);
+        CHECK(pg->bytes[0] == 0xAB);
+        CHECK(pg->bytes[4095] == 0xAB);
+    }
+    require_clean_shutdown<empty_alloc>();
+    require_clean_shutdown<page_alloc>();
+}
+
+TEST_CASE("allocator: owning standard types", "[alloc]") {
+    vec_alloc::init().unbounded().chunk_capacity(8).build();
+    pair_alloc::init().bounded(2).build();
+    {
+        auto v = vec_alloc::emplace(std::vector<int>{1, 2, 3});
+        v->push_back(4);
+        CHECK(v->size() == 4);
+        auto old = v.replace(std::vector<int>(100, 7));
+        CHECK(old.size() == 4);
+        auto p = pair_alloc::emplace(1, 2L);
+        CHECK(p->second == 2);
+    }
+    require_clean_shutdown<vec_alloc>();
+    require_clean_shutdown<pair_alloc>();
+}
+
+TEST_CASE("allocator: unbounded growth keeps addresses across chunk boundaries", "[alloc][unbounded]") {
+    u64_alloc::init().unbounded().chunk_capacity(1024).build();
+    {
+        std::vector<u64_alloc::Slot> slots;
+        slots.reserve(100'000);
+        std::vector<const std::uint64_t*> where;
+        for (std::uint64_t i = 0; i < 100'000; ++i) {
+            slots.push_back(u64_alloc::insert(i));
+            where.push_back(slots.back().as_ptr());
+        }
+        bool stable = true;
+        for (std::uint64_t i = 0; i < slots.size(); ++i)
+            stable = stable && slots[i].as_ptr() == where[i] && *slots[i] == i &&
+                     &u64_alloc::get_unchecked(slots[i].key()) == where[i];
+        CHECK(stable);
+        CHECK(u64_alloc::capacity() == 98 * 1024);
+    }
+    require_clean_shutdown<u64_alloc>();
+}
+
+TEST_CASE("allocator: two threads use their own slabs at once", "[alloc][threads]") {
+    std::atomic<int> failures{0};
+    std::atomic<int> ready{0};
+    auto work = [&](std::uint64_t tag, Mode mode) {
+        init<u64_alloc>(mode, 4096);
+        ready.fetch_add(1);
+        while (ready.load() < 2) {
+        }
+        std::mt19937_64 rng(tag);
+        std::vector<u64_alloc::Slot> live;
+        for (int op = 0; op < 200'000; ++op) {
+            if (live.size() < 4000 && (live.empty() || rng() % 2 == 0)) {
+                live.push_back(u64_alloc::insert(tag << 32 | static_cast<std::uint64_t>(op)));
+            } else {
+                const std::size_t i = rng() % live.size();
+                if ((*live[i] >> 32) != tag) failures.fetch_add(1);
+                std::swap(live[i], live.back());
+                live.pop_back();
+            }
+            if (u64_alloc::len() != live.size()) failures.fetch_add(1);
+        }
+        for (auto& s : live)
+            if ((*s >> 32) != tag || &u64_alloc::get_unchecked(s.key()) != s.as_ptr()) failures.fetch_add(1);
+        live.clear();
+        if (!u64_alloc::shutdown().ok()) failures.fetch_add(1);
+    };
+    std::thread t1(work, 1, Mode::bounded);
+    std::thread t2(work, 2, Mode::unbounded);
+    t1.join();
+    t2.join();
+    CHECK(failures.load() == 0);
+    CHECK_FALSE(u64_alloc::is_initialized());
+}
+
+TEST_CASE("allocator: len() and is_empty() do not visit cells", "[alloc]") {
+    // The cells of a two-million-cell slab are made inaccessible: a len() or
+    // is_empty() that scanned them (the reference crate's O(capacity) scan)
+    // would crash here instead of returning the counter.
+    constexpr std::size_t n = 2'000'000;
+    u64_alloc::init().bounded(n).build();
+    {
+        auto a = u64_alloc::insert(1);
+        auto b = u64_alloc::insert(2);
+        const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+        const auto first = reinterpret_cast<std::uintptr_t>(a.as_ptr());
+        const std::uintptr_t lo = (first + 2 * page) & ~(page - 1);  // past the two live cells
+        const std::uintptr_t hi = (first + n * sizeof(std::uint64_t)) & ~(page - 1);  // well inside the chunk
+        REQUIRE(hi > lo);
+        REQUIRE(mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_NONE) == 0);
+        const std::size_t len = u64_alloc::len();
+        const bool empty = u64_alloc::is_empty();
+        const std::size_t cap = u64_alloc::capacity();
+        REQUIRE(mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_READ | PROT_WRITE) == 0);
+        CHECK(len == 2);
+        CHECK_FALSE(empty);
+        CHECK(cap == n);
+        a.reset();
+        CHECK(u64_alloc::len() == 1);
+    }
+    CHECK(u64_alloc::is_empty());
+    require_clean_shutdown<u64_alloc>();
+}

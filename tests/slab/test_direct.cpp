@@ -1,0 +1,408 @@
+// The direct API: BoundedSlab<T>, UnboundedSlab<T>, Handle<T> and key access.
+#include <catch2/catch.hpp>
+
+#include <nexus/slab/slab.hpp>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tracker.hpp"
+
+using nexus::slab::BoundedSlab;
+using nexus::slab::CapacityError;
+using nexus::slab::Handle;
+using nexus::slab::Key;
+using nexus::slab::SlabFull;
+using nexus::slab::UnboundedConfig;
+using nexus::slab::UnboundedSlab;
+using nexus::test::counts;
+using nexus::test::CountScope;
+using nexus::test::Tracked;
+
+namespace {
+
+// A slab of exactly `n` usable cells in each flavour. The unbounded one is
+// capped with max_capacity so "full" means the same thing for both.
+struct Bounded {
+    static constexpr const char* name = "bounded";
+    template <class T>
+    static std::unique_ptr<nexus::slab::BasicSlab<T>> make(std::size_t n) {
+        return std::make_unique<BoundedSlab<T>>(n);
+    }
+    using FullError = SlabFull;
+};
+struct Unbounded {
+    static constexpr const char* name = "unbounded";
+    template <class T>
+    static std::unique_ptr<nexus::slab::BasicSlab<T>> make(std::size_t n) {
+        // chunk of 1 so max_capacity is exact; growth happens on every insert
+        return std::make_unique<UnboundedSlab<T>>(UnboundedConfig{.chunk_capacity = 1, .capacity = 0, .max_capacity = n});
+    }
+    using FullError = CapacityError;
+};
+
+struct alignas(16) Aligned16 {
+    std::uint64_t lo, hi;
+};
+struct alignas(64) Aligned64 {
+    std::uint64_t words[3];
+};
+struct Empty {};
+struct Page {
+    std::array<std::uint8_t, 4096> bytes;
+};
+struct Throws {
+    explicit Throws(bool fail) {
+        if (fail) throw std::runtime_error("constructor failed");
+    }
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("direct slab: handle operations", "[direct]", Bounded, Unbounded) {
+    auto slab = TestType::template make<std::string>(8);
+    REQUIRE(slab->is_empty());
+
+    auto h = slab->insert(std::string("alpha"));
+    REQUIRE(h.is_valid());
+    CHECK(h.get() == "alpha");
+    h.get_mut() += "!";
+    CHECK(*h == "alpha!");
+    CHECK(h->size() == 6);
+    CHECK(h.as_ptr() == &h.get());
+    CHECK(h.as_mut_ptr() == &h.get_mut());
+    CHECK(slab->len() == 1);
+
+    // The handle and the key reach the same object.
+    const Key k = h.key();
+    CHECK(slab->contains_key(k));
+    CHECK(&(*slab)[k] == h.as_ptr());
+    CHECK(slab->get(k) == h.as_ptr());
+    CHECK(&slab->get_unchecked(k) == h.as_ptr());
+
+    CHECK(h.replace("beta") == "alpha!");
+    CHECK(*h == "beta");
+    CHECK(h.key() == k);  // replace keeps the cell
+
+    auto e = slab->emplace(3, 'x');
+    CHECK(*e == "xxx");
+    CHECK(slab->len() == 2);
+
+    // Moving transfers ownership; the source is empty.
+    Handle<std::string> moved = std::move(e);
+    CHECK_FALSE(e.is_valid());
+    CHECK_FALSE(static_cast<bool>(e));
+    CHECK(e.as_ptr() == nullptr);
+    CHECK(*moved == "xxx");
+
+    CHECK(moved.into_inner() == "xxx");
+    CHECK_FALSE(moved.is_valid());
+    CHECK(slab->len() == 1);
+
+    // leak keeps the value under its key; adopt takes it back.
+    const Key leaked = h.leak();
+    CHECK_FALSE(h.is_valid());
+    CHECK(slab->contains_key(leaked));
+    CHECK(slab->len() == 1);
+    auto again = slab->adopt(leaked);
+    CHECK(*again == "beta");
+    again.reset();
+    CHECK_FALSE(slab->contains_key(leaked));
+    CHECK(slab->is_empty());
+}
+
+TEMPLATE_TEST_CASE("direct slab: key operations", "[direct]", Bounded, Unbounded) {
+    auto slab = TestType::template make<std::string>(4);
+    const Key a = slab->insert_key(std::string("a"));
+    const std::string b_value = "b";
+    const Key b = slab->insert_key(b_value);
+    const Key c = slab->emplace_key(2, 'c');
+    const Key d = slab->try_emplace_key("d");
+    CHECK(std::set<Key>{a, b, c, d}.size() == 4);
+    CHECK(slab->len() == 4);
+    CHECK((*slab)[c] == "cc");
+    (*slab)[c] = "changed";
+    CHECK(slab->get_unchecked(c) == "changed");
+    slab->get_unchecked_mut(a) += "+";
+    CHECK(*slab->get(a) == "a+");
+
+    CHECK(slab->try_emplace_key("e") == Key::NONE);  // full
+    CHECK(slab->take(b) == "b");
+    CHECK_FALSE(slab->contains_key(b));
+    CHECK(slab->get(b) == nullptr);
+    slab->remove(a);
+    CHECK(slab->len() == 2);
+    const auto& const_slab = *slab;
+    CHECK(*const_slab.get(c) == "changed");
+    CHECK(const_slab.get(a) == nullptr);
+}
+
+TEMPLATE_TEST_CASE("direct slab: capacity 1", "[direct]", Bounded, Unbounded) {
+    auto slab = TestType::template make<int>(1);
+    auto h = slab->insert(7);
+    CHECK(slab->capacity() == 1);
+    CHECK_FALSE(slab->try_insert(8).has_value());
+    CHECK_THROWS_AS(slab->insert(9), typename TestType::FullError);
+    const Key first = h.key();
+    h.reset();
+    auto h2 = slab->insert(10);
+    CHECK(h2.key() == first);
+    CHECK(*h2 == 10);
+}
+
+TEMPLATE_TEST_CASE("direct slab: fill to capacity, then fail cleanly", "[direct]", Bounded, Unbounded) {
+    constexpr std::size_t n = 1000;
+    auto slab = TestType::template make<std::uint64_t>(n);
+    std::set<Key> keys;
+    for (std::uint64_t i = 0; i < n; ++i) keys.insert(slab->insert_key(i * 3));
+    CHECK(keys.size() == n);
+    CHECK(slab->len() == n);
+    CHECK(slab->capacity() == n);
+    std::uint64_t i = 0;
+    for (Key k : keys) CHECK((*slab)[k] == 3 * i++);  // keys are handed out in ascending order
+    CHECK(slab->try_emplace_key(std::uint64_t{1}) == Key::NONE);
+    CHECK_FALSE(slab->try_insert(std::uint64_t{1}));
+    CHECK_THROWS_AS(slab->insert_key(std::uint64_t{1}), typename TestType::FullError);
+    CHECK(slab->len() == n);  // failed inserts changed nothing
+    for (Key k : keys) slab->remove(k);
+    CHECK(slab->is_empty());
+}
+
+TEMPLATE_TEST_CASE("direct slab: LIFO reuse of freed cells", "[direct]", Bounded, Unbounded) {
+    auto slab = TestType::template make<int>(16);
+    std::vector<Key> keys;
+    for (int i = 0; i < 10; ++i) keys.push_back(slab->insert_key(i));
+    slab->remove(keys[2]);
+    slab->remove(keys[7]);
+    slab->remove(keys[4]);
+    CHECK(slab->insert_key(100) == keys[4]);
+    CHECK(slab->insert_key(101) == keys[7]);
+    CHECK(slab->insert_key(102) == keys[2]);
+}
+
+TEMPLATE_TEST_CASE("direct slab: try_insert on a full slab hands the value back", "[direct]", Bounded, Unbounded) {
+    {
+        auto slab = TestType::template make<std::unique_ptr<std::string>>(1);
+        auto held = slab->insert(std::make_unique<std::string>("resting"));
+        auto incoming = std::make_unique<std::string>("incoming");
+        const std::string* raw = incoming.get();
+        CHECK_FALSE(slab->try_insert(std::move(incoming)).has_value());
+        REQUIRE(incoming);
+        CHECK(incoming.get() == raw);
+        CHECK(*incoming == "incoming");
+        CHECK(**held == "resting");
+    }
+    {
+        CountScope scope;
+        auto slab = TestType::template make<Tracked>(1);
+        auto held = slab->emplace(1u);
+        Tracked incoming(2);
+        CHECK_FALSE(slab->try_insert(std::move(incoming)).has_value());
+        CHECK(incoming.value() == 2);
+        CHECK(incoming.name.find("-2") != std::string::npos);
+        CHECK_FALSE(slab->try_emplace(3u).has_value());
+        CHECK(counts().constructed == 2);  // nothing was built for the failed emplace
+    }
+    CHECK(counts().live() == 0);
+}
+
+TEMPLATE_TEST_CASE("direct slab: contains_key for none, out-of-range, vacant and occupied keys", "[direct]",
+                   Bounded, Unbounded) {
+    auto slab = TestType::template make<int>(8);
+    const Key k = slab->insert_key(1);
+    const Key vacant = slab->insert_key(2);
+    slab->remove(vacant);
+    CHECK(slab->contains_key(k));
+    CHECK_FALSE(slab->contains_key(vacant));
+    CHECK_FALSE(slab->contains_key(Key::NONE));
+    CHECK_FALSE(slab->contains_key(Key::from_raw(8)));
+    CHECK_FALSE(slab->contains_key(Key::from_raw(1000)));
+    CHECK_FALSE(slab->contains_key(Key::from_raw(0x7FFF'FFFF)));
+    CHECK_FALSE(slab->contains_key(Key::from_raw(0x8000'0000)));
+    CHECK_FALSE(slab->contains_key(Key::from_raw(0x8000'0000 | k.into_raw())));  // a vacant tag pattern
+    CHECK(slab->get(Key::NONE) == nullptr);
+}
+
+TEMPLATE_TEST_CASE("direct slab: over-aligned values land aligned, handle and key agree", "[direct][align]",
+                   Bounded, Unbounded) {
+    auto s16 = TestType::template make<Aligned16>(9);
+    auto s64 = TestType::template make<Aligned64>(9);
+    std::vector<Handle<Aligned16>> h16;
+    std::vector<Handle<Aligned64>> h64;
+    for (std::uint64_t i = 0; i < 9; ++i) {
+        h16.push_back(s16->insert(Aligned16{i, ~i}));
+        h64.push_back(s64->insert(Aligned64{{i, i * 2, ~i}}));
+    }
+    for (std::uint64_t i = 0; i < 9; ++i) {
+        CHECK(reinterpret_cast<std::uintptr_t>(h16[i].as_ptr()) % 16 == 0);
+        CHECK(reinterpret_cast<std::uintptr_t>(h64[i].as_ptr()) % 64 == 0);
+        CHECK(&(*s16)[h16[i].key()] == h16[i].as_ptr());
+        CHECK(&(*s64)[h64[i].key()] == h64[i].as_ptr());
+        // written through the key, read through the handle
+        (*s16)[h16[i].key()].hi = i + 100;
+        (*s64)[h64[i].key()].words[2] = i + 200;
+        CHECK(h16[i]->lo == i);
+        CHECK(h16[i]->hi == i + 100);
+        CHECK(h64[i]->words[1] == i * 2);
+        CHECK(h64[i]->words[2] == i + 200);
+    }
+    CHECK(nexus::slab::kOverheadPerValue<Aligned64> == 64);
+    CHECK(nexus::slab::kOverheadPerValue<Aligned16> == 16);
+}
+
+TEMPLATE_TEST_CASE("direct slab: empty and 4 KiB values", "[direct]", Bounded, Unbounded) {
+    auto empties = TestType::template make<Empty>(3);
+    auto a = empties->insert(Empty{});
+    auto b = empties->emplace();
+    CHECK(a.as_ptr() != b.as_ptr());
+    CHECK(a.key() != b.key());
+
+    auto pages = TestType::template make<Page>(4);
+    std::vector<Handle<Page>> hs;
+    for (std::uint8_t i = 0; i < 4; ++i) {
+        Page p;
+        p.bytes.fill(i);
+        hs.push_back(pages->insert(p));
+    }
+    for (std::uint8_t i = 0; i < 4; ++i) {
+        CHECK(hs[i]->bytes.front() == i);
+        CHECK(hs[i]->bytes.back() == i);
+        CHECK(reinterpret_cast<std::uintptr_t>(hs[i].as_ptr()) % alignof(Page) == 0);
+    }
+}
+
+TEMPLATE_TEST_CASE("direct slab: every value is destroyed exactly once", "[direct][tracker]", Bounded, Unbounded) {
+    CountScope scope;
+    {
+        auto slab = TestType::template make<Tracked>(64);
+        { auto dropped = slab->emplace(1u); }                       // drop
+        { Tracked out = slab->emplace(2u).into_inner(); CHECK(out.value() == 2); }  // into_inner
+        {
+            auto h = slab->emplace(3u);
+            Tracked old = h.replace(Tracked(4));                     // replace
+            CHECK(old.value() == 3);
+            CHECK(h->value() == 4);
+        }
+        const Key leaked = slab->emplace(5u).leak();                // leak, then remove by key
+        CHECK(counts().live() == 1);
+        slab->remove(leaked);
+        const Key taken = slab->emplace_key(6u);                      // take by key
+        CHECK(slab->take(taken).value() == 6);
+        CHECK(counts().live() == 0);
+        for (std::uint64_t i = 0; i < 10; ++i) (void)slab->emplace_key(i);  // left for the destructor
+        (void)slab->emplace(99u).leak();
+        CHECK(counts().live() == 11);
+    }
+    CHECK(counts().live() == 0);
+    CHECK(counts().constructed == counts().destroyed);
+}
+
+TEMPLATE_TEST_CASE("direct slab: a throwing constructor gives its cell back", "[direct]", Bounded, Unbounded) {
+    auto slab = TestType::template make<Throws>(2);
+    auto ok = slab->emplace(false);
+    CHECK_THROWS_AS(slab->emplace(true), std::runtime_error);
+    CHECK(slab->len() == 1);
+    auto ok2 = slab->emplace(false);  // the cell was returned: room for one more
+    CHECK(slab->len() == 2);
+}
+
+TEST_CASE("unbounded slab: addresses stay put while it grows by a million entries", "[direct][unbounded]") {
+    UnboundedSlab<std::uint64_t> slab({.chunk_capacity = 1000});  // rounded up to 1024
+    constexpr std::uint64_t n = 1'000'000;
+    std::vector<const std::uint64_t*> where;
+    std::vector<Key> keys;
+    where.reserve(n);
+    keys.reserve(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+        const Key k = slab.insert_key(i);
+        keys.push_back(k);
+        where.push_back(&slab[k]);
+        if (i == 1023 || i == 1024) CHECK(slab.capacity() == 1024 * (i / 1024 + 1));
+    }
+    CHECK(slab.len() == n);
+    CHECK(slab.capacity() == ((n + 1023) / 1024) * 1024);
+    bool all_stable = true;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        all_stable = all_stable && &slab[keys[i]] == where[i] && *where[i] == i;
+        all_stable = all_stable && keys[i].into_raw() == ((i / 1024) << 10 | (i % 1024));  // chunk << shift | offset
+    }
+    CHECK(all_stable);
+}
+
+TEST_CASE("unbounded slab: capacity pre-allocates whole chunks", "[direct][unbounded]") {
+    UnboundedSlab<int> slab({.chunk_capacity = 100, .capacity = 1000});
+    CHECK(slab.capacity() == 1024);  // 8 chunks of 128
+    UnboundedSlab<int> lazy({.chunk_capacity = 64});
+    CHECK(lazy.capacity() == 0);
+    (void)lazy.insert_key(1);
+    CHECK(lazy.capacity() == 64);
+}
+
+TEST_CASE("capacities the key space cannot hold are refused, never truncated", "[direct][capacity]") {
+    CHECK_THROWS_AS(BoundedSlab<int>(0), CapacityError);
+    CHECK_THROWS_AS(BoundedSlab<int>((std::size_t{1} << 32) + 5), CapacityError);
+    CHECK_THROWS_AS(BoundedSlab<int>(nexus::slab::kMaxCells + 1), CapacityError);
+    CHECK_THROWS_AS(UnboundedSlab<int>({.chunk_capacity = 0}), CapacityError);
+    CHECK_THROWS_AS(UnboundedSlab<int>({.chunk_capacity = nexus::slab::kMaxCells + 1}), CapacityError);
+    CHECK_THROWS_AS(UnboundedSlab<int>({.chunk_capacity = 4, .capacity = 100, .max_capacity = 8}), CapacityError);
+    try {
+        BoundedSlab<int> too_big(std::size_t{1} << 32);
+        FAIL("no exception");
+    } catch (const CapacityError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("4294967296") && Catch::Contains("key space"));
+    }
+}
+
+TEST_CASE("unbounded key space: the growth limit keeps every key below 2^31", "[direct][capacity]") {
+    using nexus::slab::detail::plan_unbounded;
+    for (std::uint64_t shift = 0; shift <= 31; ++shift) {
+        const auto plan = plan_unbounded({.chunk_capacity = std::size_t{1} << shift});
+        CHECK(plan.shift == shift);
+        // The last key the slab can ever hand out:
+        const std::uint64_t last_key = (plan.max_chunks << plan.shift) - 1;
+        CHECK(last_key == nexus::slab::kMaxCells - 1);
+        CHECK(last_key < Key::kNoneRaw);
+        CHECK(last_key < 0x8000'0000u);  // below the vacant bit: no collision, no wrap
+    }
+    // Non-power-of-two chunk sizes round up; max_capacity rounds up to whole chunks.
+    CHECK(plan_unbounded({.chunk_capacity = 3000}).shift == 12);
+    CHECK(plan_unbounded({.chunk_capacity = 4096, .max_capacity = 10'000}).max_chunks == 3);
+}
+
+TEST_CASE("unbounded slab: growth stops at max_capacity with a clear error", "[direct][capacity]") {
+    UnboundedSlab<int> slab({.chunk_capacity = 4, .max_capacity = 8});
+    for (int i = 0; i < 8; ++i) (void)slab.insert_key(i);
+    CHECK(slab.try_emplace_key(9) == Key::NONE);
+    try {
+        (void)slab.insert_key(9);
+        FAIL("no exception");
+    } catch (const CapacityError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("cannot grow past 8 cells"));
+    }
+    CHECK(slab.len() == 8);
+}
+
+TEST_CASE("bounded slab: the full error says so and names the capacity", "[direct][capacity]") {
+    BoundedSlab<int> slab(2);
+    (void)slab.insert_key(1);
+    (void)slab.insert_key(2);
+    try {
+        (void)slab.insert_key(3);
+        FAIL("no exception");
+    } catch (const SlabFull& e) {
+        CHECK_THAT(e.what(), Catch::Contains("full") && Catch::Contains("capacity 2"));
+    }
+}
+
+TEST_CASE("handles are 16 bytes, cells pay a small fixed overhead", "[direct]") {
+    STATIC_REQUIRE(sizeof(Handle<std::uint64_t>) == 16);
+    CHECK(nexus::slab::kOverheadPerValue<std::uint64_t> == 8);
+    CHECK(nexus::slab::kOverheadPerValue<std::array<char, 64>> == 8);
+    CHECK(nexus::slab::kOverheadPerValue<std::array<char, 4096>> == 8);
+    CHECK(nexus::slab::kOverheadPerValue<std::uint32_t> == 12);  // 16-byte cell for a 4-byte value
+}

@@ -1,0 +1,22 @@
+# Fails if a binary references __tls_get_addr or has a TLS wrapper/init
+# function (_ZTW / _ZTH) for a slab core: the hot path must be a plain
+# %fs-relative access. Inputs: NM, BINARIES.
+foreach(bin IN LISTS BINARIES)
+  execute_process(COMMAND ${NM} "${bin}" OUTPUT_VARIABLE syms RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "nm failed on ${bin}")
+  endif()
+  if(syms MATCHES "__tls_get_addr")
+    message(FATAL_ERROR "${bin} references __tls_get_addr")
+  endif()
+  string(REGEX MATCHALL "[^\n]*_ZT[WH][^\n]*ThreadAllocator[^\n]*" wrappers "${syms}")
+  if(wrappers)
+    message(FATAL_ERROR "${bin} has TLS wrapper/init functions for the slab core:\n${wrappers}")
+  endif()
+  string(REGEX MATCHALL "[^\n]*ThreadAllocator[^\n]*core_[^\n]*" cores "${syms}")
+  list(LENGTH cores n)
+  if(n EQUAL 0)
+    message(FATAL_ERROR "${bin}: no slab core symbol found; the check would prove nothing")
+  endif()
+  message(STATUS "${bin}: ${n} per-thread slab cores, plain TLS")
+endforeach()
