@@ -20,7 +20,7 @@ run_suite() {
 
 run_suite test-release -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-  run_suite test-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-UNDEBUG -O1" \
+  run_suite test-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
   -DCMAKE_CXX_COMPILER=clang++ -DNEXUS_SANITIZE=ON
 
 if [ $status -ne 0 ]; then

@@ -29,7 +29,6 @@ namespace {
 // A slab of exactly `n` usable cells in each flavour. The unbounded one is
 // capped with max_capacity so "full" means the same thing for both.
 struct Bounded {
-    static constexpr const char* name = "bounded";
     template <class T>
     static std::unique_ptr<nexus::slab::BasicSlab<T>> make(std::size_t n) {
         return std::make_unique<BoundedSlab<T>>(n);
@@ -37,7 +36,6 @@ struct Bounded {
     using FullError = SlabFull;
 };
 struct Unbounded {
-    static constexpr const char* name = "unbounded";
     template <class T>
     static std::unique_ptr<nexus::slab::BasicSlab<T>> make(std::size_t n) {
         // chunk of 1 so max_capacity is exact; growth happens on every insert
