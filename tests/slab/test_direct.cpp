@@ -30,14 +30,14 @@ namespace {
 // capped with max_capacity so "full" means the same thing for both.
 struct Bounded {
     template <class T>
-    static std::unique_ptr<nexus::slab::BasicSlab<T>> make(std::size_t n) {
+    static std::unique_ptr<BoundedSlab<T>> make(std::size_t n) {
         return std::make_unique<BoundedSlab<T>>(n);
     }
     using FullError = SlabFull;
 };
 struct Unbounded {
     template <class T>
-    static std::unique_ptr<nexus::slab::BasicSlab<T>> make(std::size_t n) {
+    static std::unique_ptr<UnboundedSlab<T>> make(std::size_t n) {
         // chunk of 1 so max_capacity is exact; growth happens on every insert
         return std::make_unique<UnboundedSlab<T>>(UnboundedConfig{.chunk_capacity = 1, .capacity = 0, .max_capacity = n});
     }

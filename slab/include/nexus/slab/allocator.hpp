@@ -15,7 +15,7 @@
 //
 // Why a Slot is 8 bytes: it holds only the cell pointer. Its destructor finds
 // the slab through the thread-local core named by the Slot's type, and the
-// cell's key from the cell's tag.
+// cell's key from the cell's header.
 //
 // Errors: insert/emplace before init() or after shutdown() throw NotInitialized
 // in every build; on a full bounded slab they throw SlabFull, and try_* hand the

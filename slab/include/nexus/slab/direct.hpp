@@ -45,7 +45,7 @@ class Handle : public detail::OwnerBase<Handle<T>, T> {
     using Base = detail::OwnerBase<Handle<T>, T>;
     using typename Base::CellT;
     friend Base;
-    template <class>
+    template <class, bool>
     friend class BasicSlab;
 
 public:
@@ -81,7 +81,9 @@ private:
 static_assert(sizeof(Handle<int>) == 16);
 
 // The API of both direct slabs; construct a BoundedSlab or UnboundedSlab.
-template <class T>
+// kBounded (one chunk, known at compile time) makes key lookup a single
+// indexed access instead of a chunk-table read plus an indexed access.
+template <class T, bool kBounded>
 class BasicSlab {
 public:
     using value_type = T;
@@ -120,7 +122,7 @@ public:
         return Handle<T>(c, &core_);
     }
     // Takes ownership of a live key (for example one from Handle::leak()).
-    Handle<T> adopt(Key k) noexcept { return Handle<T>(core_.live_cell(k, "adopt of a vacant key"), &core_); }
+    Handle<T> adopt(Key k) noexcept { return Handle<T>(core_.template live_cell<kBounded>(k, "adopt of a vacant key"), &core_); }
 
     // ---- keys ----
     Key insert_key(const T& v) { return emplace_key(v); }
@@ -130,37 +132,37 @@ public:
         auto* c = core_.try_emplace(std::forward<Args>(args)...);
         if (c == nullptr) [[unlikely]]
             core_.throw_no_room(nullptr);
-        return Key::from_raw(c->tag);
+        return Key::from_raw(c->key);
     }
     // Key::NONE, arguments untouched, when there is no room.
     template <class... Args>
     Key try_emplace_key(Args&&... args) {
         auto* c = core_.try_emplace(std::forward<Args>(args)...);
-        return c ? Key::from_raw(c->tag) : Key::NONE;
+        return c ? Key::from_raw(c->key) : Key::NONE;
     }
 
     // Destroys the value under a live key and frees its cell.
-    void remove(Key k) noexcept { core_.erase(core_.live_cell(k, "remove of a vacant or out-of-range key")); }
+    void remove(Key k) noexcept { core_.erase(core_.template live_cell<kBounded>(k, "remove of a vacant or out-of-range key")); }
     // Moves the value out from under a live key and frees its cell.
     [[nodiscard]] T take(Key k) {
-        auto* c = core_.live_cell(k, "take of a vacant or out-of-range key");
+        auto* c = core_.template live_cell<kBounded>(k, "take of a vacant or out-of-range key");
         T out(std::move(*c->value()));
         core_.erase(c);
         return out;
     }
 
-    [[nodiscard]] bool contains_key(Key k) const noexcept { return core_.find(k) != nullptr; }
+    [[nodiscard]] bool contains_key(Key k) const noexcept { return core_.template find<kBounded>(k) != nullptr; }
     [[nodiscard]] T* get(Key k) noexcept {
-        auto* c = core_.find(k);
+        auto* c = core_.template find<kBounded>(k);
         return c ? c->value() : nullptr;
     }
     [[nodiscard]] const T* get(Key k) const noexcept {
-        auto* c = core_.find(k);
+        auto* c = core_.template find<kBounded>(k);
         return c ? c->value() : nullptr;
     }
-    [[nodiscard]] T& operator[](Key k) noexcept { return *core_.live_cell(k, "access through a vacant key")->value(); }
+    [[nodiscard]] T& operator[](Key k) noexcept { return *core_.template live_cell<kBounded>(k, "access through a vacant key")->value(); }
     [[nodiscard]] const T& operator[](Key k) const noexcept {
-        return *core_.live_cell(k, "access through a vacant key")->value();
+        return *core_.template live_cell<kBounded>(k, "access through a vacant key")->value();
     }
     [[nodiscard]] const T& get_unchecked(Key k) const noexcept { return (*this)[k]; }
     [[nodiscard]] T& get_unchecked_mut(Key k) noexcept { return (*this)[k]; }
@@ -177,7 +179,7 @@ protected:
 // Fixed capacity: one contiguous allocation made (and every page touched) by
 // the constructor; inserts never allocate; full means full.
 template <class T>
-class BoundedSlab : public BasicSlab<T> {
+class BoundedSlab : public BasicSlab<T, true> {
 public:
     explicit BoundedSlab(std::size_t capacity) { this->core_.init_bounded(capacity); }
 };
@@ -185,7 +187,7 @@ public:
 // Grows by whole chunks when the free list runs dry; never moves or copies a
 // value. `capacity` cells are allocated up front.
 template <class T>
-class UnboundedSlab : public BasicSlab<T> {
+class UnboundedSlab : public BasicSlab<T, false> {
 public:
     explicit UnboundedSlab(const UnboundedConfig& cfg = {}) { this->core_.init_unbounded(cfg); }
 };

@@ -36,7 +36,7 @@ struct UnboundedConfig {
 
 namespace detail {
 
-// Bit 31 of a cell's tag marks it vacant; valid keys never have it.
+// A vacant cell's `vacant` word.
 inline constexpr std::uint32_t kVacantBit = 0x8000'0000u;
 // Chunks start on a cache line, whatever T's alignment.
 inline constexpr std::size_t kChunkAlign = 64;
@@ -46,12 +46,17 @@ struct Cell {
     static constexpr std::size_t kAlign = alignof(T) > alignof(void*) ? alignof(T) : alignof(void*);
     static constexpr std::size_t kSize = sizeof(T) > sizeof(void*) ? sizeof(T) : sizeof(void*);
 
-    // Occupied: tag == the cell's key. Vacant: tag == key | kVacantBit, and the
-    // first bytes of `storage` hold a pointer to the next vacant cell. The key
-    // lives in the cell so an 8-byte handle can find its key and free itself.
-    std::uint32_t tag;
+    // The cell's key, written once when its chunk is made. The 8-byte Slot
+    // reads it here to know its key and to free itself.
+    std::uint32_t key;
+    // 0 = occupied, kVacantBit = vacant. Kept apart from `key` (in padding that
+    // the value's alignment leaves anyway) so that claim and release are plain
+    // stores rather than read-modify-writes of the key. Read together with
+    // `key` as one 8-byte word by find(): equal to the key only when occupied.
+    std::uint32_t vacant;
     // The value, at the same offset for handle access and key access: one
     // struct defines it, so the two cannot disagree for over-aligned types.
+    // A vacant cell keeps the next vacant cell's address in its first bytes.
     alignas(kAlign) unsigned char storage[kSize];
 
     T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
@@ -64,8 +69,16 @@ struct Cell {
     }
     void set_next_vacant(Cell* next) noexcept { std::memcpy(storage, &next, sizeof next); }
 
-    bool occupied() const noexcept { return (tag & kVacantBit) == 0; }
+    bool occupied() const noexcept { return vacant == 0; }
+    // key | vacant << 32 in one load: the raw key exactly when occupied.
+    std::uint64_t key_and_state() const noexcept {
+        std::uint64_t w;
+        std::memcpy(&w, &key, sizeof w);
+        return w;
+    }
 };
+
+static_assert(offsetof(Cell<char>, vacant) == 4 && offsetof(Cell<char>, storage) == 8);
 
 // Bytes a slab spends per live value beyond the value itself.
 template <class T>
@@ -191,7 +204,7 @@ public:
             return grow_and_claim();
         unpoison(c->storage, sizeof c->storage);
         free_head_ = c->next_vacant();
-        c->tag ^= kVacantBit;  // vacant -> occupied: the tag becomes the key
+        c->vacant = 0;
         ++len_;
         return c;
     }
@@ -221,7 +234,7 @@ public:
     [[gnu::always_inline]] void erase(CellT* c) noexcept {
         if constexpr (kChecks) {
             if (!c->occupied()) [[unlikely]]
-                fatal("double free: the cell is already vacant; key", c->tag & ~kVacantBit);
+                fatal("double free: the cell is already vacant; key", c->key);
         }
         c->value()->~T();
         release(c);
@@ -229,40 +242,52 @@ public:
 
     // Frees an occupied cell whose value is already destroyed (or never built).
     [[gnu::always_inline]] void release(CellT* c) noexcept {
-        c->tag |= kVacantBit;
+        c->vacant = kVacantBit;
         c->set_next_vacant(free_head_);
         free_head_ = c;
         --len_;
         poison(c->storage, sizeof c->storage);
     }
 
-    // Key -> cell with no validation: the key must be live.
+    // Key -> cell with no validation: the key must be live. `kSingleChunk`
+    // (a BoundedSlab, known at compile time) indexes the one chunk directly;
+    // otherwise the chunk table is read first: one more dependent load.
+    template <bool kSingleChunk = false>
     [[nodiscard, gnu::always_inline]] CellT* cell_at(Key k) const noexcept {
         const std::uint32_t raw = k.into_raw();
-        return chunks_[raw >> shift_] + (raw & mask_);
+        if constexpr (kSingleChunk) return first_chunk_ + raw;
+        else return chunks_[raw >> shift_] + (raw & mask_);
     }
 
     // Key -> occupied cell, or nullptr for NONE, out-of-range and vacant keys.
+    template <bool kSingleChunk = false>
     [[nodiscard]] CellT* find(Key k) const noexcept {
         const std::uint32_t raw = k.into_raw();
-        const std::uint32_t chunk = raw >> shift_;
-        if (chunk >= num_chunks_) return nullptr;  // also catches an uninitialised slab
-        const std::uint32_t offset = raw & mask_;
-        if (offset >= chunk_cells_) return nullptr;
-        CellT* c = chunks_[chunk] + offset;
-        return c->tag == raw ? c : nullptr;  // equal only when occupied by this key
+        CellT* c;
+        if constexpr (kSingleChunk) {
+            if (raw >= chunk_cells_) return nullptr;
+            c = first_chunk_ + raw;
+        } else {
+            const std::uint32_t chunk = raw >> shift_;
+            if (chunk >= num_chunks_) return nullptr;  // also catches an uninitialised slab
+            const std::uint32_t offset = raw & mask_;
+            if (offset >= chunk_cells_) return nullptr;
+            c = chunks_[chunk] + offset;
+        }
+        return c->key_and_state() == raw ? c : nullptr;  // equal only when occupied
     }
 
     // cell_at(), validated in checks builds (the caller promised a live key).
+    template <bool kSingleChunk = false>
     [[nodiscard, gnu::always_inline]] CellT* live_cell(Key k, const char* what) const noexcept {
         if constexpr (kChecks) {
-            CellT* c = find(k);
+            CellT* c = find<kSingleChunk>(k);
             if (c == nullptr) [[unlikely]]
                 fatal(what, k.into_raw());
             return c;
         } else {
             (void)what;
-            return cell_at(k);
+            return cell_at<kSingleChunk>(k);
         }
     }
 
@@ -311,7 +336,7 @@ private:
     }
 
     // Allocates n chunks and puts their cells on the free list so that the
-    // lowest new key is handed out first. Writing every cell's tag touches
+    // lowest new key is handed out first. Writing every cell's header touches
     // every page now rather than on a later insert.
     void add_chunks(std::uint32_t n) {
         if (num_chunks_ + n > table_cap_) {
@@ -328,14 +353,18 @@ private:
             mark_vacant(first + i);
         }
         for (std::uint32_t i = n; i-- > 0;) thread(first + i);
+        first_chunk_ = chunks_[0];
     }
 
-    // Tags every cell of a fresh chunk vacant (so destroy() skips them even if
+    // Keys every cell of a fresh chunk and marks it vacant (so destroy() skips them even if
     // a later allocation in add_chunks throws before threading).
     void mark_vacant(std::uint32_t chunk) noexcept {
         CellT* cells = chunks_[chunk];
         const std::uint32_t base = chunk << shift_;
-        for (std::uint32_t i = 0; i < chunk_cells_; ++i) cells[i].tag = (base + i) | kVacantBit;
+        for (std::uint32_t i = 0; i < chunk_cells_; ++i) {
+            cells[i].key = base + i;
+            cells[i].vacant = kVacantBit;
+        }
     }
 
     void thread(std::uint32_t chunk) noexcept {
@@ -354,6 +383,7 @@ private:
     std::size_t len_ = 0;         // occupied cells, kept so len() is O(1)
     // Warm: read by key lookups.
     CellT** chunks_ = nullptr;    // chunk table; nullptr exactly when uninitialised
+    CellT* first_chunk_ = nullptr;  // chunks_[0], for single-chunk (bounded) lookups
     std::uint32_t shift_ = 0;     // key >> shift_ = chunk index
     std::uint32_t mask_ = 0;      // key & mask_ = offset in the chunk
     std::uint32_t chunk_cells_ = 0;  // cells per chunk (a bounded slab: its capacity)

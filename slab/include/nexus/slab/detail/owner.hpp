@@ -36,7 +36,7 @@ public:
         return out;
     }
 
-    [[nodiscard]] Key key() const noexcept { return Key::from_raw(checked()->tag); }
+    [[nodiscard]] Key key() const noexcept { return Key::from_raw(checked()->key); }
 
     // Gives up ownership without freeing: the value stays in the slab under the
     // returned key until it is removed by key (or the slab is torn down).
