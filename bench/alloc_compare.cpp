@@ -18,6 +18,9 @@
 #include <string>
 #include <vector>
 
+#include <malloc.h>
+#include <unistd.h>
+
 #include "common/impls.hpp"
 #include "harness/stats.hpp"
 #include "harness/tsc.hpp"
@@ -303,6 +306,56 @@ void run_size(const Config& cfg, nb::Report& report, Evictor& ev) {
     }
 }
 
+// Bytes the process heap has handed out (glibc's counters; every pool here
+// gets its storage from operator new, so its blocks are counted).
+std::size_t heap_in_use() {
+    const struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+// Memory per live value: heap growth while an allocator is built and filled
+// with n values, divided by n, minus the value's size. Everything the
+// allocator spends (headers, padding, size-class rounding, bookkeeping) counts.
+// Only meaningful with glibc's malloc; with a preloaded malloc the malloc row
+// reports malloc_usable_size() - S instead (mallinfo does not see it).
+template <class Impl, std::size_t S>
+double overhead_per_value(std::size_t n, bool glibc) {
+    std::vector<typename Impl::H> hs(n);
+    const std::size_t before = heap_in_use();
+    auto im = std::make_unique<Impl>(n);
+    for (std::size_t i = 0; i < n; ++i) hs[i] = im->acquire(i);
+    double per;
+    if (glibc) {
+        per = (static_cast<double>(heap_in_use() - before) - static_cast<double>(sizeof(Impl))) /
+                  static_cast<double>(n) - static_cast<double>(S);
+    } else {
+        per = static_cast<double>(malloc_usable_size(static_cast<void*>(&*hs[0]))) - static_cast<double>(S);
+    }
+    for (auto& h : hs) im->release(h);
+    return per;
+}
+
+template <std::size_t S>
+void memory_size(const Config& cfg, nb::Report& report) {
+    const std::size_t n = (std::size_t{32} << 20) / S;  // 32 MiB of values
+    using TA = typename ThreadAllocFor<S>::type;
+    const bool glibc = cfg.malloc_label == "glibc";
+    auto put = [&](const char* id, const std::string& label, double v) {
+        if (cfg.impls.count(id)) report.info("overhead\t" + std::to_string(S) + "\t" + label, std::to_string(v));
+    };
+    if (!glibc) {  // only the malloc row means something here
+        if (cfg.impls.count("malloc")) put("malloc", cfg.malloc_label + " new/delete", overhead_per_value<nb::Malloc<S>, S>(n, false));
+        return;
+    }
+    if (cfg.impls.count("floor")) put("floor", "floor (hand-written free list)", overhead_per_value<nb::FloorPool<S>, S>(n, glibc));
+    if (cfg.impls.count("nexus")) put("nexus", "nexus per-thread (Slot)", overhead_per_value<nb::NexusThread<TA>, S>(n, glibc));
+    if (cfg.impls.count("malloc")) put("malloc", cfg.malloc_label + " new/delete", overhead_per_value<nb::Malloc<S>, S>(n, glibc));
+    if (cfg.impls.count("pmr")) put("pmr", "std::pmr::unsynchronized_pool_resource", overhead_per_value<nb::PmrPool<S>, S>(n, glibc));
+    if (cfg.impls.count("boost")) put("boost", "boost::object_pool", overhead_per_value<nb::BoostObjectPool<S>, S>(n, glibc));
+    if (cfg.impls.count("foonathan")) put("foonathan", "foonathan::memory_pool", overhead_per_value<nb::FoonathanPool<S>, S>(n, glibc));
+    if (cfg.impls.count("colony")) put("colony", "plf::colony", overhead_per_value<nb::Colony<S>, S>(n, glibc));
+}
+
 std::set<std::string> split(const std::string& s) {
     std::set<std::string> out;
     std::size_t p = 0;
@@ -367,6 +420,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nexus-bench-alloc: %s, TSC %.3f GHz, read overhead %.0f ticks\n",
                  cfg.malloc_label.c_str(), g_tsc.ticks_per_ns, g_tsc.overhead);
 
+    // Memory first, on a clean heap; then fragment the heap for the timings.
+    if (!cfg.quick || cfg.scenarios.count("memory")) {
+        for (std::size_t s : cfg.sizes) {
+            if (s == 64) memory_size<64>(cfg, report);
+            else if (s == 256) memory_size<256>(cfg, report);
+            else if (s == 1024) memory_size<1024>(cfg, report);
+            else if (s == 4096) memory_size<4096>(cfg, report);
+        }
+        report.flush();
+    }
     std::vector<std::unique_ptr<char[]>> noise;
     fragment_heap(noise);
     Evictor ev(cfg.evict_bytes);
