@@ -331,7 +331,8 @@ double overhead_per_value(std::size_t n, bool glibc) {
     } else {
         per = static_cast<double>(malloc_usable_size(static_cast<void*>(&*hs[0]))) - static_cast<double>(S);
     }
-    for (auto& h : hs) im->release(h);
+    // Newest first: boost::object_pool's ordered free is then O(1) per call.
+    for (auto it = hs.rbegin(); it != hs.rend(); ++it) im->release(*it);
     return per;
 }
 

@@ -65,6 +65,8 @@ for pass in $(seq 1 $passes); do
 done
 echo "bench: per-operation table"
 "$bin/nexus-bench-ops" "${q[@]}" --out="$raw/ops.tsv"
+echo "bench: order book"
+"$bin/nexus-bench-book" "${q[@]}" --out="$raw/book.tsv"
 echo "bench: Google Benchmark"
 gb_time=0.2
 [ $quick -eq 1 ] && gb_time=0.001

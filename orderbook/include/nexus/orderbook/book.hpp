@@ -1,0 +1,581 @@
+// nexus/orderbook/book.hpp — an L3 price-time priority limit order book.
+//
+//   nexus::orderbook::Pools pools({.orders = 1 << 20, .levels = 1 << 16});
+//   MyListener events;
+//   nexus::orderbook::Book<MyListener> book(pools, events, /*instrument*/ 7);
+//   book.submit({.id = 1, .owner = 9, .side = Side::Buy, .price = 100'0000, .qty = 100});
+//
+// Storage. Every order and every price level is a cell of a direct
+// BoundedSlab held by `Pools`, which all books of one thread (one shard) share.
+// Direct bounded slabs rather than the per-thread allocator because: a key
+// lookup in a BoundedSlab is one indexed load (the per-thread allocator's mode
+// is chosen at run time, so it reads a chunk table first); a fixed capacity
+// turns "no room" into a reject reason instead of a growth stall in the middle
+// of matching; and several independent pools can live on one thread (tests,
+// shards, replays side by side). Orders of a level form a FIFO doubly linked
+// by 4-byte Keys. The exchange order ID is the identity; an index maps it to
+// the order's Key (OpenAddressingIndex by default; see order_index.hpp).
+//
+// Levels. Per side, a sorted array of level prices and their Keys, worst price
+// first and best price last, so the touch is at the back: adding or removing a
+// level near the touch moves few elements, and the best level is one load.
+// Lookup scans the last few entries, then binary-searches.
+//
+// Two families of operations:
+//  * market data (rebuilding a venue's book, ITCH semantics): add, execute,
+//    execute_at, cancel_qty, remove, replace — no matching;
+//  * order entry (our own venue): submit (limit GTC/IOC/FOK, market,
+//    post-only, self-trade prevention), cancel, modify.
+// Results go to the Listener, a compile-time parameter (no virtual calls).
+// A rejected operation leaves the book exactly as it was.
+//
+// No heap allocation per order or per level once the index and the level
+// arrays have grown to the working set (the slabs never allocate).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nexus/slab/direct.hpp>
+
+#include "nexus/orderbook/order_index.hpp"
+#include "nexus/orderbook/types.hpp"
+
+namespace nexus::orderbook {
+
+struct PoolConfig {
+    std::size_t orders = std::size_t{1} << 20;
+    std::size_t levels = std::size_t{1} << 16;
+};
+
+// The slabs every book of one thread draws its nodes from.
+struct Pools {
+    explicit Pools(const PoolConfig& cfg = {}) : orders(cfg.orders), levels(cfg.levels) {}
+    slab::BoundedSlab<Order> orders;
+    slab::BoundedSlab<Level> levels;
+};
+
+struct BookLimits {
+    Price min_price = 1;
+    Price max_price = 2'000'000'000;  // ITCH Price(4) maximum, 200,000.0000
+    Qty max_qty = 0xFFFF'FFFF;        // ITCH share fields are 32 bits
+};
+
+template <class Listener = NullListener, class Index = OpenAddressingIndex>
+class Book {
+public:
+    Book(Pools& pools, Listener& listener, InstrumentId instrument = 0, BookLimits limits = {},
+         std::size_t expected_orders = 256)
+        : pools_(pools), listener_(listener), instrument_(instrument), limits_(limits), index_(expected_orders) {
+        for (auto& s : sides_) {
+            s.prices.reserve(64);
+            s.keys.reserve(64);
+        }
+    }
+    Book(const Book&) = delete;
+    Book& operator=(const Book&) = delete;
+
+    // Gives every node back to the pools.
+    ~Book() { clear(); }
+
+    [[nodiscard]] InstrumentId instrument() const noexcept { return instrument_; }
+    [[nodiscard]] const BookLimits& limits() const noexcept { return limits_; }
+
+    // ---- market data (ITCH semantics: no matching) ------------------------
+
+    // A: a new order joins the back of its level.
+    bool add(OrderId id, Side side, Price price, Qty qty, OwnerId owner = 0) {
+        if (auto r = validate_new(id, price, qty)) return reject(id, *r);
+        const slab::Key k = rest(id, owner, side, price, static_cast<std::uint64_t>(qty), SelfTrade::CancelIncoming);
+        if (k.is_none()) return reject(id, Reject::BookFull);
+        listener_.on_accepted(instrument_, id, side, price, qty);
+        return true;
+    }
+
+    // E: `qty` of a resting order executes at its own price.
+    bool execute(OrderId id, Qty qty) { return execute_impl(id, qty, std::nullopt); }
+    // C: executes at another (printed) price; the order keeps its level.
+    bool execute_at(OrderId id, Qty qty, Price price) { return execute_impl(id, qty, price); }
+
+    // X: cancels part of an order; it keeps its priority, and leaves at zero.
+    bool cancel_qty(OrderId id, Qty qty) {
+        const slab::Key k = index_.find(id);
+        if (k.is_none()) return reject(id, Reject::UnknownId);
+        Order& o = orders()[k];
+        if (qty <= 0 || static_cast<std::uint64_t>(qty) > o.qty) return reject(id, Reject::InvalidQty);
+        reduce(k, o, static_cast<std::uint64_t>(qty));
+        listener_.on_cancelled(instrument_, id, qty, CancelReason::MarketData);
+        return true;
+    }
+
+    // D: removes what is left of an order.
+    bool remove(OrderId id) {
+        const slab::Key k = index_.find(id);
+        if (k.is_none()) return reject(id, Reject::UnknownId);
+        const Qty left = static_cast<Qty>(orders()[k].qty);
+        unlink_and_free(k, true);
+        listener_.on_cancelled(instrument_, id, left, CancelReason::MarketData);
+        return true;
+    }
+
+    // U: the old order leaves; a new one (same side) joins the back of its level.
+    bool replace(OrderId old_id, OrderId new_id, Qty qty, Price price) {
+        const slab::Key k = index_.find(old_id);
+        if (k.is_none()) return reject(old_id, Reject::UnknownId);
+        if (auto r = validate_new(new_id, price, qty)) return reject(new_id, *r);
+        const Order& o = orders()[k];
+        const Side side = o.side;
+        const OwnerId owner = o.owner;
+        if (!room_for(side, price)) return reject(new_id, Reject::BookFull);
+        const Qty old_left = static_cast<Qty>(o.qty);
+        unlink_and_free(k, true);
+        listener_.on_cancelled(instrument_, old_id, old_left, CancelReason::MarketData);
+        rest(new_id, owner, side, price, static_cast<std::uint64_t>(qty), SelfTrade::CancelIncoming);
+        listener_.on_accepted(instrument_, new_id, side, price, qty);
+        return true;
+    }
+
+    // ---- order entry (matching) -------------------------------------------
+
+    // Validates, matches against the opposite side in price-time priority
+    // (trades print at the resting order's price), then rests a GTC limit
+    // remainder; IOC and market remainders are cancelled; FOK fills in full or
+    // is cancelled untouched; post-only is rejected if it would take.
+    bool submit(const OrderRequest& rq) {
+        if (rq.id == 0) return reject(rq.id, Reject::InvalidId);
+        if (rq.qty <= 0 || rq.qty > limits_.max_qty) return reject(rq.id, Reject::InvalidQty);
+        const bool market = rq.type == OrderType::Market;
+        if (market && rq.post_only) return reject(rq.id, Reject::InvalidOrder);
+        if (!market && (rq.price < limits_.min_price || rq.price > limits_.max_price))
+            return reject(rq.id, Reject::PriceOutOfRange);
+        if (!index_.find(rq.id).is_none()) return reject(rq.id, Reject::DuplicateId);
+        const bool may_rest = !market && rq.tif == TimeInForce::GTC;
+        if (may_rest && !room_for(rq.side, rq.price)) return reject(rq.id, Reject::BookFull);
+        if (rq.post_only && crosses(rq.side, rq.price, false)) return reject(rq.id, Reject::WouldCross);
+
+        listener_.on_accepted(instrument_, rq.id, rq.side, market ? 0 : rq.price, rq.qty);
+        if (rq.tif == TimeInForce::FOK && fillable(rq) < static_cast<std::uint64_t>(rq.qty)) {
+            listener_.on_cancelled(instrument_, rq.id, rq.qty, CancelReason::FokUnfillable);
+            return true;
+        }
+        const std::uint64_t left = match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp,
+                                         static_cast<std::uint64_t>(rq.qty));
+        if (left == 0) return true;
+        if (left == kIncomingCancelled) return true;  // self-trade prevention took the rest
+        if (may_rest) rest(rq.id, rq.owner, rq.side, rq.price, left, rq.stp);
+        else listener_.on_cancelled(instrument_, rq.id, static_cast<Qty>(left), CancelReason::Unfilled);
+        return true;
+    }
+
+    // Cancels a resting order in full.
+    bool cancel(OrderId id) {
+        const slab::Key k = index_.find(id);
+        if (k.is_none()) return reject(id, Reject::UnknownId);
+        const Qty left = static_cast<Qty>(orders()[k].qty);
+        unlink_and_free(k, true);
+        listener_.on_cancelled(instrument_, id, left, CancelReason::User);
+        return true;
+    }
+
+    // Changes a resting order's price and/or size. Same price and a smaller
+    // size keeps its place in the queue; a larger size goes to the back; a new
+    // price leaves the level and enters as a new limit order (it may trade).
+    bool modify(OrderId id, Side side, Price price, Qty qty) {
+        const slab::Key k = index_.find(id);
+        if (k.is_none()) return reject(id, Reject::UnknownId);
+        Order& o = orders()[k];
+        if (o.side != side) return reject(id, Reject::SideMismatch);
+        if (qty <= 0 || qty > limits_.max_qty) return reject(id, Reject::InvalidQty);
+        if (price < limits_.min_price || price > limits_.max_price) return reject(id, Reject::PriceOutOfRange);
+        const auto new_qty = static_cast<std::uint64_t>(qty);
+        if (price == o.price) {
+            if (new_qty <= o.qty) {
+                if (new_qty < o.qty) reduce(k, o, o.qty - new_qty);
+                listener_.on_modified(instrument_, id, price, qty, true);
+            } else {
+                Level& lv = levels()[o.level];
+                unlink(o, lv);
+                o.qty = new_qty;
+                append(k, o, o.level, lv);
+                listener_.on_modified(instrument_, id, price, qty, false);
+                emit_level(lv);
+            }
+            return true;
+        }
+        if (!room_for(side, price)) return reject(id, Reject::BookFull);
+        const OwnerId owner = o.owner;
+        const SelfTrade stp = o.stp;
+        unlink_and_free(k, true);
+        listener_.on_modified(instrument_, id, price, qty, false);
+        const std::uint64_t left = match(id, owner, side, false, price, stp, new_qty);
+        if (left != 0 && left != kIncomingCancelled) rest(id, owner, side, price, left, stp);
+        return true;
+    }
+
+    // ---- queries ----------------------------------------------------------
+
+    [[nodiscard]] std::optional<LevelInfo> best(Side side) const noexcept {
+        const SideLevels& s = sides_[idx(side)];
+        if (s.keys.empty()) return std::nullopt;
+        return info(levels()[s.keys.back()]);
+    }
+    // Fills `out` with up to out.size() levels from the touch outwards; returns how many.
+    std::size_t depth(Side side, std::span<LevelInfo> out) const noexcept {
+        const SideLevels& s = sides_[idx(side)];
+        const std::size_t n = std::min(out.size(), s.keys.size());
+        for (std::size_t i = 0; i < n; ++i) out[i] = info(levels()[s.keys[s.keys.size() - 1 - i]]);
+        return n;
+    }
+    [[nodiscard]] std::vector<LevelInfo> depth(Side side, std::size_t n = ~std::size_t{0}) const {
+        std::vector<LevelInfo> v(std::min(n, sides_[idx(side)].keys.size()));
+        depth(side, std::span<LevelInfo>(v));
+        return v;
+    }
+    // Calls f(const Order&) for the orders at `price` in time priority.
+    template <class F>
+    void for_each_order(Side side, Price price, F&& f) const {
+        const SideLevels& s = sides_[idx(side)];
+        const auto [pos, found] = locate(s, side, price);
+        if (!found) return;
+        for (slab::Key k = levels()[s.keys[pos]].head; k.is_some(); k = orders()[k].next) f(orders()[k]);
+    }
+    [[nodiscard]] const Order* find(OrderId id) const noexcept {
+        const slab::Key k = index_.find(id);
+        return k.is_none() ? nullptr : &orders()[k];
+    }
+    [[nodiscard]] std::size_t order_count() const noexcept { return index_.size(); }
+    [[nodiscard]] std::size_t level_count(Side side) const noexcept { return sides_[idx(side)].keys.size(); }
+
+    // Removes every order (no events).
+    void clear() noexcept {
+        for (auto& s : sides_) {
+            for (slab::Key lk : s.keys) {
+                for (slab::Key k = levels()[lk].head; k.is_some();) {
+                    const slab::Key next = orders()[k].next;
+                    index_.erase(orders()[k].id);
+                    orders().remove(k);
+                    k = next;
+                }
+                levels().remove(lk);
+            }
+            s.keys.clear();
+            s.prices.clear();
+        }
+    }
+
+    // Checks every structural invariant; returns "" or what is wrong.
+    // `allow_crossed`: market-data books may momentarily cross.
+    [[nodiscard]] std::string check_invariants(bool allow_crossed = false) const {
+        std::size_t orders_seen = 0;
+        for (Side side : {Side::Buy, Side::Sell}) {
+            const SideLevels& s = sides_[idx(side)];
+            if (s.keys.size() != s.prices.size()) return "price and key arrays differ in length";
+            for (std::size_t i = 0; i < s.keys.size(); ++i) {
+                const Level& lv = levels()[s.keys[i]];
+                if (!levels().contains_key(s.keys[i])) return "level key is vacant";
+                if (lv.price != s.prices[i]) return "level price differs from the array";
+                if (lv.side != side) return "level on the wrong side";
+                if (i > 0 && !better(side, s.prices[i], s.prices[i - 1])) return "levels out of price order";
+                if (lv.count == 0 || lv.head.is_none()) return "empty level kept";
+                std::uint64_t total = 0;
+                std::uint32_t count = 0;
+                slab::Key prev = slab::Key::NONE;
+                for (slab::Key k = lv.head; k.is_some(); k = orders()[k].next) {
+                    const Order& o = orders()[k];
+                    if (o.prev != prev) return "broken FIFO back link at order " + std::to_string(o.id);
+                    if (o.level != s.keys[i]) return "order points at another level: " + std::to_string(o.id);
+                    if (o.price != lv.price || o.side != side) return "order price/side differs from its level";
+                    if (o.qty == 0) return "order with no quantity: " + std::to_string(o.id);
+                    if (index_.find(o.id) != k) return "index disagrees for order " + std::to_string(o.id);
+                    total += o.qty;
+                    ++count;
+                    prev = k;
+                    if (count > lv.count) return "FIFO longer than the level's count";
+                }
+                if (prev != lv.tail) return "level tail is not the last order";
+                if (total != lv.total) return "level total differs from the sum of its orders";
+                if (count != lv.count) return "level count differs from its orders";
+                orders_seen += count;
+            }
+        }
+        if (orders_seen != index_.size()) return "index holds orders that no level has";
+        if (!allow_crossed) {
+            const auto b = best(Side::Buy), a = best(Side::Sell);
+            if (b && a && b->price >= a->price) return "book is crossed";
+        }
+        return {};
+    }
+
+private:
+    static constexpr std::uint64_t kIncomingCancelled = ~std::uint64_t{0};
+    static constexpr std::size_t kLinearScan = 8;  // entries scanned from the touch before bisecting
+
+    struct SideLevels {
+        std::vector<Price> prices;   // worst first, best last
+        std::vector<slab::Key> keys; // the level of each price
+    };
+
+    static constexpr std::size_t idx(Side s) noexcept { return static_cast<std::size_t>(s); }
+    // Is a a better price than b for this side?
+    static constexpr bool better(Side s, Price a, Price b) noexcept { return s == Side::Buy ? a > b : a < b; }
+
+    slab::BoundedSlab<Order>& orders() noexcept { return pools_.orders; }
+    const slab::BoundedSlab<Order>& orders() const noexcept { return pools_.orders; }
+    slab::BoundedSlab<Level>& levels() noexcept { return pools_.levels; }
+    const slab::BoundedSlab<Level>& levels() const noexcept { return pools_.levels; }
+
+    static LevelInfo info(const Level& lv) noexcept {
+        return LevelInfo{lv.price, static_cast<Qty>(lv.total), lv.count};
+    }
+
+    bool reject(OrderId id, Reject r) {
+        listener_.on_rejected(instrument_, id, r);
+        return false;
+    }
+
+    std::optional<Reject> validate_new(OrderId id, Price price, Qty qty) const noexcept {
+        if (id == 0) return Reject::InvalidId;
+        if (qty <= 0 || qty > limits_.max_qty) return Reject::InvalidQty;
+        if (price < limits_.min_price || price > limits_.max_price) return Reject::PriceOutOfRange;
+        if (!index_.find(id).is_none()) return Reject::DuplicateId;
+        return std::nullopt;
+    }
+
+    // Enough free cells to rest one order, and a level if its price is new.
+    bool room_for(Side side, Price price) const noexcept {
+        if (orders().len() >= orders().capacity()) return false;
+        if (levels().len() < levels().capacity()) return true;
+        return locate(sides_[idx(side)], side, price).second;
+    }
+
+    // Position of `price` in a side's array: (index, found). When not found,
+    // the index is where it would be inserted.
+    static std::pair<std::size_t, bool> locate(const SideLevels& s, Side side, Price price) noexcept {
+        const std::size_t n = s.prices.size();
+        // Near the touch first: most activity is within a few levels of it.
+        const std::size_t stop = n > kLinearScan ? n - kLinearScan : 0;
+        std::size_t i = n;
+        while (i > stop) {
+            const Price p = s.prices[i - 1];
+            if (p == price) return {i - 1, true};
+            if (better(side, price, p)) return {i, false};
+            --i;
+        }
+        if (i == 0) return {0, false};
+        // Deeper: binary search on [0, i) (worst first).
+        const auto begin = s.prices.begin();
+        const auto it = side == Side::Buy ? std::lower_bound(begin, begin + static_cast<std::ptrdiff_t>(i), price)
+                                          : std::lower_bound(begin, begin + static_cast<std::ptrdiff_t>(i), price,
+                                                             std::greater<Price>());
+        const auto pos = static_cast<std::size_t>(it - begin);
+        return {pos, pos < i && *it == price};
+    }
+
+    // Would an order at `price` (or any price for a market order) trade now?
+    bool crosses(Side side, Price price, bool market) const noexcept {
+        const SideLevels& opp = sides_[idx(opposite(side))];
+        return !opp.keys.empty() && tradable(side, price, opp.prices.back(), market);
+    }
+    // Does the opposite level at `level_price` trade with an incoming order at `price`?
+    static bool tradable(Side incoming, Price price, Price level_price, bool market) noexcept {
+        if (market) return true;
+        return incoming == Side::Buy ? level_price <= price : level_price >= price;
+    }
+
+    // Creates an order at the back of its level (making the level if new).
+    // Returns NONE, with nothing changed, if a slab is full.
+    slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty, SelfTrade stp) {
+        SideLevels& s = sides_[idx(side)];
+        const auto [pos, found] = locate(s, side, price);
+        const slab::Key k = orders().try_emplace_key(
+            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, side, stp});
+        if (k.is_none()) [[unlikely]]
+            return k;
+        slab::Key lk;
+        if (found) {
+            lk = s.keys[pos];
+        } else {
+            lk = levels().try_emplace_key(Level{price, 0, 0, slab::Key::NONE, slab::Key::NONE, side});
+            if (lk.is_none()) [[unlikely]] {
+                orders().remove(k);
+                return slab::Key::NONE;
+            }
+            s.prices.insert(s.prices.begin() + static_cast<std::ptrdiff_t>(pos), price);
+            s.keys.insert(s.keys.begin() + static_cast<std::ptrdiff_t>(pos), lk);
+        }
+        Level& lv = levels()[lk];
+        append(k, orders()[k], lk, lv);
+        index_.insert(id, k);
+        emit_level(lv);
+        return k;
+    }
+
+    // Links order k (its other fields set) at the tail of level lk.
+    void append(slab::Key k, Order& o, slab::Key lk, Level& lv) noexcept {
+        o.level = lk;
+        o.prev = lv.tail;
+        o.next = slab::Key::NONE;
+        if (lv.tail.is_some()) orders()[lv.tail].next = k;
+        else lv.head = k;
+        lv.tail = k;
+        lv.total += o.qty;
+        ++lv.count;
+    }
+
+    // Unlinks an order from its level's FIFO (the level keeps its other orders).
+    void unlink(Order& o, Level& lv) noexcept {
+        if (o.prev.is_some()) orders()[o.prev].next = o.next;
+        else lv.head = o.next;
+        if (o.next.is_some()) orders()[o.next].prev = o.prev;
+        else lv.tail = o.prev;
+        lv.total -= o.qty;
+        --lv.count;
+    }
+
+    // Removes an order entirely: FIFO, index, slab; drops its level if empty.
+    void unlink_and_free(slab::Key k, bool emit) {
+        Order& o = orders()[k];
+        const slab::Key lk = o.level;
+        Level& lv = levels()[lk];
+        unlink(o, lv);
+        index_.erase(o.id);
+        orders().remove(k);
+        if (lv.count == 0) drop_level(lk, lv, emit);
+        else if (emit) emit_level(lv);
+    }
+
+    // Takes `qty` (less than or equal to what is left) off a resting order.
+    void reduce(slab::Key k, Order& o, std::uint64_t qty) {
+        if (qty == o.qty) {
+            unlink_and_free(k, true);
+            return;
+        }
+        o.qty -= qty;
+        Level& lv = levels()[o.level];
+        lv.total -= qty;
+        emit_level(lv);
+    }
+
+    void drop_level(slab::Key lk, const Level& lv, bool emit) {
+        const Side side = lv.side;
+        const Price price = lv.price;
+        SideLevels& s = sides_[idx(side)];
+        if (s.keys.back() == lk) {  // the touch: the usual case when matching
+            s.keys.pop_back();
+            s.prices.pop_back();
+        } else {
+            const std::size_t pos = locate(s, side, price).first;
+            s.prices.erase(s.prices.begin() + static_cast<std::ptrdiff_t>(pos));
+            s.keys.erase(s.keys.begin() + static_cast<std::ptrdiff_t>(pos));
+        }
+        levels().remove(lk);
+        if (emit) listener_.on_level(instrument_, side, price, 0, 0);
+    }
+
+    void emit_level(const Level& lv) {
+        listener_.on_level(instrument_, lv.side, lv.price, static_cast<Qty>(lv.total), lv.count);
+    }
+
+    bool execute_impl(OrderId id, Qty qty, std::optional<Price> printed) {
+        const slab::Key k = index_.find(id);
+        if (k.is_none()) return reject(id, Reject::UnknownId);
+        Order& o = orders()[k];
+        if (qty <= 0 || static_cast<std::uint64_t>(qty) > o.qty) return reject(id, Reject::InvalidQty);
+        if (printed && (*printed < limits_.min_price || *printed > limits_.max_price))
+            return reject(id, Reject::PriceOutOfRange);
+        listener_.on_trade(instrument_, Trade{id, 0, printed ? *printed : o.price, qty, opposite(o.side)});
+        reduce(k, o, static_cast<std::uint64_t>(qty));
+        return true;
+    }
+
+    // Quantity an FOK order could take right now, following the same rules as
+    // match() (self-trade prevention included), stopping once it has enough.
+    std::uint64_t fillable(const OrderRequest& rq) const noexcept {
+        const Side opp = opposite(rq.side);
+        const SideLevels& s = sides_[idx(opp)];
+        const bool market = rq.type == OrderType::Market;
+        std::uint64_t sum = 0;
+        for (std::size_t i = s.keys.size(); i-- > 0;) {
+            const Level& lv = levels()[s.keys[i]];
+            if (!tradable(rq.side, rq.price, lv.price, market)) break;
+            for (slab::Key k = lv.head; k.is_some(); k = orders()[k].next) {
+                const Order& o = orders()[k];
+                if (rq.owner != 0 && o.owner == rq.owner) {
+                    if (rq.stp == SelfTrade::CancelResting) continue;
+                    return sum;  // matching would stop here
+                }
+                sum += o.qty;
+                if (sum >= static_cast<std::uint64_t>(rq.qty)) return sum;
+            }
+        }
+        return sum;
+    }
+
+    // Matches an incoming order; returns what is left of it, or
+    // kIncomingCancelled when self-trade prevention cancelled the remainder.
+    std::uint64_t match(OrderId id, OwnerId owner, Side side, bool market, Price price, SelfTrade stp,
+                        std::uint64_t left) {
+        const Side opp = opposite(side);
+        SideLevels& s = sides_[idx(opp)];
+        while (left > 0 && !s.keys.empty()) {
+            const slab::Key lk = s.keys.back();
+            Level& lv = levels()[lk];
+            if (!tradable(side, price, lv.price, market)) break;
+            bool stop_incoming = false;
+            for (slab::Key k = lv.head; k.is_some() && left > 0;) {
+                Order& o = orders()[k];
+                const slab::Key next = o.next;
+                if (owner != 0 && o.owner == owner) [[unlikely]] {
+                    if (stp != SelfTrade::CancelIncoming) {
+                        const Qty gone = static_cast<Qty>(o.qty);
+                        const OrderId rid = o.id;
+                        unlink(o, lv);
+                        index_.erase(rid);
+                        orders().remove(k);
+                        listener_.on_cancelled(instrument_, rid, gone, CancelReason::SelfTrade);
+                    }
+                    if (stp != SelfTrade::CancelResting) {
+                        stop_incoming = true;
+                        break;
+                    }
+                    k = next;
+                    continue;
+                }
+                const std::uint64_t fill = left < o.qty ? left : o.qty;
+                listener_.on_trade(instrument_, Trade{o.id, id, lv.price, static_cast<Qty>(fill), side});
+                left -= fill;
+                if (fill == o.qty) {
+                    const OrderId rid = o.id;
+                    unlink(o, lv);
+                    index_.erase(rid);
+                    orders().remove(k);
+                } else {
+                    o.qty -= fill;
+                    lv.total -= fill;
+                }
+                k = next;
+            }
+            if (lv.count == 0) drop_level(lk, lv, true);
+            else emit_level(lv);
+            if (stop_incoming) {
+                listener_.on_cancelled(instrument_, id, static_cast<Qty>(left), CancelReason::SelfTrade);
+                return kIncomingCancelled;
+            }
+        }
+        return left;
+    }
+
+    Pools& pools_;
+    Listener& listener_;
+    InstrumentId instrument_;
+    BookLimits limits_;
+    Index index_;           // exchange ID -> order key
+    SideLevels sides_[2];   // [Buy], [Sell]
+};
+
+}  // namespace nexus::orderbook

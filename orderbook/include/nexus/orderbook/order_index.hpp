@@ -1,0 +1,147 @@
+// nexus/orderbook/order_index.hpp — exchange order ID -> slab Key.
+//
+// Three interchangeable indexes (chosen by measurement, see BENCHMARKS.md):
+//   OpenAddressingIndex  linear probing, Fibonacci hashing, backward-shift
+//                        deletion (no tombstones), load factor <= 1/2. The default.
+//   PagedIndex           a direct map of pages of 4096 keys indexed by id >> 12;
+//                        fastest for dense IDs, unbounded memory for sparse ones.
+//   StdIndex             std::unordered_map, the ordinary choice.
+// Interface: find(id) -> Key (NONE if absent), insert(id, key) for an absent id,
+// erase(id) for a present id, size(), reserve(n). ID 0 is never stored.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "nexus/orderbook/types.hpp"
+
+namespace nexus::orderbook {
+
+class OpenAddressingIndex {
+public:
+    explicit OpenAddressingIndex(std::size_t expected = 64) { rehash(capacity_for(expected)); }
+
+    [[nodiscard]] slab::Key find(OrderId id) const noexcept {
+        std::size_t i = slot(id);
+        for (;;) {
+            const Entry& e = table_[i];
+            if (e.id == id) return slab::Key::from_raw(e.key);
+            if (e.id == 0) return slab::Key::NONE;
+            i = (i + 1) & mask_;
+        }
+    }
+
+    void insert(OrderId id, slab::Key key) {
+        if ((size_ + 1) * 2 > table_.size()) [[unlikely]]
+            rehash(table_.size() * 2);
+        place(id, key.into_raw());
+        ++size_;
+    }
+
+    void erase(OrderId id) noexcept {
+        std::size_t i = slot(id);
+        while (table_[i].id != id) i = (i + 1) & mask_;
+        // Backward-shift: pull later entries of the probe run into the hole.
+        std::size_t hole = i;
+        for (std::size_t j = (i + 1) & mask_; table_[j].id != 0; j = (j + 1) & mask_) {
+            const std::size_t home = slot(table_[j].id);
+            // Move j into the hole unless its home lies cyclically in (hole, j].
+            const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+            if (!stays) {
+                table_[hole] = table_[j];
+                hole = j;
+            }
+        }
+        table_[hole] = Entry{};
+        --size_;
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    void reserve(std::size_t n) {
+        if (capacity_for(n) > table_.size()) rehash(capacity_for(n));
+    }
+
+private:
+    struct Entry {
+        OrderId id = 0;  // 0 = empty
+        std::uint32_t key = 0;
+    };
+    static std::size_t capacity_for(std::size_t n) {
+        std::size_t c = 16;
+        while (c < n * 2) c *= 2;
+        return c;
+    }
+    std::size_t slot(OrderId id) const noexcept {
+        return static_cast<std::size_t>((id * 0x9E37'79B9'7F4A'7C15ull) >> shift_);
+    }
+    void place(OrderId id, std::uint32_t key) noexcept {
+        std::size_t i = slot(id);
+        while (table_[i].id != 0) i = (i + 1) & mask_;
+        table_[i] = Entry{id, key};
+    }
+    void rehash(std::size_t cap) {
+        std::vector<Entry> old = std::move(table_);
+        table_.assign(cap, Entry{});
+        mask_ = cap - 1;
+        shift_ = 64;
+        for (std::size_t c = cap; c > 1; c >>= 1) --shift_;
+        for (const Entry& e : old)
+            if (e.id != 0) place(e.id, e.key);
+    }
+
+    std::vector<Entry> table_;  // power-of-two size, at most half full
+    std::size_t mask_ = 0;
+    unsigned shift_ = 64;       // 64 - log2(capacity): top bits of the product pick the slot
+    std::size_t size_ = 0;
+};
+
+class PagedIndex {
+public:
+    explicit PagedIndex(std::size_t = 0) {}
+    [[nodiscard]] slab::Key find(OrderId id) const noexcept {
+        const std::size_t p = static_cast<std::size_t>(id >> kBits);
+        if (p >= pages_.size() || !pages_[p]) return slab::Key::NONE;
+        return pages_[p][id & kMask];
+    }
+    void insert(OrderId id, slab::Key key) {
+        const std::size_t p = static_cast<std::size_t>(id >> kBits);
+        if (p >= pages_.size()) pages_.resize(p + 1);
+        if (!pages_[p]) pages_[p] = std::make_unique<slab::Key[]>(kPage);  // Key() is NONE
+        pages_[p][id & kMask] = key;
+        ++size_;
+    }
+    void erase(OrderId id) noexcept {
+        pages_[static_cast<std::size_t>(id >> kBits)][id & kMask] = slab::Key::NONE;
+        --size_;
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    void reserve(std::size_t) {}
+
+private:
+    static constexpr unsigned kBits = 12;
+    static constexpr std::size_t kPage = std::size_t{1} << kBits;
+    static constexpr OrderId kMask = kPage - 1;
+    std::vector<std::unique_ptr<slab::Key[]>> pages_;
+    std::size_t size_ = 0;
+};
+
+class StdIndex {
+public:
+    explicit StdIndex(std::size_t expected = 64) { map_.reserve(expected); }
+    [[nodiscard]] slab::Key find(OrderId id) const noexcept {
+        const auto it = map_.find(id);
+        return it == map_.end() ? slab::Key::NONE : it->second;
+    }
+    void insert(OrderId id, slab::Key key) { map_.emplace(id, key); }
+    void erase(OrderId id) noexcept { map_.erase(id); }
+    [[nodiscard]] std::size_t size() const noexcept { return map_.size(); }
+    void reserve(std::size_t n) { map_.reserve(n); }
+
+private:
+    std::unordered_map<OrderId, slab::Key> map_;
+};
+
+}  // namespace nexus::orderbook
