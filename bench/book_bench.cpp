@@ -56,7 +56,7 @@ template <class Index>
 struct Subject<Book<CountingListener, Index>> {
     Pools pools{PoolConfig{.orders = 1 << 20, .levels = 1 << 14}};
     CountingListener events;
-    Book<CountingListener, Index> book{pools, events, 1, BookLimits{}, 1 << 16};
+    Book<CountingListener, Index> book{pools, events, 1, BookLimits{}, 4096};
 };
 template <>
 struct Subject<PlainBook<CountingListener>> {
