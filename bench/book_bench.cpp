@@ -220,6 +220,8 @@ int main(int argc, char** argv) {
                 Samples f, p;
                 for (int i = 0; i < samples_per_round; ++i) fast->run(op, f);
                 for (int i = 0; i < samples_per_round; ++i) plain->run(op, p);
+                report.row("book", op, 0, "nexus Book", r, f);
+                report.row("book", op, 0, "PlainBook (std::map + std::list + unordered_map)", r, p);
                 f_all.append(f);
                 p_all.append(p);
             }
@@ -256,6 +258,7 @@ int main(int argc, char** argv) {
             thr[v].add(variants[v].run(nullptr));  // whole-run ns/op, no timing inside
             Samples l;
             variants[v].run(&l);
+            report.row("book", "mixed per-op ticks", 0, variants[v].name, r, l);
             lat[v].append(l);
         }
     }
