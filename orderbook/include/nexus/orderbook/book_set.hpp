@@ -35,6 +35,8 @@ public:
         for (auto& b : books_)
             if (b) f(*b);
     }
+    [[nodiscard]] Pools& pools() noexcept { return pools_; }
+    [[nodiscard]] const Pools& pools() const noexcept { return pools_; }
     [[nodiscard]] std::size_t size() const noexcept {
         std::size_t n = 0;
         for (const auto& b : books_) n += b != nullptr;

@@ -1,0 +1,168 @@
+// nexus/feed/itch_books.hpp — rebuilds the venue's books from ITCH 5.0 messages.
+//
+// Books are indexed by stock locate; the stock directory (R) names them, and
+// trading actions (H) are tracked per locate. A/F/E/C/X/D/U are applied with
+// ITCH semantics (no matching: the feed is the venue's own book); P, Q and B
+// are counted as trades without touching the visible book.
+//
+// Order-flow anomalies (a reference the book does not know, an execution or
+// cancel larger than what is left, an order for a locate the directory never
+// announced) are counted by message type and the replay goes on. A stock
+// message with locate 0 is a format error: apply() returns false and error()
+// says what and where.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nexus/orderbook/book_set.hpp>
+
+#include "nexus/feed/itch.hpp"
+
+namespace nexus::feed {
+
+struct ItchStats {
+    std::uint64_t messages = 0;
+    std::array<std::uint64_t, 256> by_type{};    // messages of each type
+    std::array<std::uint64_t, 256> anomalies{};  // order-flow anomalies of each type
+    std::uint64_t unannounced_locates = 0;       // order messages for a locate without R
+    std::uint64_t trades_off_book = 0;           // P and Q
+    std::uint64_t broken_trades = 0;             // B
+    std::uint64_t live_orders = 0;
+    std::uint64_t peak_live_orders = 0;
+
+    [[nodiscard]] std::uint64_t total_anomalies() const noexcept {
+        std::uint64_t n = 0;
+        for (auto a : anomalies) n += a;
+        return n;
+    }
+};
+
+template <class Listener = orderbook::NullListener>
+class ItchBookBuilder {
+public:
+    using Books = orderbook::BookSet<Listener>;
+
+    ItchBookBuilder(orderbook::Pools& pools, Listener& listener) : books_(pools, listener) {}
+
+    // Applies one framed message. False only on a format error (see error()).
+    bool apply(const itch::Message& m) {
+        const auto t = static_cast<unsigned char>(m.type());
+        ++stats_.messages;
+        ++stats_.by_type[t];
+        switch (m.type()) {
+            case 'R': {
+                const itch::StockDirectory r(m);
+                if (r.locate() == 0) return format_error(m, "stock directory with locate 0");
+                if (r.locate() >= symbols_.size()) {
+                    symbols_.resize(r.locate() + std::size_t{1});
+                    states_.resize(r.locate() + std::size_t{1}, ' ');
+                }
+                symbols_[r.locate()] = std::string(r.stock());
+                books_.open(r.locate());
+                return true;
+            }
+            case 'H': {
+                const itch::StockTradingAction h(m);
+                if (h.locate() == 0) return format_error(m, "trading action with locate 0");
+                if (h.locate() >= states_.size()) {
+                    symbols_.resize(h.locate() + std::size_t{1});
+                    states_.resize(h.locate() + std::size_t{1}, ' ');
+                }
+                states_[h.locate()] = h.trading_state();
+                return true;
+            }
+            case 'A':
+            case 'F': {
+                const itch::AddOrder a(m);
+                if (a.side() != 'B' && a.side() != 'S') return format_error(m, "add order with side not B/S");
+                auto* b = book_for(m);
+                if (b == nullptr) return false;
+                const auto side = a.side() == 'B' ? orderbook::Side::Buy : orderbook::Side::Sell;
+                count(t, b->add(a.ref(), side, a.price(), a.shares()));
+                return true;
+            }
+            case 'E': {
+                const itch::OrderExecuted e(m);
+                if (auto* b = book_for(m)) count(t, b->execute(e.ref(), e.shares()));
+                return error_.empty();
+            }
+            case 'C': {
+                const itch::OrderExecutedWithPrice c(m);
+                if (auto* b = book_for(m)) count(t, b->execute_at(c.ref(), c.shares(), c.price()));
+                return error_.empty();
+            }
+            case 'X': {
+                const itch::OrderCancel x(m);
+                if (auto* b = book_for(m)) count(t, b->cancel_qty(x.ref(), x.shares()));
+                return error_.empty();
+            }
+            case 'D': {
+                const itch::OrderDelete d(m);
+                if (auto* b = book_for(m)) count(t, b->remove(d.ref()));
+                return error_.empty();
+            }
+            case 'U': {
+                const itch::OrderReplace u(m);
+                if (auto* b = book_for(m)) count(t, b->replace(u.old_ref(), u.new_ref(), u.shares(), u.price()));
+                return error_.empty();
+            }
+            case 'P':
+            case 'Q': ++stats_.trades_off_book; return true;
+            case 'B': ++stats_.broken_trades; return true;
+            default: return true;  // S, Y, L, V, W, K, J, h, I, N, O: counted, no book effect
+        }
+    }
+
+    [[nodiscard]] const ItchStats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const std::string& error() const noexcept { return error_; }
+    [[nodiscard]] Books& books() noexcept { return books_; }
+    [[nodiscard]] const Books& books() const noexcept { return books_; }
+    // The directory's symbol for a locate ("" if never announced).
+    [[nodiscard]] std::string_view symbol(std::uint16_t locate) const noexcept {
+        return locate < symbols_.size() ? std::string_view(symbols_[locate]) : std::string_view{};
+    }
+    // The last trading state (H) of a locate: 'H', 'P', 'Q', 'T', or ' ' if none.
+    [[nodiscard]] char trading_state(std::uint16_t locate) const noexcept {
+        return locate < states_.size() ? states_[locate] : ' ';
+    }
+    [[nodiscard]] std::size_t directory_size() const noexcept {
+        std::size_t n = 0;
+        for (const auto& s : symbols_) n += !s.empty();
+        return n;
+    }
+
+private:
+    typename Books::BookType* book_for(const itch::Message& m) {
+        const std::uint16_t loc = m.locate();
+        if (loc == 0) {
+            format_error(m, "order message with locate 0");
+            return nullptr;
+        }
+        auto* b = books_.get(loc);
+        if (b == nullptr) {
+            ++stats_.unannounced_locates;
+            b = &books_.open(loc);
+        }
+        return b;
+    }
+    void count(unsigned t, bool ok) {
+        if (!ok) ++stats_.anomalies[t];
+        stats_.live_orders = books_.pools().orders.len();
+        if (stats_.live_orders > stats_.peak_live_orders) stats_.peak_live_orders = stats_.live_orders;
+    }
+    bool format_error(const itch::Message& m, const char* what) {
+        error_ = std::string(what) + " (message type '" + m.type() + "') at byte offset " + std::to_string(m.offset);
+        return false;
+    }
+
+    Books books_;
+    ItchStats stats_;
+    std::vector<std::string> symbols_{1};
+    std::vector<char> states_{std::vector<char>(1, ' ')};
+    std::string error_;
+};
+
+}  // namespace nexus::feed
