@@ -4,4 +4,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/deps.sh"
 "$root/scripts/build.sh" release -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DNEXUS_BUILD_TESTS=OFF
-exec "$root/build/release/apps/nexus-slab-demo" "$@"
+# The main job: replay the bundled synthetic day (or the file given) through the books.
+if [ $# -eq 0 ]; then
+  exec "$root/build/release/apps/nexus-replay" "$root/data/sample-day.itch.gz"
+fi
+exec "$root/build/release/apps/nexus-replay" "$@"

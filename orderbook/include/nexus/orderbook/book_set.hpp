@@ -17,7 +17,7 @@ public:
     BookSet(Pools& pools, Listener& listener) : pools_(pools), listener_(listener) {}
 
     // Creates the book of `id` (or returns the existing one).
-    BookType& open(InstrumentId id, BookLimits limits = {}, std::size_t expected_orders = 256) {
+    BookType& open(InstrumentId id, BookLimits limits = {}, std::size_t expected_orders = 64) {
         if (id >= books_.size()) books_.resize(static_cast<std::size_t>(id) + 1);
         if (!books_[id]) books_[id] = std::make_unique<BookType>(pools_, listener_, id, limits, expected_orders);
         return *books_[id];
