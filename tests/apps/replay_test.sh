@@ -98,6 +98,13 @@ if [ -f "$shared/itch/directory_head_1000.itch" ]; then
   "$bin/nexus-replay" --quiet "$shared/itch/directory_head_1000.itch" >"$tmp/outreal" 2>&1
   check "real sample replays" test $? -eq 0
   check "real sample: 1000 messages, 993 directory entries" bash -c "grep -q 'messages          1000 ' '$tmp/outreal' && grep -q '993 in the directory' '$tmp/outreal'"
+  lob=$shared/lobster/AAPL_2012-06-21_34200000_57600000_message_10.csv
+  "$bin/nexus-replay" "$lob" >"$tmp/outlob" 2>&1
+  check "LOBSTER sample verifies with exit 0" test $? -eq 0
+  check "LOBSTER sample: 999 rows, zero true mismatches" bash -c "grep -q 'rows checked      999' '$tmp/outlob' && grep -q 'true mismatches   0' '$tmp/outlob'"
+  sed 's/^34200.00426064,1,16113584,18,/34200.00426064,1,16113584,19,/' "$lob" >"$tmp/AAPL_message_10.csv"
+  "$bin/nexus-replay" --lobster-book "${lob/_message_/_orderbook_}" "$tmp/AAPL_message_10.csv" >"$tmp/outlob2" 2>&1
+  check "a tampered LOBSTER file exits 3 naming the row" bash -c "test $? -eq 3 && grep -q 'row 2: bid 5853200: file 18, book 19' '$tmp/outlob2'"
 elif [ -n "${CI:-}" ]; then
   check "real ITCH sample present under CI" false
 else

@@ -271,7 +271,7 @@ TEST_CASE("allocator: values left at thread exit are destroyed and the storage f
     CHECK_FALSE(tracked_alloc::is_initialized());  // this thread's allocator was never touched
 }
 
-TEST_CASE("allocator: over-aligned, empty and 4 KiB values; handle and key agree", "[alloc][align]") {
+TEST_CASE("allocator: over-aligned, empty and 4 KiB values, handle and key agree", "[alloc][align]") {
     const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
     init<a16_alloc>(mode, 9);
     init<a64_alloc>(mode, 9);
