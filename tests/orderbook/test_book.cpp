@@ -420,3 +420,30 @@ TEST_CASE("order index: open addressing survives heavy insert/erase churn", "[in
     CHECK(idx.size() == model.size());
     for (const auto& [id, k] : model) REQUIRE(idx.find(id) == nexus::slab::Key::from_raw(k));
 }
+
+TEST_CASE("book: order ID 0 is unknown to every operation (found by fuzzing)", "[book][bad]") {
+    // The open-addressing index marks empty slots with ID 0; a lookup of 0
+    // once matched an empty slot and returned a bogus key.
+    Pools pools{PoolConfig{.orders = 64, .levels = 16}};
+    Recorder ev;
+    Book<Recorder> book(pools, ev, 1);
+    REQUIRE(book.add(5, Side::Buy, 100, 10));
+    CHECK(book.find(0) == nullptr);
+    CHECK_FALSE(book.cancel(0));
+    CHECK_FALSE(book.remove(0));
+    CHECK_FALSE(book.execute(0, 1));
+    CHECK_FALSE(book.execute_at(0, 1, 100));
+    CHECK_FALSE(book.cancel_qty(0, 1));
+    CHECK_FALSE(book.replace(0, 6, 1, 100));
+    CHECK_FALSE(book.modify(0, Side::Buy, 100, 1));
+    CHECK_FALSE(book.add(0, Side::Buy, 100, 1));
+    CHECK(ev.rejected.size() == 8);
+    CHECK(ev.rejected.back().second == Reject::InvalidId);
+    CHECK(book.order_count() == 1);
+    CHECK(book.find(5)->qty == 10);
+    CHECK(book.check_invariants() == "");
+    OpenAddressingIndex idx(4);
+    CHECK(idx.find(0) == nexus::slab::Key::NONE);
+    idx.insert(1, nexus::slab::Key::from_raw(9));
+    CHECK(idx.find(0) == nexus::slab::Key::NONE);
+}

@@ -12,6 +12,8 @@
 #include <charconv>
 #include <cstdint>
 #include <fstream>
+#include <istream>
+#include <utility>
 #include <map>
 #include <string>
 #include <string_view>
@@ -33,7 +35,9 @@ struct Message {
 // Splits comma-separated integer (or decimal) fields with from_chars.
 class CsvReader {
 public:
-    explicit CsvReader(const std::string& path) : path_(path), in_(path) {}
+    explicit CsvReader(const std::string& path) : path_(path), file_(path), in_(file_) {}
+    // Reads from a stream (named `name` in errors), e.g. for tests and fuzzing.
+    CsvReader(std::string name, std::istream& in) : path_(std::move(name)), in_(in) {}
     [[nodiscard]] bool is_open() const { return static_cast<bool>(in_); }
     [[nodiscard]] const std::string& error() const { return error_; }
     [[nodiscard]] std::uint64_t line() const { return line_; }
@@ -82,7 +86,8 @@ private:
         return !f.empty() && (f[0] == '-' || f[0] == '.' || (f[0] >= '0' && f[0] <= '9'));
     }
     std::string path_;
-    std::ifstream in_;
+    std::ifstream file_;
+    std::istream& in_;
     std::string buf_;
     std::uint64_t line_ = 0;
     std::string error_;
@@ -91,6 +96,7 @@ private:
 class MessageReader {
 public:
     explicit MessageReader(const std::string& path) : csv_(path) {}
+    MessageReader(std::string name, std::istream& in) : csv_(std::move(name), in) {}
     [[nodiscard]] bool is_open() const { return csv_.is_open(); }
     [[nodiscard]] const std::string& error() const { return csv_.error(); }
     [[nodiscard]] std::uint64_t line() const { return csv_.line(); }
@@ -114,6 +120,7 @@ struct BookRow {
 class OrderbookReader {
 public:
     OrderbookReader(const std::string& path, std::size_t levels) : csv_(path), levels_(levels) {}
+    OrderbookReader(std::string name, std::istream& in, std::size_t levels) : csv_(std::move(name), in), levels_(levels) {}
     [[nodiscard]] bool is_open() const { return csv_.is_open(); }
     [[nodiscard]] const std::string& error() const { return csv_.error(); }
     [[nodiscard]] std::uint64_t line() const { return csv_.line(); }
@@ -154,16 +161,15 @@ struct VerifyResult {
     std::vector<Mismatch> first_mismatches;  // up to 20
 };
 
-// Replays a LOBSTER message file through a Book and checks it against the
-// matching orderbook file, row by row, as lobster.md describes.
-inline VerifyResult verify(const std::string& message_path, const std::string& orderbook_path, std::size_t levels) {
+// Replays LOBSTER messages through a Book and checks them against the
+// matching orderbook rows, one by one, as lobster.md describes.
+inline VerifyResult verify(MessageReader& msgs, const std::string& message_path, OrderbookReader& rows,
+                           const std::string& orderbook_path, std::size_t levels) {
     using orderbook::Side;
     VerifyResult r;
-    MessageReader msgs(message_path);
-    OrderbookReader rows(orderbook_path, levels);
-    if (!msgs.is_open() || !rows.is_open()) {
+    if (levels == 0) {
         r.ok = false;
-        r.error = "cannot open " + (msgs.is_open() ? orderbook_path : message_path);
+        r.error = orderbook_path + ": no levels";
         return r;
     }
     orderbook::Pools pools(orderbook::PoolConfig{.orders = 1 << 18, .levels = 1 << 14});
@@ -251,6 +257,18 @@ inline VerifyResult verify(const std::string& message_path, const std::string& o
         r.error = rows.error();
     }
     return r;
+}
+
+inline VerifyResult verify(const std::string& message_path, const std::string& orderbook_path, std::size_t levels) {
+    MessageReader msgs(message_path);
+    OrderbookReader rows(orderbook_path, levels);
+    if (!msgs.is_open() || !rows.is_open()) {
+        VerifyResult r;
+        r.ok = false;
+        r.error = "cannot open " + (msgs.is_open() ? orderbook_path : message_path);
+        return r;
+    }
+    return verify(msgs, message_path, rows, orderbook_path, levels);
 }
 
 }  // namespace nexus::feed::lobster

@@ -28,8 +28,9 @@ public:
         std::size_t i = slot(id);
         for (;;) {
             const Entry& e = table_[i];
-            if (e.id == id) return slab::Key::from_raw(e.key);
+            // Emptiness first: an empty slot's id is 0, so find(0) must not match it.
             if (e.id == 0) return slab::Key::NONE;
+            if (e.id == id) return slab::Key::from_raw(e.key);
             i = (i + 1) & mask_;
         }
     }
