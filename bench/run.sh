@@ -67,6 +67,18 @@ echo "bench: per-operation table"
 "$bin/nexus-bench-ops" "${q[@]}" --out="$raw/ops.tsv"
 echo "bench: order book"
 "$bin/nexus-bench-book" "${q[@]}" --out="$raw/book.tsv"
+echo "bench: ITCH replay, nexus against the plain book"
+if [ $quick -eq 1 ]; then
+  day=$raw/day-quick.itch
+  "$bin/../apps/nexus-synth" --symbols 200 --messages 20000 "$day" >/dev/null
+  "$bin/nexus-bench-replay" "$day" --rounds 1 --out="$raw/replay.tsv" 2>/dev/null
+  rm -f "$day"
+else
+  # The 50-million-message day is made once and kept (about 1.6 GB).
+  day=${NEXUS_BENCH_DAY:-$root/build/day-50m.itch}
+  [ -f "$day" ] || "$bin/../apps/nexus-synth" --symbols 8000 --messages 50000000 "$day"
+  "$bin/nexus-bench-replay" "$day" --rounds 2 --out="$raw/replay.tsv"
+fi
 echo "bench: Google Benchmark"
 gb_time=0.2
 [ $quick -eq 1 ] && gb_time=0.001

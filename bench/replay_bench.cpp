@@ -1,0 +1,207 @@
+// nexus-bench-replay: decode + book for a whole ITCH 5.0 file already in the
+// page cache, nexus (ItchBookBuilder: slab Book per locate) against the same
+// messages applied to the ordinary book (PlainBook per locate), same process,
+// rounds interleaved.
+//
+//   nexus-bench-replay FILE [--rounds N] [--out FILE]
+//
+// Throughput passes are untimed inside (wall clock around the whole file);
+// a separate pass times every message (serialised TSC reads, overhead
+// subtracted) for the per-type percentiles.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nexus/feed/itch_books.hpp>
+#include <nexus/feed/source.hpp>
+#include <nexus/orderbook/plain_book.hpp>
+#include <nexus/slab/slab.hpp>
+
+#include "harness/stats.hpp"
+#include "harness/tsc.hpp"
+
+namespace nb = nexus::bench;
+namespace ob = nexus::orderbook;
+namespace itch = nexus::feed::itch;
+
+namespace {
+
+nb::TscInfo g_tsc;
+
+// The ordinary book behind the same ITCH semantics, one per locate.
+class PlainItch {
+public:
+    bool apply(const itch::Message& m) {
+        using namespace itch;
+        switch (m.type()) {
+            case 'A': case 'F': {
+                const AddOrder a(m);
+                return book(m.locate()).add(a.ref(), a.side() == 'B' ? ob::Side::Buy : ob::Side::Sell, a.price(), a.shares());
+            }
+            case 'E': return book(m.locate()).execute(OrderExecuted(m).ref(), OrderExecuted(m).shares());
+            case 'C': {
+                const OrderExecutedWithPrice c(m);
+                return book(m.locate()).execute_at(c.ref(), c.shares(), c.price());
+            }
+            case 'X': return book(m.locate()).cancel_qty(OrderCancel(m).ref(), OrderCancel(m).shares());
+            case 'D': return book(m.locate()).remove(OrderDelete(m).ref());
+            case 'U': {
+                const OrderReplace u(m);
+                return book(m.locate()).replace(u.old_ref(), u.new_ref(), u.shares(), u.price());
+            }
+            default: return true;
+        }
+    }
+    std::size_t live() const {
+        std::size_t n = 0;
+        for (const auto& b : books_)
+            if (b) n += b->order_count();
+        return n;
+    }
+
+private:
+    ob::PlainBook<>& book(std::uint16_t loc) {
+        if (loc >= books_.size()) books_.resize(loc + std::size_t{1});
+        if (!books_[loc]) books_[loc] = std::make_unique<ob::PlainBook<>>(nl_, loc);
+        return *books_[loc];
+    }
+    ob::NullListener nl_;
+    std::vector<std::unique_ptr<ob::PlainBook<>>> books_;
+};
+
+struct Nexus {
+    ob::Pools pools{ob::PoolConfig{.orders = std::size_t{8} << 20, .levels = std::size_t{2} << 20}};
+    ob::NullListener nl;
+    nexus::feed::ItchBookBuilder<> builder{pools, nl};
+    bool apply(const itch::Message& m) { return builder.apply(m); }
+};
+
+template <class Replayer, class F>
+double run(std::span<const std::uint8_t> data, F&& per_message, std::uint64_t& n) {
+    auto r = std::make_unique<Replayer>();
+    itch::Framer f(data);
+    itch::Message m;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (f.next(m)) per_message(*r, m);
+    const auto t1 = std::chrono::steady_clock::now();
+    n = 0;
+    return std::chrono::duration<double>(t1 - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string file, out_path;
+    int rounds = 3;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[++i]);
+        else if (std::strncmp(argv[i], "--out=", 6) == 0) out_path = argv[i] + 6;
+        else file = argv[i];
+    }
+    if (file.empty()) {
+        std::fprintf(stderr, "usage: %s FILE [--rounds N] [--out=FILE]\n", argv[0]);
+        return 2;
+    }
+    // Map the (plain) file and touch it all, so it is in the page cache.
+    std::vector<std::uint8_t> copy;
+    std::span<const std::uint8_t> data;
+    {
+        const nexus::feed::ReadResult probe = nexus::feed::read_itch(file, [](const itch::Message&) { return false; });
+        if (!probe.ok) {
+            std::fprintf(stderr, "%s\n", probe.error.c_str());
+            return 1;
+        }
+        if (probe.gzip) {
+            std::fprintf(stderr, "give a plain (not gzipped) file: the benchmark measures decode + book, not zlib\n");
+            return 2;
+        }
+    }
+    FILE* fp = std::fopen(file.c_str(), "rb");
+    std::fseek(fp, 0, SEEK_END);
+    const auto size = static_cast<std::size_t>(std::ftell(fp));
+    std::fclose(fp);
+    const int fd = ::open(file.c_str(), O_RDONLY);
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    ::close(fd);
+    data = {static_cast<const std::uint8_t*>(p), size};
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < size; i += 4096) sum += data[i];
+
+    std::FILE* out = out_path.empty() ? stdout : std::fopen(out_path.c_str(), "w");
+    g_tsc = nb::calibrate();
+    nb::Report report(out);
+    report.info("file", file);
+    report.info("bytes", std::to_string(size));
+    report.info("tsc_ghz", std::to_string(g_tsc.ticks_per_ns));
+
+    std::uint64_t messages = 0, n = 0;
+    {
+        itch::Framer f(data);
+        itch::Message m;
+        while (f.next(m)) ++messages;
+    }
+    report.info("messages", std::to_string(messages));
+    nb::Samples fast_ns, plain_ns;
+    std::uint64_t anomalies = 0, peak_live = 0, plain_live = 0, fast_live = 0;
+    for (int r = 0; r < rounds; ++r) {
+        const double f = run<Nexus>(data, [&](Nexus& x, const itch::Message& m) { x.apply(m); }, n);
+        fast_ns.add(f * 1e9 / static_cast<double>(messages));
+        const double pl = run<PlainItch>(data, [&](PlainItch& x, const itch::Message& m) { x.apply(m); }, n);
+        plain_ns.add(pl * 1e9 / static_cast<double>(messages));
+        std::fprintf(stderr, "round %d: nexus %.1f ns/msg, plain %.1f ns/msg\n", r + 1, f * 1e9 / static_cast<double>(messages),
+                     pl * 1e9 / static_cast<double>(messages));
+    }
+    report.row("replay", "ns per message", 0, "nexus (slab Book per locate)", 0, fast_ns);
+    report.row("replay", "ns per message", 0, "PlainBook per locate (std::map + std::list + unordered_map)", 0, plain_ns);
+
+    // Per-message latency by type, and the end state, from one timed pass.
+    {
+        auto x = std::make_unique<Nexus>();
+        std::vector<nb::Samples> by_type(256);
+        itch::Framer f(data);
+        itch::Message m;
+        while (f.next(m)) {
+            const std::uint64_t t0 = nb::tsc_start();
+            x->apply(m);
+            const std::uint64_t t1 = nb::tsc_stop();
+            by_type[static_cast<unsigned char>(m.type())].add((static_cast<double>(t1 - t0) - g_tsc.overhead) / g_tsc.ticks_per_ns);
+        }
+        for (char t : itch::kKnownTypes) {
+            auto& s = by_type[static_cast<unsigned char>(t)];
+            if (s.size() >= 100) report.row("replay", std::string("latency ns ") + t, 0, "nexus", 0, s);
+        }
+        anomalies = x->builder.stats().total_anomalies();
+        peak_live = x->builder.stats().peak_live_orders;
+        fast_live = x->pools.orders.len();
+        const std::size_t cell = sizeof(ob::Order) + nexus::slab::kOverheadPerValue<ob::Order>;
+        const std::size_t level_cell = sizeof(ob::Level) + nexus::slab::kOverheadPerValue<ob::Level>;
+        report.info("order_cell_bytes", std::to_string(cell));
+        report.info("level_cell_bytes", std::to_string(level_cell));
+        report.info("live_levels_end", std::to_string(x->pools.levels.len()));
+    }
+    {
+        PlainItch pl;
+        itch::Framer f(data);
+        itch::Message m;
+        while (f.next(m)) pl.apply(m);
+        plain_live = pl.live();
+    }
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    report.info("anomalies", std::to_string(anomalies));
+    report.info("peak_live_orders", std::to_string(peak_live));
+    report.info("live_orders_end", std::to_string(fast_live));
+    report.info("plain_live_orders_end", std::to_string(plain_live));
+    report.info("max_rss_mib", std::to_string(ru.ru_maxrss / 1024));
+    report.info("touch", std::to_string(sum & 1));
+    if (out != stdout) std::fclose(out);
+    return 0;
+}
