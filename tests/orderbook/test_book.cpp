@@ -3,6 +3,7 @@
 
 #include <nexus/orderbook/book.hpp>
 #include <nexus/orderbook/book_set.hpp>
+#include <nexus/orderbook/order_index.hpp>
 
 #include <functional>
 #include <random>
@@ -446,4 +447,34 @@ TEST_CASE("book: order ID 0 is unknown to every operation (found by fuzzing)", "
     CHECK(idx.find(0) == nexus::slab::Key::NONE);
     idx.insert(1, nexus::slab::Key::from_raw(9));
     CHECK(idx.find(0) == nexus::slab::Key::NONE);
+}
+
+TEST_CASE("book: books sharing one index never touch each other's orders", "[book][index]") {
+    Pools pools{PoolConfig{.orders = 64, .levels = 16}};
+    Recorder ev;
+    OpenAddressingIndex shared(16);
+    using Shared = SharedIndex<OpenAddressingIndex>;
+    BookSet<Recorder, Shared> set(pools, ev, Shared(&shared));
+    auto& a = set.open(1);
+    auto& b = set.open(2);
+    REQUIRE(a.add(10, Side::Buy, 100, 5));
+    REQUIRE(b.add(20, Side::Sell, 200, 7));
+    CHECK(shared.size() == 2);
+    CHECK(a.order_count() == 1);
+    CHECK(b.order_count() == 1);
+    // Book b cannot see, cancel, execute or replace book a's order.
+    CHECK(b.find(10) == nullptr);
+    CHECK_FALSE(b.cancel(10));
+    CHECK_FALSE(b.execute(10, 1));
+    CHECK_FALSE(b.replace(10, 11, 1, 100));
+    CHECK(ev.rejected.back().second == Reject::UnknownId);
+    CHECK(a.find(10)->qty == 5);
+    // The IDs are one space: a duplicate across books is refused.
+    CHECK_FALSE(b.add(10, Side::Buy, 150, 1));
+    CHECK(ev.rejected.back().second == Reject::DuplicateId);
+    REQUIRE(a.remove(10));
+    CHECK(shared.size() == 1);
+    CHECK(a.order_count() == 0);
+    CHECK(a.check_invariants() == "");
+    CHECK(b.check_invariants() == "");
 }

@@ -40,12 +40,16 @@ struct ItchStats {
     }
 };
 
+// ITCH order references are unique across the day, so all books share one
+// index: one table instead of one per stock, and no per-book hop to reach it.
 template <class Listener = orderbook::NullListener>
 class ItchBookBuilder {
 public:
-    using Books = orderbook::BookSet<Listener>;
+    using Index = orderbook::SharedIndex<orderbook::OpenAddressingIndex>;
+    using Books = orderbook::BookSet<Listener, Index>;
 
-    ItchBookBuilder(orderbook::Pools& pools, Listener& listener) : books_(pools, listener) {}
+    ItchBookBuilder(orderbook::Pools& pools, Listener& listener)
+        : index_(std::size_t{1} << 16), books_(pools, listener, Index(&index_)) {}
 
     // Applies one framed message. False only on a format error (see error()).
     bool apply(const itch::Message& m) {
@@ -158,6 +162,7 @@ private:
         return false;
     }
 
+    orderbook::OpenAddressingIndex index_;  // every book's orders (declared before books_)
     Books books_;
     ItchStats stats_;
     std::vector<std::string> symbols_{1};

@@ -77,6 +77,14 @@ public:
             s.keys.reserve(64);
         }
     }
+    // With an index object of the caller's (e.g. a SharedIndex).
+    Book(Pools& pools, Listener& listener, InstrumentId instrument, BookLimits limits, Index index)
+        : pools_(pools), listener_(listener), instrument_(instrument), limits_(limits), index_(std::move(index)) {
+        for (auto& s : sides_) {
+            s.prices.reserve(64);
+            s.keys.reserve(64);
+        }
+    }
     Book(const Book&) = delete;
     Book& operator=(const Book&) = delete;
 
@@ -104,7 +112,7 @@ public:
 
     // X: cancels part of an order; it keeps its priority, and leaves at zero.
     bool cancel_qty(OrderId id, Qty qty) {
-        const slab::Key k = index_.find(id);
+        const slab::Key k = lookup(id);
         if (k.is_none()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
         if (qty <= 0 || static_cast<std::uint64_t>(qty) > o.qty) return reject(id, Reject::InvalidQty);
@@ -115,7 +123,7 @@ public:
 
     // D: removes what is left of an order.
     bool remove(OrderId id) {
-        const slab::Key k = index_.find(id);
+        const slab::Key k = lookup(id);
         if (k.is_none()) return reject(id, Reject::UnknownId);
         const Qty left = static_cast<Qty>(orders()[k].qty);
         unlink_and_free(k, true);
@@ -125,7 +133,7 @@ public:
 
     // U: the old order leaves; a new one (same side) joins the back of its level.
     bool replace(OrderId old_id, OrderId new_id, Qty qty, Price price) {
-        const slab::Key k = index_.find(old_id);
+        const slab::Key k = lookup(old_id);
         if (k.is_none()) return reject(old_id, Reject::UnknownId);
         if (auto r = validate_new(new_id, price, qty)) return reject(new_id, *r);
         const Order& o = orders()[k];
@@ -174,7 +182,7 @@ public:
 
     // Cancels a resting order in full.
     bool cancel(OrderId id) {
-        const slab::Key k = index_.find(id);
+        const slab::Key k = lookup(id);
         if (k.is_none()) return reject(id, Reject::UnknownId);
         const Qty left = static_cast<Qty>(orders()[k].qty);
         unlink_and_free(k, true);
@@ -186,7 +194,7 @@ public:
     // size keeps its place in the queue; a larger size goes to the back; a new
     // price leaves the level and enters as a new limit order (it may trade).
     bool modify(OrderId id, Side side, Price price, Qty qty) {
-        const slab::Key k = index_.find(id);
+        const slab::Key k = lookup(id);
         if (k.is_none()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
         if (o.side != side) return reject(id, Reject::SideMismatch);
@@ -245,10 +253,10 @@ public:
         for (slab::Key k = levels()[s.keys[pos]].head; k.is_some(); k = orders()[k].next) f(orders()[k]);
     }
     [[nodiscard]] const Order* find(OrderId id) const noexcept {
-        const slab::Key k = index_.find(id);
+        const slab::Key k = lookup(id);
         return k.is_none() ? nullptr : &orders()[k];
     }
-    [[nodiscard]] std::size_t order_count() const noexcept { return index_.size(); }
+    [[nodiscard]] std::size_t order_count() const noexcept { return live_; }
     [[nodiscard]] std::size_t level_count(Side side) const noexcept { return sides_[idx(side)].keys.size(); }
 
     // Removes every order (no events).
@@ -259,6 +267,7 @@ public:
                     const slab::Key next = orders()[k].next;
                     index_.erase(orders()[k].id);
                     orders().remove(k);
+                    --live_;
                     k = next;
                 }
                 levels().remove(lk);
@@ -292,6 +301,7 @@ public:
                     if (o.price != lv.price || o.side != side) return "order price/side differs from its level";
                     if (o.qty == 0) return "order with no quantity: " + std::to_string(o.id);
                     if (index_.find(o.id) != k) return "index disagrees for order " + std::to_string(o.id);
+                    if (o.instrument != instrument_) return "order of another instrument: " + std::to_string(o.id);
                     total += o.qty;
                     ++count;
                     prev = k;
@@ -303,7 +313,7 @@ public:
                 orders_seen += count;
             }
         }
-        if (orders_seen != index_.size()) return "index holds orders that no level has";
+        if (orders_seen != live_) return "the book's order count differs from its levels";
         if (!allow_crossed) {
             const auto b = best(Side::Buy), a = best(Side::Sell);
             if (b && a && b->price >= a->price) return "book is crossed";
@@ -331,6 +341,15 @@ private:
 
     static LevelInfo info(const Level& lv) noexcept {
         return LevelInfo{lv.price, static_cast<Qty>(lv.total), lv.count};
+    }
+
+    // The order of this book with this ID, or NONE (an index shared with other
+    // books may hold the ID for another instrument).
+    [[nodiscard]] slab::Key lookup(OrderId id) const noexcept {
+        const slab::Key k = index_.find(id);
+        if (k.is_some() && orders()[k].instrument != instrument_) [[unlikely]]
+            return slab::Key::NONE;
+        return k;
     }
 
     bool reject(OrderId id, Reject r) {
@@ -393,7 +412,7 @@ private:
         SideLevels& s = sides_[idx(side)];
         const auto [pos, found] = locate(s, side, price);
         const slab::Key k = orders().try_emplace_key(
-            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, side, stp});
+            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp});
         if (k.is_none()) [[unlikely]]
             return k;
         slab::Key lk;
@@ -411,6 +430,7 @@ private:
         Level& lv = levels()[lk];
         append(k, orders()[k], lk, lv);
         index_.insert(id, k);
+        ++live_;
         emit_level(lv);
         return k;
     }
@@ -445,6 +465,7 @@ private:
         unlink(o, lv);
         index_.erase(o.id);
         orders().remove(k);
+        --live_;
         if (lv.count == 0) drop_level(lk, lv, emit);
         else if (emit) emit_level(lv);
     }
@@ -482,7 +503,7 @@ private:
     }
 
     bool execute_impl(OrderId id, Qty qty, std::optional<Price> printed) {
-        const slab::Key k = index_.find(id);
+        const slab::Key k = lookup(id);
         if (k.is_none()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
         if (qty <= 0 || static_cast<std::uint64_t>(qty) > o.qty) return reject(id, Reject::InvalidQty);
@@ -537,6 +558,7 @@ private:
                         unlink(o, lv);
                         index_.erase(rid);
                         orders().remove(k);
+                        --live_;
                         listener_.on_cancelled(instrument_, rid, gone, CancelReason::SelfTrade);
                     }
                     if (stp != SelfTrade::CancelResting) {
@@ -554,6 +576,7 @@ private:
                     unlink(o, lv);
                     index_.erase(rid);
                     orders().remove(k);
+                    --live_;
                 } else {
                     o.qty -= fill;
                     lv.total -= fill;
@@ -574,7 +597,8 @@ private:
     Listener& listener_;
     InstrumentId instrument_;
     BookLimits limits_;
-    Index index_;           // exchange ID -> order key
+    Index index_;           // exchange ID -> order key (possibly shared with other books)
+    std::size_t live_ = 0;  // orders resting in this book
     SideLevels sides_[2];   // [Buy], [Sell]
 };
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "nexus/orderbook/book.hpp"
@@ -15,11 +17,23 @@ public:
     using BookType = Book<Listener, Index>;
 
     BookSet(Pools& pools, Listener& listener) : pools_(pools), listener_(listener) {}
+    // Every book gets a copy of `prototype` as its index (a SharedIndex makes
+    // them all use one table).
+    BookSet(Pools& pools, Listener& listener, Index prototype)
+        : pools_(pools), listener_(listener), prototype_(std::move(prototype)) {}
 
     // Creates the book of `id` (or returns the existing one).
     BookType& open(InstrumentId id, BookLimits limits = {}, std::size_t expected_orders = 64) {
         if (id >= books_.size()) books_.resize(static_cast<std::size_t>(id) + 1);
-        if (!books_[id]) books_[id] = std::make_unique<BookType>(pools_, listener_, id, limits, expected_orders);
+        if (!books_[id]) {
+            if constexpr (std::is_constructible_v<Index, std::size_t>) {
+                if (!prototype_) {
+                    books_[id] = std::make_unique<BookType>(pools_, listener_, id, limits, expected_orders);
+                    return *books_[id];
+                }
+            }
+            books_[id] = std::make_unique<BookType>(pools_, listener_, id, limits, Index(*prototype_));
+        }
         return *books_[id];
     }
     // The book of `id`, or nullptr if it was never opened.
@@ -47,6 +61,7 @@ private:
     Pools& pools_;
     Listener& listener_;
     std::vector<std::unique_ptr<BookType>> books_;
+    std::optional<Index> prototype_;
 };
 
 }  // namespace nexus::orderbook

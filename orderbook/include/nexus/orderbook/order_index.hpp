@@ -145,4 +145,21 @@ private:
     std::unordered_map<OrderId, slab::Key> map_;
 };
 
+// One index shared by several books (for example all books of an ITCH feed,
+// whose order references are unique across the day): each book holds this
+// pointer wrapper; the books check that a found order is theirs.
+template <class Base>
+class SharedIndex {
+public:
+    explicit SharedIndex(Base* base) noexcept : base_(base) {}
+    [[nodiscard]] slab::Key find(OrderId id) const noexcept { return base_->find(id); }
+    void insert(OrderId id, slab::Key key) { base_->insert(id, key); }
+    void erase(OrderId id) noexcept { base_->erase(id); }
+    [[nodiscard]] std::size_t size() const noexcept { return base_->size(); }
+    void reserve(std::size_t n) { base_->reserve(n); }
+
+private:
+    Base* base_;
+};
+
 }  // namespace nexus::orderbook

@@ -96,6 +96,7 @@ struct Order {
     slab::Key prev;     // older order at the same level (NONE at the head)
     slab::Key next;     // newer order at the same level (NONE at the tail)
     slab::Key level;    // the level it rests in
+    InstrumentId instrument;  // its book (an index may be shared by many books)
     Side side;
     SelfTrade stp;
 };
