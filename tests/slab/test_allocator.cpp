@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tracker.hpp"
+#include "value_types.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,19 +27,13 @@ using nexus::slab::SlabFull;
 using nexus::test::counts;
 using nexus::test::CountScope;
 using nexus::test::Tracked;
+using nexus::test::Aligned16;
+using nexus::test::Aligned64;
+using nexus::test::Empty;
+using nexus::test::Page;
 
 namespace {
 
-struct alignas(16) Aligned16 {
-    std::uint64_t lo, hi;
-};
-struct alignas(64) Aligned64 {
-    std::uint64_t words[3];
-};
-struct Empty {};
-struct Page {
-    std::array<std::uint8_t, 4096> bytes;
-};
 
 NEXUS_SLAB_ALLOCATOR(str_alloc, std::string);
 NEXUS_SLAB_ALLOCATOR(u64_alloc, std::uint64_t);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tracker.hpp"
+#include "value_types.hpp"
 
 using nexus::slab::BoundedSlab;
 using nexus::slab::CapacityError;
@@ -23,6 +24,10 @@ using nexus::slab::UnboundedSlab;
 using nexus::test::counts;
 using nexus::test::CountScope;
 using nexus::test::Tracked;
+using nexus::test::Aligned16;
+using nexus::test::Aligned64;
+using nexus::test::Empty;
+using nexus::test::Page;
 
 namespace {
 
@@ -44,16 +49,6 @@ struct Unbounded {
     using FullError = CapacityError;
 };
 
-struct alignas(16) Aligned16 {
-    std::uint64_t lo, hi;
-};
-struct alignas(64) Aligned64 {
-    std::uint64_t words[3];
-};
-struct Empty {};
-struct Page {
-    std::array<std::uint8_t, 4096> bytes;
-};
 struct Throws {
     explicit Throws(bool fail) {
         if (fail) throw std::runtime_error("constructor failed");
