@@ -40,16 +40,16 @@ struct ItchStats {
     }
 };
 
-// ITCH order references are unique across the day, so all books share one
-// index: one table instead of one per stock, and no per-book hop to reach it.
+// Each book keeps its own index. One index shared by all books (ITCH order
+// references are unique across the day; see SharedIndex) was measured: faster
+// on a small day, slower on the 50-million-message day, where the busy books'
+// small tables stay in cache and one large table does not (BENCHMARKS.md).
 template <class Listener = orderbook::NullListener>
 class ItchBookBuilder {
 public:
-    using Index = orderbook::SharedIndex<orderbook::OpenAddressingIndex>;
-    using Books = orderbook::BookSet<Listener, Index>;
+    using Books = orderbook::BookSet<Listener>;
 
-    ItchBookBuilder(orderbook::Pools& pools, Listener& listener)
-        : index_(std::size_t{1} << 16), books_(pools, listener, Index(&index_)) {}
+    ItchBookBuilder(orderbook::Pools& pools, Listener& listener) : books_(pools, listener) {}
 
     // Applies one framed message. False only on a format error (see error()).
     bool apply(const itch::Message& m) {
@@ -162,7 +162,6 @@ private:
         return false;
     }
 
-    orderbook::OpenAddressingIndex index_;  // every book's orders (declared before books_)
     Books books_;
     ItchStats stats_;
     std::vector<std::string> symbols_{1};
