@@ -22,6 +22,7 @@
 #include <nexus/orderbook/book.hpp>
 #include <nexus/orderbook/plain_book.hpp>
 
+#include "harness/cli.hpp"
 #include "harness/stats.hpp"
 #include "harness/tsc.hpp"
 #include "orderbook/random_ops.hpp"
@@ -188,21 +189,9 @@ double replay(const std::vector<Op>& flow, Samples* lat, std::uint64_t& checksum
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool quick = false;
-    std::string out_path;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-        else if (std::strncmp(argv[i], "--out=", 6) == 0) out_path = argv[i] + 6;
-        else {
-            std::fprintf(stderr, "usage: %s [--quick] [--out=FILE]\n", argv[0]);
-            return 2;
-        }
-    }
-    std::FILE* out = out_path.empty() ? stdout : std::fopen(out_path.c_str(), "w");
-    if (!out) {
-        std::perror(out_path.c_str());
-        return 1;
-    }
+    const nb::Cli cli = nb::parse_cli(argc, argv);
+    const bool quick = cli.quick;
+    std::FILE* out = cli.out;
     g_tsc = nb::calibrate();
     nb::Report report(out);
     report.info("tsc_overhead", std::to_string(g_tsc.overhead));

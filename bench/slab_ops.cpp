@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/impls.hpp"
+#include "harness/cli.hpp"
 #include "harness/stats.hpp"
 #include "harness/tsc.hpp"
 
@@ -240,23 +241,11 @@ struct FloorOps {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool quick = false;
-    std::string out_path;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-        else if (std::strncmp(argv[i], "--out=", 6) == 0) out_path = argv[i] + 6;
-        else {
-            std::fprintf(stderr, "usage: %s [--quick] [--out=FILE]\n", argv[0]);
-            return 2;
-        }
-    }
+    const nb::Cli cli = nb::parse_cli(argc, argv);
+    const bool quick = cli.quick;
+    std::FILE* out = cli.out;
     const int rounds = quick ? 2 : 5;
     const int batches_per_round = quick ? 50 : 4000;
-    std::FILE* out = out_path.empty() ? stdout : std::fopen(out_path.c_str(), "w");
-    if (!out) {
-        std::perror(out_path.c_str());
-        return 1;
-    }
     g_tsc = nb::calibrate();
     nb::Report report(out);
     report.info("tsc_overhead", std::to_string(g_tsc.overhead));
