@@ -85,14 +85,13 @@ struct Nexus {
 };
 
 template <class Replayer, class F>
-double run(std::span<const std::uint8_t> data, F&& per_message, std::uint64_t& n) {
+double run(std::span<const std::uint8_t> data, F&& per_message) {
     auto r = std::make_unique<Replayer>();
     itch::Framer f(data);
     itch::Message m;
     const auto t0 = std::chrono::steady_clock::now();
     while (f.next(m)) per_message(*r, m);
     const auto t1 = std::chrono::steady_clock::now();
-    n = 0;
     return std::chrono::duration<double>(t1 - t0).count();
 }
 
@@ -142,7 +141,7 @@ int main(int argc, char** argv) {
     report.info("bytes", std::to_string(size));
     report.info("tsc_ghz", std::to_string(g_tsc.ticks_per_ns));
 
-    std::uint64_t messages = 0, n = 0;
+    std::uint64_t messages = 0;
     {
         itch::Framer f(data);
         itch::Message m;
@@ -152,9 +151,9 @@ int main(int argc, char** argv) {
     nb::Samples fast_ns, plain_ns;
     std::uint64_t anomalies = 0, peak_live = 0, plain_live = 0, fast_live = 0;
     for (int r = 0; r < rounds; ++r) {
-        const double f = run<Nexus>(data, [&](Nexus& x, const itch::Message& m) { x.apply(m); }, n);
+        const double f = run<Nexus>(data, [&](Nexus& x, const itch::Message& m) { x.apply(m); });
         fast_ns.add(f * 1e9 / static_cast<double>(messages));
-        const double pl = run<PlainItch>(data, [&](PlainItch& x, const itch::Message& m) { x.apply(m); }, n);
+        const double pl = run<PlainItch>(data, [&](PlainItch& x, const itch::Message& m) { x.apply(m); });
         plain_ns.add(pl * 1e9 / static_cast<double>(messages));
         std::fprintf(stderr, "round %d: nexus %.1f ns/msg, plain %.1f ns/msg\n", r + 1, f * 1e9 / static_cast<double>(messages),
                      pl * 1e9 / static_cast<double>(messages));

@@ -21,7 +21,6 @@ namespace {
 
 struct TradeLog {
     std::vector<Trade> trades;
-    std::vector<OrderId> gone;  // orders that left the book (for the live list)
     void on_accepted(InstrumentId, OrderId, Side, Price, Qty) {}
     void on_rejected(InstrumentId, OrderId, Reject) {}
     void on_trade(InstrumentId, const Trade& t) { trades.push_back(t); }

@@ -343,12 +343,15 @@ private:
         return LevelInfo{lv.price, static_cast<Qty>(lv.total), lv.count};
     }
 
-    // The order of this book with this ID, or NONE (an index shared with other
-    // books may hold the ID for another instrument).
+    // The order of this book with this ID, or NONE. Only an index shared with
+    // other books can hold the ID for another instrument, so only then is the
+    // order's instrument checked.
     [[nodiscard]] slab::Key lookup(OrderId id) const noexcept {
         const slab::Key k = index_.find(id);
-        if (k.is_some() && orders()[k].instrument != instrument_) [[unlikely]]
-            return slab::Key::NONE;
+        if constexpr (kIsSharedIndex<Index>) {
+            if (k.is_some() && orders()[k].instrument != instrument_) [[unlikely]]
+                return slab::Key::NONE;
+        }
         return k;
     }
 

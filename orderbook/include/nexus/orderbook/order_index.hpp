@@ -162,4 +162,9 @@ private:
     Base* base_;
 };
 
+template <class T>
+inline constexpr bool kIsSharedIndex = false;
+template <class Base>
+inline constexpr bool kIsSharedIndex<SharedIndex<Base>> = true;
+
 }  // namespace nexus::orderbook

@@ -157,19 +157,16 @@ public:
                                 " exceeds the slab's maximum of " +
                                 std::to_string(std::uint64_t{plan.max_chunks} << plan.shift) + " cells");
         const std::uint64_t cells = std::uint64_t{1} << plan.shift;
-        const std::uint64_t initial_chunks = plan.initial_chunks;
-        const std::uint64_t max_chunks = plan.max_chunks;
-        const std::uint32_t shift = plan.shift;
         SlabCore fresh;
-        fresh.shift_ = shift;
+        fresh.shift_ = plan.shift;
         fresh.mask_ = static_cast<std::uint32_t>(cells - 1);
         fresh.chunk_cells_ = static_cast<std::uint32_t>(cells);
-        fresh.max_chunks_ = static_cast<std::uint32_t>(max_chunks);
+        fresh.max_chunks_ = static_cast<std::uint32_t>(plan.max_chunks);
         fresh.growable_ = true;
-        fresh.reserve_table(initial_chunks > 4 ? static_cast<std::uint32_t>(initial_chunks) : 4);
-        if (initial_chunks > 0) {
+        fresh.reserve_table(plan.initial_chunks > 4 ? static_cast<std::uint32_t>(plan.initial_chunks) : 4);
+        if (plan.initial_chunks > 0) {
             try {
-                fresh.add_chunks(static_cast<std::uint32_t>(initial_chunks));
+                fresh.add_chunks(static_cast<std::uint32_t>(plan.initial_chunks));
             } catch (...) {
                 fresh.destroy();
                 throw;
