@@ -35,26 +35,19 @@
 
 namespace nexus::feed {
 
-// Buffered writer of length-prefixed ITCH 5.0, plain or gzip.
-class ItchWriter {
+// Encoder of length-prefixed ITCH 5.0 messages into a byte buffer. The
+// engine uses it on its own (one buffer per commit); ItchWriter below adds a
+// file behind it.
+class ItchEncoder {
 public:
-    ItchWriter(const std::string& path, bool gzip) : gzip_(gzip) {
-        if (gzip_) gz_ = gzopen(path.c_str(), "wb6");
-        else file_ = std::fopen(path.c_str(), "wb");
-        if (!gz_ && !file_) throw std::runtime_error("cannot create " + path);
-        buf_.reserve(1 << 20);
-    }
-    ItchWriter(const ItchWriter&) = delete;
-    ~ItchWriter() { close(); }
+    ItchEncoder() = default;
+    ItchEncoder(const ItchEncoder&) = delete;
+    ItchEncoder& operator=(const ItchEncoder&) = delete;
+    virtual ~ItchEncoder() = default;
 
-    void close() {
-        flush();
-        if (gz_) gzclose(gz_);
-        if (file_) std::fclose(file_);
-        gz_ = nullptr;
-        file_ = nullptr;
-    }
     [[nodiscard]] std::uint64_t messages() const noexcept { return messages_; }
+    [[nodiscard]] const std::vector<std::uint8_t>& bytes() const noexcept { return buf_; }
+    void clear_bytes() noexcept { buf_.clear(); }
 
     void system_event(std::uint64_t ts, char code) {
         begin('S', 12, 0, ts);
@@ -104,9 +97,17 @@ public:
         u64(0); ch(side); u32(shares); str(stock, 8); u32(price); u64(match);
     }
 
+protected:
+    // Called before a message is encoded while the buffer holds more than
+    // `flush_at_` bytes; a writer empties it there.
+    virtual void overflow() {}
+    std::size_t flush_at_ = ~std::size_t{0};
+    std::vector<std::uint8_t> buf_;
+
 private:
     void begin(char type, std::uint16_t len, std::uint16_t locate, std::uint64_t ts) {
-        if (buf_.size() > (1 << 20) - 64) flush();
+        if (buf_.size() > flush_at_) [[unlikely]]
+            overflow();
         put(len, 2);
         ch(type);
         put(locate, 2);
@@ -123,6 +124,31 @@ private:
     void str(const std::string& s, std::size_t n) {
         for (std::size_t i = 0; i < n; ++i) buf_.push_back(static_cast<std::uint8_t>(i < s.size() ? s[i] : ' '));
     }
+    std::uint64_t messages_ = 0;
+};
+
+// Buffered writer of length-prefixed ITCH 5.0, plain or gzip.
+class ItchWriter : public ItchEncoder {
+public:
+    ItchWriter(const std::string& path, bool gzip) : gzip_(gzip) {
+        if (gzip_) gz_ = gzopen(path.c_str(), "wb6");
+        else file_ = std::fopen(path.c_str(), "wb");
+        if (!gz_ && !file_) throw std::runtime_error("cannot create " + path);
+        flush_at_ = (1 << 20) - 64;
+        buf_.reserve(1 << 20);
+    }
+    ~ItchWriter() override { close(); }
+
+    void close() {
+        flush();
+        if (gz_) gzclose(gz_);
+        if (file_) std::fclose(file_);
+        gz_ = nullptr;
+        file_ = nullptr;
+    }
+
+private:
+    void overflow() override { flush(); }
     void flush() {
         if (buf_.empty()) return;
         bool ok;
@@ -135,8 +161,6 @@ private:
     bool gzip_;
     gzFile gz_ = nullptr;
     std::FILE* file_ = nullptr;
-    std::vector<std::uint8_t> buf_;
-    std::uint64_t messages_ = 0;
 };
 
 struct SynthConfig {

@@ -1,0 +1,144 @@
+// nexus/engine/client.hpp — a small blocking client of the order-entry
+// protocol, for tests, tools and the load generator's set-up.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nexus/engine/protocol.hpp"
+
+namespace nexus::engine {
+
+// One packet as received: its type and, for Sequenced Data, the decoded message.
+struct Received {
+    char packet = 0;                    // packet type; 0 = the connection closed, 1 = timed out
+    std::vector<std::uint8_t> payload;  // raw payload
+    wire::Outbound msg;                 // for 'S' packets
+};
+
+class Client {
+public:
+    Client(const std::string& host, std::uint16_t port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) throw std::runtime_error("bad address " + host);
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            const int e = errno;
+            ::close(fd_);
+            throw std::runtime_error(std::string("connect: ") + std::strerror(e));
+        }
+        int one = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+    Client(Client&& o) noexcept : fd_(o.fd_), in_(std::move(o.in_)) { o.fd_ = -1; }
+    ~Client() { close(); }
+
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+
+    // Sends raw bytes; false if the connection is gone.
+    bool send_bytes(const std::vector<std::uint8_t>& b) { return send_bytes(b.data(), b.size()); }
+    bool send_bytes(const std::uint8_t* p, std::size_t n) {
+        while (n > 0) {
+            const ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return false;
+            }
+            p += w;
+            n -= static_cast<std::size_t>(w);
+        }
+        return true;
+    }
+    bool login(const std::string& user, const std::string& password) {
+        std::vector<std::uint8_t> b;
+        wire::Encoder(b).login(user, password);
+        return send_bytes(b);
+    }
+    bool enter(const wire::EnterOrder& o) {
+        std::vector<std::uint8_t> b;
+        wire::Encoder(b).enter(o);
+        return send_bytes(b);
+    }
+    bool replace(const wire::ReplaceOrder& o) {
+        std::vector<std::uint8_t> b;
+        wire::Encoder(b).replace(o);
+        return send_bytes(b);
+    }
+    bool cancel(const wire::CancelOrder& o) {
+        std::vector<std::uint8_t> b;
+        wire::Encoder(b).cancel(o);
+        return send_bytes(b);
+    }
+    bool packet(char type) {
+        std::vector<std::uint8_t> b;
+        wire::Encoder(b).packet(type);
+        return send_bytes(b);
+    }
+
+    // The next packet, waiting up to `timeout`.
+    Received receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            if (in_.size() >= 2) {
+                const std::size_t len = static_cast<std::size_t>(wire::get_be(in_.data(), 2));
+                if (len >= 1 && in_.size() >= 2 + len) {
+                    Received r;
+                    r.packet = static_cast<char>(in_[2]);
+                    r.payload.assign(in_.begin() + 3, in_.begin() + static_cast<std::ptrdiff_t>(2 + len));
+                    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(2 + len));
+                    if (r.packet == wire::kSequenced) r.msg = wire::decode_outbound(r.payload);
+                    return r;
+                }
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0 || fd_ < 0) return Received{fd_ < 0 ? '\0' : '\1', {}, {}};
+            pollfd p{fd_, POLLIN, 0};
+            const int n = ::poll(&p, 1, static_cast<int>(left.count()));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) continue;
+            std::uint8_t buf[1 << 16];
+            const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                close();
+                return Received{'\0', {}, {}};
+            }
+            in_.insert(in_.end(), buf, buf + r);
+        }
+    }
+    // The next Sequenced Data message, skipping heartbeats.
+    Received next_message(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+        for (;;) {
+            Received r = receive(timeout);
+            if (r.packet != wire::kServerHeartbeat) return r;
+        }
+    }
+
+private:
+    int fd_ = -1;
+    std::vector<std::uint8_t> in_;
+};
+
+}  // namespace nexus::engine

@@ -1,0 +1,807 @@
+// nexus/engine/server.hpp — the matching engine server (Boost.Asio).
+//
+// Threads:
+//  * one I/O thread runs the io_context: accepts, reads and deframes client
+//    packets, validates every field against the configuration, keeps each
+//    user's token map, assigns order IDs and routes Commands to shards; it
+//    also writes the shards' events to the clients;
+//  * one thread per shard: takes the commands queued for it in batches,
+//    stamps and journals each, applies it to its ShardCore (its own slabs),
+//    commits the journal (write, or write + fdatasync), writes the batch's
+//    ITCH bytes, and only then hands the batch's events to the I/O thread.
+//    Nothing a client can do blocks a shard: the I/O thread never waits on a
+//    socket and the shards never touch one.
+// A client whose queued outbound bytes pass `outbound_limit` is disconnected
+// (with a log line); the others are not affected.
+//
+// Start-up replays every shard's journal (cutting a torn tail), rebuilds the
+// token maps and the order-ID counter, and rewrites the ITCH file from the
+// journal, so the file always matches the books. SIGINT/SIGTERM: stop
+// accepting, let the shards drain and commit, send End of Session to every
+// client, write the ITCH trailer, log the counters, return 0. SIGUSR1 logs the
+// counters.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "nexus/engine/config.hpp"
+#include "nexus/engine/core.hpp"
+#include "nexus/engine/journal.hpp"
+#include "nexus/engine/protocol.hpp"
+
+namespace nexus::engine {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+inline std::uint64_t wall_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+inline void write_fd_all(int fd, const std::uint8_t* p, std::size_t n, const std::string& what) {
+    while (n > 0) {
+        const ssize_t w = ::write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            throw std::runtime_error(what + ": write failed: " + std::strerror(errno));
+        }
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+}
+
+class Server;
+
+// One matching thread and its journal.
+class Shard {
+public:
+    Shard(const Config& cfg, unsigned index) : cfg_(cfg), index_(index), core_(cfg, index) {}
+
+    ShardCore& core() noexcept { return core_; }
+    unsigned index() const noexcept { return index_; }
+
+    void open_journal(const std::string& path) {
+        journal_.emplace(path, cfg_.shards, index_, cfg_.sync);
+    }
+
+    // I/O thread: queue a command.
+    void push(const Command& c) {
+        std::size_t depth;
+        {
+            std::lock_guard lock(in_mu_);
+            in_.push_back(c);
+            depth = in_.size();
+        }
+        if (depth > max_depth_.load(std::memory_order_relaxed)) max_depth_.store(depth, std::memory_order_relaxed);
+        in_seq_.fetch_add(1, std::memory_order_release);
+        in_seq_.notify_one();
+    }
+
+    void start(Server& server, int itch_fd) {
+        thread_ = std::thread([this, &server, itch_fd] { run(server, itch_fd); });
+    }
+    // Asks the thread to finish what is queued and exit; joins it.
+    void stop() {
+        stop_.store(true, std::memory_order_release);
+        in_seq_.fetch_add(1, std::memory_order_release);
+        in_seq_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    // I/O thread: takes the events the shard has published.
+    void take_events(std::vector<std::uint8_t>& into) {
+        std::lock_guard lock(out_mu_);
+        into.swap(out_events_);
+        posted_ = false;
+    }
+
+    // Counters (any thread).
+    std::atomic<std::uint64_t> commands{0}, trades{0}, rejects{0}, commits{0}, journal_bytes{0}, max_batch{0};
+    std::atomic<bool> failed{false};
+    std::size_t max_depth() const noexcept { return max_depth_.load(std::memory_order_relaxed); }
+    std::size_t depth() {
+        std::lock_guard lock(in_mu_);
+        return in_.size();
+    }
+
+private:
+    void run(Server& server, int itch_fd);
+
+    const Config& cfg_;
+    unsigned index_;
+    ShardCore core_;
+    std::optional<JournalWriter> journal_;
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+    std::mutex in_mu_;
+    std::vector<Command> in_;
+    std::atomic<std::uint32_t> in_seq_{0};
+    std::atomic<std::size_t> max_depth_{0};
+    std::mutex out_mu_;
+    std::vector<std::uint8_t> out_events_;
+    bool posted_ = false;
+};
+
+struct ServerCounters {
+    std::uint64_t sessions_total = 0, logins = 0, login_failures = 0, protocol_errors = 0, slow_disconnects = 0,
+                  idle_disconnects = 0, refused_connections = 0, orders = 0, replaces = 0, cancels = 0, io_rejects = 0,
+                  dropped_events = 0;
+};
+
+class Server {
+public:
+    // Recovers the journals and binds the listening socket (port() is valid
+    // afterwards); run() serves.
+    explicit Server(Config cfg) : cfg_(std::move(cfg)), acceptor_(io_), signals_(io_) {
+        for (std::size_t i = 0; i < cfg_.instruments.size(); ++i)
+            symbol_index_[wire::symbol_key(wire::make_symbol(cfg_.instruments[i].symbol))] = static_cast<std::uint16_t>(i + 1);
+        for (std::size_t i = 0; i < cfg_.users.size(); ++i) user_index_[cfg_.users[i].name] = static_cast<std::uint32_t>(i);
+        tokens_.resize(cfg_.users.size());
+        user_sessions_.resize(cfg_.users.size());
+        std::filesystem::create_directories(cfg_.journal_dir);
+        recover();
+        tcp::endpoint ep(asio::ip::make_address(cfg_.listen_address), cfg_.listen_port);
+        acceptor_.open(ep.protocol());
+        acceptor_.set_option(tcp::acceptor::reuse_address(true));
+        acceptor_.bind(ep);
+        acceptor_.listen(1024);
+    }
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    ~Server() {
+        for (auto& s : shards_) s->stop();
+        if (itch_fd_ >= 0) ::close(itch_fd_);
+    }
+
+    [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    [[nodiscard]] const Config& config() const noexcept { return cfg_; }
+    [[nodiscard]] std::uint64_t recovered_commands() const noexcept { return recovered_; }
+
+    // Serves until SIGINT/SIGTERM or stop(); returns the exit status.
+    int run() {
+        for (auto& s : shards_) s->start(*this, itch_fd_);
+        signals_.add(SIGINT);
+        signals_.add(SIGTERM);
+        signals_.add(SIGUSR1);
+        wait_signal();
+        accept();
+        spdlog::info("listening on {}:{} ({} instruments, {} users, {} shards, sync {})", cfg_.listen_address, port(),
+                     cfg_.instruments.size(), cfg_.users.size(), cfg_.shards,
+                     cfg_.sync == SyncPolicy::Os ? "os" : "fsync");
+        io_.run();
+        for (auto& s : shards_) s->stop();
+        log_counters("at exit");
+        return status_;
+    }
+    // Thread-safe: begins the same shutdown as SIGTERM.
+    void stop() {
+        asio::post(io_, [this] { begin_shutdown("stop requested"); });
+    }
+
+    // Call only while the shards are not running (before run() or after it returned).
+    template <class F>
+    void for_each_order(F&& f) const {
+        for (const auto& s : shards_) s->core().for_each_order(f);
+    }
+    template <class F>
+    void for_each_book(F&& f) const {
+        for (const auto& s : shards_) s->core().for_each_book(f);
+    }
+    [[nodiscard]] const ServerCounters& counters() const noexcept { return counters_; }
+    [[nodiscard]] std::uint64_t shard_trades() const {
+        std::uint64_t n = 0;
+        for (const auto& s : shards_) n += s->trades.load();
+        return n;
+    }
+
+    // Shard thread: events are ready.
+    void notify_events(Shard& shard) {
+        asio::post(io_, [this, &shard] { drain(shard); });
+    }
+    void shard_failed(Shard& shard, const std::string& why) {
+        asio::post(io_, [this, &shard, why] {
+            spdlog::critical("shard {}: {}; no further command can be journaled, shutting down", shard.index(), why);
+            status_ = 1;
+            begin_shutdown("journal failure");
+        });
+    }
+
+private:
+    class Session;
+    using SessionPtr = std::shared_ptr<Session>;
+
+    struct TokenEntry {
+        std::uint16_t instrument;
+        std::uint64_t order_id;
+    };
+
+    // ---- recovery --------------------------------------------------------------
+
+    void recover() {
+        std::vector<std::vector<std::uint8_t>> replayed_itch(cfg_.shards);
+        for (unsigned i = 0; i < cfg_.shards; ++i) {
+            auto shard = std::make_unique<Shard>(cfg_, i);
+            const std::string path = journal_path(cfg_.journal_dir, i);
+            JournalContents jc = read_journal(path, cfg_.shards, i, true);
+            if (jc.cut_bytes)
+                spdlog::warn("{}: cut a torn tail of {} bytes (a write the process did not finish)", path, jc.cut_bytes);
+            CoreOut out;
+            for (const Command& c : jc.records) {
+                if (c.user >= cfg_.users.size() || c.instrument == 0 || c.instrument > cfg_.instruments.size() ||
+                    (c.instrument - 1) % cfg_.shards != i)
+                    throw JournalError(path + ": a record names a user or instrument the configuration does not have "
+                                              "(the configuration changed while the journal exists)");
+                if (c.kind == 'O') tokens_[c.user][c.token] = {c.instrument, c.order_id};
+                if (c.kind == 'U') tokens_[c.user][c.new_token] = {c.instrument, c.new_order_id};
+                next_id_ = std::max({next_id_, c.order_id + 1, c.new_order_id + 1});
+                shard->core().apply(c, out);
+                out.events.clear();
+            }
+            replayed_itch[i] = out.itch.bytes();
+            recovered_ += jc.records.size();
+            if (!jc.records.empty()) spdlog::info("{}: replayed {} commands", path, jc.records.size());
+            shard->open_journal(path);
+            shards_.push_back(std::move(shard));
+        }
+        if (!cfg_.itch_out.empty()) {
+            itch_fd_ = ::open(cfg_.itch_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+            if (itch_fd_ < 0) throw std::runtime_error(cfg_.itch_out + ": cannot create: " + std::strerror(errno));
+            feed::ItchEncoder head;
+            const std::uint64_t ts = wall_ns() % 86'400'000'000'000ull;
+            head.system_event(ts, 'O');
+            for (std::size_t i = 0; i < cfg_.instruments.size(); ++i)
+                head.directory(static_cast<std::uint16_t>(i + 1), ts, cfg_.instruments[i].symbol);
+            head.system_event(ts, 'S');
+            head.system_event(ts, 'Q');
+            for (std::size_t i = 0; i < cfg_.instruments.size(); ++i)
+                head.trading_action(static_cast<std::uint16_t>(i + 1), ts, cfg_.instruments[i].symbol, 'T');
+            write_fd_all(itch_fd_, head.bytes().data(), head.bytes().size(), cfg_.itch_out);
+            for (const auto& b : replayed_itch) write_fd_all(itch_fd_, b.data(), b.size(), cfg_.itch_out);
+        }
+    }
+
+    // ---- accept, signals, shutdown -------------------------------------------
+
+    void accept() {
+        acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket sock) {
+            if (ec) {
+                if (ec != asio::error::operation_aborted && !shutting_down_) {
+                    spdlog::warn("accept: {}", ec.message());
+                    accept();
+                }
+                return;
+            }
+            if (shutting_down_) return;
+            if (sessions_.size() >= cfg_.max_sessions) {
+                ++counters_.refused_connections;
+                spdlog::warn("refused a connection: {} sessions open (max_sessions)", sessions_.size());
+                boost::system::error_code ignore;
+                sock.close(ignore);
+            } else {
+                auto s = std::make_shared<Session>(*this, std::move(sock), ++session_ids_);
+                sessions_.insert(s);
+                ++counters_.sessions_total;
+                s->start();
+            }
+            accept();
+        });
+    }
+
+    void wait_signal() {
+        signals_.async_wait([this](boost::system::error_code ec, int sig) {
+            if (ec) return;
+            if (sig == SIGUSR1) {
+                log_counters("on request");
+                wait_signal();
+                return;
+            }
+            begin_shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
+        });
+    }
+
+    void begin_shutdown(const char* why) {
+        if (shutting_down_) return;
+        shutting_down_ = true;
+        spdlog::info("shutting down ({}): no new connections, draining the shards", why);
+        boost::system::error_code ignore;
+        acceptor_.close(ignore);
+        for (auto& s : shards_) s->stop();  // each finishes its queue and commits its journal
+        for (auto& s : shards_) drain(*s);
+        std::vector<SessionPtr> open(sessions_.begin(), sessions_.end());
+        for (auto& s : open) s->end_session();
+        shutdown_timer_.emplace(io_, std::chrono::seconds(2));
+        shutdown_timer_->async_wait([this](boost::system::error_code) {
+            std::vector<SessionPtr> left(sessions_.begin(), sessions_.end());
+            for (auto& s : left) s->close("shutdown deadline");
+            finish();
+        });
+        if (sessions_.empty()) finish();
+    }
+
+    void finish() {
+        if (finished_) return;
+        finished_ = true;
+        if (itch_fd_ >= 0) {
+            feed::ItchEncoder tail;
+            const std::uint64_t ts = wall_ns() % 86'400'000'000'000ull;
+            tail.system_event(ts, 'M');
+            tail.system_event(ts, 'E');
+            tail.system_event(ts, 'C');
+            try {
+                write_fd_all(itch_fd_, tail.bytes().data(), tail.bytes().size(), cfg_.itch_out);
+            } catch (const std::exception& e) {
+                spdlog::error("{}", e.what());
+            }
+        }
+        boost::system::error_code ignore;
+        signals_.cancel(ignore);
+        if (shutdown_timer_) shutdown_timer_->cancel();
+        io_.stop();
+    }
+
+    void log_counters(const char* when) {
+        std::uint64_t cmds = 0, trades = 0, rejects = 0, commits = 0, bytes = 0, max_batch = 0;
+        std::size_t depth = 0, max_depth = 0;
+        for (auto& s : shards_) {
+            cmds += s->commands.load();
+            trades += s->trades.load();
+            rejects += s->rejects.load();
+            commits += s->commits.load();
+            bytes += s->journal_bytes.load();
+            max_batch = std::max<std::uint64_t>(max_batch, s->max_batch.load());
+            depth += s->depth();
+            max_depth = std::max(max_depth, s->max_depth());
+        }
+        const auto& c = counters_;
+        spdlog::info("counters {}: sessions {} open, {} total, {} logins, {} failed logins, {} protocol errors, "
+                     "{} slow-client and {} idle disconnects, {} refused connections",
+                     when, sessions_.size(), c.sessions_total, c.logins, c.login_failures, c.protocol_errors,
+                     c.slow_disconnects, c.idle_disconnects, c.refused_connections);
+        spdlog::info("counters {}: orders {}, replaces {}, cancels {}, trades {}, rejects {} (validation {}, matching {}), "
+                     "events for logged-out users {}",
+                     when, c.orders, c.replaces, c.cancels, trades, c.io_rejects + rejects, c.io_rejects, rejects,
+                     c.dropped_events);
+        spdlog::info("counters {}: commands journaled {} in {} commits ({} bytes, largest batch {}), "
+                     "shard queue depth {} now, {} at most; {} commands recovered at start",
+                     when, cmds, commits, bytes, max_batch, depth, max_depth, recovered_);
+    }
+
+    // ---- shard events -> clients ----------------------------------------------
+
+    void drain(Shard& shard) {
+        shard.take_events(drain_buf_);
+        for_each_event(drain_buf_, [&](std::uint32_t user, std::span<const std::uint8_t> packet) {
+            Session* s = user < user_sessions_.size() ? user_sessions_[user] : nullptr;
+            if (!s) {
+                ++counters_.dropped_events;
+                return;
+            }
+            s->send_raw(packet);
+        });
+        drain_buf_.clear();
+    }
+
+    // ---- validation and routing (I/O thread) ------------------------------------
+
+    Shard& shard_of(std::uint16_t instrument) { return *shards_[(instrument - 1) % cfg_.shards]; }
+
+    void io_reject(Session& s, std::uint64_t token, char why) {
+        ++counters_.io_rejects;
+        s.encoder().rejected(wall_ns(), token, why);
+        s.flush();
+    }
+
+    void on_enter(Session& s, const wire::EnterOrder& o) {
+        ++counters_.orders;
+        const std::uint32_t user = static_cast<std::uint32_t>(s.user());
+        if (shutting_down_) return io_reject(s, o.token, wire::reason::Halted);
+        const auto it = symbol_index_.find(wire::symbol_key(o.symbol));
+        if (it == symbol_index_.end()) return io_reject(s, o.token, wire::reason::UnknownSymbol);
+        const InstrumentConfig& ic = cfg_.instruments[it->second - 1];
+        const UserConfig& uc = cfg_.users[user];
+        if (o.side != 'B' && o.side != 'S') return io_reject(s, o.token, wire::reason::InvalidSide);
+        if ((o.type != 'L' && o.type != 'M') || (o.tif != 'D' && o.tif != 'I' && o.tif != 'F') ||
+            (o.post_only != 'Y' && o.post_only != 'N') || (o.stp != 'N' && o.stp != 'O' && o.stp != 'B') ||
+            (o.type == 'M' && o.post_only == 'Y'))
+            return io_reject(s, o.token, wire::reason::InvalidFlags);
+        if (o.qty == 0 || o.qty > ic.max_qty || o.qty > uc.max_qty) return io_reject(s, o.token, wire::reason::InvalidQty);
+        if (o.type == 'L' ? (o.price < ic.min_price || o.price > ic.max_price) : o.price != 0)
+            return io_reject(s, o.token, wire::reason::InvalidPrice);
+        if (o.type == 'L' && static_cast<std::uint64_t>(o.price) * o.qty / 10'000 > uc.max_notional)
+            return io_reject(s, o.token, wire::reason::OverLimit);
+        auto& tokens = tokens_[user];
+        if (tokens.count(o.token)) return io_reject(s, o.token, wire::reason::DuplicateToken);
+        Command c;
+        c.kind = 'O';
+        c.side = o.side;
+        c.tif = o.tif;
+        c.type = o.type;
+        c.post_only = o.post_only;
+        c.stp = o.stp;
+        c.instrument = it->second;
+        c.user = user;
+        c.qty = o.qty;
+        c.price = o.price;
+        c.token = o.token;
+        c.order_id = next_id_++;
+        tokens.emplace(o.token, TokenEntry{c.instrument, c.order_id});
+        shard_of(c.instrument).push(c);
+    }
+
+    void on_replace(Session& s, const wire::ReplaceOrder& r) {
+        ++counters_.replaces;
+        const std::uint32_t user = static_cast<std::uint32_t>(s.user());
+        if (shutting_down_) return io_reject(s, r.new_token, wire::reason::Halted);
+        auto& tokens = tokens_[user];
+        const auto it = tokens.find(r.token);
+        if (it == tokens.end()) return io_reject(s, r.new_token, wire::reason::UnknownToken);
+        if (tokens.count(r.new_token)) return io_reject(s, r.new_token, wire::reason::DuplicateToken);
+        const TokenEntry target = it->second;
+        const InstrumentConfig& ic = cfg_.instruments[target.instrument - 1];
+        const UserConfig& uc = cfg_.users[user];
+        if (r.qty == 0 || r.qty > ic.max_qty || r.qty > uc.max_qty) return io_reject(s, r.new_token, wire::reason::InvalidQty);
+        if (r.price < ic.min_price || r.price > ic.max_price) return io_reject(s, r.new_token, wire::reason::InvalidPrice);
+        if (static_cast<std::uint64_t>(r.price) * r.qty / 10'000 > uc.max_notional)
+            return io_reject(s, r.new_token, wire::reason::OverLimit);
+        Command c;
+        c.kind = 'U';
+        c.instrument = target.instrument;
+        c.user = user;
+        c.qty = r.qty;
+        c.price = r.price;
+        c.token = r.token;
+        c.new_token = r.new_token;
+        c.order_id = target.order_id;
+        c.new_order_id = next_id_++;
+        tokens.emplace(r.new_token, TokenEntry{c.instrument, c.new_order_id});
+        shard_of(c.instrument).push(c);
+    }
+
+    void on_cancel(Session& s, const wire::CancelOrder& x) {
+        ++counters_.cancels;
+        const std::uint32_t user = static_cast<std::uint32_t>(s.user());
+        if (shutting_down_) return io_reject(s, x.token, wire::reason::Halted);
+        auto& tokens = tokens_[user];
+        const auto it = tokens.find(x.token);
+        if (it == tokens.end()) return io_reject(s, x.token, wire::reason::UnknownToken);
+        Command c;
+        c.kind = 'X';
+        c.instrument = it->second.instrument;
+        c.user = user;
+        c.qty = x.qty;
+        c.token = x.token;
+        c.order_id = it->second.order_id;
+        shard_of(c.instrument).push(c);
+    }
+
+    // ---- sessions ----------------------------------------------------------------
+
+    class Session : public std::enable_shared_from_this<Session> {
+    public:
+        Session(Server& srv, tcp::socket sock, std::uint64_t id)
+            : srv_(srv), sock_(std::move(sock)), timer_(srv.io_), id_(id), deframer_(wire::kMaxInboundLength) {
+            boost::system::error_code ec;
+            sock_.set_option(tcp::no_delay(true), ec);
+            const auto ep = sock_.remote_endpoint(ec);
+            peer_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+            rbuf_.resize(1 << 16);
+            last_rx_ = last_tx_ = std::chrono::steady_clock::now();
+        }
+        void start() {
+            spdlog::debug("session {} connected from {}", id_, peer_);
+            read();
+            tick();
+        }
+        int user() const noexcept { return user_; }
+        wire::Encoder encoder() {
+            last_tx_ = std::chrono::steady_clock::now();
+            return wire::Encoder(pending_);
+        }
+        // A packet from a shard (already framed).
+        void send_raw(std::span<const std::uint8_t> packet) {
+            if (closed_) return;
+            pending_.insert(pending_.end(), packet.begin(), packet.end());
+            last_tx_ = std::chrono::steady_clock::now();
+            flush();
+        }
+        // Starts a write of what is pending, or disconnects a client that does not read.
+        void flush() {
+            if (closed_) return;
+            if (pending_.size() + inflight_.size() > srv_.cfg_.outbound_limit) {
+                ++srv_.counters_.slow_disconnects;
+                spdlog::warn("session {} ({}, user {}): {} bytes queued for a client that is not reading; disconnecting",
+                             id_, peer_, user_name(), pending_.size() + inflight_.size());
+                close("outbound queue full");
+                return;
+            }
+            if (writing_ || pending_.empty()) return;
+            inflight_.swap(pending_);
+            writing_ = true;
+            asio::async_write(sock_, asio::buffer(inflight_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                self->writing_ = false;
+                self->inflight_.clear();
+                if (ec) {
+                    self->close("write failed: " + ec.message());
+                    return;
+                }
+                if (!self->pending_.empty()) self->flush();
+                else if (self->closing_) self->close("closed after the last reply");
+            });
+        }
+        // Sends End of Session and closes once it is written.
+        void end_session() {
+            if (closed_) return;
+            encoder().packet(wire::kEndOfSession);
+            close_after_flush();
+        }
+        void close_after_flush() {
+            closing_ = true;
+            flush();
+            if (!writing_ && !closed_) close("closed after the last reply");
+        }
+        void close(const std::string& why) {
+            if (closed_) return;
+            closed_ = true;
+            spdlog::debug("session {} ({}): {}", id_, peer_, why);
+            boost::system::error_code ignore;
+            timer_.cancel();
+            sock_.shutdown(tcp::socket::shutdown_both, ignore);
+            sock_.close(ignore);
+            if (user_ >= 0 && srv_.user_sessions_[static_cast<std::size_t>(user_)] == this)
+                srv_.user_sessions_[static_cast<std::size_t>(user_)] = nullptr;
+            auto self = shared_from_this();
+            srv_.sessions_.erase(self);
+            if (srv_.shutting_down_ && srv_.sessions_.empty()) srv_.finish();
+        }
+
+    private:
+        std::string user_name() const { return user_ >= 0 ? srv_.cfg_.users[static_cast<std::size_t>(user_)].name : "-"; }
+
+        void read() {
+            sock_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+                                  [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                                      self->on_read(ec, n);
+                                  });
+        }
+        void on_read(boost::system::error_code ec, std::size_t n) {
+            if (closed_) return;
+            if (ec) {
+                if (rlen_ > 0)
+                    spdlog::info("session {} ({}, user {}): disconnected in the middle of a packet ({} bytes unread)", id_,
+                                 peer_, user_name(), rlen_);
+                close(ec == asio::error::eof ? "client closed the connection" : "read failed: " + ec.message());
+                return;
+            }
+            last_rx_ = std::chrono::steady_clock::now();
+            rlen_ += n;
+            std::size_t used = 0;
+            wire::Packet pk;
+            for (;;) {
+                const auto st = deframer_.next(std::span<const std::uint8_t>(rbuf_.data(), rlen_), used, pk);
+                if (st == wire::Deframer::Status::NeedMore) break;
+                if (st == wire::Deframer::Status::Error) return protocol_error(deframer_.error());
+                if (!handle(pk)) return;
+                if (closing_ || closed_) return;
+            }
+            if (used > 0) {
+                std::memmove(rbuf_.data(), rbuf_.data() + used, rlen_ - used);
+                rlen_ -= used;
+            }
+            read();
+        }
+        void protocol_error(const std::string& what) {
+            ++srv_.counters_.protocol_errors;
+            spdlog::warn("session {} ({}, user {}): protocol error: {}; disconnecting", id_, peer_, user_name(), what);
+            encoder().debug("protocol error: " + what);
+            close_after_flush();
+        }
+        // Returns false if the session ended.
+        bool handle(const wire::Packet& pk) {
+            if (user_ < 0) {
+                if (pk.type != wire::kLoginRequest) {
+                    protocol_error(std::string("packet type '") + printable(pk.type) + "' before login");
+                    return false;
+                }
+                wire::Login login;
+                if (!wire::decode_login(pk.payload, login)) {
+                    protocol_error("login request of the wrong length");
+                    return false;
+                }
+                const auto it = srv_.user_index_.find(login.user);
+                if (it == srv_.user_index_.end() || srv_.cfg_.users[it->second].password != login.password) {
+                    ++srv_.counters_.login_failures;
+                    spdlog::warn("session {} ({}): login refused for user '{}': unknown user or wrong password", id_, peer_, login.user);
+                    encoder().login_rejected('A');
+                    close_after_flush();
+                    return false;
+                }
+                if (srv_.user_sessions_[it->second]) {
+                    ++srv_.counters_.login_failures;
+                    spdlog::warn("session {} ({}): login refused for user '{}': already logged in", id_, peer_, login.user);
+                    encoder().login_rejected('S');
+                    close_after_flush();
+                    return false;
+                }
+                user_ = static_cast<int>(it->second);
+                srv_.user_sessions_[it->second] = this;
+                ++srv_.counters_.logins;
+                spdlog::info("session {} ({}): user {} logged in", id_, peer_, login.user);
+                encoder().login_accepted("NEXUS", 1);
+                flush();
+                return true;
+            }
+            switch (pk.type) {
+                case wire::kUnsequenced: {
+                    const wire::Inbound in = wire::decode_order(pk.payload);
+                    switch (in.kind) {
+                        case wire::InKind::Enter: srv_.on_enter(*this, in.enter); return true;
+                        case wire::InKind::Replace: srv_.on_replace(*this, in.replace); return true;
+                        case wire::InKind::Cancel: srv_.on_cancel(*this, in.cancel); return true;
+                        case wire::InKind::Bad: protocol_error(in.error); return false;
+                    }
+                    return false;
+                }
+                case wire::kClientHeartbeat:
+                    return true;
+                case wire::kLogoutRequest:
+                    spdlog::info("session {} ({}): user {} logged out", id_, peer_, user_name());
+                    close_after_flush();
+                    return false;
+                case wire::kLoginRequest:
+                    protocol_error("second login request");
+                    return false;
+                default:
+                    protocol_error(std::string("unknown packet type '") + printable(pk.type) + "'");
+                    return false;
+            }
+        }
+        static std::string printable(char c) {
+            if (c > ' ' && c < 127) return std::string(1, c);
+            char b[8];
+            std::snprintf(b, sizeof b, "\\x%02x", static_cast<unsigned char>(c));
+            return b;
+        }
+        void tick() {
+            timer_.expires_after(std::chrono::milliseconds(srv_.cfg_.heartbeat_ms));
+            timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+                if (ec || self->closed_) return;
+                const auto now = std::chrono::steady_clock::now();
+                if (now - self->last_rx_ > std::chrono::milliseconds(self->srv_.cfg_.idle_timeout_ms)) {
+                    ++self->srv_.counters_.idle_disconnects;
+                    spdlog::warn("session {} ({}, user {}): nothing received for {} ms; disconnecting", self->id_,
+                                 self->peer_, self->user_name(), self->srv_.cfg_.idle_timeout_ms);
+                    self->close("idle");
+                    return;
+                }
+                if (self->user_ >= 0 && now - self->last_tx_ >= std::chrono::milliseconds(self->srv_.cfg_.heartbeat_ms)) {
+                    self->encoder().packet(wire::kServerHeartbeat);
+                    self->flush();
+                }
+                self->tick();
+            });
+        }
+
+        Server& srv_;
+        tcp::socket sock_;
+        asio::steady_timer timer_;
+        std::uint64_t id_;
+        std::string peer_;
+        wire::Deframer deframer_;
+        std::vector<std::uint8_t> rbuf_;
+        std::size_t rlen_ = 0;
+        std::vector<std::uint8_t> pending_, inflight_;
+        bool writing_ = false, closing_ = false, closed_ = false;
+        int user_ = -1;
+        std::chrono::steady_clock::time_point last_rx_, last_tx_;
+    };
+
+    friend class Shard;
+
+    Config cfg_;
+    asio::io_context io_;
+    tcp::acceptor acceptor_;
+    asio::signal_set signals_;
+    std::optional<asio::steady_timer> shutdown_timer_;
+    std::vector<std::unique_ptr<Shard>> shards_;
+    int itch_fd_ = -1;
+    std::unordered_map<std::uint64_t, std::uint16_t> symbol_index_;
+    std::unordered_map<std::string, std::uint32_t> user_index_;
+    std::vector<std::unordered_map<std::uint64_t, TokenEntry>> tokens_;  // per user
+    std::vector<Session*> user_sessions_;                                 // per user: the logged-in session
+    std::unordered_set<SessionPtr> sessions_;
+    std::uint64_t session_ids_ = 0;
+    std::uint64_t next_id_ = 1;
+    std::uint64_t recovered_ = 0;
+    std::vector<std::uint8_t> drain_buf_;
+    ServerCounters counters_;
+    bool shutting_down_ = false, finished_ = false;
+    int status_ = 0;
+};
+
+inline void Shard::run(Server& server, int itch_fd) {
+    std::vector<Command> batch;
+    CoreOut out;
+    out.events.reserve(1 << 16);
+    try {
+        for (;;) {
+            {
+                std::lock_guard lock(in_mu_);
+                batch.swap(in_);
+            }
+            if (batch.empty()) {
+                if (stop_.load(std::memory_order_acquire)) {
+                    std::lock_guard lock(in_mu_);
+                    if (in_.empty()) break;
+                    continue;
+                }
+                const std::uint32_t seen = in_seq_.load(std::memory_order_acquire);
+                {
+                    std::lock_guard lock(in_mu_);
+                    if (!in_.empty()) continue;
+                }
+                // Spin a little (a command usually follows soon under load), then sleep.
+                const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(cfg_.spin_us);
+                bool woke = false;
+                while (std::chrono::steady_clock::now() < until) {
+                    if (in_seq_.load(std::memory_order_acquire) != seen) {
+                        woke = true;
+                        break;
+                    }
+                    __builtin_ia32_pause();
+                }
+                if (!woke) in_seq_.wait(seen, std::memory_order_acquire);
+                continue;
+            }
+            for (Command& c : batch) {
+                c.ts = wall_ns();
+                journal_->append(c);
+                core_.apply(c, out);
+            }
+            journal_->commit();  // before any acknowledgement of the batch leaves
+            if (itch_fd >= 0 && !out.itch.bytes().empty())
+                write_fd_all(itch_fd, out.itch.bytes().data(), out.itch.bytes().size(), "ITCH output");
+            commands.fetch_add(batch.size(), std::memory_order_relaxed);
+            trades.store(out.trades, std::memory_order_relaxed);
+            rejects.store(out.rejects, std::memory_order_relaxed);
+            commits.store(journal_->commits(), std::memory_order_relaxed);
+            journal_bytes.store(journal_->bytes(), std::memory_order_relaxed);
+            if (batch.size() > max_batch.load(std::memory_order_relaxed)) max_batch.store(batch.size(), std::memory_order_relaxed);
+            bool post = false;
+            {
+                std::lock_guard lock(out_mu_);
+                out_events_.insert(out_events_.end(), out.events.begin(), out.events.end());
+                if (!posted_) post = posted_ = true;
+            }
+            if (post) server.notify_events(*this);
+            out.events.clear();
+            out.itch.clear_bytes();
+            batch.clear();
+        }
+    } catch (const std::exception& e) {
+        failed.store(true);
+        server.shard_failed(*this, e.what());
+    }
+}
+
+}  // namespace nexus::engine
