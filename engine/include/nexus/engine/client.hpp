@@ -112,12 +112,16 @@ public:
                     return r;
                 }
             }
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0 || fd_ < 0) return Received{fd_ < 0 ? '\0' : '\1', {}, {}};
+            if (fd_ < 0) return Received{'\0', {}, {}};
+            // Whole milliseconds left, rounded up; at the deadline, one last look without waiting.
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             pollfd p{fd_, POLLIN, 0};
-            const int n = ::poll(&p, 1, static_cast<int>(left.count()));
+            const int n = ::poll(&p, 1, left.count() > 0 ? static_cast<int>(left.count()) : 0);
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) continue;
+            if (n <= 0) {
+                if (left.count() <= 0) return Received{'\1', {}, {}};
+                continue;
+            }
             std::uint8_t buf[1 << 16];
             const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
             if (r < 0 && errno == EINTR) continue;
