@@ -11,6 +11,25 @@ if [ "$kind" = itch ]; then
   "$synth" --symbols 5 --messages 300 --seed 3 "$seeds/day.itch" >/dev/null
   head -c 4000 "$seeds/day.itch" >"$seeds/head.itch"
   [ -f "$shared/itch/directory_head_1000.itch" ] && head -c 8000 "$shared/itch/directory_head_1000.itch" >"$seeds/nasdaq.itch"
+elif [ "$kind" = protocol ]; then
+  # Client streams: logins, orders that rest, trade, cancel, replace; and a few bad ones.
+  python3 - "$seeds" <<'PY'
+import struct, sys
+d = sys.argv[1]
+def pk(t, p=b''): return struct.pack('>H', 1 + len(p)) + t + p
+def login(u, pw): return pk(b'L', u.ljust(6).encode() + pw.ljust(10).encode() + b' ' * 10 + b'0'.rjust(20))
+def enter(tok, side, qty, sym, price, tif=b'D', typ=b'L', post=b'N', stp=b'N'):
+    return pk(b'U', b'O' + struct.pack('>Q', tok) + side + struct.pack('>I', qty) + sym.ljust(8).encode() + struct.pack('>I', price) + tif + typ + post + stp)
+def replace(tok, new, qty, price): return pk(b'U', b'U' + struct.pack('>QQII', tok, new, qty, price))
+def cancel(tok, qty): return pk(b'U', b'X' + struct.pack('>QI', tok, qty))
+a = login('alice', 'pw1') + enter(1, b'B', 100, 'AAPL', 1000000) + enter(2, b'S', 50, 'AAPL', 1010000) + replace(1, 3, 80, 1005000)
+b = login('bob', 'pw2') + enter(1, b'S', 120, 'AAPL', 990000, stp=b'O') + enter(2, b'B', 10, 'TINY', 10000, tif=b'F') + cancel(1, 5) + cancel(1, 0)
+c = a + login('bob', 'pw2') + enter(9, b'B', 500, 'AAPL', 0, tif=b'I', typ=b'M') + pk(b'R') + pk(b'O')
+open(d + '/alice', 'wb').write(a)
+open(d + '/bob', 'wb').write(b)
+open(d + '/both', 'wb').write(c)
+open(d + '/bad', 'wb').write(login('alice', 'pw1') + pk(b'U', b'Q12') + b'\xff\xff')
+PY
 else
   dir=$shared/lobster/AAPL_2012-06-21_34200000_57600000_
   if [ -f "${dir}message_10.csv" ]; then

@@ -17,6 +17,7 @@
 // Stock locate = instrument index + 1, as in the directory the server writes.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <ostream>
@@ -86,7 +87,7 @@ public:
             books_.open(static_cast<ob::InstrumentId>(i + 1),
                         ob::BookLimits{.min_price = ic.min_price, .max_price = ic.max_price, .max_qty = ic.max_qty}, 1024);
         }
-        tags_.reserve(1 << 16);
+        tags_.reserve(std::min<std::size_t>(cfg.pool_orders, 1 << 16));
     }
     ShardCore(const ShardCore&) = delete;
     ShardCore& operator=(const ShardCore&) = delete;

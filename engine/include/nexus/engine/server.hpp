@@ -2,9 +2,9 @@
 //
 // Threads:
 //  * one I/O thread runs the io_context: accepts, reads and deframes client
-//    packets, validates every field against the configuration, keeps each
-//    user's token map, assigns order IDs and routes Commands to shards; it
-//    also writes the shards' events to the clients;
+//    packets, has the Router (router.hpp) validate every field, keep each
+//    user's token map and assign order IDs, and queues the Commands for the
+//    shards; it also writes the shards' events to the clients;
 //  * one thread per shard: takes the commands queued for it in batches,
 //    stamps and journals each, applies it to its ShardCore (its own slabs),
 //    commits the journal (write, or write + fdatasync), writes the batch's
@@ -47,6 +47,7 @@
 #include "nexus/engine/core.hpp"
 #include "nexus/engine/journal.hpp"
 #include "nexus/engine/protocol.hpp"
+#include "nexus/engine/router.hpp"
 
 namespace nexus::engine {
 
@@ -153,11 +154,8 @@ class Server {
 public:
     // Recovers the journals and binds the listening socket (port() is valid
     // afterwards); run() serves.
-    explicit Server(Config cfg) : cfg_(std::move(cfg)), acceptor_(io_), signals_(io_) {
-        for (std::size_t i = 0; i < cfg_.instruments.size(); ++i)
-            symbol_index_[wire::symbol_key(wire::make_symbol(cfg_.instruments[i].symbol))] = static_cast<std::uint16_t>(i + 1);
+    explicit Server(Config cfg) : cfg_(std::move(cfg)), router_(cfg_), acceptor_(io_), signals_(io_) {
         for (std::size_t i = 0; i < cfg_.users.size(); ++i) user_index_[cfg_.users[i].name] = static_cast<std::uint32_t>(i);
-        tokens_.resize(cfg_.users.size());
         user_sessions_.resize(cfg_.users.size());
         std::filesystem::create_directories(cfg_.journal_dir);
         recover();
@@ -231,11 +229,6 @@ private:
     class Session;
     using SessionPtr = std::shared_ptr<Session>;
 
-    struct TokenEntry {
-        std::uint16_t instrument;
-        std::uint64_t order_id;
-    };
-
     // ---- recovery --------------------------------------------------------------
 
     void recover() {
@@ -252,9 +245,7 @@ private:
                     (c.instrument - 1) % cfg_.shards != i)
                     throw JournalError(path + ": a record names a user or instrument the configuration does not have "
                                               "(the configuration changed while the journal exists)");
-                if (c.kind == 'O') tokens_[c.user][c.token] = {c.instrument, c.order_id};
-                if (c.kind == 'U') tokens_[c.user][c.new_token] = {c.instrument, c.new_order_id};
-                next_id_ = std::max({next_id_, c.order_id + 1, c.new_order_id + 1});
+                router_.restore(c);
                 shard->core().apply(c, out);
                 out.events.clear();
             }
@@ -404,95 +395,30 @@ private:
 
     // ---- validation and routing (I/O thread) ------------------------------------
 
-    Shard& shard_of(std::uint16_t instrument) { return *shards_[(instrument - 1) % cfg_.shards]; }
-
     void io_reject(Session& s, std::uint64_t token, char why) {
         ++counters_.io_rejects;
         s.encoder().rejected(wall_ns(), token, why);
         s.flush();
     }
-
+    // Validates with the router; routes the command or rejects.
+    template <class Msg, class Fn>
+    void route(Session& s, const Msg& m, std::uint64_t reply_token, Fn fn) {
+        if (shutting_down_) return io_reject(s, reply_token, wire::reason::Halted);
+        Command c;
+        if (const char why = (router_.*fn)(static_cast<std::uint32_t>(s.user()), m, c)) return io_reject(s, reply_token, why);
+        shards_[router_.shard_of(c.instrument)]->push(c);
+    }
     void on_enter(Session& s, const wire::EnterOrder& o) {
         ++counters_.orders;
-        const std::uint32_t user = static_cast<std::uint32_t>(s.user());
-        if (shutting_down_) return io_reject(s, o.token, wire::reason::Halted);
-        const auto it = symbol_index_.find(wire::symbol_key(o.symbol));
-        if (it == symbol_index_.end()) return io_reject(s, o.token, wire::reason::UnknownSymbol);
-        const InstrumentConfig& ic = cfg_.instruments[it->second - 1];
-        const UserConfig& uc = cfg_.users[user];
-        if (o.side != 'B' && o.side != 'S') return io_reject(s, o.token, wire::reason::InvalidSide);
-        if ((o.type != 'L' && o.type != 'M') || (o.tif != 'D' && o.tif != 'I' && o.tif != 'F') ||
-            (o.post_only != 'Y' && o.post_only != 'N') || (o.stp != 'N' && o.stp != 'O' && o.stp != 'B') ||
-            (o.type == 'M' && o.post_only == 'Y'))
-            return io_reject(s, o.token, wire::reason::InvalidFlags);
-        if (o.qty == 0 || o.qty > ic.max_qty || o.qty > uc.max_qty) return io_reject(s, o.token, wire::reason::InvalidQty);
-        if (o.type == 'L' ? (o.price < ic.min_price || o.price > ic.max_price) : o.price != 0)
-            return io_reject(s, o.token, wire::reason::InvalidPrice);
-        if (o.type == 'L' && static_cast<std::uint64_t>(o.price) * o.qty / 10'000 > uc.max_notional)
-            return io_reject(s, o.token, wire::reason::OverLimit);
-        auto& tokens = tokens_[user];
-        if (tokens.count(o.token)) return io_reject(s, o.token, wire::reason::DuplicateToken);
-        Command c;
-        c.kind = 'O';
-        c.side = o.side;
-        c.tif = o.tif;
-        c.type = o.type;
-        c.post_only = o.post_only;
-        c.stp = o.stp;
-        c.instrument = it->second;
-        c.user = user;
-        c.qty = o.qty;
-        c.price = o.price;
-        c.token = o.token;
-        c.order_id = next_id_++;
-        tokens.emplace(o.token, TokenEntry{c.instrument, c.order_id});
-        shard_of(c.instrument).push(c);
+        route(s, o, o.token, &Router::enter);
     }
-
     void on_replace(Session& s, const wire::ReplaceOrder& r) {
         ++counters_.replaces;
-        const std::uint32_t user = static_cast<std::uint32_t>(s.user());
-        if (shutting_down_) return io_reject(s, r.new_token, wire::reason::Halted);
-        auto& tokens = tokens_[user];
-        const auto it = tokens.find(r.token);
-        if (it == tokens.end()) return io_reject(s, r.new_token, wire::reason::UnknownToken);
-        if (tokens.count(r.new_token)) return io_reject(s, r.new_token, wire::reason::DuplicateToken);
-        const TokenEntry target = it->second;
-        const InstrumentConfig& ic = cfg_.instruments[target.instrument - 1];
-        const UserConfig& uc = cfg_.users[user];
-        if (r.qty == 0 || r.qty > ic.max_qty || r.qty > uc.max_qty) return io_reject(s, r.new_token, wire::reason::InvalidQty);
-        if (r.price < ic.min_price || r.price > ic.max_price) return io_reject(s, r.new_token, wire::reason::InvalidPrice);
-        if (static_cast<std::uint64_t>(r.price) * r.qty / 10'000 > uc.max_notional)
-            return io_reject(s, r.new_token, wire::reason::OverLimit);
-        Command c;
-        c.kind = 'U';
-        c.instrument = target.instrument;
-        c.user = user;
-        c.qty = r.qty;
-        c.price = r.price;
-        c.token = r.token;
-        c.new_token = r.new_token;
-        c.order_id = target.order_id;
-        c.new_order_id = next_id_++;
-        tokens.emplace(r.new_token, TokenEntry{c.instrument, c.new_order_id});
-        shard_of(c.instrument).push(c);
+        route(s, r, r.new_token, &Router::replace);
     }
-
     void on_cancel(Session& s, const wire::CancelOrder& x) {
         ++counters_.cancels;
-        const std::uint32_t user = static_cast<std::uint32_t>(s.user());
-        if (shutting_down_) return io_reject(s, x.token, wire::reason::Halted);
-        auto& tokens = tokens_[user];
-        const auto it = tokens.find(x.token);
-        if (it == tokens.end()) return io_reject(s, x.token, wire::reason::UnknownToken);
-        Command c;
-        c.kind = 'X';
-        c.instrument = it->second.instrument;
-        c.user = user;
-        c.qty = x.qty;
-        c.token = x.token;
-        c.order_id = it->second.order_id;
-        shard_of(c.instrument).push(c);
+        route(s, x, x.token, &Router::cancel);
     }
 
     // ---- sessions ----------------------------------------------------------------
@@ -719,19 +645,17 @@ private:
     friend class Shard;
 
     Config cfg_;
+    Router router_;
     asio::io_context io_;
     tcp::acceptor acceptor_;
     asio::signal_set signals_;
     std::optional<asio::steady_timer> shutdown_timer_;
     std::vector<std::unique_ptr<Shard>> shards_;
     int itch_fd_ = -1;
-    std::unordered_map<std::uint64_t, std::uint16_t> symbol_index_;
     std::unordered_map<std::string, std::uint32_t> user_index_;
-    std::vector<std::unordered_map<std::uint64_t, TokenEntry>> tokens_;  // per user
     std::vector<Session*> user_sessions_;                                 // per user: the logged-in session
     std::unordered_set<SessionPtr> sessions_;
     std::uint64_t session_ids_ = 0;
-    std::uint64_t next_id_ = 1;
     std::uint64_t recovered_ = 0;
     std::vector<std::uint8_t> drain_buf_;
     ServerCounters counters_;

@@ -1,0 +1,126 @@
+// nexus/engine/router.hpp — validation and routing of inbound order messages.
+//
+// The I/O thread's half of the engine, without any I/O: checks every field of
+// an order message against the configuration (instrument, user limits,
+// codes), keeps each user's token map (a token is used once per user for the
+// day, including across restarts: the journal rebuilds the map), assigns
+// order IDs, and turns the message into a Command for the instrument's shard.
+// A non-zero return is the reject reason (wire::reason); nothing was changed.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "nexus/engine/config.hpp"
+#include "nexus/engine/journal.hpp"
+#include "nexus/engine/protocol.hpp"
+
+namespace nexus::engine {
+
+class Router {
+public:
+    explicit Router(const Config& cfg) : cfg_(cfg), tokens_(cfg.users.size()) {
+        for (std::size_t i = 0; i < cfg_.instruments.size(); ++i)
+            symbols_[wire::symbol_key(wire::make_symbol(cfg_.instruments[i].symbol))] = static_cast<std::uint16_t>(i + 1);
+    }
+
+    [[nodiscard]] unsigned shard_of(std::uint16_t instrument) const noexcept { return (instrument - 1) % cfg_.shards; }
+
+    // Recovery: a journaled command's tokens and IDs.
+    void restore(const Command& c) {
+        if (c.kind == 'O') tokens_[c.user][c.token] = {c.instrument, c.order_id};
+        if (c.kind == 'U') tokens_[c.user][c.new_token] = {c.instrument, c.new_order_id};
+        next_id_ = std::max({next_id_, c.order_id + 1, c.new_order_id + 1});
+    }
+
+    char enter(std::uint32_t user, const wire::EnterOrder& o, Command& c) {
+        const auto it = symbols_.find(wire::symbol_key(o.symbol));
+        if (it == symbols_.end()) return wire::reason::UnknownSymbol;
+        const InstrumentConfig& ic = cfg_.instruments[it->second - 1];
+        const UserConfig& uc = cfg_.users[user];
+        if (o.side != 'B' && o.side != 'S') return wire::reason::InvalidSide;
+        if ((o.type != 'L' && o.type != 'M') || (o.tif != 'D' && o.tif != 'I' && o.tif != 'F') ||
+            (o.post_only != 'Y' && o.post_only != 'N') || (o.stp != 'N' && o.stp != 'O' && o.stp != 'B') ||
+            (o.type == 'M' && o.post_only == 'Y'))
+            return wire::reason::InvalidFlags;
+        if (o.qty == 0 || o.qty > ic.max_qty || o.qty > uc.max_qty) return wire::reason::InvalidQty;
+        if (o.type == 'L' ? (o.price < ic.min_price || o.price > ic.max_price) : o.price != 0) return wire::reason::InvalidPrice;
+        if (o.type == 'L' && notional(o.price, o.qty) > uc.max_notional) return wire::reason::OverLimit;
+        auto& tokens = tokens_[user];
+        if (tokens.count(o.token)) return wire::reason::DuplicateToken;
+        c = Command{};
+        c.kind = 'O';
+        c.side = o.side;
+        c.tif = o.tif;
+        c.type = o.type;
+        c.post_only = o.post_only;
+        c.stp = o.stp;
+        c.instrument = it->second;
+        c.user = user;
+        c.qty = o.qty;
+        c.price = o.price;
+        c.token = o.token;
+        c.order_id = next_id_++;
+        tokens.emplace(o.token, Entry{c.instrument, c.order_id});
+        return 0;
+    }
+
+    char replace(std::uint32_t user, const wire::ReplaceOrder& r, Command& c) {
+        auto& tokens = tokens_[user];
+        const auto it = tokens.find(r.token);
+        if (it == tokens.end()) return wire::reason::UnknownToken;
+        if (tokens.count(r.new_token)) return wire::reason::DuplicateToken;
+        const Entry target = it->second;
+        const InstrumentConfig& ic = cfg_.instruments[target.instrument - 1];
+        const UserConfig& uc = cfg_.users[user];
+        if (r.qty == 0 || r.qty > ic.max_qty || r.qty > uc.max_qty) return wire::reason::InvalidQty;
+        if (r.price < ic.min_price || r.price > ic.max_price) return wire::reason::InvalidPrice;
+        if (notional(r.price, r.qty) > uc.max_notional) return wire::reason::OverLimit;
+        c = Command{};
+        c.kind = 'U';
+        c.instrument = target.instrument;
+        c.user = user;
+        c.qty = r.qty;
+        c.price = r.price;
+        c.token = r.token;
+        c.new_token = r.new_token;
+        c.order_id = target.order_id;
+        c.new_order_id = next_id_++;
+        tokens.emplace(r.new_token, Entry{c.instrument, c.new_order_id});
+        return 0;
+    }
+
+    char cancel(std::uint32_t user, const wire::CancelOrder& x, Command& c) {
+        auto& tokens = tokens_[user];
+        const auto it = tokens.find(x.token);
+        if (it == tokens.end()) return wire::reason::UnknownToken;
+        c = Command{};
+        c.kind = 'X';
+        c.instrument = it->second.instrument;
+        c.user = user;
+        c.qty = x.qty;
+        c.token = x.token;
+        c.order_id = it->second.order_id;
+        return 0;
+    }
+
+private:
+    struct Entry {
+        std::uint16_t instrument;
+        std::uint64_t order_id;
+    };
+    // Dollars of price (4 implied decimals) x quantity; no overflow: < 2^32 * 2^32 / 10^4.
+    static std::uint64_t notional(std::uint32_t price, std::uint32_t qty) noexcept {
+        return static_cast<std::uint64_t>(price) * qty / 10'000;
+    }
+
+    const Config& cfg_;
+    std::unordered_map<std::uint64_t, std::uint16_t> symbols_;
+    std::vector<std::unordered_map<std::uint64_t, Entry>> tokens_;  // per user
+    std::uint64_t next_id_ = 1;
+};
+
+}  // namespace nexus::engine
