@@ -76,9 +76,12 @@ struct Trader {
 }  // namespace
 
 TEST_CASE("crash: SIGKILL in the middle of a stream loses no acknowledged order and invents none", "[server][crash]") {
+    const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
+    INFO("matching " << matching);
     TempDir dir;
     const std::string cfg = dir.path + "/engine.cfg";
-    std::ofstream(cfg) << base_config(dir.path, "pool_orders 65536\npool_levels 4096\n");  // no book-full rejects here
+    // Large pools: no book-full rejects here.
+    std::ofstream(cfg) << base_config(dir.path, "pool_orders 65536\npool_levels 4096\nmatching " + matching + "\n");
     const std::string port_file = dir.path + "/port";
     std::mt19937_64 rng(20261126);
     std::map<Key, Live> model;  // live orders as acknowledged
@@ -202,9 +205,11 @@ TEST_CASE("crash: SIGKILL in the middle of a stream loses no acknowledged order 
 }
 
 TEST_CASE("crash: the engine's ITCH output replays in nexus-replay into the engine's books", "[server][itch]") {
+    const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
+    INFO("matching " << matching);
     TempDir dir;
     const std::string cfg = dir.path + "/engine.cfg";
-    std::ofstream(cfg) << base_config(dir.path, "shards 2\n");
+    std::ofstream(cfg) << base_config(dir.path, "shards 2\nmatching " + matching + "\n");
     const std::string port_file = dir.path + "/port";
     const pid_t pid = spawn({NEXUS_ENGINE_BIN, "--config", cfg, "--port-file", port_file, "--snapshot", dir.path + "/engine.json",
                              "--depth", "1000"},

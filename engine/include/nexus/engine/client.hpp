@@ -56,6 +56,13 @@ public:
         fd_ = -1;
     }
     [[nodiscard]] int fd() const noexcept { return fd_; }
+    // Hands the socket over (with any bytes already buffered in `leftover`).
+    int release(std::vector<std::uint8_t>& leftover) noexcept {
+        leftover.swap(in_);
+        const int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
 
     // Sends raw bytes; false if the connection is gone.
     bool send_bytes(const std::vector<std::uint8_t>& b) { return send_bytes(b.data(), b.size()); }

@@ -15,6 +15,8 @@
 //   pool_orders 1048576            # per shard
 //   pool_levels 65536              # per shard
 //   spin_us 50                     # a shard spins this long for work before it sleeps
+//   matching threads               # threads: one thread per shard; inline: on the I/O thread
+//   io_poll block                  # block: the I/O thread sleeps in epoll; busy: it polls (a whole core)
 //   instrument AAPL min_price=1.0000 max_price=1000.0000 max_qty=100000
 //   user alice password=secret max_qty=50000 max_notional=10000000
 //
@@ -65,6 +67,12 @@ struct Config {
     std::size_t pool_orders = 1 << 20;
     std::size_t pool_levels = 1 << 16;
     unsigned spin_us = 50;
+    // Where matching runs. Threads: each shard on its own thread, fed by
+    // queues (the default). Inline: the I/O thread journals and matches each
+    // read's commands itself, one thread in all — for machines with fewer
+    // cores than shards + 1, where a thread hand-off costs more than the match.
+    bool inline_matching = false;
+    bool busy_poll = false;  // the I/O thread polls instead of sleeping in epoll
     std::vector<InstrumentConfig> instruments;
     std::vector<UserConfig> users;
 };
@@ -155,6 +163,16 @@ inline Config parse_config(std::istream& in, const std::string& name) {
             c.pool_orders = parse_uint(one(), where + ": pool_orders", std::uint64_t{1} << 31);
         } else if (key == "pool_levels") {
             c.pool_levels = parse_uint(one(), where + ": pool_levels", std::uint64_t{1} << 31);
+        } else if (key == "matching") {
+            const std::string& v = one();
+            if (v == "threads") c.inline_matching = false;
+            else if (v == "inline") c.inline_matching = true;
+            else throw ConfigError(where + ": matching: expected 'threads' or 'inline', got '" + v + "'");
+        } else if (key == "io_poll") {
+            const std::string& v = one();
+            if (v == "block") c.busy_poll = false;
+            else if (v == "busy") c.busy_poll = true;
+            else throw ConfigError(where + ": io_poll: expected 'block' or 'busy', got '" + v + "'");
         } else if (key == "spin_us") {
             c.spin_us = static_cast<unsigned>(parse_uint(one(), where + ": spin_us", 1'000'000));
         } else if (key == "instrument" || key == "user") {

@@ -35,6 +35,7 @@
 namespace nexus::engine {
 
 namespace ob = nexus::orderbook;
+namespace slab = nexus::slab;
 
 struct CoreOut {
     std::vector<std::uint8_t> events;  // [u32 user, native order][packet] ...
@@ -78,7 +79,9 @@ public:
         : shard_(shard),
           pools_(ob::PoolConfig{.orders = cfg.pool_orders, .levels = cfg.pool_levels}),
           listener_{this},
-          books_(pools_, listener_) {
+          books_(pools_, listener_),
+          tags_(cfg.pool_orders),
+          tag_index_(1024) {
         symbols_.resize(cfg.instruments.size() + 1);
         for (std::size_t i = 0; i < cfg.instruments.size(); ++i) {
             const auto& ic = cfg.instruments[i];
@@ -87,7 +90,6 @@ public:
             books_.open(static_cast<ob::InstrumentId>(i + 1),
                         ob::BookLimits{.min_price = ic.min_price, .max_price = ic.max_price, .max_qty = ic.max_qty}, 1024);
         }
-        tags_.reserve(std::min<std::size_t>(cfg.pool_orders, 1 << 16));
     }
     ShardCore(const ShardCore&) = delete;
     ShardCore& operator=(const ShardCore&) = delete;
@@ -125,7 +127,7 @@ public:
             for (ob::Side side : {ob::Side::Buy, ob::Side::Sell})
                 for (const auto& lv : b->depth(side))
                     b->for_each_order(side, lv.price, [&](const ob::Order& o) {
-                        const Tag& t = tags_.at(o.id);
+                        const Tag& t = tags_[tag_index_.find(o.id)];
                         f(symbols_[i], side, o.price, o.qty, o.id, t.user, t.token);
                     });
         }
@@ -135,7 +137,7 @@ public:
         for (std::size_t i = 1; i < symbols_.size(); ++i)
             if (const Book* b = books_.get(static_cast<ob::InstrumentId>(i))) f(static_cast<std::uint16_t>(i), symbols_[i], *b);
     }
-    [[nodiscard]] std::size_t live_orders() const noexcept { return tags_.size(); }
+    [[nodiscard]] std::size_t live_orders() const noexcept { return tag_index_.size(); }
     [[nodiscard]] std::string check() const {
         std::string bad;
         for_each_book([&](std::uint16_t, const std::string& s, const auto& b) {
@@ -204,7 +206,8 @@ private:
         if (const ob::Order* o = book.find(id)) {
             out_->itch.add(c.instrument, itch_ts(c.ts), id, side == ob::Side::Buy ? 'B' : 'S',
                            static_cast<std::uint32_t>(o->qty), symbols_[c.instrument], static_cast<std::uint32_t>(o->price));
-            tags_.emplace(id, Tag{c.user, token, o->qty});
+            // A tag cell per resting order (the pools bound both the same way).
+            tag_index_.insert(id, tags_.insert_key(Tag{c.user, token, o->qty}));
         }
     }
 
@@ -257,13 +260,13 @@ private:
         const std::uint64_t match = (static_cast<std::uint64_t>(shard_) << 48) | ++matches_;
         const auto q = static_cast<std::uint32_t>(t.qty);
         const auto p = static_cast<std::uint32_t>(t.price);
-        auto it = tags_.find(t.maker);
-        Tag& m = it->second;
+        const slab::Key mk = tag_index_.find(t.maker);
+        Tag& m = tags_[mk];
         out_->itch.execute(cmd_->instrument, itch_ts(cmd_->ts), t.maker, q, match);
         enc(m.user).executed(cmd_->ts, m.token, q, p, 'A', match);
         enc(cmd_->user).executed(cmd_->ts, cur_token_, q, p, 'R', match);
-        m.open -= t.qty;
-        if (m.open == 0) tags_.erase(it);
+        m.open -= static_cast<std::uint64_t>(t.qty);
+        if (m.open == 0) drop_tag(t.maker, mk);
     }
     void cancelled(ob::OrderId id, ob::Qty qty, ob::CancelReason why) {
         const auto q = static_cast<std::uint32_t>(qty);
@@ -275,14 +278,18 @@ private:
             enc(cmd_->user).cancelled(cmd_->ts, cur_token_, q, reason);  // the incoming order's remainder
             return;
         }
-        auto it = tags_.find(id);
-        Tag& t = it->second;
+        const slab::Key tk = tag_index_.find(id);
+        Tag& t = tags_[tk];
         if (static_cast<std::uint64_t>(qty) == t.open) out_->itch.remove(cmd_->instrument, itch_ts(cmd_->ts), id);
         else out_->itch.cancel(cmd_->instrument, itch_ts(cmd_->ts), id, q);
         if (phase_ == Phase::ReplaceCancel) replaced_qty_ = qty;
         else enc(t.user).cancelled(cmd_->ts, t.token, q, reason);
         t.open -= static_cast<std::uint64_t>(qty);
-        if (t.open == 0) tags_.erase(it);
+        if (t.open == 0) drop_tag(id, tk);
+    }
+    void drop_tag(ob::OrderId id, slab::Key k) {
+        tag_index_.erase(id);
+        tags_.remove(k);
     }
 
     unsigned shard_;
@@ -290,7 +297,8 @@ private:
     Listener listener_;
     ob::BookSet<Listener> books_;
     std::vector<std::string> symbols_;  // by instrument (1-based)
-    std::unordered_map<ob::OrderId, Tag> tags_;
+    slab::BoundedSlab<Tag> tags_;         // who owns each resting order, and its open size
+    ob::OpenAddressingIndex tag_index_;   // order ID -> its tag
     std::uint64_t matches_ = 0;
     // The command being applied.
     CoreOut* out_ = nullptr;

@@ -20,6 +20,57 @@
 
 namespace nexus::engine {
 
+// Token -> order, per user: open addressing (linear probing, at most half
+// full), no node allocation; tokens are never removed during a day.
+class TokenMap {
+public:
+    struct Entry {
+        std::uint64_t order_id;
+        std::uint16_t instrument;
+    };
+    TokenMap() { slots_.resize(16); }
+    [[nodiscard]] const Entry* find(std::uint64_t token) const noexcept {
+        for (std::size_t i = home(token);; i = (i + 1) & (slots_.size() - 1)) {
+            const Slot& s = slots_[i];
+            if (!s.used) return nullptr;
+            if (s.token == token) return &s.entry;
+        }
+    }
+    [[nodiscard]] bool contains(std::uint64_t token) const noexcept { return find(token) != nullptr; }
+    // Inserts or overwrites.
+    void put(std::uint64_t token, Entry e) {
+        if ((size_ + 1) * 2 > slots_.size()) grow();
+        for (std::size_t i = home(token);; i = (i + 1) & (slots_.size() - 1)) {
+            Slot& s = slots_[i];
+            if (!s.used || s.token == token) {
+                size_ += !s.used;
+                s = Slot{token, e, true};
+                return;
+            }
+        }
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+private:
+    struct Slot {
+        std::uint64_t token = 0;
+        Entry entry{};
+        bool used = false;
+    };
+    std::size_t home(std::uint64_t t) const noexcept {
+        return static_cast<std::size_t>((t * 0x9E37'79B9'7F4A'7C15ull) >> 32) & (slots_.size() - 1);
+    }
+    void grow() {
+        std::vector<Slot> old(slots_.size() * 2);
+        old.swap(slots_);
+        size_ = 0;
+        for (const Slot& s : old)
+            if (s.used) put(s.token, s.entry);
+    }
+    std::vector<Slot> slots_;
+    std::size_t size_ = 0;
+};
+
 class Router {
 public:
     explicit Router(const Config& cfg) : cfg_(cfg), tokens_(cfg.users.size()) {
@@ -31,8 +82,8 @@ public:
 
     // Recovery: a journaled command's tokens and IDs.
     void restore(const Command& c) {
-        if (c.kind == 'O') tokens_[c.user][c.token] = {c.instrument, c.order_id};
-        if (c.kind == 'U') tokens_[c.user][c.new_token] = {c.instrument, c.new_order_id};
+        if (c.kind == 'O') tokens_[c.user].put(c.token, {c.order_id, c.instrument});
+        if (c.kind == 'U') tokens_[c.user].put(c.new_token, {c.new_order_id, c.instrument});
         next_id_ = std::max({next_id_, c.order_id + 1, c.new_order_id + 1});
     }
 
@@ -50,7 +101,7 @@ public:
         if (o.type == 'L' ? (o.price < ic.min_price || o.price > ic.max_price) : o.price != 0) return wire::reason::InvalidPrice;
         if (o.type == 'L' && notional(o.price, o.qty) > uc.max_notional) return wire::reason::OverLimit;
         auto& tokens = tokens_[user];
-        if (tokens.count(o.token)) return wire::reason::DuplicateToken;
+        if (tokens.contains(o.token)) return wire::reason::DuplicateToken;
         c = Command{};
         c.kind = 'O';
         c.side = o.side;
@@ -64,16 +115,16 @@ public:
         c.price = o.price;
         c.token = o.token;
         c.order_id = next_id_++;
-        tokens.emplace(o.token, Entry{c.instrument, c.order_id});
+        tokens.put(o.token, {c.order_id, c.instrument});
         return 0;
     }
 
     char replace(std::uint32_t user, const wire::ReplaceOrder& r, Command& c) {
         auto& tokens = tokens_[user];
-        const auto it = tokens.find(r.token);
-        if (it == tokens.end()) return wire::reason::UnknownToken;
-        if (tokens.count(r.new_token)) return wire::reason::DuplicateToken;
-        const Entry target = it->second;
+        const TokenMap::Entry* found = tokens.find(r.token);
+        if (!found) return wire::reason::UnknownToken;
+        if (tokens.contains(r.new_token)) return wire::reason::DuplicateToken;
+        const TokenMap::Entry target = *found;
         const InstrumentConfig& ic = cfg_.instruments[target.instrument - 1];
         const UserConfig& uc = cfg_.users[user];
         if (r.qty == 0 || r.qty > ic.max_qty || r.qty > uc.max_qty) return wire::reason::InvalidQty;
@@ -89,29 +140,25 @@ public:
         c.new_token = r.new_token;
         c.order_id = target.order_id;
         c.new_order_id = next_id_++;
-        tokens.emplace(r.new_token, Entry{c.instrument, c.new_order_id});
+        tokens.put(r.new_token, {c.new_order_id, c.instrument});
         return 0;
     }
 
     char cancel(std::uint32_t user, const wire::CancelOrder& x, Command& c) {
         auto& tokens = tokens_[user];
-        const auto it = tokens.find(x.token);
-        if (it == tokens.end()) return wire::reason::UnknownToken;
+        const TokenMap::Entry* found = tokens.find(x.token);
+        if (!found) return wire::reason::UnknownToken;
         c = Command{};
         c.kind = 'X';
-        c.instrument = it->second.instrument;
+        c.instrument = found->instrument;
         c.user = user;
         c.qty = x.qty;
         c.token = x.token;
-        c.order_id = it->second.order_id;
+        c.order_id = found->order_id;
         return 0;
     }
 
 private:
-    struct Entry {
-        std::uint16_t instrument;
-        std::uint64_t order_id;
-    };
     // Dollars of price (4 implied decimals) x quantity; no overflow: < 2^32 * 2^32 / 10^4.
     static std::uint64_t notional(std::uint32_t price, std::uint32_t qty) noexcept {
         return static_cast<std::uint64_t>(price) * qty / 10'000;
@@ -119,7 +166,7 @@ private:
 
     const Config& cfg_;
     std::unordered_map<std::uint64_t, std::uint16_t> symbols_;
-    std::vector<std::unordered_map<std::uint64_t, Entry>> tokens_;  // per user
+    std::vector<TokenMap> tokens_;  // per user
     std::uint64_t next_id_ = 1;
 };
 

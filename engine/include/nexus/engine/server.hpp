@@ -7,8 +7,9 @@
 //    shards; it also writes the shards' events to the clients;
 //  * one thread per shard: takes the commands queued for it in batches,
 //    stamps and journals each, applies it to its ShardCore (its own slabs),
-//    commits the journal (write, or write + fdatasync), writes the batch's
-//    ITCH bytes, and only then hands the batch's events to the I/O thread.
+//    commits the journal (write, or write + fdatasync), and only then hands
+//    the batch's events to the I/O thread; its ITCH bytes follow in 64 KiB
+//    writes or when the shard is idle.
 //    Nothing a client can do blocks a shard: the I/O thread never waits on a
 //    socket and the shards never touch one.
 // A client whose queued outbound bytes pass `outbound_limit` is disconnected
@@ -23,7 +24,9 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,6 +77,31 @@ inline void write_fd_all(int fd, const std::uint8_t* p, std::size_t n, const std
 
 class Server;
 
+// Wakes a sleeping thread; costs no system call while the thread is awake.
+// (std::atomic::wait/notify in libstdc++ 12 yields in a loop before it sleeps
+// and may enter the kernel on every notify.)
+class Doorbell {
+public:
+    std::uint32_t seen() const noexcept { return seq_.load(std::memory_order_seq_cst); }
+    void ring() noexcept {
+        seq_.fetch_add(1, std::memory_order_seq_cst);
+        if (sleeping_.load(std::memory_order_seq_cst))
+            ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&seq_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
+    // Sleeps unless the bell rang after `seen` was read.
+    void wait(std::uint32_t seen) noexcept {
+        sleeping_.store(true, std::memory_order_seq_cst);
+        if (seq_.load(std::memory_order_seq_cst) == seen)
+            ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&seq_), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
+        sleeping_.store(false, std::memory_order_seq_cst);
+    }
+
+private:
+    std::atomic<std::uint32_t> seq_{0};
+    std::atomic<bool> sleeping_{false};
+};
+static_assert(sizeof(std::atomic<std::uint32_t>) == 4);
+
 // One matching thread and its journal.
 class Shard {
 public:
@@ -86,6 +114,37 @@ public:
         journal_.emplace(path, cfg_.shards, index_, cfg_.sync);
     }
 
+    // Inline matching (I/O thread): journal and apply now; commit_inline()
+    // commits the journal and hands back the events of everything applied.
+    void apply_inline(Command c) {
+        c.ts = wall_ns();
+        journal_->append(c);
+        core_.apply(c, inline_out_);
+        ++inline_pending_;
+    }
+    [[nodiscard]] bool inline_pending() const noexcept { return inline_pending_ != 0; }
+    // Returns the events to deliver (valid until the next call).
+    const std::vector<std::uint8_t>& commit_inline(int itch_fd) {
+        journal_->commit();  // before any acknowledgement leaves
+        commands.fetch_add(inline_pending_, std::memory_order_relaxed);
+        if (inline_pending_ > max_batch.load(std::memory_order_relaxed)) max_batch.store(inline_pending_, std::memory_order_relaxed);
+        inline_pending_ = 0;
+        trades.store(inline_out_.trades, std::memory_order_relaxed);
+        rejects.store(inline_out_.rejects, std::memory_order_relaxed);
+        commits.store(journal_->commits(), std::memory_order_relaxed);
+        journal_bytes.store(journal_->bytes(), std::memory_order_relaxed);
+        inline_events_.swap(inline_out_.events);
+        inline_out_.events.clear();
+        inline_itch_.insert(inline_itch_.end(), inline_out_.itch.bytes().begin(), inline_out_.itch.bytes().end());
+        inline_out_.itch.clear_bytes();
+        if (itch_fd >= 0 && inline_itch_.size() >= (1 << 16)) flush_inline_itch(itch_fd);
+        return inline_events_;
+    }
+    void flush_inline_itch(int itch_fd) {
+        if (itch_fd >= 0 && !inline_itch_.empty()) write_fd_all(itch_fd, inline_itch_.data(), inline_itch_.size(), "ITCH output");
+        inline_itch_.clear();
+    }
+
     // I/O thread: queue a command.
     void push(const Command& c) {
         std::size_t depth;
@@ -95,8 +154,7 @@ public:
             depth = in_.size();
         }
         if (depth > max_depth_.load(std::memory_order_relaxed)) max_depth_.store(depth, std::memory_order_relaxed);
-        in_seq_.fetch_add(1, std::memory_order_release);
-        in_seq_.notify_one();
+        bell_.ring();
     }
 
     void start(Server& server, int itch_fd) {
@@ -105,8 +163,7 @@ public:
     // Asks the thread to finish what is queued and exit; joins it.
     void stop() {
         stop_.store(true, std::memory_order_release);
-        in_seq_.fetch_add(1, std::memory_order_release);
-        in_seq_.notify_one();
+        bell_.ring();
         if (thread_.joinable()) thread_.join();
     }
 
@@ -137,11 +194,14 @@ private:
     std::atomic<bool> stop_{false};
     std::mutex in_mu_;
     std::vector<Command> in_;
-    std::atomic<std::uint32_t> in_seq_{0};
+    Doorbell bell_;
     std::atomic<std::size_t> max_depth_{0};
     std::mutex out_mu_;
     std::vector<std::uint8_t> out_events_;
     bool posted_ = false;
+    CoreOut inline_out_;
+    std::vector<std::uint8_t> inline_events_, inline_itch_;
+    std::size_t inline_pending_ = 0;
 };
 
 struct ServerCounters {
@@ -178,16 +238,32 @@ public:
 
     // Serves until SIGINT/SIGTERM or stop(); returns the exit status.
     int run() {
-        for (auto& s : shards_) s->start(*this, itch_fd_);
+        if (!cfg_.inline_matching)
+            for (auto& s : shards_) s->start(*this, itch_fd_);
+        else
+            itch_timer();
         signals_.add(SIGINT);
         signals_.add(SIGTERM);
         signals_.add(SIGUSR1);
         wait_signal();
         accept();
-        spdlog::info("listening on {}:{} ({} instruments, {} users, {} shards, sync {})", cfg_.listen_address, port(),
-                     cfg_.instruments.size(), cfg_.users.size(), cfg_.shards,
-                     cfg_.sync == SyncPolicy::Os ? "os" : "fsync");
-        io_.run();
+        spdlog::info("listening on {}:{} ({} instruments, {} users, {} shards matched {}, sync {}, I/O {})", cfg_.listen_address,
+                     port(), cfg_.instruments.size(), cfg_.users.size(), cfg_.shards,
+                     cfg_.inline_matching ? "inline on the I/O thread" : "on their own threads",
+                     cfg_.sync == SyncPolicy::Os ? "os" : "fsync", cfg_.busy_poll ? "busy-polls" : "blocks in epoll");
+        if (cfg_.inline_matching) {
+            // Every handler that is ready runs, then one journal commit answers
+            // all the commands they applied (group commit across sessions).
+            while (!io_.stopped()) {
+                const std::size_t ran = io_.poll();
+                commit_inline();
+                if (ran == 0 && !cfg_.busy_poll) io_.run_one();
+            }
+        } else if (cfg_.busy_poll) {
+            while (!io_.stopped()) io_.poll();
+        } else {
+            io_.run();
+        }
         for (auto& s : shards_) s->stop();
         log_counters("at exit");
         return status_;
@@ -319,6 +395,14 @@ private:
         acceptor_.close(ignore);
         for (auto& s : shards_) s->stop();  // each finishes its queue and commits its journal
         for (auto& s : shards_) drain(*s);
+        commit_inline();
+        for (auto& s : shards_) {
+            try {
+                s->flush_inline_itch(itch_fd_);
+            } catch (const std::exception& e) {
+                spdlog::error("{}", e.what());
+            }
+        }
         std::vector<SessionPtr> open(sessions_.begin(), sessions_.end());
         for (auto& s : open) s->end_session();
         shutdown_timer_.emplace(io_, std::chrono::seconds(2));
@@ -348,6 +432,7 @@ private:
         boost::system::error_code ignore;
         signals_.cancel(ignore);
         if (shutdown_timer_) shutdown_timer_->cancel();
+        itch_flush_timer_.cancel();
         io_.stop();
     }
 
@@ -382,7 +467,11 @@ private:
 
     void drain(Shard& shard) {
         shard.take_events(drain_buf_);
-        for_each_event(drain_buf_, [&](std::uint32_t user, std::span<const std::uint8_t> packet) {
+        deliver(drain_buf_);
+        drain_buf_.clear();
+    }
+    void deliver(const std::vector<std::uint8_t>& events) {
+        for_each_event(events, [&](std::uint32_t user, std::span<const std::uint8_t> packet) {
             Session* s = user < user_sessions_.size() ? user_sessions_[user] : nullptr;
             if (!s) {
                 ++counters_.dropped_events;
@@ -390,7 +479,37 @@ private:
             }
             s->send_raw(packet);
         });
-        drain_buf_.clear();
+    }
+    // Inline matching: commit what the last read applied, then answer.
+    void commit_inline() {
+        if (!cfg_.inline_matching) return;
+        for (auto& s : shards_) {
+            if (!s->inline_pending()) continue;
+            try {
+                deliver(s->commit_inline(itch_fd_));
+            } catch (const std::exception& e) {
+                spdlog::critical("shard {}: {}; no further command can be journaled, shutting down", s->index(), e.what());
+                status_ = 1;
+                cfg_.inline_matching = false;  // nothing more is applied or answered
+                begin_shutdown("journal failure");
+                return;
+            }
+        }
+    }
+    // Inline matching: market data reaches the file at least every 100 ms.
+    void itch_timer() {
+        itch_flush_timer_.expires_after(std::chrono::milliseconds(100));
+        itch_flush_timer_.async_wait([this](boost::system::error_code ec) {
+            if (ec || finished_) return;
+            for (auto& s : shards_) {
+                try {
+                    s->flush_inline_itch(itch_fd_);
+                } catch (const std::exception& e) {
+                    spdlog::error("{}", e.what());
+                }
+            }
+            itch_timer();
+        });
     }
 
     // ---- validation and routing (I/O thread) ------------------------------------
@@ -406,7 +525,9 @@ private:
         if (shutting_down_) return io_reject(s, reply_token, wire::reason::Halted);
         Command c;
         if (const char why = (router_.*fn)(static_cast<std::uint32_t>(s.user()), m, c)) return io_reject(s, reply_token, why);
-        shards_[router_.shard_of(c.instrument)]->push(c);
+        Shard& shard = *shards_[router_.shard_of(c.instrument)];
+        if (cfg_.inline_matching) shard.apply_inline(c);
+        else shard.push(c);
     }
     void on_enter(Session& s, const wire::EnterOrder& o) {
         ++counters_.orders;
@@ -523,12 +644,21 @@ private:
             rlen_ += n;
             std::size_t used = 0;
             wire::Packet pk;
+            // With inline matching, commands are committed and answered after
+            // every ready handler has run (see run()); a session that is about
+            // to be closed has its answers committed first.
             for (;;) {
                 const auto st = deframer_.next(std::span<const std::uint8_t>(rbuf_.data(), rlen_), used, pk);
                 if (st == wire::Deframer::Status::NeedMore) break;
-                if (st == wire::Deframer::Status::Error) return protocol_error(deframer_.error());
-                if (!handle(pk)) return;
-                if (closing_ || closed_) return;
+                if (st == wire::Deframer::Status::Error) {
+                    srv_.commit_inline();
+                    return protocol_error(deframer_.error());
+                }
+                const bool more = handle(pk);
+                if (!more || closing_ || closed_) {
+                    srv_.commit_inline();
+                    return;
+                }
             }
             if (used > 0) {
                 std::memmove(rbuf_.data(), rbuf_.data() + used, rlen_ - used);
@@ -650,6 +780,7 @@ private:
     tcp::acceptor acceptor_;
     asio::signal_set signals_;
     std::optional<asio::steady_timer> shutdown_timer_;
+    asio::steady_timer itch_flush_timer_{io_};
     std::vector<std::unique_ptr<Shard>> shards_;
     int itch_fd_ = -1;
     std::unordered_map<std::string, std::uint32_t> user_index_;
@@ -665,6 +796,7 @@ private:
 
 inline void Shard::run(Server& server, int itch_fd) {
     std::vector<Command> batch;
+    std::vector<std::uint8_t> itch;
     CoreOut out;
     out.events.reserve(1 << 16);
     try {
@@ -674,12 +806,17 @@ inline void Shard::run(Server& server, int itch_fd) {
                 batch.swap(in_);
             }
             if (batch.empty()) {
+                // Idle: the market data waiting in memory goes to the file now.
+                if (itch_fd >= 0 && !itch.empty()) {
+                    write_fd_all(itch_fd, itch.data(), itch.size(), "ITCH output");
+                    itch.clear();
+                }
                 if (stop_.load(std::memory_order_acquire)) {
                     std::lock_guard lock(in_mu_);
                     if (in_.empty()) break;
                     continue;
                 }
-                const std::uint32_t seen = in_seq_.load(std::memory_order_acquire);
+                const std::uint32_t seen = bell_.seen();
                 {
                     std::lock_guard lock(in_mu_);
                     if (!in_.empty()) continue;
@@ -688,13 +825,13 @@ inline void Shard::run(Server& server, int itch_fd) {
                 const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(cfg_.spin_us);
                 bool woke = false;
                 while (std::chrono::steady_clock::now() < until) {
-                    if (in_seq_.load(std::memory_order_acquire) != seen) {
+                    if (bell_.seen() != seen) {
                         woke = true;
                         break;
                     }
                     __builtin_ia32_pause();
                 }
-                if (!woke) in_seq_.wait(seen, std::memory_order_acquire);
+                if (!woke) bell_.wait(seen);
                 continue;
             }
             for (Command& c : batch) {
@@ -703,8 +840,6 @@ inline void Shard::run(Server& server, int itch_fd) {
                 core_.apply(c, out);
             }
             journal_->commit();  // before any acknowledgement of the batch leaves
-            if (itch_fd >= 0 && !out.itch.bytes().empty())
-                write_fd_all(itch_fd, out.itch.bytes().data(), out.itch.bytes().size(), "ITCH output");
             commands.fetch_add(batch.size(), std::memory_order_relaxed);
             trades.store(out.trades, std::memory_order_relaxed);
             rejects.store(out.rejects, std::memory_order_relaxed);
@@ -718,6 +853,15 @@ inline void Shard::run(Server& server, int itch_fd) {
                 if (!posted_) post = posted_ = true;
             }
             if (post) server.notify_events(*this);
+            // Market data is not on the acknowledgement path: it is appended to
+            // the file in 64 KiB writes, and whenever the shard runs out of work.
+            // (The file is rebuilt from the journal at start-up, so a crash
+            // cannot leave it short of what the journal holds.)
+            itch.insert(itch.end(), out.itch.bytes().begin(), out.itch.bytes().end());
+            if (itch_fd >= 0 && itch.size() >= (1 << 16)) {
+                write_fd_all(itch_fd, itch.data(), itch.size(), "ITCH output");
+                itch.clear();
+            }
             out.events.clear();
             out.itch.clear_bytes();
             batch.clear();

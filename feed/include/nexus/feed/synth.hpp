@@ -105,9 +105,12 @@ protected:
     std::vector<std::uint8_t> buf_;
 
 private:
+    // Each message reserves its bytes once (begin) and fills them in place.
     void begin(char type, std::uint16_t len, std::uint16_t locate, std::uint64_t ts) {
         if (buf_.size() > flush_at_) [[unlikely]]
             overflow();
+        at_ = buf_.size();
+        buf_.resize(at_ + 2 + len);
         put(len, 2);
         ch(type);
         put(locate, 2);
@@ -116,14 +119,17 @@ private:
         ++messages_;
     }
     void put(std::uint64_t v, int n) {
-        for (int i = n - 1; i >= 0; --i) buf_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+        std::uint8_t* p = buf_.data() + at_;
+        for (int i = n - 1; i >= 0; --i) p[i] = static_cast<std::uint8_t>(v >> (8 * (n - 1 - i)));
+        at_ += static_cast<std::size_t>(n);
     }
     void u32(std::uint32_t v) { put(v, 4); }
     void u64(std::uint64_t v) { put(v, 8); }
-    void ch(char c) { buf_.push_back(static_cast<std::uint8_t>(c)); }
+    void ch(char c) { buf_[at_++] = static_cast<std::uint8_t>(c); }
     void str(const std::string& s, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) buf_.push_back(static_cast<std::uint8_t>(i < s.size() ? s[i] : ' '));
+        for (std::size_t i = 0; i < n; ++i) buf_[at_++] = static_cast<std::uint8_t>(i < s.size() ? s[i] : ' ');
     }
+    std::size_t at_ = 0;  // where the message being encoded writes next
     std::uint64_t messages_ = 0;
 };
 

@@ -1,0 +1,204 @@
+// nexus-bench-engine: the engine's inbound path in one process, no sockets.
+//
+// A flow of order messages (the load generator's mix: limits a few ticks from
+// the mid, IOC market orders, cancels and replaces of live orders, 20 users,
+// 8 instruments) is recorded once, then replayed through a fresh Router
+// (validation, token maps, order IDs) + JournalWriter + ShardCore for each
+// scenario, in batches: every message validated, journaled and matched, its
+// client messages and ITCH bytes encoded; the journal committed once per
+// batch (the server commits once per batch the same way). Timed with
+// steady_clock around the whole replay. Scenarios alternate over rounds:
+//   journal os     write(2) per batch (the default policy)
+//   journal fsync  write(2) + fdatasync(2) per batch
+//   no journal     the same work without the journal (what journaling costs)
+//
+// usage: nexus-bench-engine [--quick] [--out=FILE] [--dir=DIR] [--messages=N]
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nexus/engine/core.hpp>
+#include <nexus/engine/router.hpp>
+
+namespace en = nexus::engine;
+namespace wire = nexus::engine::wire;
+
+namespace {
+
+struct Msg {
+    std::uint32_t user;
+    wire::Inbound in;
+};
+
+en::Config make_config() {
+    std::string text = "pool_orders 1048576\npool_levels 4096\n";
+    for (const char* s : {"AAPL", "MSFT", "AMZN", "NVDA", "GOOG", "META", "TSLA", "AMD"}) text += std::string("instrument ") + s + "\n";
+    for (int u = 0; u < 20; ++u) text += "user u" + std::to_string(u) + " password=p\n";
+    std::istringstream in(text);
+    return en::parse_config(in, "bench");
+}
+
+// Records `n` messages of the mix, applying them as it goes so that cancels
+// and replaces name live orders.
+std::vector<Msg> record_flow(const en::Config& cfg, std::size_t n, std::uint64_t seed) {
+    en::Router router(cfg);
+    en::ShardCore core(cfg, 0);
+    en::CoreOut out;
+    std::mt19937_64 rng(seed);
+    struct UserState {
+        std::vector<std::uint64_t> live;
+        std::uint64_t next = 0;
+    };
+    std::vector<UserState> users(cfg.users.size());
+    std::vector<Msg> flow;
+    flow.reserve(n);
+    auto drop = [](std::vector<std::uint64_t>& v, std::uint64_t t) {
+        for (auto& x : v)
+            if (x == t) {
+                x = v.back();
+                v.pop_back();
+                return;
+            }
+    };
+    while (flow.size() < n) {
+        const auto u = static_cast<std::uint32_t>(rng() % users.size());
+        UserState& us = users[u];
+        int kind = static_cast<int>(rng() % 100);
+        kind = kind < 60 ? 0 : kind < 70 ? 1 : kind < 90 ? 2 : 3;
+        if (kind >= 2 && us.live.empty()) kind = 0;
+        if (kind == 0 && us.live.size() >= 100) kind = 2;
+        const char side = rng() % 2 ? 'B' : 'S';
+        const auto ticks = static_cast<std::uint32_t>(rng() % 5);
+        const std::uint32_t price = side == 'B' ? 1'000'000 - ticks * 100 : 1'000'000 + ticks * 100;
+        Msg m{u, {}};
+        if (kind <= 1) {
+            m.in.kind = wire::InKind::Enter;
+            m.in.enter.token = ++us.next;
+            m.in.enter.side = side;
+            m.in.enter.qty = kind == 0 ? 1 + static_cast<std::uint32_t>(rng() % 10) * 10 : 10;
+            m.in.enter.symbol = wire::make_symbol(cfg.instruments[rng() % cfg.instruments.size()].symbol);
+            m.in.enter.price = kind == 0 ? price : 0;
+            m.in.enter.type = kind == 0 ? 'L' : 'M';
+            m.in.enter.tif = kind == 0 ? 'D' : 'I';
+        } else if (kind == 2) {
+            m.in.kind = wire::InKind::Cancel;
+            m.in.cancel.token = us.live[rng() % us.live.size()];
+            drop(us.live, m.in.cancel.token);
+        } else {
+            m.in.kind = wire::InKind::Replace;
+            m.in.replace.token = us.live[rng() % us.live.size()];
+            m.in.replace.new_token = ++us.next;
+            m.in.replace.qty = 1 + static_cast<std::uint32_t>(rng() % 10) * 10;
+            m.in.replace.price = price;
+            drop(us.live, m.in.replace.token);
+        }
+        flow.push_back(m);
+        en::Command c;
+        const char why = m.in.kind == wire::InKind::Enter    ? router.enter(u, m.in.enter, c)
+                         : m.in.kind == wire::InKind::Cancel ? router.cancel(u, m.in.cancel, c)
+                                                             : router.replace(u, m.in.replace, c);
+        if (why) continue;
+        c.ts = flow.size();
+        core.apply(c, out);
+        en::for_each_event(out.events, [&](std::uint32_t who, std::span<const std::uint8_t> packet) {
+            const wire::Outbound o = wire::decode_outbound(packet.subspan(3));
+            auto& l = users[who].live;
+            if ((o.type == wire::kAccepted && o.order_type == 'L' && o.tif == 'D') || o.type == wire::kReplaced) l.push_back(o.token);
+            // Executions and cancels may end an order; a later cancel of it is simply rejected.
+        });
+        out.clear();
+    }
+    return flow;
+}
+
+enum class Mode { Os, Fsync, None };
+
+// Replays the flow; returns seconds.
+double replay(const en::Config& cfg, const std::vector<Msg>& flow, Mode mode, const std::string& dir, std::size_t batch,
+              std::uint64_t& trades, std::uint64_t& event_bytes) {
+    en::Router router(cfg);
+    en::ShardCore core(cfg, 0);
+    en::CoreOut out;
+    out.events.reserve(1 << 20);
+    const std::string path = dir + "/bench-journal.nxj";
+    std::filesystem::remove(path);
+    std::optional<en::JournalWriter> journal;
+    if (mode != Mode::None) journal.emplace(path, 1, 0, mode == Mode::Fsync ? en::SyncPolicy::Fsync : en::SyncPolicy::Os);
+    event_bytes = 0;
+    std::uint64_t ts = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t in_batch = 0;
+    for (const Msg& m : flow) {
+        en::Command c;
+        const char why = m.in.kind == wire::InKind::Enter    ? router.enter(m.user, m.in.enter, c)
+                         : m.in.kind == wire::InKind::Cancel ? router.cancel(m.user, m.in.cancel, c)
+                                                             : router.replace(m.user, m.in.replace, c);
+        if (!why) {
+            c.ts = ++ts;
+            if (journal) journal->append(c);
+            core.apply(c, out);
+        }
+        if (++in_batch == batch) {
+            if (journal) journal->commit();
+            event_bytes += out.events.size() + out.itch.bytes().size();
+            out.clear();
+            in_batch = 0;
+        }
+    }
+    if (journal) journal->commit();
+    const auto t1 = std::chrono::steady_clock::now();
+    trades = out.trades;
+    std::filesystem::remove(path);
+    return std::chrono::duration<double>(t1 - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool quick = false;
+    std::string out_path, dir = std::filesystem::temp_directory_path().string();
+    std::size_t messages = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+        else if (std::strncmp(argv[i], "--out=", 6) == 0) out_path = argv[i] + 6;
+        else if (std::strncmp(argv[i], "--dir=", 6) == 0) dir = argv[i] + 6;
+        else if (std::strncmp(argv[i], "--messages=", 11) == 0) messages = std::stoul(argv[i] + 11);
+        else {
+            std::fprintf(stderr, "usage: %s [--quick] [--out=FILE] [--dir=DIR] [--messages=N]\n", argv[0]);
+            return 2;
+        }
+    }
+    std::FILE* out = out_path.empty() ? stdout : std::fopen(out_path.c_str(), "w");
+    if (!out) {
+        std::perror(out_path.c_str());
+        return 1;
+    }
+    const en::Config cfg = make_config();
+    const std::size_t n = messages ? messages : quick ? 20'000 : 4'000'000;
+    const std::size_t n_fsync = std::min<std::size_t>(n, quick ? 5'000 : 200'000);  // fsync rounds are slow: a shorter prefix of the flow
+    const int rounds = quick ? 1 : 3;
+    const std::size_t batch = 64;
+    const std::vector<Msg> flow = record_flow(cfg, n, 20261126);
+    const std::vector<Msg> flow_fsync(flow.begin(), flow.begin() + static_cast<std::ptrdiff_t>(n_fsync));
+    std::fprintf(out, "I\tmessages\t%zu\nI\tmessages_fsync\t%zu\nI\tbatch\t%zu\nI\tjournal_dir\t%s\n", n, n_fsync, batch, dir.c_str());
+    std::fprintf(out, "# mode\tround\tmessages\tseconds\tmessages_per_s\ttrades\n");
+    for (int r = 1; r <= rounds; ++r) {
+        for (Mode mode : {Mode::Os, Mode::None, Mode::Fsync}) {
+            const auto& f = mode == Mode::Fsync ? flow_fsync : flow;
+            std::uint64_t trades = 0, bytes = 0;
+            const double s = replay(cfg, f, mode, dir, batch, trades, bytes);
+            const char* name = mode == Mode::Os ? "journal os" : mode == Mode::Fsync ? "journal fsync" : "no journal";
+            std::fprintf(out, "E\t%s\t%d\t%zu\t%.4f\t%.0f\t%llu\n", name, r, f.size(), s, static_cast<double>(f.size()) / s,
+                         static_cast<unsigned long long>(trades));
+            std::fflush(out);
+            std::fprintf(stderr, "engine core: %-14s round %d: %.2f M messages/s\n", name, r, static_cast<double>(f.size()) / s / 1e6);
+        }
+    }
+    if (out != stdout) std::fclose(out);
+    return 0;
+}
