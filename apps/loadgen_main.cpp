@@ -12,9 +12,14 @@
 // from a fixed mid on either side (some cross), IOC market orders, cancels and
 // replaces of the session's own resting orders (a session with more than
 // --max-live resting orders cancels instead of adding).
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +27,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -49,6 +55,7 @@ struct Options {
     std::size_t max_live = 100;
     std::uint64_t seed = 1;
     bool busy = false;
+    bool floor = false;  // --floor: loopback TCP echo, no engine
 };
 
 [[noreturn]] void usage(int code) {
@@ -62,9 +69,13 @@ struct Options {
                  "  --duration S      measured seconds (default 5), after --warmup S (default 1)\n"
                  "  --mix SPEC        limit=60,market=10,cancel=20,replace=10 (weights)\n"
                  "  --max-live N      resting orders per session before it cancels instead (default 100)\n"
-                 "  --tsv FILE        append a result row: label rate sessions sent answered per_s p50 p90 p99 p999 max (us)\n"
+                 "  --tsv FILE        append a result row: label rate sessions sent answered per_s p50 p90 p99 p999 max\n"
+                 "                    late_p50 late_p99 sent_p50 sent_p99 (us; late: how long after its due time a\n"
+                 "                    request left; sent: round trip from the actual send)\n"
                  "  --label L         the row's label\n"
                  "  --busy            poll the sockets without sleeping (takes a whole core)\n"
+                 "  --floor           measure the machine's floor instead: a 44-byte ping-pong over loopback TCP\n"
+                 "                    with a trivial echo thread (blocking, or polling with --busy); --duration applies\n"
                  "  --seed N\n");
     std::exit(code);
 }
@@ -91,6 +102,7 @@ Options parse(int argc, char** argv) {
         else if (a == "--label") o.label = next();
         else if (a == "--seed") o.seed = std::stoull(next());
         else if (a == "--busy") o.busy = true;
+        else if (a == "--floor") o.floor = true;
         else if (a == "--mix") {
             const std::string spec = next();
             const char* names[4] = {"limit", "market", "cancel", "replace"};
@@ -118,7 +130,7 @@ Options parse(int argc, char** argv) {
             usage(2);
         }
     }
-    if (o.config.empty() || (o.port == 0 && o.port_file.empty()) || (o.rate <= 0) == (o.window == 0)) usage(2);
+    if (!o.floor && (o.config.empty() || (o.port == 0 && o.port_file.empty()) || (o.rate <= 0) == (o.window == 0))) usage(2);
     return o;
 }
 
@@ -129,7 +141,10 @@ struct Session {
     std::unordered_map<std::uint64_t, std::uint32_t> open;  // resting orders: token -> open qty
     std::vector<std::uint64_t> live;                        // the same tokens, for random picks
     std::unordered_map<std::uint64_t, std::size_t> live_pos;
-    std::unordered_map<std::uint64_t, std::uint64_t> pending;  // request token -> due/sent TSC
+    struct Times {
+        std::uint64_t due, sent;
+    };
+    std::unordered_map<std::uint64_t, Times> pending;  // request token -> when it was due, when it left
     std::uint64_t answered = 0;
 
     void add_live(std::uint64_t t, std::uint32_t q) {
@@ -164,11 +179,104 @@ struct Session {
     }
 };
 
+// `late`: how long after its due time each request actually left (open loop),
+// the generator's own delay, which the round trip includes.
+void print_result(const Options& opt, const char* what, nb::Samples& lat, double ticks_per_us, double per_s, std::uint64_t sent,
+                  std::uint64_t answered, nb::Samples* late = nullptr, nb::Samples* from_send = nullptr) {
+    auto us = [&](double q) { return lat.quantile(q) / ticks_per_us; };
+    std::printf("  %s\n  throughput %.0f requests/s answered (measured window)\n", what, per_s);
+    const double late50 = late && !late->empty() ? late->quantile(0.5) / ticks_per_us : 0;
+    const double late99 = late && !late->empty() ? late->quantile(0.99) / ticks_per_us : 0;
+    const double sent50 = from_send && !from_send->empty() ? from_send->quantile(0.5) / ticks_per_us : 0;
+    const double sent99 = from_send && !from_send->empty() ? from_send->quantile(0.99) / ticks_per_us : 0;
+    if (late && !late->empty()) {
+        std::printf("  sent after its due time by us: p50 %.1f  p99 %.1f\n", late50, late99);
+        std::printf("  round trip from the actual send, us: p50 %.1f  p99 %.1f\n", sent50, sent99);
+    }
+    std::printf("  round trip us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (%zu samples)\n", us(0.5), us(0.9),
+                us(0.99), us(0.999), lat.max() / ticks_per_us, lat.size());
+    if (opt.tsv.empty()) return;
+    if (std::FILE* f = std::fopen(opt.tsv.c_str(), "a")) {
+        std::fprintf(f, "%s\t%.0f\t%u\t%llu\t%llu\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\n", opt.label.c_str(),
+                     opt.rate, opt.sessions, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(answered), per_s,
+                     us(0.5), us(0.9), us(0.99), us(0.999), lat.max() / ticks_per_us, late50, late99, sent50, sent99);
+        std::fclose(f);
+    }
+}
+
+// The floor: one connection, a 44-byte message each way (an Accepted is 47
+// bytes framed), echoed by a thread that does nothing else. Closed loop.
+int run_floor(const Options& opt, const nb::TscInfo& tsc) {
+    const double ticks_per_us = tsc.ticks_per_ns * 1000;
+    int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (ls < 0 || ::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+        ::listen(ls, 1) != 0) {
+        std::perror("nexus-loadgen: floor socket");
+        return 1;
+    }
+    const bool busy = opt.busy;
+    std::thread echo([ls, busy] {
+        const int s = ::accept(ls, nullptr, nullptr);
+        int one = 1;
+        ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        char b[256];
+        for (;;) {
+            const ssize_t r = ::recv(s, b, sizeof b, busy ? MSG_DONTWAIT : 0);
+            if (r < 0 && errno == EAGAIN) continue;
+            if (r <= 0) break;
+            ::send(s, b, static_cast<std::size_t>(r), MSG_NOSIGNAL);
+        }
+        ::close(s);
+    });
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        std::perror("nexus-loadgen: floor connect");
+        return 1;
+    }
+    int one = 1;
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    nb::Samples lat;
+    char b[256] = {};
+    std::uint64_t n = 0;
+    const std::uint64_t start = __rdtsc();
+    const auto warm = start + static_cast<std::uint64_t>(opt.warmup * 1e6 * ticks_per_us);
+    const auto end = warm + static_cast<std::uint64_t>(opt.duration * 1e6 * ticks_per_us);
+    for (std::uint64_t now = start; now < end; now = __rdtsc()) {
+        const std::uint64_t t0 = __rdtsc();
+        ::send(c, b, 44, MSG_NOSIGNAL);
+        std::size_t got = 0;
+        while (got < 44) {
+            const ssize_t r = ::recv(c, b, sizeof b, busy ? MSG_DONTWAIT : 0);
+            if (r < 0 && errno == EAGAIN) continue;
+            if (r <= 0) break;
+            got += static_cast<std::size_t>(r);
+        }
+        const std::uint64_t t1 = __rdtsc();
+        if (t0 >= warm) {
+            lat.add(static_cast<double>(t1 - t0));
+            ++n;
+        }
+    }
+    ::shutdown(c, SHUT_RDWR);
+    ::close(c);
+    echo.join();
+    ::close(ls);
+    std::printf("nexus-loadgen: floor, loopback TCP echo (%s), %.1f s measured after %.1f s warm-up\n",
+                busy ? "both sides polling" : "both sides blocking", opt.duration, opt.warmup);
+    print_result(opt, "no engine: a trivial echo thread", lat, ticks_per_us, static_cast<double>(n) / opt.duration, n, n);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     const Options opt = parse(argc, argv);
     prctl(PR_SET_TIMERSLACK, 1UL);
+    if (opt.floor) return run_floor(opt, nb::calibrate());
     en::Config cfg;
     try {
         cfg = en::load_config(opt.config);
@@ -220,6 +328,15 @@ int main(int argc, char** argv) {
     nb::Samples lat;
     lat.reserve(static_cast<std::size_t>((opt.rate > 0 ? opt.rate : 200'000) * opt.duration * 1.2));
 
+    const std::uint64_t start = __rdtsc();
+    const auto warm_ticks = static_cast<std::uint64_t>(opt.warmup * 1e6 * ticks_per_us);
+    const auto end_ticks = warm_ticks + static_cast<std::uint64_t>(opt.duration * 1e6 * ticks_per_us);
+    const std::uint64_t measure_from = start + warm_ticks, measure_to = start + end_ticks;
+    nb::Samples late, lat_sent;
+
+    // The pending entry of the request being sent.
+    std::uint64_t* sent_slot = nullptr;
+    auto last_sent_at = [&](Session&) -> std::uint64_t& { return *sent_slot; };
     // One request from session s, due at `due`.
     auto send_one = [&](Session& s, std::uint64_t due) {
         unsigned pick = static_cast<unsigned>(rng() % (mix_total ? mix_total : 1));
@@ -241,7 +358,7 @@ int main(int argc, char** argv) {
                 o.symbol = symbol_for(rng());
                 o.price = price;
                 enc.enter(o);
-                s.pending[token] = due;
+                sent_slot = &(s.pending[token] = {due, 0}).sent;
                 break;
             }
             case 1: {
@@ -253,32 +370,31 @@ int main(int argc, char** argv) {
                 o.type = 'M';
                 o.tif = 'I';
                 enc.enter(o);
-                s.pending[token] = due;
+                sent_slot = &(s.pending[token] = {due, 0}).sent;
                 break;
             }
             case 2: {
                 const std::uint64_t t = s.live[rng() % s.live.size()];
                 enc.cancel({.token = t, .qty = 0});
-                s.pending[t] = due;
+                sent_slot = &(s.pending[t] = {due, 0}).sent;
                 s.drop_live(t);  // no second cancel or replace of it
                 break;
             }
             default: {
                 const std::uint64_t t = s.live[rng() % s.live.size()];
                 enc.replace({.token = t, .new_token = token, .qty = 1 + static_cast<std::uint32_t>(rng() % 10) * 10, .price = price});
-                s.pending[token] = due;
+                sent_slot = &(s.pending[token] = {due, 0}).sent;
                 s.drop_live(t);
                 break;
             }
         }
         ++sent;
+        const std::uint64_t now = __rdtsc();
+        last_sent_at(s) = now;
         s.flush();
+        if (opt.rate > 0 && due >= measure_from && due < measure_to) late.add(static_cast<double>(now > due ? now - due : 0));
     };
 
-    const std::uint64_t start = __rdtsc();
-    const auto warm_ticks = static_cast<std::uint64_t>(opt.warmup * 1e6 * ticks_per_us);
-    const auto end_ticks = warm_ticks + static_cast<std::uint64_t>(opt.duration * 1e6 * ticks_per_us);
-    const std::uint64_t measure_from = start + warm_ticks, measure_to = start + end_ticks;
     const double period = opt.rate > 0 ? 1e6 * ticks_per_us / opt.rate : 0;
     double next_due = static_cast<double>(start);
     std::size_t rr = 0;
@@ -318,12 +434,13 @@ int main(int argc, char** argv) {
         if (!answers) return;
         const auto it = s.pending.find(m.token);
         if (it == s.pending.end()) return;
-        const std::uint64_t due = it->second;
+        const std::uint64_t due = it->second.due, sent_at = it->second.sent;
         s.pending.erase(it);
         if (opt.window) now = std::max<std::uint64_t>(now, __rdtsc());  // closed loop: a request sent while this read was parsed
         ++answered;
         if (due >= measure_from && due < measure_to) {
             lat.add(static_cast<double>(now - due));
+            lat_sent.add(static_cast<double>(now > sent_at ? now - sent_at : 0));
             ++requests_in_window;
         }
         if (opt.window && now < measure_to) send_one(s, __rdtsc());
@@ -413,26 +530,16 @@ int main(int argc, char** argv) {
     }
 
     const double per_s = static_cast<double>(requests_in_window) / opt.duration;
-    auto us = [&](double q) { return lat.quantile(q) / ticks_per_us; };
     std::printf("nexus-loadgen: %u sessions, %s, %.1f s measured after %.1f s warm-up\n", opt.sessions,
                 opt.rate > 0 ? ("open loop at " + std::to_string(static_cast<long>(opt.rate)) + " requests/s").c_str()
                              : ("closed loop, " + std::to_string(opt.window) + " outstanding per session").c_str(),
                 opt.duration, opt.warmup);
-    std::printf("  sent %llu, answered %llu, unanswered %zu, rejects %llu, executions %llu%s\n",
-                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(answered), outstanding(),
-                static_cast<unsigned long long>(rejects), static_cast<unsigned long long>(executions),
-                lost ? " — CONNECTION LOST" : "");
-    std::printf("  throughput %.0f requests/s answered (measured window)\n", per_s);
-    std::printf("  round trip us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (%zu samples)\n", us(0.5), us(0.9),
-                us(0.99), us(0.999), lat.max() / ticks_per_us, lat.size());
-    if (!opt.tsv.empty()) {
-        std::FILE* f = std::fopen(opt.tsv.c_str(), "a");
-        if (f) {
-            std::fprintf(f, "%s\t%.0f\t%u\t%llu\t%llu\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\n", opt.label.c_str(), opt.rate,
-                         opt.sessions, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(answered), per_s,
-                         us(0.5), us(0.9), us(0.99), us(0.999), lat.max() / ticks_per_us);
-            std::fclose(f);
-        }
-    }
+    char what[256];
+    std::snprintf(what, sizeof what, "sent %llu, answered %llu, unanswered %zu, rejects %llu, executions %llu%s",
+                  static_cast<unsigned long long>(sent), static_cast<unsigned long long>(answered), outstanding(),
+                  static_cast<unsigned long long>(rejects), static_cast<unsigned long long>(executions),
+                  lost ? " -- CONNECTION LOST" : "");
+    print_result(opt, what, lat, ticks_per_us, per_s, sent, answered, opt.rate > 0 ? &late : nullptr,
+                 opt.rate > 0 ? &lat_sent : nullptr);
     return lost || outstanding() > 0 ? 1 : 0;
 }

@@ -84,5 +84,7 @@ gb_time=0.2
 [ $quick -eq 1 ] && gb_time=0.001
 "$bin/nexus-gbench" --benchmark_min_time=$gb_time --benchmark_format=json --benchmark_out="$raw/gbench.json" \
   --benchmark_out_format=json >/dev/null
+echo "bench: matching engine"
+"$root/bench/engine.sh" "${q[@]}" --out "$out" --bin "$bin" --no-report
 python3 "$root/bench/report.py" "$raw" "$out"
 echo "bench: wrote $out/BENCHMARKS.md"

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# bench/engine.sh [--quick] [--out DIR] [--bin DIR] [--no-report]
+#
+# The matching engine's figures, the standard scenarios:
+#  * in-process (nexus-bench-engine): validation + journal + matching, no
+#    sockets, with the journal written to the OS, fsync'd, or absent;
+#  * over loopback, engine and load generator side by side on this machine:
+#    the floor (a trivial TCP echo, blocking and polling), then nexus-engine in
+#    four configurations (threads or inline matching; sync os or fsync), each
+#    driven by nexus-loadgen in closed loop (1 session, 1 outstanding) and in
+#    open loop at fixed rates (10 sessions); the default configuration over a
+#    finer sweep, to find the highest rate whose p99 stays under 1 ms.
+# Writes DIR/bench/results/raw/engine-*.tsv and (unless --no-report)
+# regenerates DIR/BENCHMARKS.md and the latency plot with bench/report.py.
+# Nothing else should run on the machine meanwhile: the engine and the load
+# generator share its cores.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+out=$root
+bin=""
+report=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --out) out=$2; shift ;;
+    --bin) bin=$2; shift ;;
+    --no-report) report=0 ;;
+    *) echo "usage: $0 [--quick] [--out DIR] [--bin DIR] [--no-report]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -z "$bin" ]; then
+  "$root/scripts/deps.sh"
+  "$root/scripts/build.sh" bench -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DNEXUS_BUILD_TESTS=OFF
+  bin=$root/build/bench/bench
+fi
+apps=$bin/../apps
+raw=$out/bench/results/raw
+mkdir -p "$raw"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# A report elsewhere than the repository takes the other benchmarks' raw files from it.
+if [ ! -f "$raw/machine.tsv" ] && [ "$raw" != "$root/bench/results/raw" ]; then
+  cp "$root"/bench/results/raw/*.tsv "$raw"/ 2>/dev/null || true
+  cp "$root"/bench/results/raw/*.json "$raw"/ 2>/dev/null || true
+fi
+lat=$raw/engine-latency.tsv
+rm -f "$lat" "$raw/engine-core.tsv"
+
+if [ $quick -eq 1 ]; then dur=0.3; warm=0.2; else dur=4; warm=1; fi
+q=()
+[ $quick -eq 1 ] && q=(--quick)
+
+echo "engine: in-process core"
+"$bin/nexus-bench-engine" "${q[@]}" --dir="$work" --out="$raw/engine-core.tsv"
+
+echo "engine: loopback floor"
+"$apps/nexus-loadgen" --floor --duration $dur --warmup $warm --label "floor blocking" --tsv "$lat" >/dev/null
+"$apps/nexus-loadgen" --floor --busy --duration $dur --warmup $warm --label "floor polling" --tsv "$lat" >/dev/null
+
+# run_mode LABEL "CONFIG LINES" RATES...  (rate "closed" = closed loop; "closed-busy" with a polling client)
+modes=0
+run_mode() {
+  local label=$1 extra=$2
+  shift 2
+  modes=$((modes + 1))
+  local dir=$work/mode$modes
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  {
+    echo "listen 127.0.0.1:0"
+    echo "journal_dir $dir/journal"
+    echo "itch_out $dir/md.itch"
+    printf '%b\n' "$extra"
+    for s in AAPL MSFT AMZN NVDA; do echo "instrument $s"; done
+    for u in $(seq 0 19); do echo "user u$u password=p$u"; done
+  } >"$dir/engine.cfg"
+  "$apps/nexus-engine" --config "$dir/engine.cfg" --port-file "$dir/port" --log-level warn >"$dir/engine.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 200); do [ -f "$dir/port" ] && break; sleep 0.05; done
+  if [ ! -f "$dir/port" ]; then
+    echo "engine: $label: nexus-engine did not start; its log:" >&2
+    cat "$dir/engine.log" >&2
+    exit 1
+  fi
+  for r in "$@"; do
+    local args=(--config "$dir/engine.cfg" --port-file "$dir/port" --duration $dur --warmup $warm --tsv "$lat")
+    case $r in
+      closed) args+=(--sessions 1 --window 1 --label "$label") ;;
+      closed-busy) args+=(--sessions 1 --window 1 --busy --label "$label, polling client") ;;
+      *) args+=(--sessions 10 --rate "$r" --label "$label") ;;
+    esac
+    echo "engine: $label: $r"
+    "$apps/nexus-loadgen" "${args[@]}" | tail -1 || true
+  done
+  kill -TERM $pid
+  if ! wait $pid; then
+    echo "engine: $label: nexus-engine did not exit cleanly; its log:" >&2
+    cat "$dir/engine.log" >&2
+    exit 1
+  fi
+}
+
+if [ $quick -eq 1 ]; then
+  run_mode "threads, sync os" "" closed 2000
+  run_mode "inline, busy poll, sync os" "matching inline\nio_poll busy" closed
+else
+  run_mode "threads, sync os" "" closed 5000 10000 20000 30000 50000 75000 100000
+  run_mode "threads, sync fsync" "sync fsync" closed 10000 20000 50000 100000
+  run_mode "inline, busy poll, sync os" "matching inline\nio_poll busy" closed closed-busy 10000 20000 50000 100000
+  run_mode "inline, busy poll, sync fsync" "matching inline\nio_poll busy\nsync fsync" closed 10000 20000 50000 100000
+fi
+echo "engine: wrote $lat"
+if [ $report -eq 1 ]; then
+  python3 "$root/bench/report.py" "$raw" "$out"
+  echo "engine: wrote $out/BENCHMARKS.md"
+fi
