@@ -106,9 +106,9 @@ if [ $quick -eq 1 ]; then
   run_mode "threads, sync os" "" closed 2000
   run_mode "inline, busy poll, sync os" "matching inline\nio_poll busy" closed
 else
-  run_mode "threads, sync os" "" closed 5000 10000 20000 30000 50000 75000 100000
+  run_mode "threads, sync os" "" closed 1000 2000 5000 10000 20000 30000 50000 75000 100000
   run_mode "threads, sync fsync" "sync fsync" closed 10000 20000 50000 100000
-  run_mode "inline, busy poll, sync os" "matching inline\nio_poll busy" closed closed-busy 10000 20000 50000 100000
+  run_mode "inline, busy poll, sync os" "matching inline\nio_poll busy" closed closed-busy 5000 10000 20000 30000 50000 100000
   run_mode "inline, busy poll, sync fsync" "matching inline\nio_poll busy\nsync fsync" closed 10000 20000 50000 100000
 fi
 echo "engine: wrote $lat"

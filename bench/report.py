@@ -465,16 +465,23 @@ if os.path.exists(lat_path):
         sent = f"{r['sent50']:.1f} / {r['sent99']:.0f}" if r["rate"] > 0 else "—"
         w(f"| {r['label']} | {load} | {r['per_s']:,.0f} | {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | {r['p999']:.1f} | {r['max']:.0f} | {late} | {sent} |")
     w("")
-    default = [r for r in rows if r["label"] == "threads, sync os" and r["rate"] > 0]
-    ok = [r for r in default if r["p99"] < 1000 and r["per_s"] >= 0.98 * r["rate"]]
     at100 = {r["label"]: r for r in rows if r["rate"] == 100000}
-    if default:
-        best = max(ok, key=lambda r: r["rate"]) if ok else None
+    configs = []
+    for r in rows:
+        if r["rate"] > 0 and r["label"] not in configs:
+            configs.append(r["label"])
+    if configs:
         w("Targets, this machine: at 100,000 orders/s, p50 at most 15 µs and p99 at most 50 µs — " +
           ("; ".join(f"{lab}: **p50 {r['p50']:.0f} µs, p99 {r['p99']:.0f} µs**" for lab, r in at100.items()) + " (not met)"
-           if at100 else "no 100,000/s run in this report") +
-          ". Highest offered rate in the sweep with p99 under 1 ms (default configuration): " +
-          (f"**{best['rate']:,.0f} / s** (p99 {best['p99']:.0f} µs)." if best else "**none of the rates swept**."))
+           if at100 else "no 100,000/s run in this report") + ".")
+        w("")
+        w("Highest offered rate swept whose p99 (from the due time) stayed under 1 ms, with every request answered:")
+        w("")
+        for lab in configs:
+            ok = [r for r in rows if r["label"] == lab and r["rate"] > 0 and r["p99"] < 1000 and r["per_s"] >= 0.98 * r["rate"]]
+            lowest = min((r["rate"] for r in rows if r["label"] == lab and r["rate"] > 0), default=0)
+            best = max(ok, key=lambda r: r["rate"]) if ok else None
+            w(f"- {lab}: " + (f"**{best['rate']:,.0f} / s** (p99 {best['p99']:.0f} µs)" if best else f"**below {lowest:,.0f} / s** (the lowest rate swept already had a p99 over 1 ms)"))
         w("")
     curves = defaultdict(list)
     for r in rows:
