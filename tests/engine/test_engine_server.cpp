@@ -311,7 +311,7 @@ TEST_CASE("server: a client that disconnects in the middle of a packet", "[serve
     expect(*again, wire::kAccepted);  // token 1 was never used
 }
 
-TEST_CASE("server: a client that never reads is disconnected; the others carry on", "[server][faults]") {
+TEST_CASE("server: a client that never reads is disconnected and the others carry on", "[server][faults]") {
     const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
     INFO("matching " << matching);
     TempDir dir;

@@ -179,7 +179,7 @@ en::Command enter_cmd(std::uint64_t id, std::uint32_t user, char side, std::uint
 }
 }  // namespace
 
-TEST_CASE("journal: records read back; a torn tail is cut; damage in the middle is an error", "[journal]") {
+TEST_CASE("journal: records read back, a torn tail is cut, damage in the middle is an error", "[journal]") {
     TempDir dir;
     const std::string path = dir.path + "/j.nxj";
     {
