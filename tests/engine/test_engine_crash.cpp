@@ -237,6 +237,9 @@ TEST_CASE("crash: the engine's ITCH output replays in nexus-replay into the engi
     }
     ::kill(pid, SIGTERM);
     REQUIRE(wait_exit(pid) == 0);
+    const std::string log = slurp(dir.path + "/engine.log");
+    CHECK(log.find("shutting down (SIGTERM)") != std::string::npos);
+    CHECK(log.find("counters at exit: orders") != std::string::npos);
     REQUIRE(wait_exit(spawn({NEXUS_REPLAY_BIN, dir.path + "/md.itch", "--quiet", "--depth", "1000", "--snapshot",
                              dir.path + "/replay.json"},
                             dir.path + "/replay.log")) == 0);

@@ -450,3 +450,36 @@ TEST_CASE("server: a journal that does not match the configuration stops the sta
     }
     CHECK_THROWS_WITH(en::Server(make_config(base_config(dir.path, "shards 3\n"))), Catch::Contains("shard count must not change"));
 }
+
+TEST_CASE("server: a silent client is disconnected after the idle timeout, heartbeats keep a session alive", "[server][faults]") {
+    TempDir dir;
+    TestServer ts(base_config(dir.path, "idle_timeout_ms 400\nheartbeat_ms 100\n"));
+    auto silent = logged_in(ts.port(), "alice", "pw1");
+    auto chatty = logged_in(ts.port(), "bob", "pw2");
+    // bob sends a heartbeat every 100 ms for a second; alice sends nothing.
+    for (int i = 0; i < 10; ++i) {
+        REQUIRE(chatty->packet(wire::kClientHeartbeat));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::vector<char> seen;
+    CHECK(closed_by_server(*silent, &seen));
+    CHECK(std::count(seen.begin(), seen.end(), wire::kServerHeartbeat) >= 1);  // the server's heartbeats did arrive
+    REQUIRE(chatty->enter(order(1, 'B', 1, "AAPL", 1000000)));
+    expect(*chatty, wire::kAccepted);
+    ts.stop();
+    CHECK(ts.server().counters().idle_disconnects == 1);
+}
+
+TEST_CASE("server: connections beyond max_sessions are refused, the open ones carry on", "[server][faults]") {
+    TempDir dir;
+    TestServer ts(base_config(dir.path, "max_sessions 2\n"));
+    auto a = logged_in(ts.port(), "alice", "pw1");
+    auto b = logged_in(ts.port(), "bob", "pw2");
+    en::Client extra("127.0.0.1", ts.port());
+    extra.login("carol", "pw3");
+    CHECK(closed_by_server(extra));
+    REQUIRE(a->enter(order(1, 'B', 1, "AAPL", 1000000)));
+    expect(*a, wire::kAccepted);
+    ts.stop();
+    CHECK(ts.server().counters().refused_connections == 1);
+}
