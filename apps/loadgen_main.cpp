@@ -446,6 +446,25 @@ int main(int argc, char** argv) {
         if (opt.window && now < measure_to) send_one(s, __rdtsc());
     };
 
+    // Reads what session i has received and handles every complete answer;
+    // false if the connection is gone.
+    auto read_session = [&](std::size_t i) {
+        Session& s = sessions[i];
+        std::uint8_t buf[1 << 16];
+        const ssize_t r = ::recv(s.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r <= 0) return !(r == 0 || (errno != EAGAIN && errno != EINTR));
+        const std::uint64_t t = __rdtsc();
+        s.in.insert(s.in.end(), buf, buf + r);
+        std::size_t used = 0;
+        wire::Deframer d(wire::kMaxOutboundLength);
+        wire::Packet pk;
+        while (d.next(s.in, used, pk) == wire::Deframer::Status::Packet)
+            if (pk.type == wire::kSequenced) on_message(s, wire::decode_outbound(pk.payload), t);
+        s.in.erase(s.in.begin(), s.in.begin() + static_cast<std::ptrdiff_t>(used));
+        if (!s.out.empty()) s.flush();
+        return true;
+    };
+
     for (;;) {
         std::uint64_t now = __rdtsc();
         if (now >= measure_to) break;
@@ -476,25 +495,8 @@ int main(int argc, char** argv) {
         const timespec ts{0, wait_ns};
         const int n = ::ppoll(pfds.data(), pfds.size(), &ts, nullptr);
         if (n <= 0) continue;
-        for (std::size_t i = 0; i < sessions.size(); ++i) {
-            if (!(pfds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
-            Session& s = sessions[i];
-            std::uint8_t buf[1 << 16];
-            const ssize_t r = ::recv(s.fd, buf, sizeof buf, MSG_DONTWAIT);
-            if (r <= 0) {
-                if (r == 0 || (errno != EAGAIN && errno != EINTR)) lost = true;
-                continue;
-            }
-            const std::uint64_t t = __rdtsc();
-            s.in.insert(s.in.end(), buf, buf + r);
-            std::size_t used = 0;
-            wire::Deframer d(wire::kMaxOutboundLength);
-            wire::Packet pk;
-            while (d.next(s.in, used, pk) == wire::Deframer::Status::Packet)
-                if (pk.type == wire::kSequenced) on_message(s, wire::decode_outbound(pk.payload), t);
-            s.in.erase(s.in.begin(), s.in.begin() + static_cast<std::ptrdiff_t>(used));
-            if (!s.out.empty()) s.flush();
-        }
+        for (std::size_t i = 0; i < sessions.size(); ++i)
+            if ((pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) && !read_session(i)) lost = true;
         if (lost) break;
     }
     // Collect the stragglers for up to two seconds (their latency counts).
@@ -507,21 +509,8 @@ int main(int argc, char** argv) {
     while (!lost && outstanding() > 0 && __rdtsc() < grace) {
         const timespec ts{0, 1'000'000};
         if (::ppoll(pfds.data(), pfds.size(), &ts, nullptr) <= 0) continue;
-        for (std::size_t i = 0; i < sessions.size(); ++i) {
-            if (!(pfds[i].revents & POLLIN)) continue;
-            Session& s = sessions[i];
-            std::uint8_t buf[1 << 16];
-            const ssize_t r = ::recv(s.fd, buf, sizeof buf, MSG_DONTWAIT);
-            if (r <= 0) continue;
-            const std::uint64_t t = __rdtsc();
-            s.in.insert(s.in.end(), buf, buf + r);
-            std::size_t used = 0;
-            wire::Deframer d(wire::kMaxOutboundLength);
-            wire::Packet pk;
-            while (d.next(s.in, used, pk) == wire::Deframer::Status::Packet)
-                if (pk.type == wire::kSequenced) on_message(s, wire::decode_outbound(pk.payload), t);
-            s.in.erase(s.in.begin(), s.in.begin() + static_cast<std::ptrdiff_t>(used));
-        }
+        for (std::size_t i = 0; i < sessions.size(); ++i)
+            if ((pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) && !read_session(i)) lost = true;
     }
     for (auto& s : sessions) {
         wire::Encoder(s.out).packet(wire::kLogoutRequest);

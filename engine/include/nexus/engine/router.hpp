@@ -97,9 +97,12 @@ public:
             (o.post_only != 'Y' && o.post_only != 'N') || (o.stp != 'N' && o.stp != 'O' && o.stp != 'B') ||
             (o.type == 'M' && o.post_only == 'Y'))
             return wire::reason::InvalidFlags;
-        if (o.qty == 0 || o.qty > ic.max_qty || o.qty > uc.max_qty) return wire::reason::InvalidQty;
-        if (o.type == 'L' ? (o.price < ic.min_price || o.price > ic.max_price) : o.price != 0) return wire::reason::InvalidPrice;
-        if (o.type == 'L' && notional(o.price, o.qty) > uc.max_notional) return wire::reason::OverLimit;
+        if (o.type == 'M') {
+            if (o.qty == 0 || o.qty > ic.max_qty || o.qty > uc.max_qty) return wire::reason::InvalidQty;
+            if (o.price != 0) return wire::reason::InvalidPrice;
+        } else if (const char why = check_limit(ic, uc, o.qty, o.price)) {
+            return why;
+        }
         auto& tokens = tokens_[user];
         if (tokens.contains(o.token)) return wire::reason::DuplicateToken;
         c = Command{};
@@ -127,9 +130,7 @@ public:
         const TokenMap::Entry target = *found;
         const InstrumentConfig& ic = cfg_.instruments[target.instrument - 1];
         const UserConfig& uc = cfg_.users[user];
-        if (r.qty == 0 || r.qty > ic.max_qty || r.qty > uc.max_qty) return wire::reason::InvalidQty;
-        if (r.price < ic.min_price || r.price > ic.max_price) return wire::reason::InvalidPrice;
-        if (notional(r.price, r.qty) > uc.max_notional) return wire::reason::OverLimit;
+        if (const char why = check_limit(ic, uc, r.qty, r.price)) return why;
         c = Command{};
         c.kind = 'U';
         c.instrument = target.instrument;
@@ -159,9 +160,13 @@ public:
     }
 
 private:
-    // Dollars of price (4 implied decimals) x quantity; no overflow: < 2^32 * 2^32 / 10^4.
-    static std::uint64_t notional(std::uint32_t price, std::uint32_t qty) noexcept {
-        return static_cast<std::uint64_t>(price) * qty / 10'000;
+    // Size, price and notional of a limit order (or a replacement).
+    static char check_limit(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty, std::uint32_t price) noexcept {
+        if (qty == 0 || qty > ic.max_qty || qty > uc.max_qty) return wire::reason::InvalidQty;
+        if (price < ic.min_price || price > ic.max_price) return wire::reason::InvalidPrice;
+        // Dollars of price (4 implied decimals) x quantity; no overflow: < 2^32 * 2^32 / 10^4.
+        if (static_cast<std::uint64_t>(price) * qty / 10'000 > uc.max_notional) return wire::reason::OverLimit;
+        return 0;
     }
 
     const Config& cfg_;
