@@ -254,3 +254,41 @@ TEST_CASE("crash: the engine's ITCH output replays in nexus-replay into the engi
     CHECK(engine == books_of(dir.path + "/replay.json"));
     CHECK(slurp(dir.path + "/replay.log").find("anomalies         0 (") != std::string::npos);
 }
+
+TEST_CASE("crash: bad configuration or journal at start-up is exit 2 with the file, line or offset", "[server][faults]") {
+    TempDir dir;
+    const std::string log = dir.path + "/start.log";
+    auto start = [&](const std::string& cfg_text) {
+        const std::string cfg = dir.path + "/bad.cfg";
+        std::ofstream(cfg) << cfg_text;
+        std::filesystem::remove(log);
+        return wait_exit(spawn({NEXUS_ENGINE_BIN, "--config", cfg, "--recover-only"}, log));
+    };
+    CHECK(start(base_config(dir.path) + "colour blue\n") == 2);
+    const std::string good = base_config(dir.path);
+    const auto lines = static_cast<std::size_t>(std::count(good.begin(), good.end(), '\n'));
+    CHECK(slurp(log).find("bad.cfg:" + std::to_string(lines + 1) + ": unknown setting 'colour'") != std::string::npos);
+    // A journal damaged in the middle: the engine refuses to start rather than lose what follows.
+    std::filesystem::create_directories(dir.path + "/journal");
+    {
+        en::JournalWriter w(dir.path + "/journal/journal-0.nxj", 1, 0, en::SyncPolicy::Os);
+        en::Command c;
+        c.kind = 'O';
+        c.instrument = 1;
+        c.side = 'B';
+        c.qty = 1;
+        c.price = 1000000;
+        for (std::uint64_t i = 1; i <= 3; ++i) {
+            c.token = c.order_id = i;
+            w.append(c);
+        }
+        w.commit();
+    }
+    {
+        std::fstream f(dir.path + "/journal/journal-0.nxj", std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(en::kJournalHeader + 64 + 30));
+        f.put('\x7f');
+    }
+    CHECK(start(base_config(dir.path)) == 2);
+    CHECK(slurp(log).find("offset " + std::to_string(en::kJournalHeader + 64) + ": damaged record") != std::string::npos);
+}

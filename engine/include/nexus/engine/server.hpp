@@ -176,7 +176,6 @@ public:
 
     // Counters (any thread).
     std::atomic<std::uint64_t> commands{0}, trades{0}, rejects{0}, commits{0}, journal_bytes{0}, max_batch{0};
-    std::atomic<bool> failed{false};
     std::size_t max_depth() const noexcept { return max_depth_.load(std::memory_order_relaxed); }
     std::size_t depth() {
         std::lock_guard lock(in_mu_);
@@ -867,7 +866,6 @@ inline void Shard::run(Server& server, int itch_fd) {
             batch.clear();
         }
     } catch (const std::exception& e) {
-        failed.store(true);
         server.shard_failed(*this, e.what());
     }
 }
