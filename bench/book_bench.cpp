@@ -22,6 +22,7 @@
 #include <nexus/orderbook/book.hpp>
 #include <nexus/orderbook/plain_book.hpp>
 
+#include "common/book_flow.hpp"
 #include "harness/cli.hpp"
 #include "harness/stats.hpp"
 #include "harness/tsc.hpp"
@@ -142,30 +143,8 @@ struct OpBench {
     }
 };
 
-// The recorded order flow for the mixed workload, resolved against a book so
-// every book replays exactly the same operations.
-std::vector<Op> record_flow(std::size_t n) {
-    Pools pools{PoolConfig{.orders = 1 << 20, .levels = 1 << 14}};
-    NullListener nl;
-    Book<NullListener> book(pools, nl, 1, BookLimits{}, 1 << 16);
-    nexus::test::OpGenerator gen(77, kMid, 40, 3000);
-    std::vector<OrderId> live;
-    std::vector<Op> flow;
-    flow.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto bb = book.best(Side::Buy), ba = book.best(Side::Sell);
-        const Price bid = bb ? bb->price : 0, ask = ba ? ba->price : 0;
-        Op op = gen.next(live, bid, ask);
-        nexus::test::resolve(op, gen, [&](OrderId id) { return book.find(id); }, bid, ask);
-        nexus::test::apply(book, op);
-        flow.push_back(op);
-        if (op.kind == Op::Submit && book.find(op.rq.id)) live.push_back(op.rq.id);
-        if (op.kind == Op::MdAdd && book.find(op.id)) live.push_back(op.id);
-        if (op.kind == Op::MdReplace && book.find(op.new_id)) live.push_back(op.new_id);
-        if (i % 64 == 0) live.erase(std::remove_if(live.begin(), live.end(), [&](OrderId id) { return !book.find(id); }), live.end());
-    }
-    return flow;
-}
+// The recorded order flow for the mixed workload (common/book_flow.hpp).
+std::vector<Op> record_flow(std::size_t n) { return nexus::bench::record_book_flow(n); }
 
 // Replays the flow; per-operation ticks into `lat` (if given); returns ns per operation.
 template <class B>

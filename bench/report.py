@@ -368,6 +368,27 @@ if os.path.exists(book_path):
         w(f"Targets: average at most 50 ns per operation — **{fast_ns['p50']:.1f} ns**; p99 at most 250 ns — **{fast_lat['p99'] / ghz:.0f} ns**; at least 5× the ordinary book's throughput — **{plain_ns['p50'] / fast_ns['p50']:.1f}×**.")
         w("")
 
+# price-level structures
+levels_path = os.path.join(RAW, "levels.tsv")
+if os.path.exists(levels_path):
+    lrows, _, linfo = read_tsv(levels_path)
+    li = {i[0]: i[1] for i in linfo if len(i) == 2}
+    lghz = float(li.get("tsc_ghz", 1) or 1)
+    wall = {r["impl"]: r for r in lrows if r["scenario"] == "ns per op (wall)"}
+    batches = {r["impl"]: r for r in lrows if r["scenario"].startswith("ticks per op")}
+    ops = int(li.get("trace_ops", 0) or 0)
+    w("### Price-level structure")
+    w("")
+    w(f"`nexus-bench-levels`: the level structure alone, outside the book. The mixed workload's {int(li.get('flow_ops', 0)):,} operations are run once through a `Book` whose listener records the level operations they cause — {ops:,} in all: {int(li.get('find', 0)):,} finds of an existing level (an order joins it), {int(li.get('insert', 0)):,} inserts and {int(li.get('erase', 0)):,} erasures of a level, {int(li.get('best', 0)):,} reads of the best level (one per trade); prices span {li.get('price_span')} ticks — and that trace is replayed through each structure, rounds interleaved, checksums compared. ns per operation: the median over rounds of the whole replay's wall time; ticks: batches of 100 operations (p50 / p99).")
+    w("")
+    w("| structure | ns / op (wall) | ticks / op, batches p50 / p99 | ÷ sorted array (wall) |")
+    w("|---|---|---|---|")
+    base = wall.get("sorted array (the Book's)")
+    for name, r in wall.items():
+        b = batches.get(name)
+        w(f"| {name} | {r['p50']:.1f} | {fmt(b['p50']) if b else '—'} / {fmt(b['p99']) if b else '—'} | {fmt(ratio(base['p50'], r['p50'])) if base else '—'}× |")
+    w("")
+
 # market-data replay
 replay_path = os.path.join(RAW, "replay.tsv")
 if os.path.exists(replay_path):

@@ -67,6 +67,8 @@ echo "bench: per-operation table"
 "$bin/nexus-bench-ops" "${q[@]}" --out="$raw/ops.tsv"
 echo "bench: order book"
 "$bin/nexus-bench-book" "${q[@]}" --out="$raw/book.tsv"
+echo "bench: price-level structures"
+"$bin/nexus-bench-levels" "${q[@]}" --out="$raw/levels.tsv"
 echo "bench: ITCH replay, nexus against the plain book"
 if [ $quick -eq 1 ]; then
   day=$raw/day-quick.itch

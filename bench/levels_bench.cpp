@@ -1,0 +1,294 @@
+// nexus-bench-levels: the price-level structure alone — the sorted array the
+// Book uses against a tree (std::map) and a price ladder — on the level
+// operations of the book benchmark's mixed workload.
+//
+//   nexus-bench-levels [--quick] [--out=FILE]
+//
+// The mixed workload's order flow (the same recorded flow as nexus-bench-book)
+// is run once through a Book whose listener turns level events into a trace of
+// the operations any level structure must serve:
+//   INSERT  a price that has no level yet gets one      (an order rests at a new price)
+//   FIND    an order joins an existing level            (its level is looked up by price)
+//   ERASE   a level's last order leaves                 (the level is removed by price)
+//   BEST    a trade against the best level of a side    (matching reads the touch)
+// The trace is then replayed through each structure, interleaved over rounds;
+// a checksum of what each returns must agree. Only the structure is timed:
+// no orders, no index, no book.
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nexus/orderbook/book.hpp>
+
+#include "common/book_flow.hpp"
+#include "harness/cli.hpp"
+#include "harness/stats.hpp"
+#include "harness/tsc.hpp"
+
+namespace nb = nexus::bench;
+using namespace nexus::orderbook;
+
+namespace {
+
+struct LevelOp {
+    enum Kind : std::uint8_t { Insert, Find, Erase, Best } kind;
+    Side side;
+    Price price;
+};
+
+// Turns a Book's events into the level trace.
+struct TraceListener {
+    std::vector<LevelOp>* trace;
+    std::set<std::pair<int, Price>> present;
+    bool adding = false;
+    void on_accepted(InstrumentId, OrderId, Side, Price, Qty) { adding = true; }
+    void on_rejected(InstrumentId, OrderId, Reject) { adding = false; }
+    void on_trade(InstrumentId, const Trade& t) { trace->push_back({LevelOp::Best, opposite(t.taker_side), t.price}); }
+    void on_cancelled(InstrumentId, OrderId, Qty, CancelReason) {}
+    void on_modified(InstrumentId, OrderId, Price, Qty, bool) { adding = true; }
+    void on_level(InstrumentId, Side side, Price price, Qty, std::uint32_t count) {
+        const std::pair<int, Price> k{static_cast<int>(side), price};
+        if (count == 0) {
+            trace->push_back({LevelOp::Erase, side, price});
+            present.erase(k);
+        } else if (!present.count(k)) {
+            trace->push_back({LevelOp::Insert, side, price});
+            present.insert(k);
+        } else if (adding) {
+            trace->push_back({LevelOp::Find, side, price});
+        }
+        adding = false;
+    }
+};
+
+// 1. The Book's structure: per side a sorted array, best price last; lookups
+// scan the last 8 entries, then bisect.
+class SortedLevels {
+public:
+    std::uint32_t find(Side s, Price p) const {
+        const auto [i, found] = locate(s, p);
+        return found ? side(s).keys[i] : 0;
+    }
+    void insert(Side s, Price p, std::uint32_t key) {
+        auto& sd = side(s);
+        const auto pos = static_cast<std::ptrdiff_t>(locate(s, p).first);
+        sd.prices.insert(sd.prices.begin() + pos, p);
+        sd.keys.insert(sd.keys.begin() + pos, key);
+    }
+    void erase(Side s, Price p) {
+        auto& sd = side(s);
+        const auto pos = static_cast<std::ptrdiff_t>(locate(s, p).first);
+        sd.prices.erase(sd.prices.begin() + pos);
+        sd.keys.erase(sd.keys.begin() + pos);
+    }
+    std::uint32_t best(Side s) const { return side(s).keys.empty() ? 0 : side(s).keys.back(); }
+
+private:
+    struct Side_ {
+        std::vector<Price> prices;
+        std::vector<std::uint32_t> keys;
+    };
+    static bool better(Side s, Price a, Price b) { return s == Side::Buy ? a > b : a < b; }
+    Side_& side(Side s) { return sides_[static_cast<int>(s)]; }
+    const Side_& side(Side s) const { return sides_[static_cast<int>(s)]; }
+    std::pair<std::size_t, bool> locate(Side s, Price price) const {
+        const auto& sd = side(s);
+        const std::size_t n = sd.prices.size();
+        const std::size_t stop = n > 8 ? n - 8 : 0;
+        std::size_t i = n;
+        while (i > stop) {
+            const Price q = sd.prices[i - 1];
+            if (q == price) return {i - 1, true};
+            if (better(s, price, q)) return {i, false};
+            --i;
+        }
+        if (i == 0) return {0, false};
+        const auto b = sd.prices.begin();
+        const auto it = s == Side::Buy ? std::lower_bound(b, b + static_cast<std::ptrdiff_t>(i), price)
+                                       : std::lower_bound(b, b + static_cast<std::ptrdiff_t>(i), price, std::greater<Price>());
+        const auto pos = static_cast<std::size_t>(it - b);
+        return {pos, pos < i && *it == price};
+    }
+    Side_ sides_[2];
+};
+
+// 2. A tree: std::map per side, best first.
+class MapLevels {
+public:
+    std::uint32_t find(Side s, Price p) const {
+        if (s == Side::Buy) {
+            const auto it = bids_.find(p);
+            return it == bids_.end() ? 0 : it->second;
+        }
+        const auto it = asks_.find(p);
+        return it == asks_.end() ? 0 : it->second;
+    }
+    void insert(Side s, Price p, std::uint32_t key) {
+        if (s == Side::Buy) bids_.emplace(p, key);
+        else asks_.emplace(p, key);
+    }
+    void erase(Side s, Price p) {
+        if (s == Side::Buy) bids_.erase(p);
+        else asks_.erase(p);
+    }
+    std::uint32_t best(Side s) const {
+        if (s == Side::Buy) return bids_.empty() ? 0 : bids_.begin()->second;
+        return asks_.empty() ? 0 : asks_.begin()->second;
+    }
+
+private:
+    std::map<Price, std::uint32_t, std::greater<Price>> bids_;
+    std::map<Price, std::uint32_t> asks_;
+};
+
+// 3. A price ladder: per side an array of keys indexed by price - base over a
+// fixed window, a bitmap of occupied slots, and the best index kept up to
+// date (after the best level goes, the bitmap is scanned for the next).
+class LadderLevels {
+public:
+    explicit LadderLevels(Price base, std::size_t width) : base_(base) {
+        for (auto& sd : sides_) {
+            sd.keys.assign(width, 0);
+            sd.bits.assign((width + 63) / 64, 0);
+        }
+    }
+    std::uint32_t find(Side s, Price p) const { return side(s).keys[slot(p)]; }
+    void insert(Side s, Price p, std::uint32_t key) {
+        auto& sd = side(s);
+        const std::size_t i = slot(p);
+        sd.keys[i] = key;
+        sd.bits[i / 64] |= std::uint64_t{1} << (i % 64);
+        if (sd.count++ == 0 || (s == Side::Buy ? i > sd.best : i < sd.best)) sd.best = i;
+    }
+    void erase(Side s, Price p) {
+        auto& sd = side(s);
+        const std::size_t i = slot(p);
+        sd.keys[i] = 0;
+        sd.bits[i / 64] &= ~(std::uint64_t{1} << (i % 64));
+        if (--sd.count == 0 || i != sd.best) return;
+        sd.best = s == Side::Buy ? prev_set(sd, i) : next_set(sd, i);
+    }
+    std::uint32_t best(Side s) const { return side(s).count ? side(s).keys[side(s).best] : 0; }
+
+private:
+    struct Side_ {
+        std::vector<std::uint32_t> keys;
+        std::vector<std::uint64_t> bits;
+        std::size_t best = 0, count = 0;
+    };
+    std::size_t slot(Price p) const { return static_cast<std::size_t>(p - base_); }
+    static std::size_t next_set(const Side_& sd, std::size_t i) {
+        std::size_t w = i / 64;
+        std::uint64_t m = sd.bits[w] & (~std::uint64_t{0} << (i % 64));
+        while (m == 0) m = sd.bits[++w];
+        return w * 64 + static_cast<std::size_t>(std::countr_zero(m));
+    }
+    static std::size_t prev_set(const Side_& sd, std::size_t i) {
+        std::size_t w = i / 64;
+        std::uint64_t m = sd.bits[w] & ((i % 64) == 63 ? ~std::uint64_t{0} : (std::uint64_t{1} << (i % 64 + 1)) - 1);
+        while (m == 0) m = sd.bits[--w];
+        return w * 64 + 63 - static_cast<std::size_t>(std::countl_zero(m));
+    }
+    Side_& side(Side s) { return sides_[static_cast<int>(s)]; }
+    const Side_& side(Side s) const { return sides_[static_cast<int>(s)]; }
+    Price base_;
+    Side_ sides_[2];
+};
+
+template <class Levels>
+std::uint64_t run(Levels& lv, const std::vector<LevelOp>& trace, nb::Samples* batches) {
+    std::uint64_t sum = 0;
+    std::uint32_t next_key = 1;
+    constexpr std::size_t kBatch = 100;
+    for (std::size_t b = 0; b < trace.size(); b += kBatch) {
+        const std::size_t e = std::min(trace.size(), b + kBatch);
+        const std::uint64_t t0 = batches ? nb::tsc_start() : 0;
+        for (std::size_t i = b; i < e; ++i) {
+            const LevelOp& op = trace[i];
+            switch (op.kind) {
+                case LevelOp::Insert: lv.insert(op.side, op.price, next_key++); break;
+                case LevelOp::Find: sum += lv.find(op.side, op.price); break;
+                case LevelOp::Erase: lv.erase(op.side, op.price); break;
+                case LevelOp::Best: sum += lv.best(op.side); break;
+            }
+        }
+        if (batches) {
+            const std::uint64_t t1 = nb::tsc_stop();
+            batches->add(static_cast<double>(t1 - t0) / static_cast<double>(e - b));
+        }
+    }
+    return sum;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const nb::Cli cli = nb::parse_cli(argc, argv);
+    nb::TscInfo tsc = nb::calibrate();
+    nb::Report report(cli.out);
+    const std::size_t n = cli.quick ? 20'000 : 1'000'000;
+    const int rounds = cli.quick ? 1 : 5;
+
+    std::vector<LevelOp> trace;
+    Price lo = 0, hi = 0;
+    {
+        const auto flow = nexus::bench::record_book_flow(n);
+        Pools pools{PoolConfig{.orders = 1 << 20, .levels = 1 << 14}};
+        TraceListener tl{&trace, {}, false};
+        Book<TraceListener> book(pools, tl, 1, BookLimits{}, 1 << 16);
+        for (const auto& op : flow) nexus::test::apply(book, op);
+        lo = hi = trace.empty() ? 0 : trace[0].price;
+        for (const auto& op : trace) lo = std::min(lo, op.price), hi = std::max(hi, op.price);
+    }
+    std::size_t kinds[4] = {};
+    for (const auto& op : trace) ++kinds[op.kind];
+    report.info("tsc_ghz", std::to_string(tsc.ticks_per_ns));
+    report.info("flow_ops", std::to_string(n));
+    report.info("trace_ops", std::to_string(trace.size()));
+    report.info("insert", std::to_string(kinds[0]));
+    report.info("find", std::to_string(kinds[1]));
+    report.info("erase", std::to_string(kinds[2]));
+    report.info("best", std::to_string(kinds[3]));
+    report.info("price_span", std::to_string(hi - lo + 1));
+
+    const std::string impls[3] = {"sorted array (the Book's)", "std::map per side", "price ladder (array + bitmap)"};
+    nb::Samples per_op[3], wall[3];
+    std::uint64_t sums[3] = {};
+    for (int r = 0; r < rounds; ++r) {
+        for (int k = 0; k < 3; ++k) {
+            SortedLevels a;
+            MapLevels m;
+            LadderLevels l(lo - 64, static_cast<std::size_t>(hi - lo) + 192);
+            const auto t0 = std::chrono::steady_clock::now();
+            const std::uint64_t s = k == 0 ? run(a, trace, nullptr) : k == 1 ? run(m, trace, nullptr) : run(l, trace, nullptr);
+            const auto t1 = std::chrono::steady_clock::now();
+            wall[k].add(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(trace.size()));
+            SortedLevels a2;
+            MapLevels m2;
+            LadderLevels l2(lo - 64, static_cast<std::size_t>(hi - lo) + 192);
+            if (k == 0) run(a2, trace, &per_op[k]);
+            else if (k == 1) run(m2, trace, &per_op[k]);
+            else run(l2, trace, &per_op[k]);
+            if (r == 0) sums[k] = s;
+            else if (s != sums[k]) return 1;
+        }
+    }
+    if (sums[0] != sums[1] || sums[0] != sums[2]) {
+        std::fprintf(stderr, "level structures disagree: %llu %llu %llu\n", static_cast<unsigned long long>(sums[0]),
+                     static_cast<unsigned long long>(sums[1]), static_cast<unsigned long long>(sums[2]));
+        return 1;
+    }
+    for (int k = 0; k < 3; ++k) {
+        report.row("levels", "ns per op (wall)", 0, impls[k], 0, wall[k]);
+        report.row("levels", "ticks per op (batches of 100)", 0, impls[k], 0, per_op[k]);
+        std::fprintf(stderr, "levels: %-32s %.1f ns/op (wall), batch mean %.1f ticks\n", impls[k].c_str(), wall[k].quantile(0.5), per_op[k].mean());
+    }
+    return 0;
+}
