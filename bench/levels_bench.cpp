@@ -69,8 +69,11 @@ struct TraceListener {
 };
 
 // 1. The Book's structure: per side a sorted array, best price last; lookups
-// scan the last 8 entries, then bisect.
-class SortedLevels {
+// scan the last 8 entries, then bisect. kBranchFree: the scan counts the
+// entries that sort before the price (no early exit, no data-dependent
+// branch) instead of stopping at the first.
+template <bool kBranchFree>
+class SortedLevelsT {
 public:
     std::uint32_t find(Side s, Price p) const {
         const auto [i, found] = locate(s, p);
@@ -102,13 +105,26 @@ private:
         const auto& sd = side(s);
         const std::size_t n = sd.prices.size();
         const std::size_t stop = n > 8 ? n - 8 : 0;
+        if constexpr (kBranchFree) {
+            std::size_t before = 0;  // entries in [stop, n) that sort before `price` (worse than it)
+            const Price* p = sd.prices.data();
+            if (s == Side::Buy)
+                for (std::size_t j = stop; j < n; ++j) before += p[j] < price;
+            else
+                for (std::size_t j = stop; j < n; ++j) before += p[j] > price;
+            if (before > 0 || stop == 0 || p[stop] == price) {
+                const std::size_t pos = stop + before;
+                return {pos, pos < n && p[pos] == price};
+            }
+        }
         std::size_t i = n;
-        while (i > stop) {
+        while (!kBranchFree && i > stop) {
             const Price q = sd.prices[i - 1];
             if (q == price) return {i - 1, true};
             if (better(s, price, q)) return {i, false};
             --i;
         }
+        if constexpr (kBranchFree) i = stop;
         if (i == 0) return {0, false};
         const auto b = sd.prices.begin();
         const auto it = s == Side::Buy ? std::lower_bound(b, b + static_cast<std::ptrdiff_t>(i), price)
@@ -118,6 +134,8 @@ private:
     }
     Side_ sides_[2];
 };
+using SortedLevels = SortedLevelsT<false>;
+using SortedBranchFree = SortedLevelsT<true>;
 
 // 2. A tree: std::map per side, best first.
 class MapLevels {
@@ -258,34 +276,37 @@ int main(int argc, char** argv) {
     report.info("best", std::to_string(kinds[3]));
     report.info("price_span", std::to_string(hi - lo + 1));
 
-    const std::string impls[3] = {"sorted array (the Book's)", "std::map per side", "price ladder (array + bitmap)"};
-    nb::Samples per_op[3], wall[3];
-    std::uint64_t sums[3] = {};
+    constexpr int kImpls = 4;
+    const std::string impls[kImpls] = {"sorted array (the Book's)", "sorted array, branch-free scan", "std::map per side",
+                                       "price ladder (array + bitmap)"};
+    nb::Samples per_op[kImpls], wall[kImpls];
+    std::uint64_t sums[kImpls] = {};
+    // Replays the trace through a fresh structure of kind k; with `batches`, timed in batches.
+    auto once = [&](int k, nb::Samples* batches) -> std::uint64_t {
+        switch (k) {
+            case 0: { SortedLevels x; return run(x, trace, batches); }
+            case 1: { SortedBranchFree x; return run(x, trace, batches); }
+            case 2: { MapLevels x; return run(x, trace, batches); }
+            default: { LadderLevels x(lo - 64, static_cast<std::size_t>(hi - lo) + 192); return run(x, trace, batches); }
+        }
+    };
     for (int r = 0; r < rounds; ++r) {
-        for (int k = 0; k < 3; ++k) {
-            SortedLevels a;
-            MapLevels m;
-            LadderLevels l(lo - 64, static_cast<std::size_t>(hi - lo) + 192);
+        for (int k = 0; k < kImpls; ++k) {
             const auto t0 = std::chrono::steady_clock::now();
-            const std::uint64_t s = k == 0 ? run(a, trace, nullptr) : k == 1 ? run(m, trace, nullptr) : run(l, trace, nullptr);
+            const std::uint64_t s = once(k, nullptr);
             const auto t1 = std::chrono::steady_clock::now();
             wall[k].add(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(trace.size()));
-            SortedLevels a2;
-            MapLevels m2;
-            LadderLevels l2(lo - 64, static_cast<std::size_t>(hi - lo) + 192);
-            if (k == 0) run(a2, trace, &per_op[k]);
-            else if (k == 1) run(m2, trace, &per_op[k]);
-            else run(l2, trace, &per_op[k]);
-            if (r == 0) sums[k] = s;
-            else if (s != sums[k]) return 1;
+            once(k, &per_op[k]);
+            sums[k] = s;
         }
     }
-    if (sums[0] != sums[1] || sums[0] != sums[2]) {
-        std::fprintf(stderr, "level structures disagree: %llu %llu %llu\n", static_cast<unsigned long long>(sums[0]),
-                     static_cast<unsigned long long>(sums[1]), static_cast<unsigned long long>(sums[2]));
-        return 1;
-    }
-    for (int k = 0; k < 3; ++k) {
+    for (int k = 1; k < kImpls; ++k)
+        if (sums[k] != sums[0]) {
+            std::fprintf(stderr, "level structures disagree: %s gives %llu, the sorted array %llu\n", impls[k].c_str(),
+                         static_cast<unsigned long long>(sums[k]), static_cast<unsigned long long>(sums[0]));
+            return 1;
+        }
+    for (int k = 0; k < kImpls; ++k) {
         report.row("levels", "ns per op (wall)", 0, impls[k], 0, wall[k]);
         report.row("levels", "ticks per op (batches of 100)", 0, impls[k], 0, per_op[k]);
         std::fprintf(stderr, "levels: %-32s %.1f ns/op (wall), batch mean %.1f ticks\n", impls[k].c_str(), wall[k].quantile(0.5), per_op[k].mean());
