@@ -30,7 +30,14 @@ inline std::uint64_t get_be(const std::uint8_t* p, int n) noexcept {
     return v;
 }
 inline void put_be(std::uint8_t* p, std::uint64_t v, int n) noexcept {
-    for (int i = n - 1; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
+    // The common widths as one byte-swapped store each.
+    switch (n) {
+        case 2: { const auto x = __builtin_bswap16(static_cast<std::uint16_t>(v)); std::memcpy(p, &x, 2); return; }
+        case 4: { const auto x = __builtin_bswap32(static_cast<std::uint32_t>(v)); std::memcpy(p, &x, 4); return; }
+        case 8: { const auto x = __builtin_bswap64(v); std::memcpy(p, &x, 8); return; }
+        default:
+            for (int i = n - 1; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
+    }
 }
 
 // An 8-character, space-padded symbol packed into an integer (map key).

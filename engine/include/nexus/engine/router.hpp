@@ -20,31 +20,29 @@
 
 namespace nexus::engine {
 
-// Token -> order, per user: open addressing (linear probing, at most half
-// full), no node allocation; tokens are never removed during a day.
+// Token -> order ID, per user: open addressing (linear probing, at most half
+// full), 16-byte slots, no node allocation; tokens are never removed during a
+// day. Order IDs start at 1, so 0 marks an empty slot.
 class TokenMap {
 public:
-    struct Entry {
-        std::uint64_t order_id;
-        std::uint16_t instrument;
-    };
     TokenMap() { slots_.resize(16); }
-    [[nodiscard]] const Entry* find(std::uint64_t token) const noexcept {
+    // The order ID of `token`, or 0.
+    [[nodiscard]] std::uint64_t find(std::uint64_t token) const noexcept {
         for (std::size_t i = home(token);; i = (i + 1) & (slots_.size() - 1)) {
             const Slot& s = slots_[i];
-            if (!s.used) return nullptr;
-            if (s.token == token) return &s.entry;
+            if (s.order_id == 0) return 0;
+            if (s.token == token) return s.order_id;
         }
     }
-    [[nodiscard]] bool contains(std::uint64_t token) const noexcept { return find(token) != nullptr; }
-    // Inserts or overwrites.
-    void put(std::uint64_t token, Entry e) {
+    [[nodiscard]] bool contains(std::uint64_t token) const noexcept { return find(token) != 0; }
+    // Inserts or overwrites; order_id must not be 0.
+    void put(std::uint64_t token, std::uint64_t order_id) {
         if ((size_ + 1) * 2 > slots_.size()) grow();
         for (std::size_t i = home(token);; i = (i + 1) & (slots_.size() - 1)) {
             Slot& s = slots_[i];
-            if (!s.used || s.token == token) {
-                size_ += !s.used;
-                s = Slot{token, e, true};
+            if (s.order_id == 0 || s.token == token) {
+                size_ += s.order_id == 0;
+                s = Slot{token, order_id};
                 return;
             }
         }
@@ -54,8 +52,7 @@ public:
 private:
     struct Slot {
         std::uint64_t token = 0;
-        Entry entry{};
-        bool used = false;
+        std::uint64_t order_id = 0;  // 0 = empty
     };
     std::size_t home(std::uint64_t t) const noexcept {
         return static_cast<std::size_t>((t * 0x9E37'79B9'7F4A'7C15ull) >> 32) & (slots_.size() - 1);
@@ -65,7 +62,7 @@ private:
         old.swap(slots_);
         size_ = 0;
         for (const Slot& s : old)
-            if (s.used) put(s.token, s.entry);
+            if (s.order_id != 0) put(s.token, s.order_id);
     }
     std::vector<Slot> slots_;
     std::size_t size_ = 0;
@@ -82,8 +79,8 @@ public:
 
     // Recovery: a journaled command's tokens and IDs.
     void restore(const Command& c) {
-        if (c.kind == 'O') tokens_[c.user].put(c.token, {c.order_id, c.instrument});
-        if (c.kind == 'U') tokens_[c.user].put(c.new_token, {c.new_order_id, c.instrument});
+        if (c.kind == 'O') remember(c.user, c.token, c.order_id, c.instrument);
+        if (c.kind == 'U') remember(c.user, c.new_token, c.new_order_id, c.instrument);
         next_id_ = std::max({next_id_, c.order_id + 1, c.new_order_id + 1});
     }
 
@@ -118,48 +115,53 @@ public:
         c.price = o.price;
         c.token = o.token;
         c.order_id = next_id_++;
-        tokens.put(o.token, {c.order_id, c.instrument});
+        remember(user, o.token, c.order_id, c.instrument);
         return 0;
     }
 
     char replace(std::uint32_t user, const wire::ReplaceOrder& r, Command& c) {
         auto& tokens = tokens_[user];
-        const TokenMap::Entry* found = tokens.find(r.token);
-        if (!found) return wire::reason::UnknownToken;
+        const std::uint64_t target = tokens.find(r.token);
+        if (target == 0) return wire::reason::UnknownToken;
         if (tokens.contains(r.new_token)) return wire::reason::DuplicateToken;
-        const TokenMap::Entry target = *found;
-        const InstrumentConfig& ic = cfg_.instruments[target.instrument - 1];
+        const std::uint16_t instrument = instrument_of_[target];
+        const InstrumentConfig& ic = cfg_.instruments[instrument - 1];
         const UserConfig& uc = cfg_.users[user];
         if (const char why = check_limit(ic, uc, r.qty, r.price)) return why;
         c = Command{};
         c.kind = 'U';
-        c.instrument = target.instrument;
+        c.instrument = instrument;
         c.user = user;
         c.qty = r.qty;
         c.price = r.price;
         c.token = r.token;
         c.new_token = r.new_token;
-        c.order_id = target.order_id;
+        c.order_id = target;
         c.new_order_id = next_id_++;
-        tokens.put(r.new_token, {c.new_order_id, c.instrument});
+        remember(user, r.new_token, c.new_order_id, c.instrument);
         return 0;
     }
 
     char cancel(std::uint32_t user, const wire::CancelOrder& x, Command& c) {
         auto& tokens = tokens_[user];
-        const TokenMap::Entry* found = tokens.find(x.token);
-        if (!found) return wire::reason::UnknownToken;
+        const std::uint64_t target = tokens.find(x.token);
+        if (target == 0) return wire::reason::UnknownToken;
         c = Command{};
         c.kind = 'X';
-        c.instrument = found->instrument;
+        c.instrument = instrument_of_[target];
         c.user = user;
         c.qty = x.qty;
         c.token = x.token;
-        c.order_id = found->order_id;
+        c.order_id = target;
         return 0;
     }
 
 private:
+    void remember(std::uint32_t user, std::uint64_t token, std::uint64_t order_id, std::uint16_t instrument) {
+        tokens_[user].put(token, order_id);
+        if (order_id >= instrument_of_.size()) instrument_of_.resize(std::max<std::size_t>(order_id + 1, instrument_of_.size() * 2));
+        instrument_of_[order_id] = instrument;
+    }
     // Size, price and notional of a limit order (or a replacement).
     static char check_limit(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty, std::uint32_t price) noexcept {
         if (qty == 0 || qty > ic.max_qty || qty > uc.max_qty) return wire::reason::InvalidQty;
@@ -171,7 +173,8 @@ private:
 
     const Config& cfg_;
     std::unordered_map<std::uint64_t, std::uint16_t> symbols_;
-    std::vector<TokenMap> tokens_;  // per user
+    std::vector<TokenMap> tokens_;              // per user
+    std::vector<std::uint16_t> instrument_of_;  // by order ID (IDs are dense)
     std::uint64_t next_id_ = 1;
 };
 

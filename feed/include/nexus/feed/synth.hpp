@@ -28,6 +28,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -120,7 +121,15 @@ private:
     }
     void put(std::uint64_t v, int n) {
         std::uint8_t* p = buf_.data() + at_;
-        for (int i = n - 1; i >= 0; --i) p[i] = static_cast<std::uint8_t>(v >> (8 * (n - 1 - i)));
+        if (n == 8) {
+            const std::uint64_t x = __builtin_bswap64(v);
+            std::memcpy(p, &x, 8);
+        } else if (n == 4) {
+            const std::uint32_t x = __builtin_bswap32(static_cast<std::uint32_t>(v));
+            std::memcpy(p, &x, 4);
+        } else {
+            for (int i = n - 1; i >= 0; --i) p[i] = static_cast<std::uint8_t>(v >> (8 * (n - 1 - i)));
+        }
         at_ += static_cast<std::size_t>(n);
     }
     void u32(std::uint32_t v) { put(v, 4); }
