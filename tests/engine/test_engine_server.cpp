@@ -65,7 +65,7 @@ TEST_CASE("server: matching between two sessions, and self-trade prevention by u
     const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
     INFO("matching " << matching);
     TempDir dir;
-    TestServer ts(base_config(dir.path, "matching " + matching + "\n"));
+    TestServer ts(base_config(dir.path, "matching " + matching + "\nio_spin_us 20\n"));
     auto a = logged_in(ts.port(), "alice", "pw1");
     auto b = logged_in(ts.port(), "bob", "pw2");
 

@@ -17,6 +17,7 @@
 //   spin_us 50                     # a shard spins this long for work before it sleeps
 //   matching threads               # threads: one thread per shard; inline: on the I/O thread
 //   io_poll block                  # block: the I/O thread sleeps in epoll; busy: it polls (a whole core)
+//   io_spin_us 0                   # with io_poll block: keep polling this long after the last work
 //   instrument AAPL min_price=1.0000 max_price=1000.0000 max_qty=100000
 //   user alice password=secret max_qty=50000 max_notional=10000000
 //
@@ -73,6 +74,7 @@ struct Config {
     // cores than shards + 1, where a thread hand-off costs more than the match.
     bool inline_matching = false;
     bool busy_poll = false;  // the I/O thread polls instead of sleeping in epoll
+    unsigned io_spin_us = 0; // ... or polls this long after its last work before it sleeps
     std::vector<InstrumentConfig> instruments;
     std::vector<UserConfig> users;
 };
@@ -173,6 +175,8 @@ inline Config parse_config(std::istream& in, const std::string& name) {
             if (v == "block") c.busy_poll = false;
             else if (v == "busy") c.busy_poll = true;
             else throw ConfigError(where + ": io_poll: expected 'block' or 'busy', got '" + v + "'");
+        } else if (key == "io_spin_us") {
+            c.io_spin_us = static_cast<unsigned>(parse_uint(one(), where + ": io_spin_us", 1'000'000));
         } else if (key == "spin_us") {
             c.spin_us = static_cast<unsigned>(parse_uint(one(), where + ": spin_us", 1'000'000));
         } else if (key == "instrument" || key == "user") {

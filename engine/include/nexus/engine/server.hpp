@@ -250,18 +250,25 @@ public:
                      port(), cfg_.instruments.size(), cfg_.users.size(), cfg_.shards,
                      cfg_.inline_matching ? "inline on the I/O thread" : "on their own threads",
                      cfg_.sync == SyncPolicy::Os ? "os" : "fsync", cfg_.busy_poll ? "busy-polls" : "blocks in epoll");
-        if (cfg_.inline_matching) {
-            // Every handler that is ready runs, then one journal commit answers
-            // all the commands they applied (group commit across sessions).
-            while (!io_.stopped()) {
-                const std::size_t ran = io_.poll();
-                commit_inline();
-                if (ran == 0 && !cfg_.busy_poll) io_.run_one();
+        // Every handler that is ready runs; with inline matching one journal
+        // commit then answers all the commands they applied (group commit
+        // across sessions). When nothing is ready the thread keeps polling for
+        // io_spin_us after the last work (answers from a shard usually follow
+        // within microseconds, and a sleeping thread takes longer than that to
+        // wake), then sleeps in epoll until something happens; io_poll busy
+        // never sleeps.
+        const auto spin = std::chrono::microseconds(cfg_.io_spin_us);
+        auto last_work = std::chrono::steady_clock::now();
+        while (!io_.stopped()) {
+            const std::size_t ran = io_.poll();
+            commit_inline();
+            if (ran > 0 || cfg_.busy_poll) {
+                if (ran > 0 && spin.count() > 0) last_work = std::chrono::steady_clock::now();
+                continue;
             }
-        } else if (cfg_.busy_poll) {
-            while (!io_.stopped()) io_.poll();
-        } else {
-            io_.run();
+            if (spin.count() > 0 && std::chrono::steady_clock::now() - last_work < spin) continue;
+            io_.run_one();
+            last_work = std::chrono::steady_clock::now();
         }
         for (auto& s : shards_) s->stop();
         log_counters("at exit");
