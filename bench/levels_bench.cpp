@@ -1,6 +1,7 @@
-// nexus-bench-levels: the price-level structure alone — the sorted array the
-// Book uses against a tree (std::map) and a price ladder — on the level
-// operations of the book benchmark's mixed workload.
+// nexus-bench-levels: the price-level structure alone — the sorted array, with
+// and without the small price -> level cache the Book puts in front of it,
+// against a tree (std::map) and a price ladder — on the level operations of
+// the book benchmark's mixed workload.
 //
 //   nexus-bench-levels [--quick] [--out=FILE]
 //
@@ -136,6 +137,38 @@ private:
 };
 using SortedLevels = SortedLevelsT<false>;
 using SortedBranchFree = SortedLevelsT<true>;
+
+// 1b. What the Book does: the sorted array behind a 32-entry direct-mapped
+// cache of price -> level per side (entries cleared when their level goes).
+class CachedSortedLevels {
+public:
+    std::uint32_t find(Side s, Price p) {
+        Entry& e = cache_[static_cast<int>(s)][slot(p)];
+        if (e.key != 0 && e.price == p) return e.key;
+        const std::uint32_t k = array_.find(s, p);
+        if (k != 0) e = Entry{p, k};
+        return k;
+    }
+    void insert(Side s, Price p, std::uint32_t key) {
+        array_.insert(s, p, key);
+        cache_[static_cast<int>(s)][slot(p)] = Entry{p, key};
+    }
+    void erase(Side s, Price p) {
+        array_.erase(s, p);
+        Entry& e = cache_[static_cast<int>(s)][slot(p)];
+        if (e.price == p) e = Entry{};
+    }
+    std::uint32_t best(Side s) const { return array_.best(s); }
+
+private:
+    struct Entry {
+        Price price = 0;
+        std::uint32_t key = 0;
+    };
+    static std::size_t slot(Price p) { return static_cast<std::size_t>((static_cast<std::uint64_t>(p) * 0x9E37'79B9'7F4A'7C15ull) >> 59); }
+    SortedLevels array_;
+    Entry cache_[2][32];
+};
 
 // 2. A tree: std::map per side, best first.
 class MapLevels {
@@ -276,8 +309,9 @@ int main(int argc, char** argv) {
     report.info("best", std::to_string(kinds[3]));
     report.info("price_span", std::to_string(hi - lo + 1));
 
-    constexpr int kImpls = 4;
-    const std::string impls[kImpls] = {"sorted array (the Book's)", "sorted array, branch-free scan", "std::map per side",
+    constexpr int kImpls = 5;
+    const std::string impls[kImpls] = {"sorted array", "sorted array, branch-free scan",
+                                       "sorted array + 32-entry level cache (the Book's)", "std::map per side",
                                        "price ladder (array + bitmap)"};
     nb::Samples per_op[kImpls], wall[kImpls];
     std::uint64_t sums[kImpls] = {};
@@ -286,7 +320,8 @@ int main(int argc, char** argv) {
         switch (k) {
             case 0: { SortedLevels x; return run(x, trace, batches); }
             case 1: { SortedBranchFree x; return run(x, trace, batches); }
-            case 2: { MapLevels x; return run(x, trace, batches); }
+            case 2: { CachedSortedLevels x; return run(x, trace, batches); }
+            case 3: { MapLevels x; return run(x, trace, batches); }
             default: { LadderLevels x(lo - 64, static_cast<std::size_t>(hi - lo) + 192); return run(x, trace, batches); }
         }
     };

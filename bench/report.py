@@ -383,7 +383,7 @@ if os.path.exists(levels_path):
     w("")
     w("| structure | ns / op (wall) | ticks / op, batches p50 / p99 | ÷ sorted array (wall) |")
     w("|---|---|---|---|")
-    base = wall.get("sorted array (the Book's)")
+    base = wall.get("sorted array") or wall.get("sorted array (the Book's)")
     for name, r in wall.items():
         b = batches.get(name)
         w(f"| {name} | {r['p50']:.1f} | {fmt(b['p50']) if b else '—'} / {fmt(b['p99']) if b else '—'} | {fmt(ratio(base['p50'], r['p50'])) if base else '—'}× |")

@@ -19,7 +19,9 @@
 // Levels. Per side, a sorted array of level prices and their Keys, worst price
 // first and best price last, so the touch is at the back: adding or removing a
 // level near the touch moves few elements, and the best level is one load.
-// Lookup scans the last few entries, then binary-searches.
+// Lookup scans the last few entries, then binary-searches; an order joining
+// an existing level usually skips that through a small direct-mapped cache of
+// price -> level per side (measured in BENCHMARKS.md, "Price-level structure").
 //
 // Two families of operations:
 //  * market data (rebuilding a venue's book, ITCH semantics): add, execute,
@@ -274,6 +276,7 @@ public:
             }
             s.keys.clear();
             s.prices.clear();
+            for (auto& c : s.cache) c = CachedLevel{};
         }
     }
 
@@ -314,6 +317,16 @@ public:
             }
         }
         if (orders_seen != live_) return "the book's order count differs from its levels";
+        for (Side side : {Side::Buy, Side::Sell}) {
+            const SideLevels& s = sides_[idx(side)];
+            for (std::size_t i = 0; i < kLevelCache; ++i) {
+                const CachedLevel& c = s.cache[i];
+                if (c.key.is_none()) continue;
+                if (cache_slot(c.price) != i) return "level cache entry in the wrong slot";
+                const auto [pos, found] = locate(s, side, c.price);
+                if (!found || s.keys[pos] != c.key) return "level cache names a level the side does not have";
+            }
+        }
         if (!allow_crossed) {
             const auto b = best(Side::Buy), a = best(Side::Sell);
             if (b && a && b->price >= a->price) return "book is crossed";
@@ -325,10 +338,25 @@ private:
     static constexpr std::uint64_t kIncomingCancelled = ~std::uint64_t{0};
     static constexpr std::size_t kLinearScan = 8;  // entries scanned from the touch before bisecting
 
+    // A direct-mapped cache of price -> level for one side: an order joining
+    // an existing level finds it with one load instead of a search of the
+    // array. Holds only live levels: a level's entry is cleared when the level
+    // goes (drop_level, clear), so a hit is always right; a miss falls back
+    // to the array.
+    static constexpr std::size_t kLevelCache = 32;
+    struct CachedLevel {
+        Price price = 0;
+        slab::Key key = slab::Key::NONE;
+    };
     struct SideLevels {
         std::vector<Price> prices;   // worst first, best last
         std::vector<slab::Key> keys; // the level of each price
+        CachedLevel cache[kLevelCache];
     };
+    static std::size_t cache_slot(Price price) noexcept {
+        return static_cast<std::size_t>((static_cast<std::uint64_t>(price) * 0x9E37'79B9'7F4A'7C15ull) >> 59);
+    }
+    static_assert(kLevelCache == 32, "cache_slot keeps the top 5 bits");
 
     static constexpr std::size_t idx(Side s) noexcept { return static_cast<std::size_t>(s); }
     // Is a a better price than b for this side?
@@ -413,14 +441,19 @@ private:
     // Returns NONE, with nothing changed, if a slab is full.
     slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty, SelfTrade stp) {
         SideLevels& s = sides_[idx(side)];
-        const auto [pos, found] = locate(s, side, price);
+        CachedLevel& cached = s.cache[cache_slot(price)];
+        const bool hit = cached.key.is_some() && cached.price == price;
+        const auto [pos, found] = hit ? std::pair<std::size_t, bool>{0, true} : locate(s, side, price);
         const slab::Key k = orders().try_emplace_key(
             Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp});
         if (k.is_none()) [[unlikely]]
             return k;
         slab::Key lk;
-        if (found) {
+        if (hit) {
+            lk = cached.key;
+        } else if (found) {
             lk = s.keys[pos];
+            cached = CachedLevel{price, lk};
         } else {
             lk = levels().try_emplace_key(Level{price, 0, 0, slab::Key::NONE, slab::Key::NONE, side});
             if (lk.is_none()) [[unlikely]] {
@@ -429,6 +462,7 @@ private:
             }
             s.prices.insert(s.prices.begin() + static_cast<std::ptrdiff_t>(pos), price);
             s.keys.insert(s.keys.begin() + static_cast<std::ptrdiff_t>(pos), lk);
+            cached = CachedLevel{price, lk};
         }
         Level& lv = levels()[lk];
         append(k, orders()[k], lk, lv);
@@ -497,6 +531,7 @@ private:
             s.prices.erase(s.prices.begin() + static_cast<std::ptrdiff_t>(pos));
             s.keys.erase(s.keys.begin() + static_cast<std::ptrdiff_t>(pos));
         }
+        if (CachedLevel& c = s.cache[cache_slot(price)]; c.key == lk) c = CachedLevel{};
         levels().remove(lk);
         if (emit) listener_.on_level(instrument_, side, price, 0, 0);
     }
