@@ -132,6 +132,14 @@ TEST_CASE("order decoder refuses unknown types and wrong lengths", "[protocol]")
     CHECK(wire::decode_order({}).kind == wire::InKind::Bad);
 }
 
+TEST_CASE("the sample configuration in data/ loads", "[config]") {
+    const auto c = en::load_config(NEXUS_SOURCE_DIR "/data/engine-sample.cfg");
+    CHECK(c.instruments.size() == 4);
+    CHECK(c.users.size() == 9);
+    CHECK(c.shards == 2);
+    CHECK(c.listen_port == 9400);
+}
+
 TEST_CASE("configuration errors name the line and the field", "[config]") {
     auto error_of = [](const std::string& text) -> std::string {
         try {
