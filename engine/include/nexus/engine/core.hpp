@@ -37,6 +37,9 @@ namespace nexus::engine {
 namespace ob = nexus::orderbook;
 namespace slab = nexus::slab;
 
+// An ITCH timestamp: nanoseconds since midnight, from nanoseconds since the epoch.
+inline std::uint64_t itch_time(std::uint64_t epoch_ns) noexcept { return epoch_ns % 86'400'000'000'000ull; }
+
 struct CoreOut {
     std::vector<std::uint8_t> events;  // [u32 user, native order][packet] ...
     feed::ItchEncoder itch;
@@ -83,9 +86,11 @@ public:
           tags_(cfg.pool_orders),
           tag_index_(1024) {
         symbols_.resize(cfg.instruments.size() + 1);
+        wire_symbols_.resize(cfg.instruments.size() + 1);
         for (std::size_t i = 0; i < cfg.instruments.size(); ++i) {
             const auto& ic = cfg.instruments[i];
             symbols_[i + 1] = ic.symbol;
+            wire_symbols_[i + 1] = wire::make_symbol(ic.symbol);
             if (i % cfg.shards != shard) continue;
             books_.open(static_cast<ob::InstrumentId>(i + 1),
                         ob::BookLimits{.min_price = ic.min_price, .max_price = ic.max_price, .max_qty = ic.max_qty}, 1024);
@@ -105,7 +110,7 @@ public:
             rejected(c.user, reply_token, wire::reason::UnknownSymbol);
             return;
         }
-        sym_ = wire::make_symbol(symbols_[c.instrument]);
+        sym_ = &wire_symbols_[c.instrument];
         switch (c.kind) {
             case 'O': enter(c, *book, c.order_id, c.token, c.side == 'S' ? ob::Side::Sell : ob::Side::Buy, c.stp,
                             Phase::Enter);
@@ -171,7 +176,6 @@ private:
     };
     using Book = ob::Book<Listener>;
 
-    static std::uint64_t itch_ts(std::uint64_t epoch_ns) noexcept { return epoch_ns % 86'400'000'000'000ull; }
 
     std::uint8_t* event_for(std::uint32_t user) {
         const std::size_t at = out_->events.size();
@@ -202,12 +206,16 @@ private:
         rq.stp = stp == 'O' ? ob::SelfTrade::CancelResting : stp == 'B' ? ob::SelfTrade::CancelBoth : ob::SelfTrade::CancelIncoming;
         rq.price = c.price;
         rq.qty = c.qty;
+        // What is left of the incoming order after submit() is what rests: the
+        // listener counts it down (accepted sets it, trades and the cancel of a
+        // remainder take from it), so no second index lookup is needed here.
+        incoming_left_ = 0;
         book.submit(rq);
-        if (const ob::Order* o = book.find(id)) {
-            out_->itch.add(c.instrument, itch_ts(c.ts), id, side == ob::Side::Buy ? 'B' : 'S',
-                           static_cast<std::uint32_t>(o->qty), symbols_[c.instrument], static_cast<std::uint32_t>(o->price));
+        if (incoming_left_ > 0 && rq.type == ob::OrderType::Limit && rq.tif == ob::TimeInForce::GTC) {
+            out_->itch.add(c.instrument, itch_time(c.ts), id, side == ob::Side::Buy ? 'B' : 'S',
+                           static_cast<std::uint32_t>(incoming_left_), symbols_[c.instrument], c.price);
             // A tag cell per resting order (the pools bound both the same way).
-            tag_index_.insert(id, tags_.insert_key(Tag{c.user, token, o->qty}));
+            tag_index_.insert(id, tags_.insert_key(Tag{c.user, token, incoming_left_}));
         }
     }
 
@@ -245,10 +253,11 @@ private:
         const char s = side == ob::Side::Buy ? 'B' : 'S';
         const auto p = static_cast<std::uint32_t>(price);
         const auto q = static_cast<std::uint32_t>(qty);
+        incoming_left_ = static_cast<std::uint64_t>(qty);
         if (phase_ == Phase::ReplaceEnter)
-            enc(cmd_->user).replaced(cmd_->ts, cur_token_, cmd_->token, s, q, sym_, p, id);
+            enc(cmd_->user).replaced(cmd_->ts, cur_token_, cmd_->token, s, q, *sym_, p, id);
         else
-            enc(cmd_->user).accepted(cmd_->ts, cur_token_, s, q, sym_, p, cmd_->tif, cmd_->type, id);
+            enc(cmd_->user).accepted(cmd_->ts, cur_token_, s, q, *sym_, p, cmd_->tif, cmd_->type, id);
     }
     void refused(ob::Reject r) {
         if (phase_ == Phase::ReplaceEnter)  // the original is gone already: say so
@@ -257,12 +266,13 @@ private:
     }
     void trade(const ob::Trade& t) {
         ++out_->trades;
+        incoming_left_ -= static_cast<std::uint64_t>(t.qty);  // the taker is always the incoming order
         const std::uint64_t match = (static_cast<std::uint64_t>(shard_) << 48) | ++matches_;
         const auto q = static_cast<std::uint32_t>(t.qty);
         const auto p = static_cast<std::uint32_t>(t.price);
         const slab::Key mk = tag_index_.find(t.maker);
         Tag& m = tags_[mk];
-        out_->itch.execute(cmd_->instrument, itch_ts(cmd_->ts), t.maker, q, match);
+        out_->itch.execute(cmd_->instrument, itch_time(cmd_->ts), t.maker, q, match);
         enc(m.user).executed(cmd_->ts, m.token, q, p, 'A', match);
         enc(cmd_->user).executed(cmd_->ts, cur_token_, q, p, 'R', match);
         m.open -= static_cast<std::uint64_t>(t.qty);
@@ -276,12 +286,13 @@ private:
                                                                      : wire::cancel_reason::User;
         if ((phase_ == Phase::Enter || phase_ == Phase::ReplaceEnter) && id == cur_id_) {
             enc(cmd_->user).cancelled(cmd_->ts, cur_token_, q, reason);  // the incoming order's remainder
+            incoming_left_ -= static_cast<std::uint64_t>(qty);
             return;
         }
         const slab::Key tk = tag_index_.find(id);
         Tag& t = tags_[tk];
-        if (static_cast<std::uint64_t>(qty) == t.open) out_->itch.remove(cmd_->instrument, itch_ts(cmd_->ts), id);
-        else out_->itch.cancel(cmd_->instrument, itch_ts(cmd_->ts), id, q);
+        if (static_cast<std::uint64_t>(qty) == t.open) out_->itch.remove(cmd_->instrument, itch_time(cmd_->ts), id);
+        else out_->itch.cancel(cmd_->instrument, itch_time(cmd_->ts), id, q);
         if (phase_ == Phase::ReplaceCancel) replaced_qty_ = qty;
         else enc(t.user).cancelled(cmd_->ts, t.token, q, reason);
         t.open -= static_cast<std::uint64_t>(qty);
@@ -296,16 +307,18 @@ private:
     ob::Pools pools_;
     Listener listener_;
     ob::BookSet<Listener> books_;
-    std::vector<std::string> symbols_;  // by instrument (1-based)
+    std::vector<std::string> symbols_;         // by instrument (1-based)
+    std::vector<wire::Symbol> wire_symbols_;  // the same, as protocol fields
     slab::BoundedSlab<Tag> tags_;         // who owns each resting order, and its open size
     ob::OpenAddressingIndex tag_index_;   // order ID -> its tag
     std::uint64_t matches_ = 0;
     // The command being applied.
     CoreOut* out_ = nullptr;
     const Command* cmd_ = nullptr;
-    wire::Symbol sym_{};
+    const wire::Symbol* sym_ = nullptr;
     Phase phase_ = Phase::Idle;
     ob::OrderId cur_id_ = 0;
+    std::uint64_t incoming_left_ = 0;  // of the order being entered
     std::uint64_t cur_token_ = 0;
     ob::Qty replaced_qty_ = 0;
 };

@@ -126,13 +126,8 @@ public:
     // Returns the events to deliver (valid until the next call).
     const std::vector<std::uint8_t>& commit_inline(int itch_fd) {
         journal_->commit();  // before any acknowledgement leaves
-        commands.fetch_add(inline_pending_, std::memory_order_relaxed);
-        if (inline_pending_ > max_batch.load(std::memory_order_relaxed)) max_batch.store(inline_pending_, std::memory_order_relaxed);
+        count_batch(inline_pending_, inline_out_);
         inline_pending_ = 0;
-        trades.store(inline_out_.trades, std::memory_order_relaxed);
-        rejects.store(inline_out_.rejects, std::memory_order_relaxed);
-        commits.store(journal_->commits(), std::memory_order_relaxed);
-        journal_bytes.store(journal_->bytes(), std::memory_order_relaxed);
         inline_events_.swap(inline_out_.events);
         inline_out_.events.clear();
         inline_itch_.insert(inline_itch_.end(), inline_out_.itch.bytes().begin(), inline_out_.itch.bytes().end());
@@ -184,6 +179,15 @@ public:
 
 private:
     void run(Server& server, int itch_fd);
+    // After a commit: the counters the I/O thread reads.
+    void count_batch(std::size_t n, const CoreOut& out) {
+        commands.fetch_add(n, std::memory_order_relaxed);
+        if (n > max_batch.load(std::memory_order_relaxed)) max_batch.store(n, std::memory_order_relaxed);
+        trades.store(out.trades, std::memory_order_relaxed);
+        rejects.store(out.rejects, std::memory_order_relaxed);
+        commits.store(journal_->commits(), std::memory_order_relaxed);
+        journal_bytes.store(journal_->bytes(), std::memory_order_relaxed);
+    }
 
     const Config& cfg_;
     unsigned index_;
@@ -300,11 +304,7 @@ public:
         asio::post(io_, [this, &shard] { drain(shard); });
     }
     void shard_failed(Shard& shard, const std::string& why) {
-        asio::post(io_, [this, &shard, why] {
-            spdlog::critical("shard {}: {}; no further command can be journaled, shutting down", shard.index(), why);
-            status_ = 1;
-            begin_shutdown("journal failure");
-        });
+        asio::post(io_, [this, &shard, why] { journal_failed(shard, why); });
     }
 
 private:
@@ -341,7 +341,7 @@ private:
             itch_fd_ = ::open(cfg_.itch_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
             if (itch_fd_ < 0) throw std::runtime_error(cfg_.itch_out + ": cannot create: " + std::strerror(errno));
             feed::ItchEncoder head;
-            const std::uint64_t ts = wall_ns() % 86'400'000'000'000ull;
+            const std::uint64_t ts = itch_time(wall_ns());
             head.system_event(ts, 'O');
             for (std::size_t i = 0; i < cfg_.instruments.size(); ++i)
                 head.directory(static_cast<std::uint16_t>(i + 1), ts, cfg_.instruments[i].symbol);
@@ -425,7 +425,7 @@ private:
         finished_ = true;
         if (itch_fd_ >= 0) {
             feed::ItchEncoder tail;
-            const std::uint64_t ts = wall_ns() % 86'400'000'000'000ull;
+            const std::uint64_t ts = itch_time(wall_ns());
             tail.system_event(ts, 'M');
             tail.system_event(ts, 'E');
             tail.system_event(ts, 'C');
@@ -486,6 +486,12 @@ private:
             s->send_raw(packet);
         });
     }
+    // I/O thread: a journal write failed; nothing more can be acknowledged.
+    void journal_failed(Shard& shard, const std::string& why) {
+        spdlog::critical("shard {}: {}; no further command can be journaled, shutting down", shard.index(), why);
+        status_ = 1;
+        begin_shutdown("journal failure");
+    }
     // Inline matching: commit what the last read applied, then answer.
     void commit_inline() {
         if (!cfg_.inline_matching) return;
@@ -494,10 +500,8 @@ private:
             try {
                 deliver(s->commit_inline(itch_fd_));
             } catch (const std::exception& e) {
-                spdlog::critical("shard {}: {}; no further command can be journaled, shutting down", s->index(), e.what());
-                status_ = 1;
                 cfg_.inline_matching = false;  // nothing more is applied or answered
-                begin_shutdown("journal failure");
+                journal_failed(*s, e.what());
                 return;
             }
         }
@@ -846,12 +850,7 @@ inline void Shard::run(Server& server, int itch_fd) {
                 core_.apply(c, out);
             }
             journal_->commit();  // before any acknowledgement of the batch leaves
-            commands.fetch_add(batch.size(), std::memory_order_relaxed);
-            trades.store(out.trades, std::memory_order_relaxed);
-            rejects.store(out.rejects, std::memory_order_relaxed);
-            commits.store(journal_->commits(), std::memory_order_relaxed);
-            journal_bytes.store(journal_->bytes(), std::memory_order_relaxed);
-            if (batch.size() > max_batch.load(std::memory_order_relaxed)) max_batch.store(batch.size(), std::memory_order_relaxed);
+            count_batch(batch.size(), out);
             bool post = false;
             {
                 std::lock_guard lock(out_mu_);
