@@ -79,7 +79,7 @@ else
   # The 50-million-message day is made once and kept (about 1.6 GB).
   day=${NEXUS_BENCH_DAY:-$root/build/day-50m.itch}
   [ -f "$day" ] || "$bin/../apps/nexus-synth" --symbols 8000 --messages 50000000 "$day"
-  "$bin/nexus-bench-replay" "$day" --rounds 2 --out="$raw/replay.tsv"
+  "$bin/nexus-bench-replay" "$day" --rounds 3 --out="$raw/replay.tsv"
 fi
 echo "bench: Google Benchmark"
 gb_time=0.2

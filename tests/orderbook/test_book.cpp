@@ -422,6 +422,99 @@ TEST_CASE("order index: open addressing survives heavy insert/erase churn", "[in
     for (const auto& [id, k] : model) REQUIRE(idx.find(id) == nexus::slab::Key::from_raw(k));
 }
 
+TEST_CASE("order index: the window index agrees with a model through slides, jumps and old IDs", "[index]") {
+    WindowIndex idx(4);  // 4 pages of 4096: the window slides often
+    std::unordered_map<OrderId, std::uint32_t> model;
+    std::vector<OrderId> live;
+    std::mt19937_64 rng(11);
+    OrderId next = 1;
+    auto check = [&](OrderId probe) {
+        const auto it = model.find(probe);
+        REQUIRE(idx.find(probe) == (it == model.end() ? nexus::slab::Key::NONE : nexus::slab::Key::from_raw(it->second)));
+    };
+    for (int i = 0; i < 300'000; ++i) {
+        const auto r = rng() % 1000;
+        if (r < 520 || live.empty()) {
+            OrderId id = next;
+            if (r == 0) id = next + 1'000'000;                      // a jump past the whole window
+            else if (r == 1) id = next + (OrderId{1} << 40);         // a sparse, far ID
+            else if (r < 20 && next > 100'000) id = 1 + rng() % 50'000;  // an ID below the window
+            if (model.count(id)) continue;
+            next = std::max(next, id + 1 + rng() % 3);
+            const auto k = static_cast<std::uint32_t>(rng() % 1'000'000);
+            idx.insert(id, nexus::slab::Key::from_raw(k));
+            model[id] = k;
+            live.push_back(id);
+        } else {
+            // Mostly recent orders leave; some old ones linger for a long time.
+            const std::size_t n = live.size();
+            const std::size_t at = r < 900 ? n - 1 - rng() % std::min<std::size_t>(n, 50) : rng() % n;
+            const OrderId id = live[at];
+            live[at] = live.back();
+            live.pop_back();
+            idx.erase(id);
+            model.erase(id);
+        }
+        if (i % 31 == 0) {
+            check(next - 1 - rng() % 5000);
+            check(live.empty() ? 0 : live[rng() % live.size()]);
+        }
+    }
+    CHECK(idx.size() == model.size());
+    for (const auto& [id, k] : model) REQUIRE(idx.find(id) == nexus::slab::Key::from_raw(k));
+    CHECK(idx.find(0) == nexus::slab::Key::NONE);
+    CHECK(idx.overflow_size() > 0);     // old orders did leave the window
+    CHECK(idx.pages_allocated() <= 4);  // memory stays bounded by the window
+    // Everything can leave again, and the pages are reused.
+    for (const auto& [id, k] : model) idx.erase(id);
+    CHECK(idx.size() == 0);
+    CHECK(idx.overflow_size() == 0);
+    idx.insert(next, nexus::slab::Key::from_raw(7));
+    CHECK(idx.find(next) == nexus::slab::Key::from_raw(7));
+    CHECK(idx.pages_allocated() <= 4);
+}
+
+TEST_CASE("book: books sharing a window index behave like books with their own", "[book][index]") {
+    Pools pools{PoolConfig{.orders = 8192, .levels = 512}};
+    NullListener nl;
+    WindowIndex window(2);
+    using Shared = SharedIndex<WindowIndex>;
+    BookSet<NullListener, Shared> shared(pools, nl, Shared(&window));
+    BookSet<NullListener> own(pools, nl);
+    std::mt19937_64 rng(3);
+    std::vector<std::pair<OrderId, InstrumentId>> live;
+    for (OrderId id = 1; id <= 20'000; ++id) {
+        const auto inst = static_cast<InstrumentId>(1 + rng() % 5);
+        const Side side = rng() % 2 ? Side::Buy : Side::Sell;
+        const Price p = side == Side::Buy ? 100 - static_cast<Price>(rng() % 10) : 101 + static_cast<Price>(rng() % 10);
+        REQUIRE(shared.open(inst).add(id, side, p, 10));
+        REQUIRE(own.open(inst).add(id, side, p, 10));
+        live.emplace_back(id, inst);
+        while (live.size() > 300 || (!live.empty() && rng() % 3 == 0)) {
+            // Mostly the newest orders leave, a few of the oldest stay a long time.
+            const std::size_t at = rng() % 8 == 0 ? rng() % live.size() : live.size() - 1;
+            const auto [gone, in] = live[at];
+            live[at] = live.back();
+            live.pop_back();
+            REQUIRE(shared.get(in)->remove(gone));
+            REQUIRE(own.get(in)->remove(gone));
+        }
+    }
+    REQUIRE(window.overflow_size() > 0);
+    for (InstrumentId in = 1; in <= 5; ++in) {
+        CHECK(shared.get(in)->check_invariants(true) == "");
+        CHECK(shared.get(in)->depth(Side::Buy) == own.get(in)->depth(Side::Buy));
+        CHECK(shared.get(in)->depth(Side::Sell) == own.get(in)->depth(Side::Sell));
+        CHECK(shared.get(in)->order_count() == own.get(in)->order_count());
+    }
+    // An order of book 1 is unknown to book 2, whether in the window or not.
+    for (const auto& [id, in] : live) {
+        const InstrumentId other = static_cast<InstrumentId>(in % 5 + 1);
+        CHECK(shared.get(other)->find(id) == nullptr);
+        CHECK(shared.get(in)->find(id) != nullptr);
+    }
+}
+
 TEST_CASE("book: order ID 0 is unknown to every operation (found by fuzzing)", "[book][bad]") {
     // The open-addressing index marks empty slots with ID 0; a lookup of 0
     // once matched an empty slot and returned a bogus key.

@@ -40,16 +40,29 @@ struct ItchStats {
     }
 };
 
-// Each book keeps its own index. One index shared by all books (ITCH order
-// references are unique across the day; see SharedIndex) was measured: faster
-// on a small day, slower on the 50-million-message day, where the busy books'
-// small tables stay in cache and one large table does not (BENCHMARKS.md).
-template <class Listener = orderbook::NullListener>
+// The index from order reference to order. ITCH assigns references in
+// sequence across all stocks, so by default all books share one WindowIndex
+// (a direct map over the recent references, bounded; see order_index.hpp):
+// an order's entry lies next to those of the orders added around it.
+// `Index` may also be a per-book index (OpenAddressingIndex, ...), or any
+// SharedIndex<Base>, whose Base the builder then owns. BENCHMARKS.md
+// ("Replay") measures the choices side by side.
+template <class Listener = orderbook::NullListener,
+          class Index = orderbook::SharedIndex<orderbook::WindowIndex>>
 class ItchBookBuilder {
-public:
-    using Books = orderbook::BookSet<Listener>;
+    template <class T>
+    struct SharedBase {
+        using type = int;  // unused: each book has its own index
+    };
+    template <class B>
+    struct SharedBase<orderbook::SharedIndex<B>> {
+        using type = B;
+    };
 
-    ItchBookBuilder(orderbook::Pools& pools, Listener& listener) : books_(pools, listener) {}
+public:
+    using Books = orderbook::BookSet<Listener, Index>;
+
+    ItchBookBuilder(orderbook::Pools& pools, Listener& listener) : books_(make_books(pools, listener)) {}
 
     // Applies one framed message. False only on a format error (see error()).
     bool apply(const itch::Message& m) {
@@ -121,6 +134,12 @@ public:
     }
 
     [[nodiscard]] const ItchStats& stats() const noexcept { return stats_; }
+    // The index all books share (when Index is a SharedIndex).
+    [[nodiscard]] const auto& shared_index() const noexcept
+        requires orderbook::kIsSharedIndex<Index>
+    {
+        return shared_;
+    }
     [[nodiscard]] const std::string& error() const noexcept { return error_; }
     [[nodiscard]] Books& books() noexcept { return books_; }
     [[nodiscard]] const Books& books() const noexcept { return books_; }
@@ -162,6 +181,12 @@ private:
         return false;
     }
 
+    Books make_books(orderbook::Pools& pools, Listener& listener) {
+        if constexpr (orderbook::kIsSharedIndex<Index>) return Books(pools, listener, Index(&shared_));
+        else return Books(pools, listener);
+    }
+
+    typename SharedBase<Index>::type shared_{};  // declared first: outlives the books
     Books books_;
     ItchStats stats_;
     std::vector<std::string> symbols_{1};

@@ -6,11 +6,17 @@
 //   PagedIndex           a direct map of pages of 4096 keys indexed by id >> 12;
 //                        fastest for dense IDs, unbounded memory for sparse ones.
 //   StdIndex             std::unordered_map, the ordinary choice.
+//   WindowIndex          a direct map over a sliding window of recent IDs
+//                        (pages of 4096 keys in a ring), backed by an
+//                        OpenAddressingIndex for IDs outside it: built for
+//                        IDs that mostly increase (ITCH order references,
+//                        the engine's own IDs), with bounded memory.
 // Interface: find(id) -> Key (NONE if absent), insert(id, key) for an absent id,
 // erase(id) for a present id, size(), reserve(n). ID 0 is never stored.
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -126,6 +132,122 @@ private:
     static constexpr std::size_t kPage = std::size_t{1} << kBits;
     static constexpr OrderId kMask = kPage - 1;
     std::vector<std::unique_ptr<slab::Key[]>> pages_;
+    std::size_t size_ = 0;
+};
+
+// Exchange IDs that increase through the day (ITCH assigns order references
+// in sequence across all stocks) make a direct map the natural index: an
+// order's entry sits next to the entries of the orders added just before and
+// after it, so short-lived orders — most of a day — find theirs in a cache
+// line that is still hot. PagedIndex does that without bound (a sparse or
+// hostile ID space allocates a page per ID); WindowIndex keeps the direct
+// map for a window of `window_pages` pages only:
+//  * the window is a ring of page pointers covering page numbers
+//    [low, low + window_pages); a page is taken from a free list when its
+//    first entry arrives and given back when its last entry leaves;
+//  * an ID above the window slides it up; the entries of pages that fall off
+//    the bottom move into `overflow_` (an OpenAddressingIndex), and so do IDs
+//    below the window. Each entry moves at most once.
+// Memory: at most window_pages pages (16 KiB each) plus an overflow table of
+// at most twice the live orders that left the window.
+class WindowIndex {
+public:
+    static constexpr unsigned kPageBits = 12;
+    static constexpr std::size_t kPage = std::size_t{1} << kPageBits;
+
+    explicit WindowIndex(std::size_t window_pages = 256)
+        : ring_(round_up(window_pages)), counts_(ring_.size(), 0), mask_(ring_.size() - 1) {}
+    WindowIndex(const WindowIndex&) = delete;
+    WindowIndex& operator=(const WindowIndex&) = delete;
+    WindowIndex(WindowIndex&&) noexcept = default;
+    WindowIndex& operator=(WindowIndex&&) noexcept = default;
+
+    [[nodiscard]] slab::Key find(OrderId id) const noexcept {
+        const std::uint64_t p = id >> kPageBits;
+        if (p - low_ < ring_.size()) {
+            const slab::Key* page = ring_[p & mask_];
+            return page != nullptr ? page[id & (kPage - 1)] : slab::Key::NONE;
+        }
+        return overflow_.find(id);
+    }
+    void insert(OrderId id, slab::Key key) {
+        const std::uint64_t p = id >> kPageBits;
+        ++size_;
+        if (p < low_) [[unlikely]] {
+            overflow_.insert(id, key);
+            return;
+        }
+        if (p - low_ >= ring_.size()) [[unlikely]]
+            slide(p - ring_.size() + 1);
+        slab::Key*& page = ring_[p & mask_];
+        if (page == nullptr) page = take_page();
+        page[id & (kPage - 1)] = key;
+        ++counts_[p & mask_];
+    }
+
+    void erase(OrderId id) noexcept {
+        const std::uint64_t p = id >> kPageBits;
+        --size_;
+        if (p - low_ >= ring_.size()) {
+            overflow_.erase(id);
+            return;
+        }
+        const std::size_t r = static_cast<std::size_t>(p & mask_);
+        ring_[r][id & (kPage - 1)] = slab::Key::NONE;
+        if (--counts_[r] == 0) {
+            free_.push_back(ring_[r]);  // every entry is NONE again
+            ring_[r] = nullptr;
+        }
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    void reserve(std::size_t n) { overflow_.reserve(n / 8); }
+    // Pages allocated so far (in the window or free), and entries outside it.
+    [[nodiscard]] std::size_t pages_allocated() const noexcept { return storage_.size(); }
+    [[nodiscard]] std::size_t overflow_size() const noexcept { return overflow_.size(); }
+
+private:
+    static std::size_t round_up(std::size_t n) {
+        std::size_t c = 1;
+        while (c < n) c *= 2;
+        return c;
+    }
+    slab::Key* take_page() {
+        if (free_.empty()) {
+            storage_.push_back(std::make_unique<slab::Key[]>(kPage));  // Key() is NONE
+            free_.reserve(storage_.size());
+            return storage_.back().get();
+        }
+        slab::Key* page = free_.back();
+        free_.pop_back();
+        return page;
+    }
+    // Moves the window so that it starts at page `new_low`.
+    void slide(std::uint64_t new_low) {
+        const std::uint64_t gone = std::min<std::uint64_t>(new_low - low_, ring_.size());
+        for (std::uint64_t q = low_; q < low_ + gone; ++q) {
+            const std::size_t r = static_cast<std::size_t>(q & mask_);
+            slab::Key* page = ring_[r];
+            if (page == nullptr) continue;
+            for (std::size_t i = 0; i < kPage && counts_[r] > 0; ++i) {
+                if (page[i].is_none()) continue;
+                overflow_.insert((q << kPageBits) | i, page[i]);
+                page[i] = slab::Key::NONE;
+                --counts_[r];
+            }
+            free_.push_back(page);
+            ring_[r] = nullptr;
+        }
+        low_ = new_low;
+    }
+
+    std::vector<slab::Key*> ring_;             // page of page number p at [p & mask_], or nullptr
+    std::vector<std::uint32_t> counts_;        // live entries of each ring page
+    std::size_t mask_;
+    std::uint64_t low_ = 0;                    // first page number of the window
+    std::vector<slab::Key*> free_;             // pages with every entry NONE
+    std::vector<std::unique_ptr<slab::Key[]>> storage_;
+    OpenAddressingIndex overflow_{1024};
     std::size_t size_ = 0;
 };
 
