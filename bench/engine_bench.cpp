@@ -8,8 +8,10 @@
 // client messages and ITCH bytes encoded; the journal committed once per
 // batch (the server commits once per batch the same way). Timed with
 // steady_clock around the whole replay. Scenarios alternate over rounds:
-//   journal os     write(2) per batch (the default policy)
-//   journal fsync  write(2) + fdatasync(2) per batch
+//   journal os     write(2) per batch of 64 (the default policy)
+//   journal os, large batches   the same, 1,024 messages per batch (a
+//                  saturated shard thread takes its whole queue at once)
+//   journal fsync  write(2) + fdatasync(2) per batch of 64
 //   no journal     the same work without the journal (what journaling costs)
 //
 // usage: nexus-bench-engine [--quick] [--out=FILE] [--dir=DIR] [--messages=N]
@@ -116,10 +118,10 @@ std::vector<Msg> record_flow(const en::Config& cfg, std::size_t n, std::uint64_t
     return flow;
 }
 
-enum class Mode { Os, Fsync, None };
+enum class Mode { Os, OsLarge, Fsync, None };
 
 // Replays the flow; returns seconds.
-double replay(const en::Config& cfg, const std::vector<Msg>& flow, Mode mode, const std::string& dir, std::size_t batch,
+[[gnu::noinline]] double replay(const en::Config& cfg, const std::vector<Msg>& flow, Mode mode, const std::string& dir, std::size_t batch,
               std::uint64_t& trades, std::uint64_t& event_bytes) {
     en::Router router(cfg);
     en::ShardCore core(cfg, 0);
@@ -183,20 +185,25 @@ int main(int argc, char** argv) {
     const std::size_t n_fsync = std::min<std::size_t>(n, quick ? 5'000 : 200'000);  // fsync rounds are slow: a shorter prefix of the flow
     const int rounds = quick ? 1 : 3;
     const std::size_t batch = 64;
+    const std::size_t large_batch = 1024;  // what a saturated shard thread takes at once (it takes its whole queue)
     const std::vector<Msg> flow = record_flow(cfg, n, 20261126);
     const std::vector<Msg> flow_fsync(flow.begin(), flow.begin() + static_cast<std::ptrdiff_t>(n_fsync));
-    std::fprintf(out, "I\tmessages\t%zu\nI\tmessages_fsync\t%zu\nI\tbatch\t%zu\nI\tjournal_dir\t%s\n", n, n_fsync, batch, dir.c_str());
+    std::fprintf(out, "I\tmessages\t%zu\nI\tmessages_fsync\t%zu\nI\tbatch\t%zu\nI\tlarge_batch\t%zu\nI\tjournal_dir\t%s\n", n, n_fsync,
+                 batch, large_batch, dir.c_str());
     std::fprintf(out, "# mode\tround\tmessages\tseconds\tmessages_per_s\ttrades\n");
     for (int r = 1; r <= rounds; ++r) {
-        for (Mode mode : {Mode::Os, Mode::None, Mode::Fsync}) {
+        for (Mode mode : {Mode::Os, Mode::OsLarge, Mode::None, Mode::Fsync}) {
             const auto& f = mode == Mode::Fsync ? flow_fsync : flow;
             std::uint64_t trades = 0, bytes = 0;
-            const double s = replay(cfg, f, mode, dir, batch, trades, bytes);
-            const char* name = mode == Mode::Os ? "journal os" : mode == Mode::Fsync ? "journal fsync" : "no journal";
+            const double s = replay(cfg, f, mode, dir, mode == Mode::OsLarge ? large_batch : batch, trades, bytes);
+            const char* name = mode == Mode::Os        ? "journal os"
+                               : mode == Mode::OsLarge ? "journal os, large batches"
+                               : mode == Mode::Fsync   ? "journal fsync"
+                                                       : "no journal";
             std::fprintf(out, "E\t%s\t%d\t%zu\t%.4f\t%.0f\t%llu\n", name, r, f.size(), s, static_cast<double>(f.size()) / s,
                          static_cast<unsigned long long>(trades));
             std::fflush(out);
-            std::fprintf(stderr, "engine core: %-14s round %d: %.2f M messages/s\n", name, r, static_cast<double>(f.size()) / s / 1e6);
+            std::fprintf(stderr, "engine core: %-25s round %d: %.2f M messages/s\n", name, r, static_cast<double>(f.size()) / s / 1e6);
         }
     }
     if (out != stdout) std::fclose(out);

@@ -308,7 +308,7 @@ TEST_CASE("shard core: matching events, and a replay of its commands gives the s
     en::CoreOut out2;
     for (const auto& c : cmds) again.apply(c, out2);
     CHECK(out2.events == out.events);
-    CHECK(out2.itch.bytes() == out.itch.bytes());
+    CHECK(std::ranges::equal(out2.itch.bytes(), out.itch.bytes()));
     std::vector<std::string> a, b;
     auto collect = [](std::vector<std::string>& v) {
         return [&v](const std::string& s, ob::Side side, ob::Price p, std::uint64_t q, ob::OrderId id, std::uint32_t u, std::uint64_t t) {
@@ -341,4 +341,44 @@ TEST_CASE("shard core: matching events, and a replay of its commands gives the s
         if (bk.order_count()) direct.books[locate] = {bk.depth(ob::Side::Buy), bk.depth(ob::Side::Sell)};
     });
     CHECK(from_itch.books == direct.books);
+}
+
+TEST_CASE("router: every one of thousands of symbols finds its instrument, an unknown one is refused", "[router]") {
+    std::string text = "user alice password=pw\n";
+    std::vector<std::string> names;
+    for (int i = 0; i < 3000; ++i) {
+        std::string s;  // AAAA, AAAB, ...: symbols that differ in their last bytes only
+        for (int v = i, k = 0; k < 4; ++k, v /= 26) s.insert(s.begin(), static_cast<char>('A' + v % 26));
+        names.push_back(s);
+        text += "instrument " + s + "\n";
+    }
+    const auto cfg = make_config(text);
+    en::Router router(cfg);
+    nexus::engine::wire::EnterOrder o;
+    o.side = 'B';
+    o.qty = 10;
+    o.price = 10000;
+    o.type = 'L';
+    o.tif = 'D';
+    o.post_only = 'N';
+    o.stp = 'N';
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        o.token = i + 1;
+        o.symbol = nexus::engine::wire::make_symbol(names[i]);
+        en::Command c;
+        REQUIRE(router.enter(0, o, c) == 0);
+        REQUIRE(c.instrument == i + 1);
+        REQUIRE(c.order_id == i + 1);
+    }
+    en::Command c;
+    o.token = 99999;
+    o.symbol = nexus::engine::wire::make_symbol("ZZZZZ");
+    CHECK(router.enter(0, o, c) == nexus::engine::wire::reason::UnknownSymbol);
+    // A token already used is refused, and the refusal assigns no order ID.
+    o.symbol = nexus::engine::wire::make_symbol(names[5]);
+    o.token = 6;
+    CHECK(router.enter(0, o, c) == nexus::engine::wire::reason::DuplicateToken);
+    o.token = 100000;
+    REQUIRE(router.enter(0, o, c) == 0);
+    CHECK(c.order_id == names.size() + 1);
 }

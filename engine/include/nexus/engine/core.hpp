@@ -82,9 +82,8 @@ public:
         : shard_(shard),
           pools_(ob::PoolConfig{.orders = cfg.pool_orders, .levels = cfg.pool_levels}),
           listener_{this},
-          books_(pools_, listener_),
-          tags_(cfg.pool_orders),
-          tag_index_(1024) {
+          books_(pools_, listener_, Index(&order_index_)),
+          tags_(cfg.pool_orders) {
         symbols_.resize(cfg.instruments.size() + 1);
         wire_symbols_.resize(cfg.instruments.size() + 1);
         for (std::size_t i = 0; i < cfg.instruments.size(); ++i) {
@@ -174,19 +173,14 @@ private:
         void on_modified(ob::InstrumentId, ob::OrderId, ob::Price, ob::Qty, bool) {}
         void on_level(ob::InstrumentId, ob::Side, ob::Price, ob::Qty, std::uint32_t) {}
     };
-    using Book = ob::Book<Listener>;
+    // Order IDs come from the router in sequence, so the books of a shard
+    // share one WindowIndex (see order_index.hpp), and so do the tags.
+    using Index = ob::SharedIndex<ob::WindowIndex>;
+    using Book = ob::Book<Listener, Index>;
 
 
-    std::uint8_t* event_for(std::uint32_t user) {
-        const std::size_t at = out_->events.size();
-        out_->events.resize(at + 4);
-        std::memcpy(out_->events.data() + at, &user, 4);
-        return out_->events.data() + at;
-    }
-    wire::Encoder enc(std::uint32_t user) {
-        event_for(user);
-        return wire::Encoder(out_->events);
-    }
+    // Encodes one event for `user`: [u32 user][packet] appended to the events.
+    wire::Encoder enc(std::uint32_t user) { return wire::Encoder(out_->events, user); }
     void rejected(std::uint32_t user, std::uint64_t token, char why) {
         ++out_->rejects;
         enc(user).rejected(cmd_->ts, token, why);
@@ -306,11 +300,12 @@ private:
     unsigned shard_;
     ob::Pools pools_;
     Listener listener_;
-    ob::BookSet<Listener> books_;
+    ob::WindowIndex order_index_;  // order ID -> order, for every book of the shard
+    ob::BookSet<Listener, Index> books_;
     std::vector<std::string> symbols_;         // by instrument (1-based)
     std::vector<wire::Symbol> wire_symbols_;  // the same, as protocol fields
     slab::BoundedSlab<Tag> tags_;         // who owns each resting order, and its open size
-    ob::OpenAddressingIndex tag_index_;   // order ID -> its tag
+    ob::WindowIndex tag_index_;           // order ID -> its tag
     std::uint64_t matches_ = 0;
     // The command being applied.
     CoreOut* out_ = nullptr;

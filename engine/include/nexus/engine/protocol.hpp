@@ -25,9 +25,17 @@ namespace nexus::engine::wire {
 // ---- big-endian helpers -----------------------------------------------------
 
 inline std::uint64_t get_be(const std::uint8_t* p, int n) noexcept {
-    std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v = v << 8 | p[i];
-    return v;
+    // The common widths as one load and a byte swap each.
+    switch (n) {
+        case 2: { std::uint16_t x; std::memcpy(&x, p, 2); return __builtin_bswap16(x); }
+        case 4: { std::uint32_t x; std::memcpy(&x, p, 4); return __builtin_bswap32(x); }
+        case 8: { std::uint64_t x; std::memcpy(&x, p, 8); return __builtin_bswap64(x); }
+        default: {
+            std::uint64_t v = 0;
+            for (int i = 0; i < n; ++i) v = v << 8 | p[i];
+            return v;
+        }
+    }
 }
 inline void put_be(std::uint8_t* p, std::uint64_t v, int n) noexcept {
     // The common widths as one byte-swapped store each.
@@ -274,13 +282,14 @@ inline bool decode_login(std::span<const std::uint8_t> pl, Login& out) {
 class Encoder {
 public:
     explicit Encoder(std::vector<std::uint8_t>& out) : out_(out) {}
+    // Every packet is preceded in `out` by these 4 bytes (native order), in
+    // the same append: the engine tags each event with the user it is for.
+    Encoder(std::vector<std::uint8_t>& out, std::uint32_t prefix) : out_(out), prefix_(prefix), prefix_len_(4) {}
 
     // Generic packet.
     void packet(char type, std::span<const std::uint8_t> payload = {}) {
-        const std::size_t at = grow(3 + payload.size());
-        put_be(&out_[at], 1 + payload.size(), 2);
-        out_[at + 2] = static_cast<std::uint8_t>(type);
-        if (!payload.empty()) std::memcpy(&out_[at + 3], payload.data(), payload.size());
+        std::uint8_t* p = begin(type, payload.size());
+        if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
     }
 
     // Client side.
@@ -396,10 +405,15 @@ private:
     }
     // Writes the packet header; returns where the payload goes.
     std::uint8_t* begin(char type, std::size_t payload) {
-        const std::size_t at = grow(3 + payload);
-        put_be(&out_[at], 1 + payload, 2);
-        out_[at + 2] = static_cast<std::uint8_t>(type);
-        return &out_[at + 3];
+        const std::size_t at = grow(prefix_len_ + 3 + payload);  // may move the buffer: take data() after
+        std::uint8_t* p = out_.data() + at;
+        if (prefix_len_ != 0) {
+            std::memcpy(p, &prefix_, 4);
+            p += 4;
+        }
+        put_be(p, 1 + payload, 2);
+        p[2] = static_cast<std::uint8_t>(type);
+        return p + 3;
     }
     static void text(std::uint8_t* p, std::string_view s, std::size_t n, bool right = false) {
         std::memset(p, ' ', n);
@@ -407,6 +421,8 @@ private:
         std::memcpy(p + (right ? n - k : 0), s.data(), k);
     }
     std::vector<std::uint8_t>& out_;
+    std::uint32_t prefix_ = 0;
+    std::size_t prefix_len_ = 0;
 };
 
 // ---- outbound decoding (clients, tests) -----------------------------------------

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "nexus/engine/config.hpp"
@@ -47,6 +46,20 @@ public:
             }
         }
     }
+    // Inserts a token not seen before, in one probe; false (and nothing
+    // changed) if the token is already there.
+    bool insert_new(std::uint64_t token, std::uint64_t order_id) {
+        if ((size_ + 1) * 2 > slots_.size()) grow();
+        for (std::size_t i = home(token);; i = (i + 1) & (slots_.size() - 1)) {
+            Slot& s = slots_[i];
+            if (s.order_id == 0) {
+                ++size_;
+                s = Slot{token, order_id};
+                return true;
+            }
+            if (s.token == token) return false;
+        }
+    }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
 private:
@@ -71,8 +84,15 @@ private:
 class Router {
 public:
     explicit Router(const Config& cfg) : cfg_(cfg), tokens_(cfg.users.size()) {
-        for (std::size_t i = 0; i < cfg_.instruments.size(); ++i)
-            symbols_[wire::symbol_key(wire::make_symbol(cfg_.instruments[i].symbol))] = static_cast<std::uint16_t>(i + 1);
+        std::size_t cap = 16;
+        while (cap < cfg_.instruments.size() * 4) cap *= 2;
+        symbols_.assign(cap, SymbolSlot{});
+        for (std::size_t i = 0; i < cfg_.instruments.size(); ++i) {
+            const std::uint64_t key = wire::symbol_key(wire::make_symbol(cfg_.instruments[i].symbol));
+            std::size_t at = symbol_home(key);
+            while (symbols_[at].instrument != 0) at = (at + 1) & (symbols_.size() - 1);
+            symbols_[at] = SymbolSlot{key, static_cast<std::uint16_t>(i + 1)};
+        }
     }
 
     [[nodiscard]] unsigned shard_of(std::uint16_t instrument) const noexcept { return (instrument - 1) % cfg_.shards; }
@@ -85,9 +105,9 @@ public:
     }
 
     char enter(std::uint32_t user, const wire::EnterOrder& o, Command& c) {
-        const auto it = symbols_.find(wire::symbol_key(o.symbol));
-        if (it == symbols_.end()) return wire::reason::UnknownSymbol;
-        const InstrumentConfig& ic = cfg_.instruments[it->second - 1];
+        const std::uint16_t instrument = instrument_of_symbol(wire::symbol_key(o.symbol));
+        if (instrument == 0) return wire::reason::UnknownSymbol;
+        const InstrumentConfig& ic = cfg_.instruments[instrument - 1];
         const UserConfig& uc = cfg_.users[user];
         if (o.side != 'B' && o.side != 'S') return wire::reason::InvalidSide;
         if ((o.type != 'L' && o.type != 'M') || (o.tif != 'D' && o.tif != 'I' && o.tif != 'F') ||
@@ -100,8 +120,8 @@ public:
         } else if (const char why = check_limit(ic, uc, o.qty, o.price)) {
             return why;
         }
-        auto& tokens = tokens_[user];
-        if (tokens.contains(o.token)) return wire::reason::DuplicateToken;
+        // The last check: a new token is remembered in the same probe.
+        if (!tokens_[user].insert_new(o.token, next_id_)) return wire::reason::DuplicateToken;
         c = Command{};
         c.kind = 'O';
         c.side = o.side;
@@ -109,13 +129,13 @@ public:
         c.type = o.type;
         c.post_only = o.post_only;
         c.stp = o.stp;
-        c.instrument = it->second;
+        c.instrument = instrument;
         c.user = user;
         c.qty = o.qty;
         c.price = o.price;
         c.token = o.token;
         c.order_id = next_id_++;
-        remember(user, o.token, c.order_id, c.instrument);
+        note_instrument(c.order_id, c.instrument);
         return 0;
     }
 
@@ -157,9 +177,29 @@ public:
     }
 
 private:
+    // Symbols (as their 8-byte keys) -> instrument: open addressing, at most a
+    // quarter full, so a lookup is one or two probes of a small array.
+    struct SymbolSlot {
+        std::uint64_t key = 0;
+        std::uint16_t instrument = 0;  // 0 = empty
+    };
+    std::size_t symbol_home(std::uint64_t key) const noexcept {
+        return static_cast<std::size_t>((key * 0x9E37'79B9'7F4A'7C15ull) >> 40) & (symbols_.size() - 1);
+    }
+    std::uint16_t instrument_of_symbol(std::uint64_t key) const noexcept {
+        for (std::size_t at = symbol_home(key);; at = (at + 1) & (symbols_.size() - 1)) {
+            const SymbolSlot& s = symbols_[at];
+            if (s.instrument == 0 || s.key == key) return s.instrument;
+        }
+    }
+
     void remember(std::uint32_t user, std::uint64_t token, std::uint64_t order_id, std::uint16_t instrument) {
         tokens_[user].put(token, order_id);
-        if (order_id >= instrument_of_.size()) instrument_of_.resize(std::max<std::size_t>(order_id + 1, instrument_of_.size() * 2));
+        note_instrument(order_id, instrument);
+    }
+    void note_instrument(std::uint64_t order_id, std::uint16_t instrument) {
+        if (order_id >= instrument_of_.size()) [[unlikely]]
+            instrument_of_.resize(std::max<std::size_t>(order_id + 1, instrument_of_.size() * 2));
         instrument_of_[order_id] = instrument;
     }
     // Size, price and notional of a limit order (or a replacement).
@@ -172,7 +212,7 @@ private:
     }
 
     const Config& cfg_;
-    std::unordered_map<std::uint64_t, std::uint16_t> symbols_;
+    std::vector<SymbolSlot> symbols_;
     std::vector<TokenMap> tokens_;              // per user
     std::vector<std::uint16_t> instrument_of_;  // by order ID (IDs are dense)
     std::uint64_t next_id_ = 1;

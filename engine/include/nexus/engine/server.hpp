@@ -331,7 +331,7 @@ private:
                 shard->core().apply(c, out);
                 out.events.clear();
             }
-            replayed_itch[i] = out.itch.bytes();
+            replayed_itch[i].assign(out.itch.bytes().begin(), out.itch.bytes().end());
             recovered_ += jc.records.size();
             if (!jc.records.empty()) spdlog::info("{}: replayed {} commands", path, jc.records.size());
             shard->open_journal(path);

@@ -30,8 +30,10 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace nexus::feed {
@@ -47,55 +49,56 @@ public:
     virtual ~ItchEncoder() = default;
 
     [[nodiscard]] std::uint64_t messages() const noexcept { return messages_; }
-    [[nodiscard]] const std::vector<std::uint8_t>& bytes() const noexcept { return buf_; }
-    void clear_bytes() noexcept { buf_.clear(); }
+    // The encoded bytes not yet taken.
+    [[nodiscard]] std::span<const std::uint8_t> bytes() const noexcept { return {buf_.data(), end_}; }
+    void clear_bytes() noexcept { end_ = 0; }
 
     void system_event(std::uint64_t ts, char code) {
-        begin('S', 12, 0, ts);
-        ch(code);
+        auto w = begin('S', 12, 0, ts);
+        w.ch(code);
     }
     void directory(std::uint16_t locate, std::uint64_t ts, const std::string& stock) {
-        begin('R', 39, locate, ts);
-        str(stock, 8);
-        ch('Q'); ch('N'); u32(100); ch('N'); ch('C'); str("Z", 2); ch('P'); ch('N'); ch(' '); ch('1'); ch('N'); u32(0); ch('N');
+        auto w = begin('R', 39, locate, ts);
+        w.str(stock, 8);
+        w.ch('Q'); w.ch('N'); w.u32(100); w.ch('N'); w.ch('C'); w.str("Z", 2); w.ch('P'); w.ch('N'); w.ch(' '); w.ch('1'); w.ch('N'); w.u32(0); w.ch('N');
     }
     void trading_action(std::uint16_t locate, std::uint64_t ts, const std::string& stock, char state) {
-        begin('H', 25, locate, ts);
-        str(stock, 8);
-        ch(state); ch(' '); str("", 4);
+        auto w = begin('H', 25, locate, ts);
+        w.str(stock, 8);
+        w.ch(state); w.ch(' '); w.str("", 4);
     }
     void add(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref, char side, std::uint32_t shares,
              const std::string& stock, std::uint32_t price, const char* mpid = nullptr) {
-        begin(mpid ? 'F' : 'A', mpid ? 40 : 36, locate, ts);
-        u64(ref); ch(side); u32(shares); str(stock, 8); u32(price);
-        if (mpid) str(mpid, 4);
+        auto w = begin(mpid ? 'F' : 'A', mpid ? 40 : 36, locate, ts);
+        w.u64(ref); w.ch(side); w.u32(shares); w.str(stock, 8); w.u32(price);
+        if (mpid) w.str(mpid, 4);
     }
     void execute(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref, std::uint32_t shares, std::uint64_t match) {
-        begin('E', 31, locate, ts);
-        u64(ref); u32(shares); u64(match);
+        auto w = begin('E', 31, locate, ts);
+        w.u64(ref); w.u32(shares); w.u64(match);
     }
     void execute_at(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref, std::uint32_t shares, std::uint64_t match,
                     std::uint32_t price) {
-        begin('C', 36, locate, ts);
-        u64(ref); u32(shares); u64(match); ch('Y'); u32(price);
+        auto w = begin('C', 36, locate, ts);
+        w.u64(ref); w.u32(shares); w.u64(match); w.ch('Y'); w.u32(price);
     }
     void cancel(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref, std::uint32_t shares) {
-        begin('X', 23, locate, ts);
-        u64(ref); u32(shares);
+        auto w = begin('X', 23, locate, ts);
+        w.u64(ref); w.u32(shares);
     }
     void remove(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref) {
-        begin('D', 19, locate, ts);
-        u64(ref);
+        auto w = begin('D', 19, locate, ts);
+        w.u64(ref);
     }
     void replace(std::uint16_t locate, std::uint64_t ts, std::uint64_t old_ref, std::uint64_t new_ref,
                  std::uint32_t shares, std::uint32_t price) {
-        begin('U', 35, locate, ts);
-        u64(old_ref); u64(new_ref); u32(shares); u32(price);
+        auto w = begin('U', 35, locate, ts);
+        w.u64(old_ref); w.u64(new_ref); w.u32(shares); w.u32(price);
     }
     void trade(std::uint16_t locate, std::uint64_t ts, char side, std::uint32_t shares, const std::string& stock,
                std::uint32_t price, std::uint64_t match) {
-        begin('P', 44, locate, ts);
-        u64(0); ch(side); u32(shares); str(stock, 8); u32(price); u64(match);
+        auto w = begin('P', 44, locate, ts);
+        w.u64(0); w.ch(side); w.u32(shares); w.str(stock, 8); w.u32(price); w.u64(match);
     }
 
 protected:
@@ -103,42 +106,61 @@ protected:
     // `flush_at_` bytes; a writer empties it there.
     virtual void overflow() {}
     std::size_t flush_at_ = ~std::size_t{0};
+    // Storage; [0, end_) holds the encoded bytes. The vector only ever grows
+    // (amortized), so encoding a message is a bounds check and stores, with
+    // no per-message resize.
     std::vector<std::uint8_t> buf_;
+    std::size_t end_ = 0;
 
 private:
-    // Each message reserves its bytes once (begin) and fills them in place.
-    void begin(char type, std::uint16_t len, std::uint16_t locate, std::uint64_t ts) {
-        if (buf_.size() > flush_at_) [[unlikely]]
-            overflow();
-        at_ = buf_.size();
-        buf_.resize(at_ + 2 + len);
-        put(len, 2);
-        ch(type);
-        put(locate, 2);
-        put(0, 2);  // tracking number
-        put(ts, 6);
-        ++messages_;
-    }
-    void put(std::uint64_t v, int n) {
-        std::uint8_t* p = buf_.data() + at_;
-        if (n == 8) {
+    // Writes one message's fields in order, through a pointer held in a
+    // register (the stores cannot alias the encoder's own members).
+    struct Cursor {
+        std::uint8_t* p;
+        void ch(char c) noexcept { *p++ = static_cast<std::uint8_t>(c); }
+        void u16(std::uint16_t v) noexcept {
+            const std::uint16_t x = __builtin_bswap16(v);
+            std::memcpy(p, &x, 2);
+            p += 2;
+        }
+        void u32(std::uint32_t v) noexcept {
+            const std::uint32_t x = __builtin_bswap32(v);
+            std::memcpy(p, &x, 4);
+            p += 4;
+        }
+        void u64(std::uint64_t v) noexcept {
             const std::uint64_t x = __builtin_bswap64(v);
             std::memcpy(p, &x, 8);
-        } else if (n == 4) {
-            const std::uint32_t x = __builtin_bswap32(static_cast<std::uint32_t>(v));
-            std::memcpy(p, &x, 4);
-        } else {
-            for (int i = n - 1; i >= 0; --i) p[i] = static_cast<std::uint8_t>(v >> (8 * (n - 1 - i)));
+            p += 8;
         }
-        at_ += static_cast<std::size_t>(n);
+        // A text field of n bytes, left-justified and padded with spaces.
+        void str(std::string_view s, std::size_t n) noexcept {
+            const std::size_t k = s.size() < n ? s.size() : n;
+            std::memcpy(p, s.data(), k);
+            std::memset(p + k, ' ', n - k);
+            p += n;
+        }
+    };
+    // Reserves a message's bytes and writes its header: length, type,
+    // locate, tracking number 0 and the 6-byte timestamp.
+    Cursor begin(char type, std::uint16_t len, std::uint16_t locate, std::uint64_t ts) {
+        if (end_ > flush_at_) [[unlikely]]
+            overflow();
+        const std::size_t need = std::size_t{2} + len;
+        if (end_ + need > buf_.size()) [[unlikely]]
+            grow(need);
+        Cursor w{buf_.data() + end_};
+        end_ += need;
+        w.u16(len);
+        w.ch(type);
+        w.u16(locate);
+        w.u16(0);
+        w.u16(static_cast<std::uint16_t>(ts >> 32));
+        w.u32(static_cast<std::uint32_t>(ts));
+        ++messages_;
+        return w;
     }
-    void u32(std::uint32_t v) { put(v, 4); }
-    void u64(std::uint64_t v) { put(v, 8); }
-    void ch(char c) { buf_[at_++] = static_cast<std::uint8_t>(c); }
-    void str(const std::string& s, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) buf_[at_++] = static_cast<std::uint8_t>(i < s.size() ? s[i] : ' ');
-    }
-    std::size_t at_ = 0;  // where the message being encoded writes next
+    [[gnu::noinline]] void grow(std::size_t need) { buf_.resize(std::max(buf_.size() * 2, end_ + need + 4096)); }
     std::uint64_t messages_ = 0;
 };
 
@@ -150,7 +172,7 @@ public:
         else file_ = std::fopen(path.c_str(), "wb");
         if (!gz_ && !file_) throw std::runtime_error("cannot create " + path);
         flush_at_ = (1 << 20) - 64;
-        buf_.reserve(1 << 20);
+        buf_.resize(1 << 20);
     }
     ~ItchWriter() override { close(); }
 
@@ -165,11 +187,11 @@ public:
 private:
     void overflow() override { flush(); }
     void flush() {
-        if (buf_.empty()) return;
+        if (end_ == 0) return;
         bool ok;
-        if (gz_) ok = gzwrite(gz_, buf_.data(), static_cast<unsigned>(buf_.size())) == static_cast<int>(buf_.size());
-        else ok = file_ && std::fwrite(buf_.data(), 1, buf_.size(), file_) == buf_.size();
-        buf_.clear();
+        if (gz_) ok = gzwrite(gz_, buf_.data(), static_cast<unsigned>(end_)) == static_cast<int>(end_);
+        else ok = file_ && std::fwrite(buf_.data(), 1, end_, file_) == end_;
+        end_ = 0;
         if (!ok) throw std::runtime_error("write failed");
     }
 

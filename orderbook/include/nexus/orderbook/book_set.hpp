@@ -16,7 +16,10 @@ class BookSet {
 public:
     using BookType = Book<Listener, Index>;
 
-    BookSet(Pools& pools, Listener& listener) : pools_(pools), listener_(listener) {}
+    // Each book builds its own index from the expected order count.
+    BookSet(Pools& pools, Listener& listener)
+        requires std::is_constructible_v<Index, std::size_t>
+        : pools_(pools), listener_(listener) {}
     // Every book gets a copy of `prototype` as its index (a SharedIndex makes
     // them all use one table).
     BookSet(Pools& pools, Listener& listener, Index prototype)
