@@ -58,7 +58,8 @@ template <class Index>
 struct Subject<Book<CountingListener, Index>> {
     Pools pools{PoolConfig{.orders = 1 << 20, .levels = 1 << 14}};
     CountingListener events;
-    Book<CountingListener, Index> book{pools, events, 1, BookLimits{}, 4096};
+    // 4096 orders expected; a WindowIndex takes its default window instead.
+    Book<CountingListener, Index> book{pools, events, 1, BookLimits{}, std::is_same_v<Index, WindowIndex> ? 256 : 4096};
 };
 template <>
 struct Subject<PlainBook<CountingListener>> {
@@ -218,6 +219,7 @@ int main(int argc, char** argv) {
     const std::vector<Variant> variants{
         {"nexus Book (open addressing index)", [&](Samples* l) { return replay<Book<CountingListener, OpenAddressingIndex>>(flow, l, checksum); }},
         {"nexus Book (paged direct index)", [&](Samples* l) { return replay<Book<CountingListener, PagedIndex>>(flow, l, checksum); }},
+        {"nexus Book (window index)", [&](Samples* l) { return replay<Book<CountingListener, WindowIndex>>(flow, l, checksum); }},
         {"nexus Book (std::unordered_map index)", [&](Samples* l) { return replay<Book<CountingListener, StdIndex>>(flow, l, checksum); }},
         {"PlainBook (std::map + std::list + unordered_map)", [&](Samples* l) { return replay<PlainBook<CountingListener>>(flow, l, checksum); }},
     };

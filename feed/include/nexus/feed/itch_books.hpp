@@ -158,18 +158,22 @@ public:
     }
 
 private:
-    typename Books::BookType* book_for(const itch::Message& m) {
+    [[gnu::always_inline]] typename Books::BookType* book_for(const itch::Message& m) {
+        const std::uint16_t loc = m.locate();
+        auto* b = books_.get(loc);
+        if (b != nullptr && loc != 0) [[likely]]
+            return b;
+        return book_for_slow(m);
+    }
+    // Locate 0 (a format error) or a locate the directory never announced.
+    [[gnu::noinline, gnu::cold]] typename Books::BookType* book_for_slow(const itch::Message& m) {
         const std::uint16_t loc = m.locate();
         if (loc == 0) {
             format_error(m, "order message with locate 0");
             return nullptr;
         }
-        auto* b = books_.get(loc);
-        if (b == nullptr) {
-            ++stats_.unannounced_locates;
-            b = &books_.open(loc);
-        }
-        return b;
+        ++stats_.unannounced_locates;
+        return &books_.open(loc);
     }
     void count(unsigned t, bool ok) {
         if (!ok) ++stats_.anomalies[t];

@@ -374,7 +374,7 @@ private:
     // The order of this book with this ID, or NONE. Only an index shared with
     // other books can hold the ID for another instrument, so only then is the
     // order's instrument checked.
-    [[nodiscard]] slab::Key lookup(OrderId id) const noexcept {
+    [[nodiscard, gnu::always_inline]] slab::Key lookup(OrderId id) const noexcept {
         const slab::Key k = index_.find(id);
         if constexpr (kIsSharedIndex<Index>) {
             if (k.is_some() && orders()[k].instrument != instrument_) [[unlikely]]
@@ -438,22 +438,34 @@ private:
     }
 
     // Creates an order at the back of its level (making the level if new).
-    // Returns NONE, with nothing changed, if a slab is full.
-    slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty, SelfTrade stp) {
+    // Returns NONE, with nothing changed, if a slab is full. The usual case,
+    // a level the cache knows, stays small enough to inline; a new level
+    // or a cache miss takes the out-of-line path.
+    [[gnu::always_inline]] slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
+                                          SelfTrade stp) {
+        const CachedLevel& cached = sides_[idx(side)].cache[cache_slot(price)];
+        if (cached.key.is_none() || cached.price != price) [[unlikely]]
+            return rest_uncached(id, owner, side, price, qty, stp);
+        const slab::Key lk = cached.key;
+        const slab::Key k = orders().try_emplace_key(
+            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp});
+        if (k.is_none()) [[unlikely]]
+            return k;
+        link_new(k, id, lk);
+        return k;
+    }
+    [[gnu::noinline]] slab::Key rest_uncached(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
+                                              SelfTrade stp) {
         SideLevels& s = sides_[idx(side)];
         CachedLevel& cached = s.cache[cache_slot(price)];
-        const bool hit = cached.key.is_some() && cached.price == price;
-        const auto [pos, found] = hit ? std::pair<std::size_t, bool>{0, true} : locate(s, side, price);
+        const auto [pos, found] = locate(s, side, price);
         const slab::Key k = orders().try_emplace_key(
             Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp});
         if (k.is_none()) [[unlikely]]
             return k;
         slab::Key lk;
-        if (hit) {
-            lk = cached.key;
-        } else if (found) {
+        if (found) {
             lk = s.keys[pos];
-            cached = CachedLevel{price, lk};
         } else {
             lk = levels().try_emplace_key(Level{price, 0, 0, slab::Key::NONE, slab::Key::NONE, side});
             if (lk.is_none()) [[unlikely]] {
@@ -462,14 +474,18 @@ private:
             }
             s.prices.insert(s.prices.begin() + static_cast<std::ptrdiff_t>(pos), price);
             s.keys.insert(s.keys.begin() + static_cast<std::ptrdiff_t>(pos), lk);
-            cached = CachedLevel{price, lk};
         }
+        cached = CachedLevel{price, lk};
+        link_new(k, id, lk);
+        return k;
+    }
+    // A new order k joins the back of level lk: FIFO, index, count, event.
+    [[gnu::always_inline]] void link_new(slab::Key k, OrderId id, slab::Key lk) {
         Level& lv = levels()[lk];
         append(k, orders()[k], lk, lv);
         index_.insert(id, k);
         ++live_;
         emit_level(lv);
-        return k;
     }
 
     // Links order k (its other fields set) at the tail of level lk.
@@ -519,7 +535,7 @@ private:
         emit_level(lv);
     }
 
-    void drop_level(slab::Key lk, const Level& lv, bool emit) {
+    [[gnu::noinline]] void drop_level(slab::Key lk, const Level& lv, bool emit) {
         const Side side = lv.side;
         const Price price = lv.price;
         SideLevels& s = sides_[idx(side)];

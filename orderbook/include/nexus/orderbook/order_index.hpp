@@ -162,7 +162,7 @@ public:
     WindowIndex(WindowIndex&&) noexcept = default;
     WindowIndex& operator=(WindowIndex&&) noexcept = default;
 
-    [[nodiscard]] slab::Key find(OrderId id) const noexcept {
+    [[nodiscard, gnu::always_inline]] slab::Key find(OrderId id) const noexcept {
         const std::uint64_t p = id >> kPageBits;
         if (p - low_ < ring_.size()) {
             const slab::Key* page = ring_[p & mask_];
@@ -170,34 +170,27 @@ public:
         }
         return overflow_.find(id);
     }
-    void insert(OrderId id, slab::Key key) {
+    [[gnu::always_inline]] void insert(OrderId id, slab::Key key) {
         const std::uint64_t p = id >> kPageBits;
-        ++size_;
-        if (p < low_) [[unlikely]] {
-            overflow_.insert(id, key);
+        slab::Key* page = p - low_ < ring_.size() ? ring_[p & mask_] : nullptr;
+        if (page == nullptr) [[unlikely]] {
+            insert_slow(id, key);
             return;
         }
-        if (p - low_ >= ring_.size()) [[unlikely]]
-            slide(p - ring_.size() + 1);
-        slab::Key*& page = ring_[p & mask_];
-        if (page == nullptr) page = take_page();
         page[id & (kPage - 1)] = key;
         ++counts_[p & mask_];
+        ++size_;
     }
 
-    void erase(OrderId id) noexcept {
+    [[gnu::always_inline]] void erase(OrderId id) noexcept {
         const std::uint64_t p = id >> kPageBits;
-        --size_;
-        if (p - low_ >= ring_.size()) {
-            overflow_.erase(id);
+        const std::size_t r = static_cast<std::size_t>(p & mask_);
+        if (p - low_ >= ring_.size() || --counts_[r] == 0) [[unlikely]] {
+            erase_slow(id);
             return;
         }
-        const std::size_t r = static_cast<std::size_t>(p & mask_);
         ring_[r][id & (kPage - 1)] = slab::Key::NONE;
-        if (--counts_[r] == 0) {
-            free_.push_back(ring_[r]);  // every entry is NONE again
-            ring_[r] = nullptr;
-        }
+        --size_;
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -211,6 +204,35 @@ private:
         std::size_t c = 1;
         while (c < n) c *= 2;
         return c;
+    }
+    // An ID below the window, above it (the window slides), or on a page
+    // not yet taken.
+    [[gnu::noinline]] void insert_slow(OrderId id, slab::Key key) {
+        const std::uint64_t p = id >> kPageBits;
+        ++size_;
+        if (p < low_) {
+            overflow_.insert(id, key);
+            return;
+        }
+        if (p - low_ >= ring_.size()) slide(p - ring_.size() + 1);
+        slab::Key*& page = ring_[p & mask_];
+        if (page == nullptr) page = take_page();
+        page[id & (kPage - 1)] = key;
+        ++counts_[p & mask_];
+    }
+    // An ID outside the window, or the last entry of its page (the fast
+    // path has already counted it down).
+    [[gnu::noinline]] void erase_slow(OrderId id) noexcept {
+        const std::uint64_t p = id >> kPageBits;
+        --size_;
+        if (p - low_ >= ring_.size()) {
+            overflow_.erase(id);
+            return;
+        }
+        const std::size_t r = static_cast<std::size_t>(p & mask_);
+        ring_[r][id & (kPage - 1)] = slab::Key::NONE;
+        free_.push_back(ring_[r]);  // every entry is NONE again
+        ring_[r] = nullptr;
     }
     slab::Key* take_page() {
         if (free_.empty()) {
@@ -274,9 +296,9 @@ template <class Base>
 class SharedIndex {
 public:
     explicit SharedIndex(Base* base) noexcept : base_(base) {}
-    [[nodiscard]] slab::Key find(OrderId id) const noexcept { return base_->find(id); }
-    void insert(OrderId id, slab::Key key) { base_->insert(id, key); }
-    void erase(OrderId id) noexcept { base_->erase(id); }
+    [[nodiscard, gnu::always_inline]] slab::Key find(OrderId id) const noexcept { return base_->find(id); }
+    [[gnu::always_inline]] void insert(OrderId id, slab::Key key) { base_->insert(id, key); }
+    [[gnu::always_inline]] void erase(OrderId id) noexcept { base_->erase(id); }
     [[nodiscard]] std::size_t size() const noexcept { return base_->size(); }
     void reserve(std::size_t n) { base_->reserve(n); }
 
