@@ -7,7 +7,8 @@
 // scenario, in batches: every message validated, journaled and matched, its
 // client messages and ITCH bytes encoded; the journal committed once per
 // batch (the server commits once per batch the same way). Timed with
-// steady_clock around the whole replay. Scenarios alternate over rounds:
+// steady_clock around the whole replay. Scenarios alternate over rounds,
+// each round starting with the next one:
 //   journal os     write(2) per batch of 64 (the default policy)
 //   journal os, large batches   the same, 1,024 messages per batch (a
 //                  saturated shard thread takes its whole queue at once)
@@ -192,7 +193,10 @@ int main(int argc, char** argv) {
                  batch, large_batch, dir.c_str());
     std::fprintf(out, "# mode\tround\tmessages\tseconds\tmessages_per_s\ttrades\n");
     for (int r = 1; r <= rounds; ++r) {
-        for (Mode mode : {Mode::Os, Mode::OsLarge, Mode::None, Mode::Fsync}) {
+        // Each round starts with the next mode, so no mode always runs first.
+        const Mode order[] = {Mode::Os, Mode::OsLarge, Mode::None, Mode::Fsync};
+        for (std::size_t i = 0; i < 4; ++i) {
+            const Mode mode = order[(i + static_cast<std::size_t>(r - 1)) % 4];
             const auto& f = mode == Mode::Fsync ? flow_fsync : flow;
             std::uint64_t trades = 0, bytes = 0;
             const double s = replay(cfg, f, mode, dir, mode == Mode::OsLarge ? large_batch : batch, trades, bytes);
