@@ -290,7 +290,10 @@ void run_size(const Config& cfg, nb::Report& report, Evictor& ev) {
         if (!cfg.scenarios.count(sc)) continue;
         std::vector<Samples> all(entries.size());
         for (int round = 1; round <= cfg.rounds; ++round) {
-            for (std::size_t e = 0; e < entries.size(); ++e) {  // interleaved: every impl once per round
+            // Interleaved: every impl once per round, each round starting
+            // with the next one (the first of a round can run faster).
+            for (std::size_t i = 0; i < entries.size(); ++i) {
+                const std::size_t e = (i + static_cast<std::size_t>(round - 1)) % entries.size();
                 Samples s;
                 entries[e].run(sc, round, s);
                 report.row("alloc", sc, S, entries[e].label, round, s);

@@ -326,7 +326,8 @@ int main(int argc, char** argv) {
         }
     };
     for (int r = 0; r < rounds; ++r) {
-        for (int k = 0; k < kImpls; ++k) {
+        for (int j = 0; j < kImpls; ++j) {
+            const int k = (j + r) % kImpls;  // each round starts with the next structure
             const auto t0 = std::chrono::steady_clock::now();
             const std::uint64_t s = once(k, nullptr);
             const auto t1 = std::chrono::steady_clock::now();

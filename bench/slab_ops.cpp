@@ -270,7 +270,8 @@ int main(int argc, char** argv) {
     for (const char* op : ops) {
         std::vector<Samples> all(rows.size());
         for (int r = 1; r <= rounds; ++r) {
-            for (std::size_t i = 0; i < rows.size(); ++i) {
+            for (std::size_t j = 0; j < rows.size(); ++j) {
+                const std::size_t i = (j + static_cast<std::size_t>(r - 1)) % rows.size();  // each round starts with the next row
                 if (std::string(op) == "CONTAINS" && !rows[i].has_contains) continue;
                 Samples s;
                 for (int b = 0; b < batches_per_round; ++b) rows[i].run(op, s);
