@@ -58,8 +58,7 @@ template <class Index>
 struct Subject<Book<CountingListener, Index>> {
     Pools pools{PoolConfig{.orders = 1 << 20, .levels = 1 << 14}};
     CountingListener events;
-    // 4096 orders expected; a WindowIndex takes its default window instead.
-    Book<CountingListener, Index> book{pools, events, 1, BookLimits{}, std::is_same_v<Index, WindowIndex> ? 256 : 4096};
+    Book<CountingListener, Index> book{pools, events, 1, BookLimits{}, 4096};
 };
 template <>
 struct Subject<PlainBook<CountingListener>> {

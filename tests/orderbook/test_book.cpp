@@ -423,7 +423,7 @@ TEST_CASE("order index: open addressing survives heavy insert/erase churn", "[in
 }
 
 TEST_CASE("order index: the window index agrees with a model through slides, jumps and old IDs", "[index]") {
-    WindowIndex idx(4);  // 4 pages of 4096: the window slides often
+    WindowIndex idx(WindowIndex::Pages{4});  // 4 pages of 4096: the window slides often
     std::unordered_map<OrderId, std::uint32_t> model;
     std::vector<OrderId> live;
     std::mt19937_64 rng(11);
@@ -477,7 +477,7 @@ TEST_CASE("order index: the window index agrees with a model through slides, jum
 TEST_CASE("book: books sharing a window index behave like books with their own", "[book][index]") {
     Pools pools{PoolConfig{.orders = 8192, .levels = 512}};
     NullListener nl;
-    WindowIndex window(2);
+    WindowIndex window(WindowIndex::Pages{2});
     using Shared = SharedIndex<WindowIndex>;
     BookSet<NullListener, Shared> shared(pools, nl, Shared(&window));
     BookSet<NullListener> own(pools, nl);

@@ -138,25 +138,34 @@ private:
 // Exchange IDs that increase through the day (ITCH assigns order references
 // in sequence across all stocks) make a direct map the natural index: an
 // order's entry sits next to the entries of the orders added just before and
-// after it, so short-lived orders — most of a day — find theirs in a cache
-// line that is still hot. PagedIndex does that without bound (a sparse or
+// after it, so orders that die young find theirs in a cache line that is
+// still hot (orders that live long gain only the missing hash and probe). PagedIndex does that without bound (a sparse or
 // hostile ID space allocates a page per ID); WindowIndex keeps the direct
-// map for a window of `window_pages` pages only:
+// map for a window of n pages only (`Pages{n}`, 256 by default):
 //  * the window is a ring of page pointers covering page numbers
-//    [low, low + window_pages); a page is taken from a free list when its
+//    [low, low + n); a page is taken from a free list when its
 //    first entry arrives and given back when its last entry leaves;
 //  * an ID above the window slides it up; the entries of pages that fall off
 //    the bottom move into `overflow_` (an OpenAddressingIndex), and so do IDs
 //    below the window. Each entry moves at most once.
-// Memory: at most window_pages pages (16 KiB each) plus an overflow table of
-// at most twice the live orders that left the window.
+// Memory: at most n pages (16 KiB each) plus an overflow table (16-byte
+// entries, at most half full) for the live orders that left the window.
 class WindowIndex {
 public:
     static constexpr unsigned kPageBits = 12;
     static constexpr std::size_t kPage = std::size_t{1} << kPageBits;
 
-    explicit WindowIndex(std::size_t window_pages = 256)
-        : ring_(round_up(window_pages)), counts_(ring_.size(), 0), mask_(ring_.size() - 1) {}
+    // The window's size in pages (rounded up to a power of two).
+    struct Pages {
+        std::size_t n;
+    };
+    static constexpr std::size_t kDefaultPages = 256;  // 4 MiB, the last million IDs
+
+    WindowIndex() : WindowIndex(Pages{kDefaultPages}) {}
+    explicit WindowIndex(Pages window) : ring_(round_up(window.n)), counts_(ring_.size(), 0), mask_(ring_.size() - 1) {}
+    // The other indexes' constructor: the expected order count does not size
+    // a window (what matters is how far IDs spread), so it takes the default.
+    explicit WindowIndex(std::size_t /*expected orders*/) : WindowIndex() {}
     WindowIndex(const WindowIndex&) = delete;
     WindowIndex& operator=(const WindowIndex&) = delete;
     WindowIndex(WindowIndex&&) noexcept = default;
