@@ -378,19 +378,24 @@ TEST_CASE("book: the other indexes behave the same", "[book][index]") {
     Book<NullListener, PagedIndex> paged(pools, nl, 1);
     Book<NullListener, StdIndex> std_index(pools, nl, 2);
     Book<NullListener, OpenAddressingIndex> open(pools, nl, 3, {}, 4);  // grows from tiny
+    Book<NullListener, WindowIndex> window(pools, nl, 4, {}, 1 << 20);   // the count does not size its window
     for (OrderId id = 1; id <= 1000; ++id) {
         const Price p = 100 + static_cast<Price>(id % 20);
         paged.add(id * 3, Side::Buy, p, 1);
         std_index.add(id * 3, Side::Buy, p, 1);
         open.add(id * 3, Side::Buy, p, 1);
+        window.add(id * 3, Side::Buy, p, 1);
     }
     for (OrderId id = 1; id <= 1000; id += 2) {
         paged.remove(id * 3);
         std_index.remove(id * 3);
         open.remove(id * 3);
+        window.remove(id * 3);
     }
     CHECK(paged.depth(Side::Buy) == open.depth(Side::Buy));
     CHECK(std_index.depth(Side::Buy) == open.depth(Side::Buy));
+    CHECK(window.depth(Side::Buy) == open.depth(Side::Buy));
+    CHECK(window.check_invariants() == "");
     CHECK(open.order_count() == 500);
     CHECK(open.check_invariants() == "");
     CHECK(paged.check_invariants() == "");
