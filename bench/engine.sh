@@ -30,11 +30,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ -z "$bin" ]; then
-  "$root/scripts/deps.sh"
-  "$root/scripts/build.sh" bench -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DNEXUS_BUILD_TESTS=OFF
-  bin=$root/build/bench/bench
-fi
+[ -n "$bin" ] || bin=$("$root/scripts/build-bench.sh")
 apps=$bin/../apps
 raw=$out/bench/results/raw
 mkdir -p "$raw"

@@ -24,11 +24,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ -z "$bin" ]; then
-  "$root/scripts/deps.sh"
-  "$root/scripts/build.sh" bench -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DNEXUS_BUILD_TESTS=OFF
-  bin=$root/build/bench/bench
-fi
+[ -n "$bin" ] || bin=$("$root/scripts/build-bench.sh")
 raw=$out/bench/results/raw
 mkdir -p "$raw"
 rm -f "$raw"/*.tsv "$raw"/*.json

@@ -22,7 +22,6 @@
 #include <cstring>
 #include <ostream>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <nexus/feed/synth.hpp>

@@ -20,16 +20,19 @@
 #include <string_view>
 #include <vector>
 
+#include <nexus/feed/itch.hpp>
+
 namespace nexus::engine::wire {
 
 // ---- big-endian helpers -----------------------------------------------------
 
+// The common widths through the feed's byte-swapping helpers; other widths
+// byte by byte.
 inline std::uint64_t get_be(const std::uint8_t* p, int n) noexcept {
-    // The common widths as one load and a byte swap each.
     switch (n) {
-        case 2: { std::uint16_t x; std::memcpy(&x, p, 2); return __builtin_bswap16(x); }
-        case 4: { std::uint32_t x; std::memcpy(&x, p, 4); return __builtin_bswap32(x); }
-        case 8: { std::uint64_t x; std::memcpy(&x, p, 8); return __builtin_bswap64(x); }
+        case 2: return feed::itch::be16(p);
+        case 4: return feed::itch::be32(p);
+        case 8: return feed::itch::be64(p);
         default: {
             std::uint64_t v = 0;
             for (int i = 0; i < n; ++i) v = v << 8 | p[i];
@@ -38,11 +41,10 @@ inline std::uint64_t get_be(const std::uint8_t* p, int n) noexcept {
     }
 }
 inline void put_be(std::uint8_t* p, std::uint64_t v, int n) noexcept {
-    // The common widths as one byte-swapped store each.
     switch (n) {
-        case 2: { const auto x = __builtin_bswap16(static_cast<std::uint16_t>(v)); std::memcpy(p, &x, 2); return; }
-        case 4: { const auto x = __builtin_bswap32(static_cast<std::uint32_t>(v)); std::memcpy(p, &x, 4); return; }
-        case 8: { const auto x = __builtin_bswap64(v); std::memcpy(p, &x, 8); return; }
+        case 2: feed::itch::put_be16(p, static_cast<std::uint16_t>(v)); return;
+        case 4: feed::itch::put_be32(p, static_cast<std::uint32_t>(v)); return;
+        case 8: feed::itch::put_be64(p, v); return;
         default:
             for (int i = n - 1; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
     }

@@ -27,38 +27,25 @@ public:
     TokenMap() { slots_.resize(16); }
     // The order ID of `token`, or 0.
     [[nodiscard]] std::uint64_t find(std::uint64_t token) const noexcept {
-        for (std::size_t i = home(token);; i = (i + 1) & (slots_.size() - 1)) {
-            const Slot& s = slots_[i];
-            if (s.order_id == 0) return 0;
-            if (s.token == token) return s.order_id;
-        }
+        return slots_[slot_of(token)].order_id;  // 0 when the slot is empty
     }
     [[nodiscard]] bool contains(std::uint64_t token) const noexcept { return find(token) != 0; }
     // Inserts or overwrites; order_id must not be 0.
     void put(std::uint64_t token, std::uint64_t order_id) {
         if ((size_ + 1) * 2 > slots_.size()) grow();
-        for (std::size_t i = home(token);; i = (i + 1) & (slots_.size() - 1)) {
-            Slot& s = slots_[i];
-            if (s.order_id == 0 || s.token == token) {
-                size_ += s.order_id == 0;
-                s = Slot{token, order_id};
-                return;
-            }
-        }
+        Slot& s = slots_[slot_of(token)];
+        size_ += s.order_id == 0;
+        s = Slot{token, order_id};
     }
     // Inserts a token not seen before, in one probe; false (and nothing
     // changed) if the token is already there.
     bool insert_new(std::uint64_t token, std::uint64_t order_id) {
         if ((size_ + 1) * 2 > slots_.size()) grow();
-        for (std::size_t i = home(token);; i = (i + 1) & (slots_.size() - 1)) {
-            Slot& s = slots_[i];
-            if (s.order_id == 0) {
-                ++size_;
-                s = Slot{token, order_id};
-                return true;
-            }
-            if (s.token == token) return false;
-        }
+        Slot& s = slots_[slot_of(token)];
+        if (s.order_id != 0) return false;
+        ++size_;
+        s = Slot{token, order_id};
+        return true;
     }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
@@ -69,6 +56,12 @@ private:
     };
     std::size_t home(std::uint64_t t) const noexcept {
         return static_cast<std::size_t>((t * 0x9E37'79B9'7F4A'7C15ull) >> 32) & (slots_.size() - 1);
+    }
+    // The slot holding `token`, or the empty slot where it would go.
+    std::size_t slot_of(std::uint64_t token) const noexcept {
+        std::size_t i = home(token);
+        while (slots_[i].order_id != 0 && slots_[i].token != token) i = (i + 1) & (slots_.size() - 1);
+        return i;
     }
     void grow() {
         std::vector<Slot> old(slots_.size() * 2);
@@ -115,7 +108,7 @@ public:
             (o.type == 'M' && o.post_only == 'Y'))
             return wire::reason::InvalidFlags;
         if (o.type == 'M') {
-            if (o.qty == 0 || o.qty > ic.max_qty || o.qty > uc.max_qty) return wire::reason::InvalidQty;
+            if (const char why = check_qty(ic, uc, o.qty)) return why;
             if (o.price != 0) return wire::reason::InvalidPrice;
         } else if (const char why = check_limit(ic, uc, o.qty, o.price)) {
             return why;
@@ -203,8 +196,11 @@ private:
         instrument_of_[order_id] = instrument;
     }
     // Size, price and notional of a limit order (or a replacement).
+    static char check_qty(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty) noexcept {
+        return qty == 0 || qty > ic.max_qty || qty > uc.max_qty ? wire::reason::InvalidQty : 0;
+    }
     static char check_limit(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty, std::uint32_t price) noexcept {
-        if (qty == 0 || qty > ic.max_qty || qty > uc.max_qty) return wire::reason::InvalidQty;
+        if (const char why = check_qty(ic, uc, qty)) return why;
         if (price < ic.min_price || price > ic.max_price) return wire::reason::InvalidPrice;
         // Dollars of price (4 implied decimals) x quantity; no overflow: < 2^32 * 2^32 / 10^4.
         if (static_cast<std::uint64_t>(price) * qty / 10'000 > uc.max_notional) return wire::reason::OverLimit;

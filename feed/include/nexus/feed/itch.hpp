@@ -25,8 +25,8 @@
 
 namespace nexus::feed::itch {
 
-// Big-endian fields: one load and a byte swap each, always inlined (they
-// sit on the path of every message).
+// Big-endian fields: one load or store and a byte swap each, always inlined
+// (they sit on the path of every message).
 [[gnu::always_inline]] inline std::uint16_t be16(const std::uint8_t* p) noexcept {
     std::uint16_t x;
     std::memcpy(&x, p, 2);
@@ -44,6 +44,19 @@ namespace nexus::feed::itch {
     std::uint64_t x;
     std::memcpy(&x, p, 8);
     return __builtin_bswap64(x);
+}
+// ... and the same fields written (the encoders of synth.hpp and the engine's protocol).
+[[gnu::always_inline]] inline void put_be16(std::uint8_t* p, std::uint16_t v) noexcept {
+    const std::uint16_t x = __builtin_bswap16(v);
+    std::memcpy(p, &x, 2);
+}
+[[gnu::always_inline]] inline void put_be32(std::uint8_t* p, std::uint32_t v) noexcept {
+    const std::uint32_t x = __builtin_bswap32(v);
+    std::memcpy(p, &x, 4);
+}
+[[gnu::always_inline]] inline void put_be64(std::uint8_t* p, std::uint64_t v) noexcept {
+    const std::uint64_t x = __builtin_bswap64(v);
+    std::memcpy(p, &x, 8);
 }
 
 // The fixed length of every message type itch50.md lists; 0 = unknown type.

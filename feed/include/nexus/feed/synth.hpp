@@ -36,6 +36,8 @@
 #include <string_view>
 #include <vector>
 
+#include "nexus/feed/itch.hpp"
+
 namespace nexus::feed {
 
 // Encoder of length-prefixed ITCH 5.0 messages into a byte buffer. The
@@ -119,18 +121,15 @@ private:
         std::uint8_t* p;
         void ch(char c) noexcept { *p++ = static_cast<std::uint8_t>(c); }
         void u16(std::uint16_t v) noexcept {
-            const std::uint16_t x = __builtin_bswap16(v);
-            std::memcpy(p, &x, 2);
+            itch::put_be16(p, v);
             p += 2;
         }
         void u32(std::uint32_t v) noexcept {
-            const std::uint32_t x = __builtin_bswap32(v);
-            std::memcpy(p, &x, 4);
+            itch::put_be32(p, v);
             p += 4;
         }
         void u64(std::uint64_t v) noexcept {
-            const std::uint64_t x = __builtin_bswap64(v);
-            std::memcpy(p, &x, 8);
+            itch::put_be64(p, v);
             p += 8;
         }
         // A text field of n bytes, left-justified and padded with spaces.

@@ -447,8 +447,7 @@ private:
         if (cached.key.is_none() || cached.price != price) [[unlikely]]
             return rest_uncached(id, owner, side, price, qty, stp);
         const slab::Key lk = cached.key;
-        const slab::Key k = orders().try_emplace_key(
-            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp});
+        const slab::Key k = new_order(id, owner, side, price, qty, stp);
         if (k.is_none()) [[unlikely]]
             return k;
         link_new(k, id, lk);
@@ -459,8 +458,7 @@ private:
         SideLevels& s = sides_[idx(side)];
         CachedLevel& cached = s.cache[cache_slot(price)];
         const auto [pos, found] = locate(s, side, price);
-        const slab::Key k = orders().try_emplace_key(
-            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp});
+        const slab::Key k = new_order(id, owner, side, price, qty, stp);
         if (k.is_none()) [[unlikely]]
             return k;
         slab::Key lk;
@@ -478,6 +476,11 @@ private:
         cached = CachedLevel{price, lk};
         link_new(k, id, lk);
         return k;
+    }
+    // An order cell, not yet linked anywhere; NONE if the pool is full.
+    slab::Key new_order(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty, SelfTrade stp) {
+        return orders().try_emplace_key(
+            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp});
     }
     // A new order k joins the back of level lk: FIFO, index, count, event.
     [[gnu::always_inline]] void link_new(slab::Key k, OrderId id, slab::Key lk) {

@@ -203,7 +203,7 @@ public:
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
-    void reserve(std::size_t n) { overflow_.reserve(n / 8); }
+    void reserve(std::size_t) {}  // the window needs none; the overflow grows as orders leave it
     // Pages allocated so far (in the window or free), and entries outside it.
     [[nodiscard]] std::size_t pages_allocated() const noexcept { return storage_.size(); }
     [[nodiscard]] std::size_t overflow_size() const noexcept { return overflow_.size(); }
