@@ -2,6 +2,7 @@
 #include <fcntl.h>
 
 #include <random>
+#include <unordered_map>
 
 #include "engine/engine_util.hpp"
 
@@ -381,4 +382,60 @@ TEST_CASE("router: every one of thousands of symbols finds its instrument, an un
     o.token = 100000;
     REQUIRE(router.enter(0, o, c) == 0);
     CHECK(c.order_id == names.size() + 1);
+}
+
+TEST_CASE("token map: runs of consecutive tokens and scattered ones agree with a plain map", "[router]") {
+    // Tokens drawn so that runs start, extend, break and resume, with
+    // repeats, tokens below the run, 0 and the top of the range mixed in.
+    std::mt19937_64 rng(11);
+    en::TokenMap map;
+    std::unordered_map<std::uint64_t, std::uint64_t> model;
+    std::uint64_t next = 1'000, id = 1;
+    REQUIRE(map.insert_new(next, id));  // the first token starts the run
+    model[next++] = id++;
+    for (int step = 0; step < 200'000; ++step) {
+        std::uint64_t token;
+        const int r = static_cast<int>(rng() % 100);
+        if (r < 70) token = next++;                                  // counting up: extends the run
+        else if (r < 80) token = next - 1 - rng() % 50;              // a recent token again
+        else if (r < 88) token = rng() % 2'000;                      // below or at the run's start
+        else if (r < 91) token = rng();                              // anywhere
+        else if (r < 93) token = next + 1 + rng() % 8;               // a little ahead of the count
+        else if (r < 95) token = next + 1'000'000 + rng() % 100;     // far ahead: to the table
+        else if (r < 98) next += 1 + rng() % 8, token = next++;      // the count skips a few
+        else token = rng() % 2 ? 0 : ~std::uint64_t{0};
+        const bool fresh = !model.count(token);
+        if (rng() % 10 == 0 && !fresh) {  // overwrite (a replace's restore)
+            map.put(token, id);
+            model[token] = id++;
+        } else {
+            REQUIRE(map.insert_new(token, id) == fresh);
+            if (fresh) model[token] = id;
+            ++id;
+        }
+        const std::uint64_t probe = rng() % 3 == 0 ? rng() % (next + 10) : token;
+        const auto it = model.find(probe);
+        REQUIRE(map.find(probe) == (it == model.end() ? 0 : it->second));
+    }
+    REQUIRE(map.size() == model.size());
+    for (const auto& [t, o] : model) REQUIRE(map.find(t) == o);
+    // Tokens counted up, even with small gaps, stay in the run; the others go to the table.
+    CHECK(map.run_tokens() > model.size() * 7 / 10);
+    CHECK(map.run_tokens() < model.size());
+}
+
+TEST_CASE("paged array: entries read back across pages, unwritten ones read as zero", "[router]") {
+    en::PagedArray<std::uint16_t, 4> a;  // 16 entries a page
+    CHECK(a.size() == 0);
+    CHECK(a.get(5) == 0);
+    a.ensure(40);
+    CHECK(a.size() == 48);
+    for (std::size_t i = 0; i <= 40; ++i) a[i] = static_cast<std::uint16_t>(i * 3 + 1);
+    std::uint16_t* first = &a[0];
+    a.ensure(1'000);  // growing moves nothing
+    CHECK(&a[0] == first);
+    for (std::size_t i = 0; i <= 40; ++i) REQUIRE(a.get(i) == i * 3 + 1);
+    CHECK(a.get(41) == 0);
+    CHECK(a.get(999) == 0);
+    CHECK(a.get(5'000) == 0);
 }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,41 +20,112 @@
 
 namespace nexus::engine {
 
-// Token -> order ID, per user: open addressing (linear probing, at most half
-// full), 16-byte slots, no node allocation; tokens are never removed during a
-// day. Order IDs start at 1, so 0 marks an empty slot.
+// An array indexed from 0 that grows by fixed pages and never moves what it
+// holds: reading is two loads, growing allocates one page and copies nothing
+// (a std::vector's doubling would copy everything, a pause that grows with
+// the day). Entries never written read as T{}.
+template <class T, unsigned PageBits = 12>
+class PagedArray {
+public:
+    static constexpr std::size_t kPage = std::size_t{1} << PageBits;
+    [[nodiscard]] std::size_t size() const noexcept { return pages_.size() * kPage; }  // entries addressable
+    [[nodiscard]] T get(std::size_t i) const noexcept {
+        return i < size() ? pages_[i >> PageBits][i & (kPage - 1)] : T{};
+    }
+    T& operator[](std::size_t i) noexcept { return pages_[i >> PageBits][i & (kPage - 1)]; }  // i < size()
+    const T& operator[](std::size_t i) const noexcept { return pages_[i >> PageBits][i & (kPage - 1)]; }
+    // Makes entry i addressable.
+    void ensure(std::size_t i) {
+        while (i >= size()) pages_.push_back(std::make_unique<T[]>(kPage));  // value-initialized: T{}
+    }
+
+private:
+    std::vector<std::unique_ptr<T[]>> pages_;
+};
+
+// Token -> order ID, for one user, for the whole day: tokens are never
+// removed, since a token once used is refused for the rest of the day.
+// Clients usually count their tokens up, so the map keeps a run of tokens
+// as a plain paged array indexed by token - first token (8 bytes a token,
+// written in order, no hashing, no rehash). A token at most kMaxGap past the
+// run's end extends it (the skipped tokens read as unused); any other token
+// goes to an open-addressing table (linear probing, at most half full,
+// 16-byte slots). Order IDs start at 1, so 0 means "no such token". A client
+// whose count jumps further ahead than that carries on in the table: still
+// right, only slower.
 class TokenMap {
 public:
+    static constexpr std::uint64_t kMaxGap = 8;  // bounds the run's unused entries to 8 per token
+
     TokenMap() { slots_.resize(16); }
     // The order ID of `token`, or 0.
     [[nodiscard]] std::uint64_t find(std::uint64_t token) const noexcept {
-        return slots_[slot_of(token)].order_id;  // 0 when the slot is empty
+        const std::uint64_t at = token - run_base_;  // wraps for tokens below the run
+        if (at < run_len_) {
+            if (const std::uint64_t id = run_[at]; id != 0) return id;
+        }
+        // An unused run entry may name a token the table took before the run reached it.
+        return table_size_ == 0 ? 0 : slots_[slot_of(token)].order_id;  // 0 when the slot is empty
     }
     [[nodiscard]] bool contains(std::uint64_t token) const noexcept { return find(token) != 0; }
     // Inserts or overwrites; order_id must not be 0.
     void put(std::uint64_t token, std::uint64_t order_id) {
-        if ((size_ + 1) * 2 > slots_.size()) grow();
-        Slot& s = slots_[slot_of(token)];
-        size_ += s.order_id == 0;
-        s = Slot{token, order_id};
+        const std::uint64_t at = token - run_base_;
+        if (at < run_len_ && run_[at] != 0) {
+            run_[at] = order_id;
+            return;
+        }
+        if (table_size_ != 0) {
+            if (Slot& s = slots_[slot_of(token)]; s.order_id != 0) {
+                s.order_id = order_id;
+                return;
+            }
+        }
+        add(token, order_id);
     }
-    // Inserts a token not seen before, in one probe; false (and nothing
-    // changed) if the token is already there.
+    // Inserts a token not seen before; false (and nothing changed) if the
+    // token is already there.
     bool insert_new(std::uint64_t token, std::uint64_t order_id) {
-        if ((size_ + 1) * 2 > slots_.size()) grow();
-        Slot& s = slots_[slot_of(token)];
-        if (s.order_id != 0) return false;
-        ++size_;
-        s = Slot{token, order_id};
+        if (contains(token)) return false;
+        add(token, order_id);
         return true;
     }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    // Tokens kept in the run, the rest being in the table.
+    [[nodiscard]] std::size_t run_tokens() const noexcept { return size_ - table_size_; }
 
 private:
     struct Slot {
         std::uint64_t token = 0;
         std::uint64_t order_id = 0;  // 0 = empty
     };
+    // A token known to be absent: into the run if it falls in it or just past
+    // its end (or starts it), else into the table. The usual case, the next
+    // token on a page already there, stays inline.
+    [[gnu::always_inline]] void add(std::uint64_t token, std::uint64_t order_id) {
+        if (run_len_ == 0) run_base_ = token;
+        const std::uint64_t at = token - run_base_;
+        if (at <= run_len_ + kMaxGap && at < run_.size()) [[likely]] {
+            if (at >= run_len_) run_len_ = at + 1;
+            run_[at] = order_id;
+            ++size_;
+            return;
+        }
+        add_slow(token, order_id);
+    }
+    [[gnu::noinline]] void add_slow(std::uint64_t token, std::uint64_t order_id) {
+        ++size_;
+        const std::uint64_t at = token - run_base_;
+        if (at <= run_len_ + kMaxGap && at < kMaxRun) {  // past the last page: one more
+            run_.ensure(at);
+            if (at >= run_len_) run_len_ = at + 1;
+            run_[at] = order_id;
+            return;
+        }
+        if ((table_size_ + 1) * 2 > slots_.size()) grow();
+        slots_[slot_of(token)] = Slot{token, order_id};
+        ++table_size_;
+    }
     std::size_t home(std::uint64_t t) const noexcept {
         return static_cast<std::size_t>((t * 0x9E37'79B9'7F4A'7C15ull) >> 32) & (slots_.size() - 1);
     }
@@ -66,11 +138,17 @@ private:
     void grow() {
         std::vector<Slot> old(slots_.size() * 2);
         old.swap(slots_);
-        size_ = 0;
         for (const Slot& s : old)
-            if (s.order_id != 0) put(s.token, s.order_id);
+            if (s.order_id != 0) slots_[slot_of(s.token)] = s;
     }
-    std::vector<Slot> slots_;
+    // No day has this many tokens; the bound keeps run_len_ far from wrapping.
+    static constexpr std::uint64_t kMaxRun = std::uint64_t{1} << 40;
+
+    std::uint64_t run_base_ = 0;  // the run covers tokens [run_base_, run_base_ + run_len_)
+    std::uint64_t run_len_ = 0;
+    PagedArray<std::uint64_t> run_;  // their order IDs (0 = unused)
+    std::vector<Slot> slots_;        // the other tokens
+    std::size_t table_size_ = 0;
     std::size_t size_ = 0;
 };
 
@@ -191,8 +269,7 @@ private:
         note_instrument(order_id, instrument);
     }
     void note_instrument(std::uint64_t order_id, std::uint16_t instrument) {
-        if (order_id >= instrument_of_.size()) [[unlikely]]
-            instrument_of_.resize(std::max<std::size_t>(order_id + 1, instrument_of_.size() * 2));
+        instrument_of_.ensure(order_id);
         instrument_of_[order_id] = instrument;
     }
     // Size, price and notional of a limit order (or a replacement).
@@ -210,7 +287,7 @@ private:
     const Config& cfg_;
     std::vector<SymbolSlot> symbols_;
     std::vector<TokenMap> tokens_;              // per user
-    std::vector<std::uint16_t> instrument_of_;  // by order ID (IDs are dense)
+    PagedArray<std::uint16_t> instrument_of_;  // by order ID (IDs are dense)
     std::uint64_t next_id_ = 1;
 };
 
