@@ -3,7 +3,7 @@
 // messages applied to the ordinary book (PlainBook per locate), same process,
 // rounds interleaved, each round starting with the next replayer.
 //
-//   nexus-bench-replay FILE [--rounds N] [--out FILE]
+//   nexus-bench-replay FILE [--rounds N] [--out=FILE]
 //
 // Throughput passes are untimed inside (wall clock around the whole file);
 // a separate pass times every message (serialised TSC reads, overhead

@@ -576,3 +576,85 @@ TEST_CASE("book: books sharing one index never touch each other's orders", "[boo
     CHECK(a.check_invariants() == "");
     CHECK(b.check_invariants() == "");
 }
+
+namespace {
+// Looks every resting order an event names up in the book while the event is
+// being delivered, and keeps what it saw.
+struct LookingListener {
+    const Book<LookingListener>* book = nullptr;
+    struct Seen {
+        OrderId id;
+        bool present;
+        std::uint64_t qty;  // the order's size at the time of the event
+        std::uint64_t tag;
+    };
+    std::vector<Seen> trades, cancels;
+    Seen look(OrderId id) const {
+        const Order* o = book->find(id);
+        return o ? Seen{id, true, o->qty, o->tag} : Seen{id, false, 0, 0};
+    }
+    void on_accepted(InstrumentId, OrderId, Side, Price, Qty) {}
+    void on_rejected(InstrumentId, OrderId, Reject) {}
+    void on_trade(InstrumentId, const Trade& t) { trades.push_back(look(t.maker)); }
+    void on_cancelled(InstrumentId, OrderId id, Qty, CancelReason) { cancels.push_back(look(id)); }
+    void on_modified(InstrumentId, OrderId, Price, Qty, bool) {}
+    void on_level(InstrumentId, Side, Price, Qty, std::uint32_t) {}
+};
+}  // namespace
+
+TEST_CASE("book: an order keeps its tag, and events come while the order is still there", "[book]") {
+    Pools pools{PoolConfig{.orders = 64, .levels = 16}};
+    LookingListener ev;
+    Book<LookingListener> book{pools, ev, 1};
+    ev.book = &book;
+    auto rq = [](OrderId id, Side side, Price price, Qty qty, OwnerId owner, std::uint64_t tag) {
+        OrderRequest r;
+        r.id = id;
+        r.owner = owner;
+        r.side = side;
+        r.price = price;
+        r.qty = qty;
+        r.tag = tag;
+        return r;
+    };
+    REQUIRE(book.submit(rq(1, Side::Sell, 100, 50, 7, 0xA1)));
+    REQUIRE(book.submit(rq(2, Side::Sell, 100, 30, 8, 0xA2)));
+    REQUIRE(book.submit(rq(3, Side::Sell, 101, 20, 7, 0xA3)));
+    CHECK(book.find(1)->tag == 0xA1);
+    CHECK(book.find(3)->tag == 0xA3);
+
+    // A trade that fills order 1 completely and order 2 in part: each maker
+    // is seen in the book with its size before the fill.
+    REQUIRE(book.submit(rq(4, Side::Buy, 100, 60, 9, 0xB4)));
+    REQUIRE(ev.trades.size() == 2);
+    CHECK((ev.trades[0].present && ev.trades[0].qty == 50 && ev.trades[0].tag == 0xA1));
+    CHECK((ev.trades[1].present && ev.trades[1].qty == 30 && ev.trades[1].tag == 0xA2));
+    CHECK(book.find(1) == nullptr);
+    CHECK(book.find(2)->qty == 20);
+
+    // Partial cancel, then a full cancel: the order is there, size before the cancel.
+    REQUIRE(book.cancel_qty(2, 5));
+    REQUIRE(book.cancel(2));
+    REQUIRE(ev.cancels.size() == 2);
+    CHECK((ev.cancels[0].present && ev.cancels[0].qty == 20 && ev.cancels[0].tag == 0xA2));
+    CHECK((ev.cancels[1].present && ev.cancels[1].qty == 15 && ev.cancels[1].tag == 0xA2));
+    CHECK(book.find(2) == nullptr);
+
+    // A modify to another price and a market-data replace keep the tag.
+    REQUIRE(book.modify(3, Side::Sell, 102, 20));
+    CHECK(book.find(3)->tag == 0xA3);
+    REQUIRE(book.replace(3, 30, 25, 103));
+    CHECK(book.find(30)->tag == 0xA3);
+    CHECK((ev.cancels.back().present && ev.cancels.back().id == 3 && ev.cancels.back().qty == 20));
+
+    // Self-trade prevention cancelling the resting order: seen before it goes.
+    REQUIRE(book.submit(rq(5, Side::Buy, 103, 10, 7, 0xB5) /* owner 7 owns order 30 */));
+    CHECK(book.find(30) != nullptr);  // default CancelIncoming: the resting order stays
+    OrderRequest r6 = rq(6, Side::Buy, 103, 10, 7, 0xB6);
+    r6.stp = SelfTrade::CancelResting;
+    REQUIRE(book.submit(r6));
+    CHECK((ev.cancels.back().present && ev.cancels.back().id == 30 && ev.cancels.back().tag == 0xA3));
+    CHECK(book.find(30) == nullptr);
+    CHECK(book.find(6)->tag == 0xB6);  // nothing left to trade with: it rests with its tag
+    CHECK(book.check_invariants() == "");
+}

@@ -34,7 +34,6 @@
 namespace nexus::engine {
 
 namespace ob = nexus::orderbook;
-namespace slab = nexus::slab;
 
 // An ITCH timestamp: nanoseconds since midnight, from nanoseconds since the epoch.
 inline std::uint64_t itch_time(std::uint64_t epoch_ns) noexcept { return epoch_ns % 86'400'000'000'000ull; }
@@ -81,8 +80,7 @@ public:
         : shard_(shard),
           pools_(ob::PoolConfig{.orders = cfg.pool_orders, .levels = cfg.pool_levels}),
           listener_{this},
-          books_(pools_, listener_, Index(&order_index_)),
-          tags_(cfg.pool_orders) {
+          books_(pools_, listener_, Index(&order_index_)) {
         symbols_.resize(cfg.instruments.size() + 1);
         wire_symbols_.resize(cfg.instruments.size() + 1);
         for (std::size_t i = 0; i < cfg.instruments.size(); ++i) {
@@ -103,6 +101,7 @@ public:
         out_ = &out;
         cmd_ = &c;
         Book* book = books_.get(c.instrument);
+        book_ = book;
         const std::uint64_t reply_token = c.kind == 'U' ? c.new_token : c.token;
         if (!book) {  // the router never sends this; a hand-edited journal could
             rejected(c.user, reply_token, wire::reason::UnknownSymbol);
@@ -130,8 +129,7 @@ public:
             for (ob::Side side : {ob::Side::Buy, ob::Side::Sell})
                 for (const auto& lv : b->depth(side))
                     b->for_each_order(side, lv.price, [&](const ob::Order& o) {
-                        const Tag& t = tags_[tag_index_.find(o.id)];
-                        f(symbols_[i], side, o.price, o.qty, o.id, t.user, t.token);
+                        f(symbols_[i], side, o.price, o.qty, o.id, o.owner - 1, o.tag);
                     });
         }
     }
@@ -140,7 +138,7 @@ public:
         for (std::size_t i = 1; i < symbols_.size(); ++i)
             if (const Book* b = books_.get(static_cast<ob::InstrumentId>(i))) f(static_cast<std::uint16_t>(i), symbols_[i], *b);
     }
-    [[nodiscard]] std::size_t live_orders() const noexcept { return tag_index_.size(); }
+    [[nodiscard]] std::size_t live_orders() const noexcept { return order_index_.size(); }
     [[nodiscard]] std::string check() const {
         std::string bad;
         for_each_book([&](std::uint16_t, const std::string& s, const auto& b) {
@@ -154,11 +152,6 @@ public:
 
 private:
     enum class Phase : std::uint8_t { Idle, Enter, ReplaceCancel, ReplaceEnter, Cancel };
-    struct Tag {
-        std::uint32_t user;
-        std::uint64_t token;
-        std::uint64_t open;
-    };
     struct Listener {
         ShardCore* core;
         void on_accepted(ob::InstrumentId, ob::OrderId id, ob::Side side, ob::Price price, ob::Qty qty) {
@@ -173,7 +166,10 @@ private:
         void on_level(ob::InstrumentId, ob::Side, ob::Price, ob::Qty, std::uint32_t) {}
     };
     // Order IDs come from the router in sequence, so the books of a shard
-    // share one WindowIndex (see order_index.hpp), and so do the tags.
+    // share one WindowIndex (see order_index.hpp). A resting order's owner
+    // is its user + 1 and its tag is the client's token: the book keeps both,
+    // and the listener reads them from the order (events about an order come
+    // before the book changes it).
     using Index = ob::SharedIndex<ob::WindowIndex>;
     using Book = ob::Book<Listener, Index>;
 
@@ -199,6 +195,7 @@ private:
         rq.stp = stp == 'O' ? ob::SelfTrade::CancelResting : stp == 'B' ? ob::SelfTrade::CancelBoth : ob::SelfTrade::CancelIncoming;
         rq.price = c.price;
         rq.qty = c.qty;
+        rq.tag = token;
         // What is left of the incoming order after submit() is what rests: the
         // listener counts it down (accepted sets it, trades and the cancel of a
         // remainder take from it), so no second index lookup is needed here.
@@ -207,8 +204,6 @@ private:
         if (incoming_left_ > 0 && rq.type == ob::OrderType::Limit && rq.tif == ob::TimeInForce::GTC) {
             out_->itch.add(c.instrument, itch_time(c.ts), id, side == ob::Side::Buy ? 'B' : 'S',
                            static_cast<std::uint32_t>(incoming_left_), symbols_[c.instrument], c.price);
-            // A tag cell per resting order (the pools bound both the same way).
-            tag_index_.insert(id, tags_.insert_key(Tag{c.user, token, incoming_left_}));
         }
     }
 
@@ -263,13 +258,10 @@ private:
         const std::uint64_t match = (static_cast<std::uint64_t>(shard_) << 48) | ++matches_;
         const auto q = static_cast<std::uint32_t>(t.qty);
         const auto p = static_cast<std::uint32_t>(t.price);
-        const slab::Key mk = tag_index_.find(t.maker);
-        Tag& m = tags_[mk];
+        const ob::Order& m = *book_->find(t.maker);  // still resting, before the fill
         out_->itch.execute(cmd_->instrument, itch_time(cmd_->ts), t.maker, q, match);
-        enc(m.user).executed(cmd_->ts, m.token, q, p, 'A', match);
+        enc(m.owner - 1).executed(cmd_->ts, m.tag, q, p, 'A', match);
         enc(cmd_->user).executed(cmd_->ts, cur_token_, q, p, 'R', match);
-        m.open -= static_cast<std::uint64_t>(t.qty);
-        if (m.open == 0) drop_tag(t.maker, mk);
     }
     void cancelled(ob::OrderId id, ob::Qty qty, ob::CancelReason why) {
         const auto q = static_cast<std::uint32_t>(qty);
@@ -282,18 +274,11 @@ private:
             incoming_left_ -= static_cast<std::uint64_t>(qty);
             return;
         }
-        const slab::Key tk = tag_index_.find(id);
-        Tag& t = tags_[tk];
-        if (static_cast<std::uint64_t>(qty) == t.open) out_->itch.remove(cmd_->instrument, itch_time(cmd_->ts), id);
+        const ob::Order& o = *book_->find(id);  // still resting, before the cancel
+        if (static_cast<std::uint64_t>(qty) == o.qty) out_->itch.remove(cmd_->instrument, itch_time(cmd_->ts), id);
         else out_->itch.cancel(cmd_->instrument, itch_time(cmd_->ts), id, q);
         if (phase_ == Phase::ReplaceCancel) replaced_qty_ = qty;
-        else enc(t.user).cancelled(cmd_->ts, t.token, q, reason);
-        t.open -= static_cast<std::uint64_t>(qty);
-        if (t.open == 0) drop_tag(id, tk);
-    }
-    void drop_tag(ob::OrderId id, slab::Key k) {
-        tag_index_.erase(id);
-        tags_.remove(k);
+        else enc(o.owner - 1).cancelled(cmd_->ts, o.tag, q, reason);
     }
 
     unsigned shard_;
@@ -303,12 +288,11 @@ private:
     ob::BookSet<Listener, Index> books_;
     std::vector<std::string> symbols_;         // by instrument (1-based)
     std::vector<wire::Symbol> wire_symbols_;  // the same, as protocol fields
-    slab::BoundedSlab<Tag> tags_;         // who owns each resting order, and its open size
-    ob::WindowIndex tag_index_;           // order ID -> its tag
     std::uint64_t matches_ = 0;
     // The command being applied.
     CoreOut* out_ = nullptr;
     const Command* cmd_ = nullptr;
+    Book* book_ = nullptr;
     const wire::Symbol* sym_ = nullptr;
     Phase phase_ = Phase::Idle;
     ob::OrderId cur_id_ = 0;

@@ -101,7 +101,7 @@ public:
     // A: a new order joins the back of its level.
     bool add(OrderId id, Side side, Price price, Qty qty, OwnerId owner = 0) {
         if (auto r = validate_new(id, price, qty)) return reject(id, *r);
-        const slab::Key k = rest(id, owner, side, price, static_cast<std::uint64_t>(qty), SelfTrade::CancelIncoming);
+        const slab::Key k = rest(id, owner, side, price, static_cast<std::uint64_t>(qty), SelfTrade::CancelIncoming, 0);
         if (k.is_none()) return reject(id, Reject::BookFull);
         listener_.on_accepted(instrument_, id, side, price, qty);
         return true;
@@ -118,8 +118,8 @@ public:
         if (k.is_none()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
         if (qty <= 0 || static_cast<std::uint64_t>(qty) > o.qty) return reject(id, Reject::InvalidQty);
-        reduce(k, o, static_cast<std::uint64_t>(qty));
         listener_.on_cancelled(instrument_, id, qty, CancelReason::MarketData);
+        reduce(k, o, static_cast<std::uint64_t>(qty));
         return true;
     }
 
@@ -127,9 +127,8 @@ public:
     bool remove(OrderId id) {
         const slab::Key k = lookup(id);
         if (k.is_none()) return reject(id, Reject::UnknownId);
-        const Qty left = static_cast<Qty>(orders()[k].qty);
+        listener_.on_cancelled(instrument_, id, static_cast<Qty>(orders()[k].qty), CancelReason::MarketData);
         unlink_and_free(k, true);
-        listener_.on_cancelled(instrument_, id, left, CancelReason::MarketData);
         return true;
     }
 
@@ -141,11 +140,11 @@ public:
         const Order& o = orders()[k];
         const Side side = o.side;
         const OwnerId owner = o.owner;
+        const std::uint64_t tag = o.tag;
         if (!room_for(side, price)) return reject(new_id, Reject::BookFull);
-        const Qty old_left = static_cast<Qty>(o.qty);
+        listener_.on_cancelled(instrument_, old_id, static_cast<Qty>(o.qty), CancelReason::MarketData);
         unlink_and_free(k, true);
-        listener_.on_cancelled(instrument_, old_id, old_left, CancelReason::MarketData);
-        rest(new_id, owner, side, price, static_cast<std::uint64_t>(qty), SelfTrade::CancelIncoming);
+        rest(new_id, owner, side, price, static_cast<std::uint64_t>(qty), SelfTrade::CancelIncoming, tag);
         listener_.on_accepted(instrument_, new_id, side, price, qty);
         return true;
     }
@@ -177,7 +176,7 @@ public:
                                          static_cast<std::uint64_t>(rq.qty));
         if (left == 0) return true;
         if (left == kIncomingCancelled) return true;  // self-trade prevention took the rest
-        if (may_rest) rest(rq.id, rq.owner, rq.side, rq.price, left, rq.stp);
+        if (may_rest) rest(rq.id, rq.owner, rq.side, rq.price, left, rq.stp, rq.tag);
         else listener_.on_cancelled(instrument_, rq.id, static_cast<Qty>(left), CancelReason::Unfilled);
         return true;
     }
@@ -186,9 +185,8 @@ public:
     bool cancel(OrderId id) {
         const slab::Key k = lookup(id);
         if (k.is_none()) return reject(id, Reject::UnknownId);
-        const Qty left = static_cast<Qty>(orders()[k].qty);
+        listener_.on_cancelled(instrument_, id, static_cast<Qty>(orders()[k].qty), CancelReason::User);
         unlink_and_free(k, true);
-        listener_.on_cancelled(instrument_, id, left, CancelReason::User);
         return true;
     }
 
@@ -220,10 +218,11 @@ public:
         if (!room_for(side, price)) return reject(id, Reject::BookFull);
         const OwnerId owner = o.owner;
         const SelfTrade stp = o.stp;
+        const std::uint64_t tag = o.tag;
         unlink_and_free(k, true);
         listener_.on_modified(instrument_, id, price, qty, false);
         const std::uint64_t left = match(id, owner, side, false, price, stp, new_qty);
-        if (left != 0 && left != kIncomingCancelled) rest(id, owner, side, price, left, stp);
+        if (left != 0 && left != kIncomingCancelled) rest(id, owner, side, price, left, stp, tag);
         return true;
     }
 
@@ -442,23 +441,23 @@ private:
     // a level the cache knows, stays small enough to inline; a new level
     // or a cache miss takes the out-of-line path.
     [[gnu::always_inline]] slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
-                                          SelfTrade stp) {
+                                          SelfTrade stp, std::uint64_t tag) {
         const CachedLevel& cached = sides_[idx(side)].cache[cache_slot(price)];
         if (cached.key.is_none() || cached.price != price) [[unlikely]]
-            return rest_uncached(id, owner, side, price, qty, stp);
+            return rest_uncached(id, owner, side, price, qty, stp, tag);
         const slab::Key lk = cached.key;
-        const slab::Key k = new_order(id, owner, side, price, qty, stp);
+        const slab::Key k = new_order(id, owner, side, price, qty, stp, tag);
         if (k.is_none()) [[unlikely]]
             return k;
         link_new(k, id, lk);
         return k;
     }
     [[gnu::noinline]] slab::Key rest_uncached(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
-                                              SelfTrade stp) {
+                                              SelfTrade stp, std::uint64_t tag) {
         SideLevels& s = sides_[idx(side)];
         CachedLevel& cached = s.cache[cache_slot(price)];
         const auto [pos, found] = locate(s, side, price);
-        const slab::Key k = new_order(id, owner, side, price, qty, stp);
+        const slab::Key k = new_order(id, owner, side, price, qty, stp, tag);
         if (k.is_none()) [[unlikely]]
             return k;
         slab::Key lk;
@@ -478,9 +477,10 @@ private:
         return k;
     }
     // An order cell, not yet linked anywhere; NONE if the pool is full.
-    slab::Key new_order(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty, SelfTrade stp) {
+    slab::Key new_order(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty, SelfTrade stp,
+                        std::uint64_t tag) {
         return orders().try_emplace_key(
-            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp});
+            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp, tag});
     }
     // A new order k joins the back of level lk: FIFO, index, count, event.
     [[gnu::always_inline]] void link_new(slab::Key k, OrderId id, slab::Key lk) {
@@ -610,13 +610,12 @@ private:
                 const slab::Key next = o.next;
                 if (owner != 0 && o.owner == owner) [[unlikely]] {
                     if (stp != SelfTrade::CancelIncoming) {
-                        const Qty gone = static_cast<Qty>(o.qty);
+                        listener_.on_cancelled(instrument_, o.id, static_cast<Qty>(o.qty), CancelReason::SelfTrade);
                         const OrderId rid = o.id;
                         unlink(o, lv);
                         index_.erase(rid);
                         orders().remove(k);
                         --live_;
-                        listener_.on_cancelled(instrument_, rid, gone, CancelReason::SelfTrade);
                     }
                     if (stp != SelfTrade::CancelResting) {
                         stop_incoming = true;

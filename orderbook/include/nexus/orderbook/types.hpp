@@ -70,6 +70,7 @@ struct OrderRequest {
     SelfTrade stp = SelfTrade::CancelIncoming;
     Price price = 0;  // ignored for market orders
     Qty qty = 0;
+    std::uint64_t tag = 0;  // kept with the order if it rests (Order::tag); the book never reads it
 };
 
 struct Trade {
@@ -99,6 +100,7 @@ struct Order {
     InstrumentId instrument;  // its book (an index may be shared by many books)
     Side side;
     SelfTrade stp;
+    std::uint64_t tag;  // the owner's reference for it (e.g. a client's order token); the book only keeps it
 };
 
 // A price level: the FIFO of its orders and their totals.
@@ -112,6 +114,12 @@ struct Level {
 };
 
 // Receives nothing; the default listener.
+//
+// Every listener has these six calls. An event about a resting order comes
+// before the book changes that order: during on_trade the maker still has
+// its size before the fill, during on_cancelled the order is still there
+// (with its size before the cancel), so a listener may look it up with
+// Book::find to read its owner or tag. on_level comes after the change.
 struct NullListener {
     void on_accepted(InstrumentId, OrderId, Side, Price, Qty) {}
     void on_rejected(InstrumentId, OrderId, Reject) {}
