@@ -275,7 +275,7 @@ public:
             }
             s.keys.clear();
             s.prices.clear();
-            for (auto& c : s.cache) c = CachedLevel{};
+            for (auto& c : s.cache) c = slab::Key::NONE;
         }
     }
 
@@ -319,11 +319,11 @@ public:
         for (Side side : {Side::Buy, Side::Sell}) {
             const SideLevels& s = sides_[idx(side)];
             for (std::size_t i = 0; i < kLevelCache; ++i) {
-                const CachedLevel& c = s.cache[i];
-                if (c.key.is_none()) continue;
-                if (cache_slot(c.price) != i) return "level cache entry in the wrong slot";
-                const auto [pos, found] = locate(s, side, c.price);
-                if (!found || s.keys[pos] != c.key) return "level cache names a level the side does not have";
+                const slab::Key c = s.cache[i];
+                if (c.is_none()) continue;
+                if (std::find(s.keys.begin(), s.keys.end(), c) == s.keys.end())
+                    return "level cache names a level the side does not have";
+                if (cache_slot(levels()[c].price) != i) return "level cache entry in the wrong slot";
             }
         }
         if (!allow_crossed) {
@@ -339,18 +339,17 @@ private:
 
     // A direct-mapped cache of price -> level for one side: an order joining
     // an existing level finds it with one load instead of a search of the
-    // array. Holds only live levels: a level's entry is cleared when the level
-    // goes (drop_level, clear), so a hit is always right; a miss falls back
-    // to the array.
+    // array. An entry is only a level key; a hit is a level whose price is
+    // the one asked for (the level is read anyway to append to it). Holds
+    // only live levels of its side: a level's entry is cleared when the
+    // level goes (drop_level, clear), so a key there never names a cell that
+    // was freed and reused. A miss falls back to the array. Keys alone keep
+    // a side's cache in two cache lines, which matters with thousands of books.
     static constexpr std::size_t kLevelCache = 32;
-    struct CachedLevel {
-        Price price = 0;
-        slab::Key key = slab::Key::NONE;
-    };
     struct SideLevels {
         std::vector<Price> prices;   // worst first, best last
         std::vector<slab::Key> keys; // the level of each price
-        CachedLevel cache[kLevelCache];
+        slab::Key cache[kLevelCache] = {};
     };
     static std::size_t cache_slot(Price price) noexcept {
         return static_cast<std::size_t>((static_cast<std::uint64_t>(price) * 0x9E37'79B9'7F4A'7C15ull) >> 59);
@@ -442,10 +441,9 @@ private:
     // or a cache miss takes the out-of-line path.
     [[gnu::always_inline]] slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
                                           SelfTrade stp, std::uint64_t tag) {
-        const CachedLevel& cached = sides_[idx(side)].cache[cache_slot(price)];
-        if (cached.key.is_none() || cached.price != price) [[unlikely]]
+        const slab::Key lk = sides_[idx(side)].cache[cache_slot(price)];
+        if (lk.is_none() || levels()[lk].price != price) [[unlikely]]
             return rest_uncached(id, owner, side, price, qty, stp, tag);
-        const slab::Key lk = cached.key;
         const slab::Key k = new_order(id, owner, side, price, qty, stp, tag);
         if (k.is_none()) [[unlikely]]
             return k;
@@ -455,7 +453,7 @@ private:
     [[gnu::noinline]] slab::Key rest_uncached(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
                                               SelfTrade stp, std::uint64_t tag) {
         SideLevels& s = sides_[idx(side)];
-        CachedLevel& cached = s.cache[cache_slot(price)];
+        slab::Key& cached = s.cache[cache_slot(price)];
         const auto [pos, found] = locate(s, side, price);
         const slab::Key k = new_order(id, owner, side, price, qty, stp, tag);
         if (k.is_none()) [[unlikely]]
@@ -472,7 +470,7 @@ private:
             s.prices.insert(s.prices.begin() + static_cast<std::ptrdiff_t>(pos), price);
             s.keys.insert(s.keys.begin() + static_cast<std::ptrdiff_t>(pos), lk);
         }
-        cached = CachedLevel{price, lk};
+        cached = lk;
         link_new(k, id, lk);
         return k;
     }
@@ -550,7 +548,7 @@ private:
             s.prices.erase(s.prices.begin() + static_cast<std::ptrdiff_t>(pos));
             s.keys.erase(s.keys.begin() + static_cast<std::ptrdiff_t>(pos));
         }
-        if (CachedLevel& c = s.cache[cache_slot(price)]; c.key == lk) c = CachedLevel{};
+        if (slab::Key& c = s.cache[cache_slot(price)]; c == lk) c = slab::Key::NONE;
         levels().remove(lk);
         if (emit) listener_.on_level(instrument_, side, price, 0, 0);
     }
