@@ -139,35 +139,37 @@ using SortedLevels = SortedLevelsT<false>;
 using SortedBranchFree = SortedLevelsT<true>;
 
 // 1b. What the Book does: the sorted array behind a 32-entry direct-mapped
-// cache of price -> level per side (entries cleared when their level goes).
+// cache per side holding level keys only; a hit is a key whose level has the
+// price asked for (here the level's price is read from a table by key, as
+// the Book reads it from the level cell). Entries are cleared when their
+// level goes.
 class CachedSortedLevels {
 public:
     std::uint32_t find(Side s, Price p) {
-        Entry& e = cache_[static_cast<int>(s)][slot(p)];
-        if (e.key != 0 && e.price == p) return e.key;
+        std::uint32_t& e = cache_[static_cast<int>(s)][slot(p)];
+        if (e != 0 && price_of_[e] == p) return e;
         const std::uint32_t k = array_.find(s, p);
-        if (k != 0) e = Entry{p, k};
+        if (k != 0) e = k;
         return k;
     }
     void insert(Side s, Price p, std::uint32_t key) {
         array_.insert(s, p, key);
-        cache_[static_cast<int>(s)][slot(p)] = Entry{p, key};
+        if (key >= price_of_.size()) price_of_.resize(std::max<std::size_t>(key + 1, price_of_.size() * 2));
+        price_of_[key] = p;
+        cache_[static_cast<int>(s)][slot(p)] = key;
     }
     void erase(Side s, Price p) {
         array_.erase(s, p);
-        Entry& e = cache_[static_cast<int>(s)][slot(p)];
-        if (e.price == p) e = Entry{};
+        std::uint32_t& e = cache_[static_cast<int>(s)][slot(p)];
+        if (e != 0 && price_of_[e] == p) e = 0;
     }
     std::uint32_t best(Side s) const { return array_.best(s); }
 
 private:
-    struct Entry {
-        Price price = 0;
-        std::uint32_t key = 0;
-    };
     static std::size_t slot(Price p) { return static_cast<std::size_t>((static_cast<std::uint64_t>(p) * 0x9E37'79B9'7F4A'7C15ull) >> 59); }
     SortedLevels array_;
-    Entry cache_[2][32];
+    std::vector<Price> price_of_;  // each key's level price
+    std::uint32_t cache_[2][32] = {};
 };
 
 // 2. A tree: std::map per side, best first.
