@@ -2,9 +2,10 @@
 //
 // A flow of order messages (the load generator's mix: limits a few ticks from
 // the mid, IOC market orders, cancels and replaces of live orders, 20 users,
-// 8 instruments) is recorded once, then replayed through a fresh Router
-// (validation, token maps, order IDs) + JournalWriter + ShardCore for each
-// scenario, in batches: every message validated, journaled and matched, its
+// 8 instruments) is recorded once, as the encoded packets the sessions would
+// receive, then replayed through a fresh Router (validation, token maps,
+// order IDs) + JournalWriter + ShardCore for each scenario, in batches:
+// every message decoded, validated, journaled and matched, its
 // client messages and ITCH bytes encoded; the journal committed once per
 // batch (the server commits once per batch the same way). Timed with
 // steady_clock around the whole replay. Scenarios alternate over rounds,
@@ -38,6 +39,22 @@ struct Msg {
     wire::Inbound in;
 };
 
+// A recorded flow as the engine receives it: each message an encoded order
+// packet ([u16 length]['U'][order message]) behind the 4-byte index of the
+// user whose session sent it, back to back, as compact as a socket buffer.
+struct Flow {
+    std::vector<std::uint8_t> bytes;
+    std::size_t messages = 0;
+    // The first n messages.
+    Flow prefix(std::size_t n) const {
+        Flow f;
+        std::size_t at = 0;
+        for (; f.messages < n && at < bytes.size(); ++f.messages) at += 6 + wire::get_be(bytes.data() + at + 4, 2);
+        f.bytes.assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(at));
+        return f;
+    }
+};
+
 en::Config make_config() {
     std::string text = "pool_orders 1048576\npool_levels 4096\n";
     for (const char* s : {"AAPL", "MSFT", "AMZN", "NVDA", "GOOG", "META", "TSLA", "AMD"}) text += std::string("instrument ") + s + "\n";
@@ -48,7 +65,7 @@ en::Config make_config() {
 
 // Records `n` messages of the mix, applying them as it goes so that cancels
 // and replaces name live orders.
-std::vector<Msg> record_flow(const en::Config& cfg, std::size_t n, std::uint64_t seed) {
+Flow record_flow(const en::Config& cfg, std::size_t n, std::uint64_t seed) {
     en::Router router(cfg);
     en::ShardCore core(cfg, 0);
     en::CoreOut out;
@@ -58,8 +75,8 @@ std::vector<Msg> record_flow(const en::Config& cfg, std::size_t n, std::uint64_t
         std::uint64_t next = 0;
     };
     std::vector<UserState> users(cfg.users.size());
-    std::vector<Msg> flow;
-    flow.reserve(n);
+    Flow flow;
+    flow.bytes.reserve(n * 40);
     auto drop = [](std::vector<std::uint64_t>& v, std::uint64_t t) {
         for (auto& x : v)
             if (x == t) {
@@ -68,7 +85,7 @@ std::vector<Msg> record_flow(const en::Config& cfg, std::size_t n, std::uint64_t
                 return;
             }
     };
-    while (flow.size() < n) {
+    while (flow.messages < n) {
         const auto u = static_cast<std::uint32_t>(rng() % users.size());
         UserState& us = users[u];
         int kind = static_cast<int>(rng() % 100);
@@ -100,13 +117,17 @@ std::vector<Msg> record_flow(const en::Config& cfg, std::size_t n, std::uint64_t
             m.in.replace.price = price;
             drop(us.live, m.in.replace.token);
         }
-        flow.push_back(m);
+        wire::Encoder enc(flow.bytes, u);
+        if (m.in.kind == wire::InKind::Enter) enc.enter(m.in.enter);
+        else if (m.in.kind == wire::InKind::Cancel) enc.cancel(m.in.cancel);
+        else enc.replace(m.in.replace);
+        ++flow.messages;
         en::Command c;
         const char why = m.in.kind == wire::InKind::Enter    ? router.enter(u, m.in.enter, c)
                          : m.in.kind == wire::InKind::Cancel ? router.cancel(u, m.in.cancel, c)
                                                              : router.replace(u, m.in.replace, c);
         if (why) continue;
-        c.ts = flow.size();
+        c.ts = flow.messages;
         core.apply(c, out);
         en::for_each_event(out.events, [&](std::uint32_t who, std::span<const std::uint8_t> packet) {
             const wire::Outbound o = wire::decode_outbound(packet.subspan(3));
@@ -125,7 +146,7 @@ enum class Mode { Os, OsLarge, Fsync, None };
 // the shard (whose pools touch every cell of their memory up front) and the
 // journal file are made before the clock starts, as a server makes them at
 // start-up.
-[[gnu::noinline]] double replay(const en::Config& cfg, const std::vector<Msg>& flow, Mode mode, const std::string& dir, std::size_t batch,
+[[gnu::noinline]] double replay(const en::Config& cfg, const Flow& flow, Mode mode, const std::string& dir, std::size_t batch,
               std::uint64_t& trades, std::uint64_t& event_bytes) {
     en::Router router(cfg);
     en::ShardCore core(cfg, 0);
@@ -139,11 +160,20 @@ enum class Mode { Os, OsLarge, Fsync, None };
     std::uint64_t ts = 0;
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t in_batch = 0;
-    for (const Msg& m : flow) {
+    const std::uint8_t* p = flow.bytes.data();
+    const std::uint8_t* const end = p + flow.bytes.size();
+    while (p < end) {
+        // What a session does with a packet: read its length, decode the order message.
+        std::uint32_t user;
+        std::memcpy(&user, p, 4);
+        const std::size_t len = wire::get_be(p + 4, 2);  // packet type + message
+        const wire::Inbound in = wire::decode_order({p + 7, len - 1});
+        p += 6 + len;
         en::Command c;
-        const char why = m.in.kind == wire::InKind::Enter    ? router.enter(m.user, m.in.enter, c)
-                         : m.in.kind == wire::InKind::Cancel ? router.cancel(m.user, m.in.cancel, c)
-                                                             : router.replace(m.user, m.in.replace, c);
+        const char why = in.kind == wire::InKind::Enter    ? router.enter(user, in.enter, c)
+                         : in.kind == wire::InKind::Cancel ? router.cancel(user, in.cancel, c)
+                         : in.kind == wire::InKind::Replace ? router.replace(user, in.replace, c)
+                                                            : wire::reason::InvalidFlags;
         if (!why) {
             c.ts = ++ts;
             if (journal) journal->append(c);
@@ -190,8 +220,8 @@ int main(int argc, char** argv) {
     const int rounds = quick ? 1 : 3;
     const std::size_t batch = 64;
     const std::size_t large_batch = 1024;  // what a saturated shard thread takes at once (it takes its whole queue)
-    const std::vector<Msg> flow = record_flow(cfg, n, 20261126);
-    const std::vector<Msg> flow_fsync(flow.begin(), flow.begin() + static_cast<std::ptrdiff_t>(n_fsync));
+    const Flow flow = record_flow(cfg, n, 20261126);
+    const Flow flow_fsync = flow.prefix(n_fsync);
     std::fprintf(out, "I\tmessages\t%zu\nI\tmessages_fsync\t%zu\nI\tbatch\t%zu\nI\tlarge_batch\t%zu\nI\tjournal_dir\t%s\n", n, n_fsync,
                  batch, large_batch, dir.c_str());
     std::fprintf(out, "# mode\tround\tmessages\tseconds\tmessages_per_s\ttrades\n");
@@ -207,10 +237,10 @@ int main(int argc, char** argv) {
                                : mode == Mode::OsLarge ? "journal os, large batches"
                                : mode == Mode::Fsync   ? "journal fsync"
                                                        : "no journal";
-            std::fprintf(out, "E\t%s\t%d\t%zu\t%.4f\t%.0f\t%llu\n", name, r, f.size(), s, static_cast<double>(f.size()) / s,
+            std::fprintf(out, "E\t%s\t%d\t%zu\t%.4f\t%.0f\t%llu\n", name, r, f.messages, s, static_cast<double>(f.messages) / s,
                          static_cast<unsigned long long>(trades));
             std::fflush(out);
-            std::fprintf(stderr, "engine core: %-25s round %d: %.2f M messages/s\n", name, r, static_cast<double>(f.size()) / s / 1e6);
+            std::fprintf(stderr, "engine core: %-25s round %d: %.2f M messages/s\n", name, r, static_cast<double>(f.messages) / s / 1e6);
         }
     }
     if (out != stdout) std::fclose(out);
