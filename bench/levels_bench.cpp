@@ -69,12 +69,36 @@ struct TraceListener {
     }
 };
 
-// 1. The Book's structure: per side a sorted array, best price last; lookups
-// scan the last 8 entries, then bisect. kBranchFree: the scan counts the
-// entries that sort before the price (no early exit, no data-dependent
-// branch) instead of stopping at the first.
-template <bool kBranchFree>
-class SortedLevelsT {
+// 1. The Book's structure: a LevelArray per side (level_array.hpp), the
+// class the Book itself uses: scan the 8 entries nearest the touch, then bisect.
+class SortedLevels {
+public:
+    std::uint32_t find(Side s, Price p) const {
+        const LevelArray& a = side(s);
+        const auto [i, found] = a.locate(p);
+        return found ? a[i].key.into_raw() : 0;
+    }
+    void insert(Side s, Price p, std::uint32_t key) {
+        LevelArray& a = side(s);
+        a.insert(a.locate(p).first, p, nexus::slab::Key::from_raw(key));
+    }
+    void erase(Side s, Price p) {
+        LevelArray& a = side(s);
+        if (a.best().price == p) a.pop_best();  // as the Book drops the touch
+        else a.erase(a.locate(p).first);
+    }
+    std::uint32_t best(Side s) const { return side(s).empty() ? 0 : side(s).best().key.into_raw(); }
+
+private:
+    LevelArray& side(Side s) { return sides_[static_cast<int>(s)]; }
+    const LevelArray& side(Side s) const { return sides_[static_cast<int>(s)]; }
+    LevelArray sides_[2] = {LevelArray(Side::Buy), LevelArray(Side::Sell)};
+};
+
+// 1a. A variant the Book does not use: prices and keys in separate arrays,
+// and a scan that counts the entries sorting before the price (no early
+// exit, no data-dependent branch) instead of stopping at the first.
+class SortedBranchFree {
 public:
     std::uint32_t find(Side s, Price p) const {
         const auto [i, found] = locate(s, p);
@@ -99,46 +123,32 @@ private:
         std::vector<Price> prices;
         std::vector<std::uint32_t> keys;
     };
-    static bool better(Side s, Price a, Price b) { return s == Side::Buy ? a > b : a < b; }
     Side_& side(Side s) { return sides_[static_cast<int>(s)]; }
     const Side_& side(Side s) const { return sides_[static_cast<int>(s)]; }
     std::pair<std::size_t, bool> locate(Side s, Price price) const {
         const auto& sd = side(s);
         const std::size_t n = sd.prices.size();
         const std::size_t stop = n > 8 ? n - 8 : 0;
-        if constexpr (kBranchFree) {
-            std::size_t before = 0;  // entries in [stop, n) that sort before `price` (worse than it)
-            const Price* p = sd.prices.data();
-            if (s == Side::Buy)
-                for (std::size_t j = stop; j < n; ++j) before += p[j] < price;
-            else
-                for (std::size_t j = stop; j < n; ++j) before += p[j] > price;
-            if (before > 0 || stop == 0 || p[stop] == price) {
-                const std::size_t pos = stop + before;
-                return {pos, pos < n && p[pos] == price};
-            }
+        std::size_t before = 0;  // entries in [stop, n) that sort before `price` (worse than it)
+        const Price* p = sd.prices.data();
+        if (s == Side::Buy)
+            for (std::size_t j = stop; j < n; ++j) before += p[j] < price;
+        else
+            for (std::size_t j = stop; j < n; ++j) before += p[j] > price;
+        if (before > 0 || stop == 0 || p[stop] == price) {
+            const std::size_t pos = stop + before;
+            return {pos, pos < n && p[pos] == price};
         }
-        std::size_t i = n;
-        while (!kBranchFree && i > stop) {
-            const Price q = sd.prices[i - 1];
-            if (q == price) return {i - 1, true};
-            if (better(s, price, q)) return {i, false};
-            --i;
-        }
-        if constexpr (kBranchFree) i = stop;
-        if (i == 0) return {0, false};
         const auto b = sd.prices.begin();
-        const auto it = s == Side::Buy ? std::lower_bound(b, b + static_cast<std::ptrdiff_t>(i), price)
-                                       : std::lower_bound(b, b + static_cast<std::ptrdiff_t>(i), price, std::greater<Price>());
+        const auto e = b + static_cast<std::ptrdiff_t>(stop);
+        const auto it = s == Side::Buy ? std::lower_bound(b, e, price) : std::lower_bound(b, e, price, std::greater<Price>());
         const auto pos = static_cast<std::size_t>(it - b);
-        return {pos, pos < i && *it == price};
+        return {pos, pos < stop && *it == price};
     }
     Side_ sides_[2];
 };
-using SortedLevels = SortedLevelsT<false>;
-using SortedBranchFree = SortedLevelsT<true>;
 
-// 1b. What the Book does: the sorted array behind a 32-entry direct-mapped
+// 1b. What the Book does: the LevelArray behind a 32-entry direct-mapped
 // cache per side holding level keys only; a hit is a key whose level has the
 // price asked for (here the level's price is read from a table by key, as
 // the Book reads it from the level cell). Entries are cleared when their

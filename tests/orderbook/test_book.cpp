@@ -6,6 +6,7 @@
 #include <nexus/orderbook/order_index.hpp>
 
 #include <functional>
+#include <map>
 #include <random>
 #include <unordered_map>
 #include <vector>
@@ -657,4 +658,44 @@ TEST_CASE("book: an order keeps its tag, and events come while the order is stil
     CHECK(book.find(30) == nullptr);
     CHECK(book.find(6)->tag == 0xB6);  // nothing left to trade with: it rests with its tag
     CHECK(book.check_invariants() == "");
+}
+
+TEST_CASE("level array: locate, insert and erase agree with an ordered map on both sides", "[book][levels]") {
+    for (Side side : {Side::Buy, Side::Sell}) {
+        LevelArray a(side, 4);  // small reserve: growth is exercised too
+        std::map<Price, std::uint32_t> model;
+        std::mt19937_64 rng(side == Side::Buy ? 3 : 4);
+        std::uint32_t next_key = 0;
+        for (int step = 0; step < 20'000; ++step) {
+            // Prices near a drifting touch most of the time, anywhere in a wide band otherwise.
+            const Price p = rng() % 4 ? 1'000 + static_cast<Price>(step / 500) + static_cast<Price>(rng() % 12)
+                                      : static_cast<Price>(rng() % 3'000);
+            const auto [pos, found] = a.locate(p);
+            REQUIRE(found == (model.count(p) == 1));
+            if (found) {
+                REQUIRE(a[pos].price == p);
+                REQUIRE(a[pos].key.into_raw() == model[p]);
+                if (rng() % 3 == 0 && a.best().price == p) a.pop_best();
+                else a.erase(pos);
+                model.erase(p);
+            } else {
+                a.insert(pos, p, nexus::slab::Key::from_raw(next_key));
+                model[p] = next_key++;
+            }
+            if (step % 97 == 0 || model.size() < 3) {
+                // Worst first, best last; from_touch walks back from the best.
+                REQUIRE(a.size() == model.size());
+                std::size_t i = 0;
+                if (side == Side::Buy)
+                    for (auto it = model.begin(); it != model.end(); ++it, ++i) REQUIRE(a[i].price == it->first);
+                else
+                    for (auto it = model.rbegin(); it != model.rend(); ++it, ++i) REQUIRE(a[i].price == it->first);
+                if (!model.empty()) {
+                    const Price best = side == Side::Buy ? model.rbegin()->first : model.begin()->first;
+                    REQUIRE(a.best().price == best);
+                    REQUIRE(a.from_touch(0).price == best);
+                }
+            }
+        }
+    }
 }

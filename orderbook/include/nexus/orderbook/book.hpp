@@ -16,12 +16,13 @@
 // by 4-byte Keys. The exchange order ID is the identity; an index maps it to
 // the order's Key (OpenAddressingIndex by default; see order_index.hpp).
 //
-// Levels. Per side, a sorted array of level prices and their Keys, worst price
-// first and best price last, so the touch is at the back: adding or removing a
-// level near the touch moves few elements, and the best level is one load.
-// Lookup scans the last few entries, then binary-searches; an order joining
-// an existing level usually skips that through a small direct-mapped cache of
-// price -> level per side (measured in BENCHMARKS.md, "Price-level structure").
+// Levels. Per side, a LevelArray (level_array.hpp): (price, level Key) pairs
+// sorted worst price first and best price last, so the touch is at the back:
+// adding or removing a level near the touch moves few entries, and the best
+// level is one load. Lookup scans the last few entries, then bisects; an
+// order joining an existing level usually skips that through a small
+// direct-mapped cache of level Keys per side (measured in BENCHMARKS.md,
+// "Price-level structure").
 //
 // Two families of operations:
 //  * market data (rebuilding a venue's book, ITCH semantics): add, execute,
@@ -45,6 +46,7 @@
 
 #include <nexus/slab/direct.hpp>
 
+#include "nexus/orderbook/level_array.hpp"
 #include "nexus/orderbook/order_index.hpp"
 #include "nexus/orderbook/types.hpp"
 
@@ -73,20 +75,10 @@ class Book {
 public:
     Book(Pools& pools, Listener& listener, InstrumentId instrument = 0, BookLimits limits = {},
          std::size_t expected_orders = 256)
-        : pools_(pools), listener_(listener), instrument_(instrument), limits_(limits), index_(expected_orders) {
-        for (auto& s : sides_) {
-            s.prices.reserve(64);
-            s.keys.reserve(64);
-        }
-    }
+        : pools_(pools), listener_(listener), instrument_(instrument), limits_(limits), index_(expected_orders) {}
     // With an index object of the caller's (e.g. a SharedIndex).
     Book(Pools& pools, Listener& listener, InstrumentId instrument, BookLimits limits, Index index)
-        : pools_(pools), listener_(listener), instrument_(instrument), limits_(limits), index_(std::move(index)) {
-        for (auto& s : sides_) {
-            s.prices.reserve(64);
-            s.keys.reserve(64);
-        }
-    }
+        : pools_(pools), listener_(listener), instrument_(instrument), limits_(limits), index_(std::move(index)) {}
     Book(const Book&) = delete;
     Book& operator=(const Book&) = delete;
 
@@ -229,41 +221,42 @@ public:
     // ---- queries ----------------------------------------------------------
 
     [[nodiscard]] std::optional<LevelInfo> best(Side side) const noexcept {
-        const SideLevels& s = sides_[idx(side)];
-        if (s.keys.empty()) return std::nullopt;
-        return info(levels()[s.keys.back()]);
+        const LevelArray& a = sides_[idx(side)].array;
+        if (a.empty()) return std::nullopt;
+        return info(levels()[a.best().key]);
     }
     // Fills `out` with up to out.size() levels from the touch outwards; returns how many.
     std::size_t depth(Side side, std::span<LevelInfo> out) const noexcept {
-        const SideLevels& s = sides_[idx(side)];
-        const std::size_t n = std::min(out.size(), s.keys.size());
-        for (std::size_t i = 0; i < n; ++i) out[i] = info(levels()[s.keys[s.keys.size() - 1 - i]]);
+        const LevelArray& a = sides_[idx(side)].array;
+        const std::size_t n = std::min(out.size(), a.size());
+        for (std::size_t i = 0; i < n; ++i) out[i] = info(levels()[a.from_touch(i).key]);
         return n;
     }
     [[nodiscard]] std::vector<LevelInfo> depth(Side side, std::size_t n = ~std::size_t{0}) const {
-        std::vector<LevelInfo> v(std::min(n, sides_[idx(side)].keys.size()));
+        std::vector<LevelInfo> v(std::min(n, sides_[idx(side)].array.size()));
         depth(side, std::span<LevelInfo>(v));
         return v;
     }
     // Calls f(const Order&) for the orders at `price` in time priority.
     template <class F>
     void for_each_order(Side side, Price price, F&& f) const {
-        const SideLevels& s = sides_[idx(side)];
-        const auto [pos, found] = locate(s, side, price);
+        const LevelArray& a = sides_[idx(side)].array;
+        const auto [pos, found] = a.locate(price);
         if (!found) return;
-        for (slab::Key k = levels()[s.keys[pos]].head; k.is_some(); k = orders()[k].next) f(orders()[k]);
+        for (slab::Key k = levels()[a[pos].key].head; k.is_some(); k = orders()[k].next) f(orders()[k]);
     }
     [[nodiscard]] const Order* find(OrderId id) const noexcept {
         const slab::Key k = lookup(id);
         return k.is_none() ? nullptr : &orders()[k];
     }
     [[nodiscard]] std::size_t order_count() const noexcept { return live_; }
-    [[nodiscard]] std::size_t level_count(Side side) const noexcept { return sides_[idx(side)].keys.size(); }
+    [[nodiscard]] std::size_t level_count(Side side) const noexcept { return sides_[idx(side)].array.size(); }
 
     // Removes every order (no events).
     void clear() noexcept {
         for (auto& s : sides_) {
-            for (slab::Key lk : s.keys) {
+            for (const LevelArray::Entry& e : s.array) {
+                const slab::Key lk = e.key;
                 for (slab::Key k = levels()[lk].head; k.is_some();) {
                     const slab::Key next = orders()[k].next;
                     index_.erase(orders()[k].id);
@@ -273,8 +266,7 @@ public:
                 }
                 levels().remove(lk);
             }
-            s.keys.clear();
-            s.prices.clear();
+            s.array.clear();
             for (auto& c : s.cache) c = slab::Key::NONE;
         }
     }
@@ -284,14 +276,14 @@ public:
     [[nodiscard]] std::string check_invariants(bool allow_crossed = false) const {
         std::size_t orders_seen = 0;
         for (Side side : {Side::Buy, Side::Sell}) {
-            const SideLevels& s = sides_[idx(side)];
-            if (s.keys.size() != s.prices.size()) return "price and key arrays differ in length";
-            for (std::size_t i = 0; i < s.keys.size(); ++i) {
-                const Level& lv = levels()[s.keys[i]];
-                if (!levels().contains_key(s.keys[i])) return "level key is vacant";
-                if (lv.price != s.prices[i]) return "level price differs from the array";
+            const LevelArray& a = sides_[idx(side)].array;
+            if (a.side() != side) return "level array of the other side";
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                if (!levels().contains_key(a[i].key)) return "level key is vacant";
+                const Level& lv = levels()[a[i].key];
+                if (lv.price != a[i].price) return "level price differs from the array";
                 if (lv.side != side) return "level on the wrong side";
-                if (i > 0 && !better(side, s.prices[i], s.prices[i - 1])) return "levels out of price order";
+                if (i > 0 && !better(side, a[i].price, a[i - 1].price)) return "levels out of price order";
                 if (lv.count == 0 || lv.head.is_none()) return "empty level kept";
                 std::uint64_t total = 0;
                 std::uint32_t count = 0;
@@ -299,7 +291,7 @@ public:
                 for (slab::Key k = lv.head; k.is_some(); k = orders()[k].next) {
                     const Order& o = orders()[k];
                     if (o.prev != prev) return "broken FIFO back link at order " + std::to_string(o.id);
-                    if (o.level != s.keys[i]) return "order points at another level: " + std::to_string(o.id);
+                    if (o.level != a[i].key) return "order points at another level: " + std::to_string(o.id);
                     if (o.price != lv.price || o.side != side) return "order price/side differs from its level";
                     if (o.qty == 0) return "order with no quantity: " + std::to_string(o.id);
                     if (index_.find(o.id) != k) return "index disagrees for order " + std::to_string(o.id);
@@ -321,7 +313,7 @@ public:
             for (std::size_t i = 0; i < kLevelCache; ++i) {
                 const slab::Key c = s.cache[i];
                 if (c.is_none()) continue;
-                if (std::find(s.keys.begin(), s.keys.end(), c) == s.keys.end())
+                if (std::none_of(s.array.begin(), s.array.end(), [&](const LevelArray::Entry& e) { return e.key == c; }))
                     return "level cache names a level the side does not have";
                 if (cache_slot(levels()[c].price) != i) return "level cache entry in the wrong slot";
             }
@@ -335,7 +327,6 @@ public:
 
 private:
     static constexpr std::uint64_t kIncomingCancelled = ~std::uint64_t{0};
-    static constexpr std::size_t kLinearScan = 8;  // entries scanned from the touch before bisecting
 
     // A direct-mapped cache of price -> level for one side: an order joining
     // an existing level finds it with one load instead of a search of the
@@ -347,8 +338,8 @@ private:
     // a side's cache in two cache lines, which matters with thousands of books.
     static constexpr std::size_t kLevelCache = 32;
     struct SideLevels {
-        std::vector<Price> prices;   // worst first, best last
-        std::vector<slab::Key> keys; // the level of each price
+        explicit SideLevels(Side side) : array(side) {}
+        LevelArray array;  // the side's levels in price order, best last
         slab::Key cache[kLevelCache] = {};
     };
     static std::size_t cache_slot(Price price) noexcept {
@@ -398,36 +389,13 @@ private:
     bool room_for(Side side, Price price) const noexcept {
         if (orders().len() >= orders().capacity()) return false;
         if (levels().len() < levels().capacity()) return true;
-        return locate(sides_[idx(side)], side, price).second;
-    }
-
-    // Position of `price` in a side's array: (index, found). When not found,
-    // the index is where it would be inserted.
-    static std::pair<std::size_t, bool> locate(const SideLevels& s, Side side, Price price) noexcept {
-        const std::size_t n = s.prices.size();
-        // Near the touch first: most activity is within a few levels of it.
-        const std::size_t stop = n > kLinearScan ? n - kLinearScan : 0;
-        std::size_t i = n;
-        while (i > stop) {
-            const Price p = s.prices[i - 1];
-            if (p == price) return {i - 1, true};
-            if (better(side, price, p)) return {i, false};
-            --i;
-        }
-        if (i == 0) return {0, false};
-        // Deeper: binary search on [0, i) (worst first).
-        const auto begin = s.prices.begin();
-        const auto it = side == Side::Buy ? std::lower_bound(begin, begin + static_cast<std::ptrdiff_t>(i), price)
-                                          : std::lower_bound(begin, begin + static_cast<std::ptrdiff_t>(i), price,
-                                                             std::greater<Price>());
-        const auto pos = static_cast<std::size_t>(it - begin);
-        return {pos, pos < i && *it == price};
+        return sides_[idx(side)].array.locate(price).second;
     }
 
     // Would an order at `price` (or any price for a market order) trade now?
     bool crosses(Side side, Price price, bool market) const noexcept {
-        const SideLevels& opp = sides_[idx(opposite(side))];
-        return !opp.keys.empty() && tradable(side, price, opp.prices.back(), market);
+        const LevelArray& opp = sides_[idx(opposite(side))].array;
+        return !opp.empty() && tradable(side, price, opp.best().price, market);
     }
     // Does the opposite level at `level_price` trade with an incoming order at `price`?
     static bool tradable(Side incoming, Price price, Price level_price, bool market) noexcept {
@@ -454,21 +422,20 @@ private:
                                               SelfTrade stp, std::uint64_t tag) {
         SideLevels& s = sides_[idx(side)];
         slab::Key& cached = s.cache[cache_slot(price)];
-        const auto [pos, found] = locate(s, side, price);
+        const auto [pos, found] = s.array.locate(price);
         const slab::Key k = new_order(id, owner, side, price, qty, stp, tag);
         if (k.is_none()) [[unlikely]]
             return k;
         slab::Key lk;
         if (found) {
-            lk = s.keys[pos];
+            lk = s.array[pos].key;
         } else {
             lk = levels().try_emplace_key(Level{price, 0, 0, slab::Key::NONE, slab::Key::NONE, side});
             if (lk.is_none()) [[unlikely]] {
                 orders().remove(k);
                 return slab::Key::NONE;
             }
-            s.prices.insert(s.prices.begin() + static_cast<std::ptrdiff_t>(pos), price);
-            s.keys.insert(s.keys.begin() + static_cast<std::ptrdiff_t>(pos), lk);
+            s.array.insert(pos, price, lk);
         }
         cached = lk;
         link_new(k, id, lk);
@@ -540,14 +507,8 @@ private:
         const Side side = lv.side;
         const Price price = lv.price;
         SideLevels& s = sides_[idx(side)];
-        if (s.keys.back() == lk) {  // the touch: the usual case when matching
-            s.keys.pop_back();
-            s.prices.pop_back();
-        } else {
-            const std::size_t pos = locate(s, side, price).first;
-            s.prices.erase(s.prices.begin() + static_cast<std::ptrdiff_t>(pos));
-            s.keys.erase(s.keys.begin() + static_cast<std::ptrdiff_t>(pos));
-        }
+        if (s.array.best().key == lk) s.array.pop_best();  // the touch: the usual case when matching
+        else s.array.erase(s.array.locate(price).first);
         if (slab::Key& c = s.cache[cache_slot(price)]; c == lk) c = slab::Key::NONE;
         levels().remove(lk);
         if (emit) listener_.on_level(instrument_, side, price, 0, 0);
@@ -576,8 +537,8 @@ private:
         const SideLevels& s = sides_[idx(opp)];
         const bool market = rq.type == OrderType::Market;
         std::uint64_t sum = 0;
-        for (std::size_t i = s.keys.size(); i-- > 0;) {
-            const Level& lv = levels()[s.keys[i]];
+        for (std::size_t i = 0; i < s.array.size(); ++i) {
+            const Level& lv = levels()[s.array.from_touch(i).key];
             if (!tradable(rq.side, rq.price, lv.price, market)) break;
             for (slab::Key k = lv.head; k.is_some(); k = orders()[k].next) {
                 const Order& o = orders()[k];
@@ -598,8 +559,8 @@ private:
                         std::uint64_t left) {
         const Side opp = opposite(side);
         SideLevels& s = sides_[idx(opp)];
-        while (left > 0 && !s.keys.empty()) {
-            const slab::Key lk = s.keys.back();
+        while (left > 0 && !s.array.empty()) {
+            const slab::Key lk = s.array.best().key;
             Level& lv = levels()[lk];
             if (!tradable(side, price, lv.price, market)) break;
             bool stop_incoming = false;
@@ -653,7 +614,7 @@ private:
     BookLimits limits_;
     Index index_;           // exchange ID -> order key (possibly shared with other books)
     std::size_t live_ = 0;  // orders resting in this book
-    SideLevels sides_[2];   // [Buy], [Sell]
+    SideLevels sides_[2] = {SideLevels(Side::Buy), SideLevels(Side::Sell)};
 };
 
 }  // namespace nexus::orderbook
