@@ -414,7 +414,8 @@ if os.path.exists(replay_path):
         for name, r in rows:
             w(f"| {name} | {r['p50']:.1f} | {r['max']:.1f} | {1e3 / r['p50']:.1f} M | {ratio(r['p50'], fast['p50']):.2f}× |")
         w("")
-        w(f"Target: at most 50 ns per message on average — **{fast['p50']:.1f} ns** (not met; see “Reading the results”). Order-flow anomalies: {ri.get('anomalies')} (the generator references only live orders).")
+        met = "met" if fast["p50"] <= 50 else "not met"
+        w(f"Target: at most 50 ns per message on average — **{fast['p50']:.1f} ns** ({met}; see “Reading the results”). Order-flow anomalies: {ri.get('anomalies')} (the generator references only live orders).")
         w("")
     w("Per-message latency by type, nexus (every message timed alone in a separate pass, read overhead subtracted; ns):")
     w("")
@@ -459,7 +460,7 @@ if os.path.exists(core_path):
                 runs[p[1]].append(float(p[5]))
     w("### In process: validation, journal and matching, no sockets")
     w("")
-    w(f"`nexus-bench-engine`: {int(info.get('messages', 0)):,} order messages (the load generator's mix: 60% limits within 4 ticks of a fixed mid, 10% IOC market orders, 20% cancels, 10% replaces; 20 users, 8 instruments) recorded once and replayed through a fresh Router + JournalWriter + ShardCore: every message validated, journaled and matched, its client messages and ITCH bytes encoded, the journal committed every {info.get('batch')} messages (and, in a second os scenario, every {int(info.get('large_batch', 0)):,}: a shard thread under saturation takes its whole queue as one batch). The fsync rounds use the first {int(info.get('messages_fsync', 0)):,} messages. Rounds alternate the modes; wall-clock time around each replay.")
+    w(f"`nexus-bench-engine`: {int(info.get('messages', 0)):,} order messages (the load generator's mix: 60% limits within 4 ticks of a fixed mid, 10% IOC market orders, 20% cancels, 10% replaces; 20 users, 8 instruments) recorded once as the encoded packets the sessions would receive (about 40 bytes a message) and replayed through a fresh Router + JournalWriter + ShardCore: every message decoded, validated, journaled and matched, its client messages and ITCH bytes encoded, the journal committed every {info.get('batch')} messages (and, in a second os scenario, every {int(info.get('large_batch', 0)):,}: a shard thread under saturation takes its whole queue as one batch). The fsync rounds use the first {int(info.get('messages_fsync', 0)):,} messages. Rounds alternate the modes; wall-clock time around each replay.")
     w("")
     w("| journal | messages / s (median of rounds) | range over rounds | ÷ no journal |")
     w("|---|---|---|---|")
@@ -475,7 +476,9 @@ if os.path.exists(core_path):
         w(f"| {labels[mode]} | {med / 1e6:.2f} M | {min(v) / 1e6:.2f}-{max(v) / 1e6:.2f} M | {fmt(ratio(med, none)) if none else '—'}× |")
     w("")
     if runs.get("journal os"):
-        w(f"Target: at least 5 million orders/s in process with the default journal policy — **{statistics.median(runs['journal os']) / 1e6:.2f} M messages/s** (not met; see “Reading the results”).")
+        med_os = statistics.median(runs["journal os"])
+        met = "met in this run" if med_os >= 5e6 else "not met"
+        w(f"Target: at least 5 million orders/s in process with the default journal policy — **{med_os / 1e6:.2f} M messages/s** ({met}; see “Reading the results”).")
         w("")
 if os.path.exists(lat_path):
     rows = []
@@ -509,7 +512,8 @@ if os.path.exists(lat_path):
             configs.append(r["label"])
     if configs:
         w("Targets, this machine: at 100,000 orders/s, p50 at most 15 µs and p99 at most 50 µs — " +
-          ("; ".join(f"{lab}: **p50 {r['p50']:.0f} µs, p99 {r['p99']:.0f} µs**" for lab, r in at100.items()) + " (not met)"
+          ("; ".join(f"{lab}: **p50 {r['p50']:.0f} µs, p99 {r['p99']:.0f} µs**" for lab, r in at100.items()) +
+           (" (met by at least one configuration)" if any(r["p50"] <= 15 and r["p99"] <= 50 for r in at100.values()) else " (not met)")
            if at100 else "no 100,000/s run in this report") + ".")
         w("")
         w("Highest offered rate swept whose p99 (from the due time) stayed under 1 ms, with every request answered:")
