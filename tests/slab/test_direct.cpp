@@ -327,24 +327,6 @@ TEST_CASE("unbounded slab: addresses stay put while it grows by a million entrie
     CHECK(all_stable);
 }
 
-TEST_CASE("slab storage of a huge page or more starts on a huge-page boundary", "[direct][align]") {
-    // Such chunks are offered to the kernel for transparent huge pages; the
-    // advice only works for whole, aligned huge pages. The first cell's value
-    // sits 8 bytes (its header) into the chunk.
-    constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-    BoundedSlab<std::uint64_t> big(std::size_t{1} << 20);  // 16 MiB of cells
-    const Key first = big.insert_key(7);
-    CHECK((reinterpret_cast<std::uintptr_t>(&big[first]) - 8) % kHuge == 0);
-    UnboundedSlab<std::uint64_t> grown({.chunk_capacity = std::size_t{1} << 18});  // 4 MiB chunks
-    for (int i = 0; i < (1 << 18) + 1; ++i) (void)grown.insert_key(static_cast<std::uint64_t>(i));
-    const Key second_chunk = Key::from_raw(1u << 18);
-    REQUIRE(grown.contains_key(second_chunk));
-    CHECK((reinterpret_cast<std::uintptr_t>(&grown[second_chunk]) - 8) % kHuge == 0);
-    // Small slabs keep the cache-line alignment and waste nothing on it.
-    BoundedSlab<std::uint64_t> small(1000);
-    CHECK((reinterpret_cast<std::uintptr_t>(&small[small.insert_key(1)]) - 8) % 64 == 0);
-}
-
 TEST_CASE("unbounded slab: capacity pre-allocates whole chunks", "[direct][unbounded]") {
     UnboundedSlab<int> slab({.chunk_capacity = 100, .capacity = 1000});
     CHECK(slab.capacity() == 1024);  // 8 chunks of 128

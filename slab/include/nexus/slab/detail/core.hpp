@@ -16,10 +16,6 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 #include "nexus/slab/detail/asan.hpp"
 #include "nexus/slab/errors.hpp"
 #include "nexus/slab/key.hpp"
@@ -189,7 +185,7 @@ public:
                 for (std::uint32_t i = 0; i < chunk_cells_; ++i)
                     if (cells[i].occupied()) cells[i].value()->~T();
             }
-            ::operator delete(cells, chunk_align());
+            ::operator delete(cells, std::align_val_t{kChunkAlign});
         }
         delete[] chunks_;
         *this = SlabCore{};
@@ -348,28 +344,13 @@ private:
         }
         const std::uint32_t first = num_chunks_;
         for (std::uint32_t i = 0; i < n; ++i) {
-            chunks_[first + i] = static_cast<CellT*>(::operator new(chunk_bytes(), chunk_align()));
+            chunks_[first + i] = static_cast<CellT*>(
+                ::operator new(sizeof(CellT) * chunk_cells_, std::align_val_t{kChunkAlign}));
             ++num_chunks_;  // counted at once, so destroy() frees it if a later one throws
-            advise_huge(chunks_[first + i], chunk_bytes());
             mark_vacant(first + i);
         }
         for (std::uint32_t i = n; i-- > 0;) thread(first + i);
         first_chunk_ = chunks_[0];
-    }
-
-    // Chunks of at least a huge page are aligned to one and, on Linux, the
-    // kernel is asked to back them with huge pages (where transparent huge
-    // pages are enabled, "always" or "madvise"): a large pool touched at
-    // random then costs few TLB entries. Advice only; nothing fails without it.
-    static constexpr std::size_t kHugePage = std::size_t{2} << 20;
-    std::size_t chunk_bytes() const noexcept { return sizeof(CellT) * chunk_cells_; }
-    std::align_val_t chunk_align() const noexcept {
-        return std::align_val_t{chunk_bytes() >= kHugePage ? kHugePage : kChunkAlign};
-    }
-    static void advise_huge([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-        if (bytes >= kHugePage) ::madvise(p, bytes & ~(kHugePage - 1), MADV_HUGEPAGE);
-#endif
     }
 
     // Keys every cell of a fresh chunk and marks it vacant (so destroy() skips them even if
