@@ -70,62 +70,15 @@ public:
         ++stats_.messages;
         ++stats_.by_type[t];
         switch (m.type()) {
-            case 'R': {
-                const itch::StockDirectory r(m);
-                if (r.locate() == 0) return format_error(m, "stock directory with locate 0");
-                if (r.locate() >= symbols_.size()) {
-                    symbols_.resize(r.locate() + std::size_t{1});
-                    states_.resize(r.locate() + std::size_t{1}, ' ');
-                }
-                symbols_[r.locate()] = std::string(r.stock());
-                books_.open(r.locate());
-                return true;
-            }
-            case 'H': {
-                const itch::StockTradingAction h(m);
-                if (h.locate() == 0) return format_error(m, "trading action with locate 0");
-                if (h.locate() >= states_.size()) {
-                    symbols_.resize(h.locate() + std::size_t{1});
-                    states_.resize(h.locate() + std::size_t{1}, ' ');
-                }
-                states_[h.locate()] = h.trading_state();
-                return true;
-            }
+            case 'R': return apply_directory(m);
+            case 'H': return apply_trading_action(m);
             case 'A':
-            case 'F': {
-                const itch::AddOrder a(m);
-                if (a.side() != 'B' && a.side() != 'S') return format_error(m, "add order with side not B/S");
-                auto* b = book_for(m);
-                if (b == nullptr) return false;
-                const auto side = a.side() == 'B' ? orderbook::Side::Buy : orderbook::Side::Sell;
-                count(t, b->add(a.ref(), side, a.price(), a.shares()));
-                return true;
-            }
-            case 'E': {
-                const itch::OrderExecuted e(m);
-                if (auto* b = book_for(m)) count(t, b->execute(e.ref(), e.shares()));
-                return error_.empty();
-            }
-            case 'C': {
-                const itch::OrderExecutedWithPrice c(m);
-                if (auto* b = book_for(m)) count(t, b->execute_at(c.ref(), c.shares(), c.price()));
-                return error_.empty();
-            }
-            case 'X': {
-                const itch::OrderCancel x(m);
-                if (auto* b = book_for(m)) count(t, b->cancel_qty(x.ref(), x.shares()));
-                return error_.empty();
-            }
-            case 'D': {
-                const itch::OrderDelete d(m);
-                if (auto* b = book_for(m)) count(t, b->remove(d.ref()));
-                return error_.empty();
-            }
-            case 'U': {
-                const itch::OrderReplace u(m);
-                if (auto* b = book_for(m)) count(t, b->replace(u.old_ref(), u.new_ref(), u.shares(), u.price()));
-                return error_.empty();
-            }
+            case 'F': return apply_add(m, t);
+            case 'E': return apply_execute(m, t);
+            case 'C': return apply_execute_at(m, t);
+            case 'X': return apply_cancel(m, t);
+            case 'D': return apply_delete(m, t);
+            case 'U': return apply_replace(m, t);
             case 'P':
             case 'Q': ++stats_.trades_off_book; return true;
             case 'B': ++stats_.broken_trades; return true;
@@ -158,6 +111,65 @@ public:
     }
 
 private:
+    // Once per symbol a day: kept out of apply(), whose order-message paths
+    // then need fewer registers saved on every call.
+    [[gnu::noinline]] bool apply_directory(const itch::Message& m) {
+        const itch::StockDirectory r(m);
+        if (r.locate() == 0) return format_error(m, "stock directory with locate 0");
+        grow_directory(r.locate());
+        symbols_[r.locate()] = std::string(r.stock());
+        books_.open(r.locate());
+        return true;
+    }
+    [[gnu::noinline]] bool apply_trading_action(const itch::Message& m) {
+        const itch::StockTradingAction h(m);
+        if (h.locate() == 0) return format_error(m, "trading action with locate 0");
+        grow_directory(h.locate());
+        states_[h.locate()] = h.trading_state();
+        return true;
+    }
+    // One function per order message: apply() only dispatches (tail calls),
+    // and each path saves only the registers it uses.
+    [[gnu::noinline]] bool apply_add(const itch::Message& m, unsigned t) {
+        const itch::AddOrder a(m);
+        if (a.side() != 'B' && a.side() != 'S') return format_error(m, "add order with side not B/S");
+        auto* b = book_for(m);
+        if (b == nullptr) return false;
+        const auto side = a.side() == 'B' ? orderbook::Side::Buy : orderbook::Side::Sell;
+        count(t, b->add(a.ref(), side, a.price(), a.shares()));
+        return true;
+    }
+    [[gnu::noinline]] bool apply_execute(const itch::Message& m, unsigned t) {
+        const itch::OrderExecuted e(m);
+        if (auto* b = book_for(m)) count(t, b->execute(e.ref(), e.shares()));
+        return error_.empty();
+    }
+    [[gnu::noinline]] bool apply_execute_at(const itch::Message& m, unsigned t) {
+        const itch::OrderExecutedWithPrice c(m);
+        if (auto* b = book_for(m)) count(t, b->execute_at(c.ref(), c.shares(), c.price()));
+        return error_.empty();
+    }
+    [[gnu::noinline]] bool apply_cancel(const itch::Message& m, unsigned t) {
+        const itch::OrderCancel x(m);
+        if (auto* b = book_for(m)) count(t, b->cancel_qty(x.ref(), x.shares()));
+        return error_.empty();
+    }
+    [[gnu::noinline]] bool apply_delete(const itch::Message& m, unsigned t) {
+        const itch::OrderDelete d(m);
+        if (auto* b = book_for(m)) count(t, b->remove(d.ref()));
+        return error_.empty();
+    }
+    [[gnu::noinline]] bool apply_replace(const itch::Message& m, unsigned t) {
+        const itch::OrderReplace u(m);
+        if (auto* b = book_for(m)) count(t, b->replace(u.old_ref(), u.new_ref(), u.shares(), u.price()));
+        return error_.empty();
+    }
+    void grow_directory(std::uint16_t locate) {
+        if (locate >= symbols_.size()) {
+            symbols_.resize(locate + std::size_t{1});
+            states_.resize(locate + std::size_t{1}, ' ');
+        }
+    }
     [[gnu::always_inline]] typename Books::BookType* book_for(const itch::Message& m) {
         const std::uint16_t loc = m.locate();
         auto* b = books_.get(loc);
