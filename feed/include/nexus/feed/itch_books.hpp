@@ -141,27 +141,29 @@ private:
     }
     [[gnu::noinline]] bool apply_execute(const itch::Message& m, unsigned t) {
         const itch::OrderExecuted e(m);
-        if (auto* b = book_for(m)) count(t, b->execute(e.ref(), e.shares()));
-        return error_.empty();
+        return on_book(m, t, [&](auto& b) { return b.execute(e.ref(), e.shares()); });
     }
     [[gnu::noinline]] bool apply_execute_at(const itch::Message& m, unsigned t) {
         const itch::OrderExecutedWithPrice c(m);
-        if (auto* b = book_for(m)) count(t, b->execute_at(c.ref(), c.shares(), c.price()));
-        return error_.empty();
+        return on_book(m, t, [&](auto& b) { return b.execute_at(c.ref(), c.shares(), c.price()); });
     }
     [[gnu::noinline]] bool apply_cancel(const itch::Message& m, unsigned t) {
         const itch::OrderCancel x(m);
-        if (auto* b = book_for(m)) count(t, b->cancel_qty(x.ref(), x.shares()));
-        return error_.empty();
+        return on_book(m, t, [&](auto& b) { return b.cancel_qty(x.ref(), x.shares()); });
     }
     [[gnu::noinline]] bool apply_delete(const itch::Message& m, unsigned t) {
         const itch::OrderDelete d(m);
-        if (auto* b = book_for(m)) count(t, b->remove(d.ref()));
-        return error_.empty();
+        return on_book(m, t, [&](auto& b) { return b.remove(d.ref()); });
     }
     [[gnu::noinline]] bool apply_replace(const itch::Message& m, unsigned t) {
         const itch::OrderReplace u(m);
-        if (auto* b = book_for(m)) count(t, b->replace(u.old_ref(), u.new_ref(), u.shares(), u.price()));
+        return on_book(m, t, [&](auto& b) { return b.replace(u.old_ref(), u.new_ref(), u.shares(), u.price()); });
+    }
+    // Applies `op` to the message's book and counts an anomaly if it refuses;
+    // false only if the locate was a format error.
+    template <class Op>
+    [[gnu::always_inline]] bool on_book(const itch::Message& m, unsigned t, Op&& op) {
+        if (auto* b = book_for(m)) count(t, op(*b));
         return error_.empty();
     }
     void grow_directory(std::uint16_t locate) {
