@@ -34,8 +34,8 @@ public:
     }
     T& operator[](std::size_t i) noexcept { return pages_[i >> PageBits][i & (kPage - 1)]; }  // i < size()
     const T& operator[](std::size_t i) const noexcept { return pages_[i >> PageBits][i & (kPage - 1)]; }
-    // Makes entry i addressable.
-    void ensure(std::size_t i) {
+    // Makes entry i addressable (out of line: it allocates).
+    [[gnu::noinline]] void ensure(std::size_t i) {
         while (i >= size()) pages_.push_back(std::make_unique<T[]>(kPage));  // value-initialized: T{}
     }
 
@@ -105,23 +105,16 @@ private:
     [[gnu::always_inline]] void add(std::uint64_t token, std::uint64_t order_id) {
         if (run_len_ == 0) run_base_ = token;
         const std::uint64_t at = token - run_base_;
-        if (at <= run_len_ + kMaxGap && at < run_.size()) [[likely]] {
-            if (at >= run_len_) run_len_ = at + 1;
-            run_[at] = order_id;
-            ++size_;
-            return;
-        }
-        add_slow(token, order_id);
-    }
-    [[gnu::noinline]] void add_slow(std::uint64_t token, std::uint64_t order_id) {
         ++size_;
-        const std::uint64_t at = token - run_base_;
-        if (at <= run_len_ + kMaxGap && at < kMaxRun) {  // past the last page: one more
-            run_.ensure(at);
+        if (at <= run_len_ + kMaxGap && at < kMaxRun) [[likely]] {
+            if (at >= run_.size()) [[unlikely]] run_.ensure(at);
             if (at >= run_len_) run_len_ = at + 1;
             run_[at] = order_id;
             return;
         }
+        add_to_table(token, order_id);
+    }
+    [[gnu::noinline]] void add_to_table(std::uint64_t token, std::uint64_t order_id) {
         if ((table_size_ + 1) * 2 > slots_.size()) grow();
         slots_[slot_of(token)] = Slot{token, order_id};
         ++table_size_;

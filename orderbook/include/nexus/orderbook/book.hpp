@@ -283,7 +283,7 @@ public:
                 const Level& lv = levels()[a[i].key];
                 if (lv.price != a[i].price) return "level price differs from the array";
                 if (lv.side != side) return "level on the wrong side";
-                if (i > 0 && !better(side, a[i].price, a[i - 1].price)) return "levels out of price order";
+                if (i > 0 && !a.better(a[i].price, a[i - 1].price)) return "levels out of price order";
                 if (lv.count == 0 || lv.head.is_none()) return "empty level kept";
                 std::uint64_t total = 0;
                 std::uint32_t count = 0;
@@ -348,8 +348,6 @@ private:
     static_assert(kLevelCache == 32, "cache_slot keeps the top 5 bits");
 
     static constexpr std::size_t idx(Side s) noexcept { return static_cast<std::size_t>(s); }
-    // Is a a better price than b for this side?
-    static constexpr bool better(Side s, Price a, Price b) noexcept { return s == Side::Buy ? a > b : a < b; }
 
     slab::BoundedSlab<Order>& orders() noexcept { return pools_.orders; }
     const slab::BoundedSlab<Order>& orders() const noexcept { return pools_.orders; }
