@@ -15,6 +15,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -51,6 +52,11 @@ constexpr int kBatch = 100;
 constexpr Price kMid = 10'000;
 
 // One book under test, behind the common API. Owns its pools (if any).
+// `fresh()` gives an empty book for the next run. The pools outlive the runs:
+// handing 64 MiB back to the OS and mapping it again between runs was followed,
+// on this VM, by thousands of 10-20 µs stalls in the next run, whichever book it
+// was (bench/ANALYSIS.md, "The order book"), and a deployed book keeps its
+// pools for the life of the process anyway.
 template <class B>
 struct Subject;
 
@@ -58,12 +64,24 @@ template <class Index>
 struct Subject<Book<CountingListener, Index>> {
     Pools pools{PoolConfig{.orders = 1 << 20, .levels = 1 << 14}};
     CountingListener events;
-    Book<CountingListener, Index> book{pools, events, 1, BookLimits{}, 4096};
+    std::optional<Book<CountingListener, Index>> slot{std::in_place, pools, events, 1, BookLimits{}, 4096};
+    Book<CountingListener, Index>& book() { return *slot; }
+    Book<CountingListener, Index>& fresh() {
+        slot.reset();  // gives every node back to the pools
+        events = {};
+        return slot.emplace(pools, events, 1, BookLimits{}, 4096);
+    }
 };
 template <>
 struct Subject<PlainBook<CountingListener>> {
     CountingListener events;
-    PlainBook<CountingListener> book{events, 1};
+    std::optional<PlainBook<CountingListener>> slot{std::in_place, events, 1};
+    PlainBook<CountingListener>& book() { return *slot; }
+    PlainBook<CountingListener>& fresh() {
+        slot.reset();
+        events = {};
+        return slot.emplace(events, 1);
+    }
 };
 
 // A resting population: `levels` prices per side, `per_level` orders each.
@@ -94,14 +112,14 @@ struct OpBench {
     std::vector<OrderId> ids = std::vector<OrderId>(kBatch);
     std::vector<Price> prices = std::vector<Price>(kBatch);
 
-    OpBench() { populate(s.book, next_id, 20, 10); }
+    OpBench() { populate(s.book(), next_id, 20, 10); }
 
     void fresh_prices() {
         for (auto& p : prices) p = kMid - 1 - static_cast<Price>(rng() % 20);
     }
 
     void run(const std::string& op, Samples& out) {
-        auto& book = s.book;
+        auto& book = s.book();
         fresh_prices();
         if (op == "add") {
             for (auto& id : ids) id = next_id++;
@@ -148,21 +166,21 @@ std::vector<Op> record_flow(std::size_t n) { return nexus::bench::record_book_fl
 
 // Replays the flow; per-operation ticks into `lat` (if given); returns ns per operation.
 template <class B>
-double replay(const std::vector<Op>& flow, Samples* lat, std::uint64_t& checksum) {
-    auto s = std::make_unique<Subject<B>>();
+double replay(Subject<B>& s, const std::vector<Op>& flow, Samples* lat, std::uint64_t& checksum) {
+    auto& book = s.fresh();
     const auto start = std::chrono::steady_clock::now();
     if (lat) {
         for (const Op& op : flow) {
             const std::uint64_t t0 = nb::tsc_start();
-            nexus::test::apply(s->book, op);
+            nexus::test::apply(book, op);
             const std::uint64_t t1 = nb::tsc_stop();
             lat->add(static_cast<double>(t1 - t0) - g_tsc.overhead);
         }
     } else {
-        for (const Op& op : flow) nexus::test::apply(s->book, op);
+        for (const Op& op : flow) nexus::test::apply(book, op);
     }
     const auto end = std::chrono::steady_clock::now();
-    checksum += s->events.trades;
+    checksum += s.events.trades;
     return std::chrono::duration<double, std::nano>(end - start).count() / static_cast<double>(flow.size());
 }
 
@@ -222,12 +240,18 @@ int main(int argc, char** argv) {
         const char* name;
         std::function<double(Samples*)> run;
     };
+    // Every subject (and its pools) lives for the whole mixed-workload part.
+    Subject<Book<CountingListener, OpenAddressingIndex>> oa;
+    Subject<Book<CountingListener, PagedIndex>> paged;
+    Subject<Book<CountingListener, WindowIndex>> window;
+    Subject<Book<CountingListener, StdIndex>> stdidx;
+    Subject<PlainBook<CountingListener>> plain;
     const std::vector<Variant> variants{
-        {"nexus Book (open addressing index)", [&](Samples* l) { return replay<Book<CountingListener, OpenAddressingIndex>>(flow, l, checksum); }},
-        {"nexus Book (paged direct index)", [&](Samples* l) { return replay<Book<CountingListener, PagedIndex>>(flow, l, checksum); }},
-        {"nexus Book (window index)", [&](Samples* l) { return replay<Book<CountingListener, WindowIndex>>(flow, l, checksum); }},
-        {"nexus Book (std::unordered_map index)", [&](Samples* l) { return replay<Book<CountingListener, StdIndex>>(flow, l, checksum); }},
-        {"PlainBook (std::map + std::list + unordered_map)", [&](Samples* l) { return replay<PlainBook<CountingListener>>(flow, l, checksum); }},
+        {"nexus Book (open addressing index)", [&](Samples* l) { return replay(oa, flow, l, checksum); }},
+        {"nexus Book (paged direct index)", [&](Samples* l) { return replay(paged, flow, l, checksum); }},
+        {"nexus Book (window index)", [&](Samples* l) { return replay(window, flow, l, checksum); }},
+        {"nexus Book (std::unordered_map index)", [&](Samples* l) { return replay(stdidx, flow, l, checksum); }},
+        {"PlainBook (std::map + std::list + unordered_map)", [&](Samples* l) { return replay(plain, flow, l, checksum); }},
     };
     std::vector<Samples> lat(variants.size()), thr(variants.size());
     // Each round starts with the next variant, so every variant runs in

@@ -10,6 +10,7 @@
 // subtracted) for the per-type percentiles.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <sys/resource.h>
 
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,7 @@ nb::TscInfo g_tsc;
 // The ordinary book behind the same ITCH semantics, one per locate.
 class PlainItch {
 public:
+    void fresh() { books_.clear(); }
     bool apply(const itch::Message& m) {
         using namespace itch;
         switch (m.type()) {
@@ -77,23 +80,31 @@ private:
     std::vector<std::unique_ptr<ob::PlainBook<>>> books_;
 };
 
+// The pools are made once and kept across runs; each run starts a new
+// builder on them. Unmapping and mapping hundreds of MiB between runs was
+// followed on this VM by thousands of 10-20 µs stalls in whatever ran next
+// (bench/ANALYSIS.md), and a replay keeps its pools for its whole life.
 template <class Index>
 struct NexusWith {
     ob::Pools pools{ob::PoolConfig{.orders = std::size_t{8} << 20, .levels = std::size_t{2} << 20}};
     ob::NullListener nl;
-    nexus::feed::ItchBookBuilder<ob::NullListener, Index> builder{pools, nl};
-    bool apply(const itch::Message& m) { return builder.apply(m); }
+    std::optional<nexus::feed::ItchBookBuilder<ob::NullListener, Index>> builder;
+    void fresh() {
+        builder.reset();  // gives every node back to the pools
+        builder.emplace(pools, nl);
+    }
+    bool apply(const itch::Message& m) { return builder->apply(m); }
 };
 using Nexus = NexusWith<ob::SharedIndex<ob::WindowIndex>>;  // the default builder
 using NexusPerBook = NexusWith<ob::OpenAddressingIndex>;
 
 template <class Replayer, class F>
-double run(std::span<const std::uint8_t> data, F&& per_message) {
-    auto r = std::make_unique<Replayer>();
+double run(Replayer& r, std::span<const std::uint8_t> data, F&& per_message) {
+    r.fresh();
     itch::Framer f(data);
     itch::Message m;
     const auto t0 = std::chrono::steady_clock::now();
-    while (f.next(m)) per_message(*r, m);
+    while (f.next(m)) per_message(r, m);
     const auto t1 = std::chrono::steady_clock::now();
     return std::chrono::duration<double>(t1 - t0).count();
 }
@@ -151,6 +162,12 @@ int main(int argc, char** argv) {
         while (f.next(m)) ++messages;
     }
     report.info("messages", std::to_string(messages));
+    // glibc keeps what the plain books free for their next run instead of
+    // trimming it back to the OS (the same treatment the slab pools get).
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    auto nexus_r = std::make_unique<Nexus>();
+    auto perbook_r = std::make_unique<NexusPerBook>();
+    auto plain_r = std::make_unique<PlainItch>();
     nb::Samples fast_ns, perbook_ns, plain_ns;
     std::uint64_t anomalies = 0, peak_live = 0, plain_live = 0, fast_live = 0;
     for (int r = 0; r < rounds; ++r) {
@@ -159,9 +176,9 @@ int main(int argc, char** argv) {
         double f = 0, pb = 0, pl = 0;
         for (int i = 0; i < 3; ++i) {
             switch ((i + r) % 3) {
-                case 0: f = run<Nexus>(data, [&](Nexus& x, const itch::Message& m) { x.apply(m); }); break;
-                case 1: pb = run<NexusPerBook>(data, [&](NexusPerBook& x, const itch::Message& m) { x.apply(m); }); break;
-                default: pl = run<PlainItch>(data, [&](PlainItch& x, const itch::Message& m) { x.apply(m); }); break;
+                case 0: f = run(*nexus_r, data, [&](Nexus& x, const itch::Message& m) { x.apply(m); }); break;
+                case 1: pb = run(*perbook_r, data, [&](NexusPerBook& x, const itch::Message& m) { x.apply(m); }); break;
+                default: pl = run(*plain_r, data, [&](PlainItch& x, const itch::Message& m) { x.apply(m); }); break;
             }
         }
         fast_ns.add(f * 1e9 / static_cast<double>(messages));
@@ -177,7 +194,8 @@ int main(int argc, char** argv) {
 
     // Per-message latency by type, and the end state, from one timed pass.
     {
-        auto x = std::make_unique<Nexus>();
+        Nexus* x = nexus_r.get();
+        x->fresh();
         std::vector<nb::Samples> by_type(256);
         itch::Framer f(data);
         itch::Message m;
@@ -191,21 +209,22 @@ int main(int argc, char** argv) {
             auto& s = by_type[static_cast<unsigned char>(t)];
             if (s.size() >= 100) report.row("replay", std::string("latency ns ") + t, 0, "nexus", 0, s);
         }
-        anomalies = x->builder.stats().total_anomalies();
-        peak_live = x->builder.stats().peak_live_orders;
+        anomalies = x->builder->stats().total_anomalies();
+        peak_live = x->builder->stats().peak_live_orders;
         fast_live = x->pools.orders.len();
         const std::size_t cell = sizeof(ob::Order) + nexus::slab::kOverheadPerValue<ob::Order>;
         const std::size_t level_cell = sizeof(ob::Level) + nexus::slab::kOverheadPerValue<ob::Level>;
         report.info("order_cell_bytes", std::to_string(cell));
         report.info("level_cell_bytes", std::to_string(level_cell));
         report.info("live_levels_end", std::to_string(x->pools.levels.len()));
-        const auto& window = x->builder.shared_index();
+        const auto& window = x->builder->shared_index();
         report.info("window_pages_allocated", std::to_string(window.pages_allocated()));
         report.info("window_page_bytes", std::to_string(ob::WindowIndex::kPage * sizeof(nexus::slab::Key)));
         report.info("window_overflow_end", std::to_string(window.overflow_size()));
     }
     {
-        PlainItch pl;
+        PlainItch& pl = *plain_r;
+        pl.fresh();
         itch::Framer f(data);
         itch::Message m;
         while (f.next(m)) pl.apply(m);
