@@ -339,19 +339,15 @@ private:
     // only live levels of its side: a level's entry is cleared when the
     // level goes (drop_level, clear), so a key there never names a cell that
     // was freed and reused. A miss falls back to the array. Keys alone keep
-    // a side's cache in four cache lines, which matters with thousands of books
-    // (64 entries: 3.6% fewer instructions than 32 on the mixed workload, as
-    // fewer levels share a slot; 128 gained nothing more).
-    static constexpr std::size_t kLevelCache = 64;
+    // a side's cache in four cache lines, which matters with thousands of
+    // books. Size and slot function: level_array.hpp.
+    static constexpr std::size_t kLevelCache = kLevelCacheEntries;
     struct SideLevels {
         explicit SideLevels(Side side) : array(side) {}
         LevelArray array;  // the side's levels in price order, best last
         slab::Key cache[kLevelCache] = {};
     };
-    static std::size_t cache_slot(Price price) noexcept {
-        return static_cast<std::size_t>((static_cast<std::uint64_t>(price) * 0x9E37'79B9'7F4A'7C15ull) >> 58);
-    }
-    static_assert(kLevelCache == 64, "cache_slot keeps the top 6 bits");
+    static std::size_t cache_slot(Price price) noexcept { return level_cache_slot(price); }
 
     static constexpr std::size_t idx(Side s) noexcept { return static_cast<std::size_t>(s); }
 
