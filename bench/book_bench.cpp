@@ -52,7 +52,8 @@ constexpr int kBatch = 100;
 constexpr Price kMid = 10'000;
 
 // One book under test, behind the common API. Owns its pools (if any).
-// `fresh()` gives an empty book for the next run. The pools outlive the runs:
+// `fresh()` gives an empty book on pools that hand out cells as new ones
+// would (slab clear()). The pools outlive the runs:
 // handing 64 MiB back to the OS and mapping it again between runs was followed,
 // on this VM, by thousands of 10-20 µs stalls in the next run, whichever book it
 // was (bench/ANALYSIS.md, "The order book"), and a deployed book keeps its
@@ -67,7 +68,9 @@ struct Subject<Book<CountingListener, Index>> {
     std::optional<Book<CountingListener, Index>> slot{std::in_place, pools, events, 1, BookLimits{}, 4096};
     Book<CountingListener, Index>& book() { return *slot; }
     Book<CountingListener, Index>& fresh() {
-        slot.reset();  // gives every node back to the pools
+        slot.reset();    // gives every node back to the pools
+        pools.orders.clear();  // and their cells come out in key order again, as from new pools
+        pools.levels.clear();
         events = {};
         return slot.emplace(pools, events, 1, BookLimits{}, 4096);
     }

@@ -81,7 +81,9 @@ private:
 };
 
 // The pools are made once and kept across runs; each run starts a new
-// builder on them. Unmapping and mapping hundreds of MiB between runs was
+// builder on them, cleared so that they hand out cells as new pools would
+// (a day's replay starts from new pools; after a day of churn the free
+// list is scattered, which cost about 10% in a trial). Unmapping and mapping hundreds of MiB between runs was
 // followed on this VM by thousands of 10-20 µs stalls in whatever ran next
 // (bench/ANALYSIS.md), and a replay keeps its pools for its whole life.
 template <class Index>
@@ -90,7 +92,9 @@ struct NexusWith {
     ob::NullListener nl;
     std::optional<nexus::feed::ItchBookBuilder<ob::NullListener, Index>> builder;
     void fresh() {
-        builder.reset();  // gives every node back to the pools
+        builder.reset();       // gives every node back to the pools
+        pools.orders.clear();  // and their cells come out in key order again, as from new pools
+        pools.levels.clear();
         builder.emplace(pools, nl);
     }
     bool apply(const itch::Message& m) { return builder->apply(m); }

@@ -50,6 +50,16 @@ TEST_CASE("checks: a double free through two owners of one cell is caught", "[ch
     CHECK_THAT(d.err, Catch::Contains("double free"));
 }
 
+TEST_CASE("checks: clearing a slab while a handle to it is alive is caught", "[checks]") {
+    const auto d = run_in_child([] {
+        nexus::slab::BoundedSlab<int> slab(4);
+        auto h = slab.insert(1);
+        slab.clear();
+    });
+    CHECK(d.aborted);
+    CHECK_THAT(d.err, Catch::Contains("clear() while handles to the slab are alive; handles (1)"));
+}
+
 TEST_CASE("checks: freeing a key that was never inserted is caught", "[checks]") {
     const auto d1 = run_in_child([] {
         nexus::slab::UnboundedSlab<int> slab({.chunk_capacity = 8});

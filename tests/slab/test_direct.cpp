@@ -295,6 +295,34 @@ TEMPLATE_TEST_CASE("direct slab: every value is destroyed exactly once", "[direc
     CHECK(counts().constructed == counts().destroyed);
 }
 
+TEMPLATE_TEST_CASE("direct slab: clear destroys every value and hands keys out as a new slab would", "[direct][tracker]",
+                   Bounded, Unbounded) {
+    CountScope scope;
+    auto slab = TestType::template make<Tracked>(32);
+    std::vector<Key> keys;
+    for (std::uint64_t i = 0; i < 20; ++i) keys.push_back(slab->emplace_key(i));
+    for (std::size_t i = 0; i < keys.size(); i += 3) slab->remove(keys[i]);  // a scrambled free list
+    const std::size_t cap = slab->capacity();
+    CHECK(counts().live() == 13);
+    slab->clear();
+    CHECK(counts().live() == 0);
+    CHECK(slab->len() == 0);
+    CHECK(slab->is_empty());
+    CHECK(slab->capacity() == cap);
+    for (const Key k : keys) CHECK_FALSE(slab->contains_key(k));
+    // Keys come out from 0 up again, and the whole capacity is usable.
+    for (std::uint32_t i = 0; i < 32; ++i) {
+        const Key k = slab->emplace_key(std::uint64_t{100} + i);
+        CHECK(k.into_raw() == i);
+        CHECK(slab->get(k)->value() == 100 + i);
+    }
+    CHECK(slab->len() == 32);
+    CHECK_THROWS_AS(slab->emplace_key(std::uint64_t{1}), typename TestType::FullError);
+    slab->clear();
+    CHECK(counts().live() == 0);
+    CHECK(slab->emplace_key(std::uint64_t{7}).into_raw() == 0);
+}
+
 TEMPLATE_TEST_CASE("direct slab: a throwing constructor gives its cell back", "[direct]", Bounded, Unbounded) {
     auto slab = TestType::template make<Throws>(2);
     auto ok = slab->emplace(false);

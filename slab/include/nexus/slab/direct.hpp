@@ -171,6 +171,19 @@ public:
     [[nodiscard]] std::size_t capacity() const noexcept { return core_.capacity(); }
     [[nodiscard]] bool is_empty() const noexcept { return core_.len() == 0; }
 
+    // Destroys every value still in the slab and starts over with the
+    // storage it has: the next inserts get keys 0, 1, 2... in order, as from
+    // a new slab, without giving memory back to the OS and mapping it again.
+    // Every key of the slab is dead afterwards; no handle may be alive (the
+    // checks build stops the process if one is). Costs a pass over every cell.
+    void clear() noexcept {
+        if constexpr (detail::kChecks) {
+            if (core_.live_handles_ != 0)
+                detail::fatal("clear() while handles to the slab are alive; handles", core_.live_handles_);
+        }
+        core_.clear();
+    }
+
 protected:
     BasicSlab() = default;
     detail::SlabCore<T> core_;

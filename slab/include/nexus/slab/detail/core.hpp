@@ -191,6 +191,25 @@ public:
         *this = SlabCore{};
     }
 
+    // Destroys every value and makes every cell vacant again, the free list
+    // back in key order, so the slab hands out cells as a new one would (keys
+    // from 0 up, neighbouring cells together). Keeps its storage. O(capacity):
+    // it writes every cell's header, as the constructor does.
+    void clear() noexcept {
+        for (std::uint32_t ch = 0; ch < num_chunks_; ++ch) {
+            CellT* cells = chunks_[ch];
+            unpoison(cells, sizeof(CellT) * chunk_cells_);
+            if constexpr (!std::is_trivially_destructible_v<T>) {
+                for (std::uint32_t i = 0; i < chunk_cells_; ++i)
+                    if (cells[i].occupied()) cells[i].value()->~T();
+            }
+            mark_vacant(ch);
+        }
+        free_head_ = nullptr;
+        len_ = 0;
+        for (std::uint32_t ch = num_chunks_; ch-- > 0;) thread(ch);
+    }
+
     // ---- hot path ---------------------------------------------------------
 
     // A vacant cell, now marked occupied (its storage is raw), or nullptr when
