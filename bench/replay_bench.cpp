@@ -83,7 +83,7 @@ private:
 // The pools are made once and kept across runs; each run starts a new
 // builder on them, cleared so that they hand out cells as new pools would
 // (a day's replay starts from new pools; after a day of churn the free
-// list is scattered, which cost about 10% in a trial). Unmapping and mapping hundreds of MiB between runs was
+// list is scattered). Unmapping and mapping hundreds of MiB between runs was
 // followed on this VM by thousands of 10-20 µs stalls in whatever ran next
 // (bench/ANALYSIS.md), and a replay keeps its pools for its whole life.
 template <class Index>
