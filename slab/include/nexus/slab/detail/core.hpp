@@ -179,13 +179,8 @@ public:
     // uninitialised state. O(capacity).
     void destroy() noexcept {
         for (std::uint32_t ch = 0; ch < num_chunks_; ++ch) {
-            CellT* cells = chunks_[ch];
-            unpoison(cells, sizeof(CellT) * chunk_cells_);
-            if constexpr (!std::is_trivially_destructible_v<T>) {
-                for (std::uint32_t i = 0; i < chunk_cells_; ++i)
-                    if (cells[i].occupied()) cells[i].value()->~T();
-            }
-            ::operator delete(cells, std::align_val_t{kChunkAlign});
+            destroy_values(ch);
+            ::operator delete(chunks_[ch], std::align_val_t{kChunkAlign});
         }
         delete[] chunks_;
         *this = SlabCore{};
@@ -197,17 +192,23 @@ public:
     // it writes every cell's header, as the constructor does.
     void clear() noexcept {
         for (std::uint32_t ch = 0; ch < num_chunks_; ++ch) {
-            CellT* cells = chunks_[ch];
-            unpoison(cells, sizeof(CellT) * chunk_cells_);
-            if constexpr (!std::is_trivially_destructible_v<T>) {
-                for (std::uint32_t i = 0; i < chunk_cells_; ++i)
-                    if (cells[i].occupied()) cells[i].value()->~T();
-            }
+            destroy_values(ch);
             mark_vacant(ch);
         }
         free_head_ = nullptr;
         len_ = 0;
         for (std::uint32_t ch = num_chunks_; ch-- > 0;) thread(ch);
+    }
+
+    // Destroys the live values of one chunk (and unpoisons it), leaving its
+    // cell headers as they were.
+    void destroy_values(std::uint32_t chunk) noexcept {
+        CellT* cells = chunks_[chunk];
+        unpoison(cells, sizeof(CellT) * chunk_cells_);
+        if constexpr (!std::is_trivially_destructible_v<T>) {
+            for (std::uint32_t i = 0; i < chunk_cells_; ++i)
+                if (cells[i].occupied()) cells[i].value()->~T();
+        }
     }
 
     // ---- hot path ---------------------------------------------------------
