@@ -65,12 +65,12 @@ template <class Index>
 struct Subject<Book<CountingListener, Index>> {
     Pools pools{PoolConfig{.orders = 1 << 20, .levels = 1 << 14}};
     CountingListener events;
-    std::optional<Book<CountingListener, Index>> slot{std::in_place, pools, events, 1, BookLimits{}, 4096};
+    std::optional<Book<CountingListener, Index>> slot;
+    Subject() { fresh(); }
     Book<CountingListener, Index>& book() { return *slot; }
     Book<CountingListener, Index>& fresh() {
-        slot.reset();    // gives every node back to the pools
-        pools.orders.clear();  // and their cells come out in key order again, as from new pools
-        pools.levels.clear();
+        slot.reset();   // gives every node back to the pools
+        pools.clear();  // and their cells come out in key order again, as from new pools
         events = {};
         return slot.emplace(pools, events, 1, BookLimits{}, 4096);
     }
@@ -78,7 +78,8 @@ struct Subject<Book<CountingListener, Index>> {
 template <>
 struct Subject<PlainBook<CountingListener>> {
     CountingListener events;
-    std::optional<PlainBook<CountingListener>> slot{std::in_place, events, 1};
+    std::optional<PlainBook<CountingListener>> slot;
+    Subject() { fresh(); }
     PlainBook<CountingListener>& book() { return *slot; }
     PlainBook<CountingListener>& fresh() {
         slot.reset();

@@ -92,9 +92,8 @@ struct NexusWith {
     ob::NullListener nl;
     std::optional<nexus::feed::ItchBookBuilder<ob::NullListener, Index>> builder;
     void fresh() {
-        builder.reset();       // gives every node back to the pools
-        pools.orders.clear();  // and their cells come out in key order again, as from new pools
-        pools.levels.clear();
+        builder.reset();  // gives every node back to the pools
+        pools.clear();    // and their cells come out in key order again, as from new pools
         builder.emplace(pools, nl);
     }
     bool apply(const itch::Message& m) { return builder->apply(m); }

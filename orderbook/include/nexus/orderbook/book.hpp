@@ -60,6 +60,12 @@ struct PoolConfig {
 // The slabs every book of one thread draws its nodes from.
 struct Pools {
     explicit Pools(const PoolConfig& cfg = {}) : orders(cfg.orders), levels(cfg.levels) {}
+    // Empties both pools, which then hand out cells as new ones would, on
+    // the memory they have. Only once every book on them is gone or cleared.
+    void clear() noexcept {
+        orders.clear();
+        levels.clear();
+    }
     slab::BoundedSlab<Order> orders;
     slab::BoundedSlab<Level> levels;
 };
@@ -164,12 +170,8 @@ public:
             listener_.on_cancelled(instrument_, rq.id, rq.qty, CancelReason::FokUnfillable);
             return true;
         }
-        // Most orders do not cross: the opposite touch (held in the level
-        // array) settles that without the call into match().
-        const std::uint64_t left = crosses(rq.side, rq.price, market)
-                                       ? match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp,
-                                               static_cast<std::uint64_t>(rq.qty))
-                                       : static_cast<std::uint64_t>(rq.qty);
+        const std::uint64_t left = match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp,
+                                         static_cast<std::uint64_t>(rq.qty));
         if (left == 0) return true;
         if (left == kIncomingCancelled) return true;  // self-trade prevention took the rest
         if (may_rest) rest(rq.id, rq.owner, rq.side, rq.price, left, rq.stp, rq.tag);
@@ -217,7 +219,7 @@ public:
         const std::uint64_t tag = o.tag;
         unlink_and_free(k, true);
         listener_.on_modified(instrument_, id, price, qty, false);
-        const std::uint64_t left = crosses(side, price, false) ? match(id, owner, side, false, price, stp, new_qty) : new_qty;
+        const std::uint64_t left = match(id, owner, side, false, price, stp, new_qty);
         if (left != 0 && left != kIncomingCancelled) rest(id, owner, side, price, left, stp, tag);
         return true;
     }
@@ -314,12 +316,12 @@ public:
         if (orders_seen != live_) return "the book's order count differs from its levels";
         for (Side side : {Side::Buy, Side::Sell}) {
             const SideLevels& s = sides_[idx(side)];
-            for (std::size_t i = 0; i < kLevelCache; ++i) {
+            for (std::size_t i = 0; i < kLevelCacheEntries; ++i) {
                 const slab::Key c = s.cache[i];
                 if (c.is_none()) continue;
                 if (std::none_of(s.array.begin(), s.array.end(), [&](const LevelArray::Entry& e) { return e.key == c; }))
                     return "level cache names a level the side does not have";
-                if (cache_slot(levels()[c].price) != i) return "level cache entry in the wrong slot";
+                if (level_cache_slot(levels()[c].price) != i) return "level cache entry in the wrong slot";
             }
         }
         if (!allow_crossed) {
@@ -341,13 +343,11 @@ private:
     // was freed and reused. A miss falls back to the array. Keys alone keep
     // a side's cache in four cache lines, which matters with thousands of
     // books. Size and slot function: level_array.hpp.
-    static constexpr std::size_t kLevelCache = kLevelCacheEntries;
     struct SideLevels {
         explicit SideLevels(Side side) : array(side) {}
         LevelArray array;  // the side's levels in price order, best last
-        slab::Key cache[kLevelCache] = {};
+        slab::Key cache[kLevelCacheEntries] = {};
     };
-    static std::size_t cache_slot(Price price) noexcept { return level_cache_slot(price); }
 
     static constexpr std::size_t idx(Side s) noexcept { return static_cast<std::size_t>(s); }
 
@@ -409,7 +409,7 @@ private:
     // or a cache miss takes the out-of-line path.
     [[gnu::always_inline]] slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
                                           SelfTrade stp, std::uint64_t tag) {
-        const slab::Key lk = sides_[idx(side)].cache[cache_slot(price)];
+        const slab::Key lk = sides_[idx(side)].cache[level_cache_slot(price)];
         if (lk.is_none() || levels()[lk].price != price) [[unlikely]]
             return rest_uncached(id, owner, side, price, qty, stp, tag);
         const slab::Key k = new_order(id, owner, side, price, qty, stp, tag);
@@ -421,7 +421,7 @@ private:
     [[gnu::noinline]] slab::Key rest_uncached(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
                                               SelfTrade stp, std::uint64_t tag) {
         SideLevels& s = sides_[idx(side)];
-        slab::Key& cached = s.cache[cache_slot(price)];
+        slab::Key& cached = s.cache[level_cache_slot(price)];
         const auto [pos, found] = s.array.locate(price);
         const slab::Key k = new_order(id, owner, side, price, qty, stp, tag);
         if (k.is_none()) [[unlikely]]
@@ -509,7 +509,7 @@ private:
         SideLevels& s = sides_[idx(side)];
         if (s.array.best().key == lk) s.array.pop_best();  // the touch: the usual case when matching
         else s.array.erase(s.array.locate(price).first);
-        if (slab::Key& c = s.cache[cache_slot(price)]; c == lk) c = slab::Key::NONE;
+        if (slab::Key& c = s.cache[level_cache_slot(price)]; c == lk) c = slab::Key::NONE;
         levels().remove(lk);
         if (emit) listener_.on_level(instrument_, side, price, 0, 0);
     }
@@ -555,8 +555,15 @@ private:
 
     // Matches an incoming order; returns what is left of it, or
     // kIncomingCancelled when self-trade prevention cancelled the remainder.
-    std::uint64_t match(OrderId id, OwnerId owner, Side side, bool market, Price price, SelfTrade stp,
-                        std::uint64_t left) {
+    // Most orders do not cross: the opposite touch, held in the level array,
+    // settles that inline, without the call into the matching loop.
+    [[gnu::always_inline]] std::uint64_t match(OrderId id, OwnerId owner, Side side, bool market, Price price,
+                                               SelfTrade stp, std::uint64_t left) {
+        if (!crosses(side, price, market)) return left;
+        return match_levels(id, owner, side, market, price, stp, left);
+    }
+    std::uint64_t match_levels(OrderId id, OwnerId owner, Side side, bool market, Price price, SelfTrade stp,
+                               std::uint64_t left) {
         const Side opp = opposite(side);
         SideLevels& s = sides_[idx(opp)];
         while (left > 0 && !s.array.empty()) {

@@ -94,10 +94,7 @@ public:
 
     // Destroys the values still in the slab and frees its storage.
     ~BasicSlab() {
-        if constexpr (detail::kChecks) {
-            if (core_.live_handles_ != 0)
-                detail::fatal("slab destroyed while handles to it are alive; handles", core_.live_handles_);
-        }
+        expect_no_handles("slab destroyed while handles to it are alive; handles");
         core_.destroy();
     }
 
@@ -177,16 +174,22 @@ public:
     // Every key of the slab is dead afterwards; no handle may be alive (the
     // checks build stops the process if one is). Costs a pass over every cell.
     void clear() noexcept {
-        if constexpr (detail::kChecks) {
-            if (core_.live_handles_ != 0)
-                detail::fatal("clear() while handles to the slab are alive; handles", core_.live_handles_);
-        }
+        expect_no_handles("clear() while handles to the slab are alive; handles");
         core_.clear();
     }
 
 protected:
     BasicSlab() = default;
     detail::SlabCore<T> core_;
+
+private:
+    // The checks build stops the process, naming `what`, if a handle to
+    // this slab is still alive.
+    void expect_no_handles(const char* what) const noexcept {
+        if constexpr (detail::kChecks) {
+            if (core_.live_handles_ != 0) detail::fatal(what, core_.live_handles_);
+        }
+    }
 };
 
 // Fixed capacity: one contiguous allocation made (and every page touched) by
