@@ -124,8 +124,10 @@ public:
     // ---- keys ----
     Key insert_key(const T& v) { return emplace_key(v); }
     Key insert_key(T&& v) { return emplace_key(std::move(v)); }
+    // Always inlined, like the core's claim and construct beneath them: out
+    // of line, the value is built in a temporary and copied into the cell.
     template <class... Args>
-    Key emplace_key(Args&&... args) {
+    [[gnu::always_inline]] Key emplace_key(Args&&... args) {
         auto* c = core_.try_emplace(std::forward<Args>(args)...);
         if (c == nullptr) [[unlikely]]
             core_.throw_no_room(nullptr);
@@ -133,7 +135,7 @@ public:
     }
     // Key::NONE, arguments untouched, when there is no room.
     template <class... Args>
-    Key try_emplace_key(Args&&... args) {
+    [[gnu::always_inline]] Key try_emplace_key(Args&&... args) {
         auto* c = core_.try_emplace(std::forward<Args>(args)...);
         return c ? Key::from_raw(c->key) : Key::NONE;
     }
