@@ -14,11 +14,14 @@
 #include <unistd.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <numeric>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -110,6 +113,40 @@ double run(Replayer& r, std::span<const std::uint8_t> data, F&& per_message) {
     while (f.next(m)) per_message(r, m);
     const auto t1 = std::chrono::steady_clock::now();
     return std::chrono::duration<double>(t1 - t0).count();
+}
+
+// The machine's cost of one dependent load from memory of `bytes`: a
+// pointer chase over every cache line of a buffer, in one random cycle, so
+// that each load's address comes from the one before (no overlap, no
+// useful prefetch) and the lines of a large buffer also miss the TLB, as
+// the books' cells do. Small buffers are walked once before timing, so
+// they are measured from the cache they fit in. Median of 5 timed walks
+// of `steps` loads each: the replay's per-message cost set against what a
+// few dependent loads cost here, measured in the same process.
+double chase_ns(std::size_t bytes, std::size_t steps) {
+    struct alignas(64) Line {
+        Line* next;
+    };
+    static_assert(sizeof(Line) == 64);
+    const std::size_t lines = bytes / sizeof(Line);
+    std::unique_ptr<Line[]> buf(new Line[lines]);
+    std::vector<std::uint32_t> order(lines);
+    std::iota(order.begin(), order.end(), 0u);
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(lines));
+    for (std::size_t i = 0; i < lines; ++i) buf[order[i]].next = &buf[order[(i + 1) % lines]];
+    const Line* p = &buf[order[0]];
+    if (lines <= steps)
+        for (std::size_t i = 0; i < lines; ++i) p = p->next;
+    nb::Samples ns;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto t0 = std::chrono::steady_clock::now();
+        for (std::size_t i = 0; i < steps; ++i) p = p->next;
+        const auto t1 = std::chrono::steady_clock::now();
+        ns.add(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(steps));
+    }
+    const void* volatile keep = p;  // the walk's result is used
+    (void)keep;
+    return ns.quantile(0.5);
 }
 
 }  // namespace
@@ -235,6 +272,10 @@ int main(int argc, char** argv) {
     }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
+    // Last, after every replay: freeing the large buffers is followed by
+    // stalls on this VM (bench/ANALYSIS.md), which must not land in a timed run.
+    for (const std::size_t kib : {32, 1024, 4 * 1024, 16 * 1024, 64 * 1024, 512 * 1024})
+        report.info("chase_ns_" + std::to_string(kib) + "k", std::to_string(chase_ns(kib * std::size_t{1024}, 2'000'000)));
     report.info("anomalies", std::to_string(anomalies));
     report.info("peak_live_orders", std::to_string(peak_live));
     report.info("live_orders_end", std::to_string(fast_live));

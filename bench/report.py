@@ -440,6 +440,16 @@ if os.path.exists(replay_path):
         index_bytes = pages * page_bytes + 16 * table
         w(f"Memory per live order: an order cell of {oc} B, its share of level cells ({lc} B each; {levels:,} levels for {live:,} live orders at the end: {share:.0f} B), and its share of the index: the window's {pages} pages of {page_bytes // 1024} KiB plus {overflow:,} older orders in the overflow table ({table:,} entries of 16 B) — about {index_bytes / 2**20:.1f} MiB, {index_bytes / live:.0f} B per live order (per-book open-addressing tables take 32-64 B). In all about {oc + share + index_bytes / live:.0f} B per live order, beyond the pools' preallocated capacity. Peak live orders: {peak:,}; the process peaked at {ri.get('max_rss_mib')} MiB resident with all three runs and pools sized for 8 million orders.")
         w("")
+    chase = [(int(k[len("chase_ns_"):-1]), float(v)) for k, v in ri.items() if k.startswith("chase_ns_")]
+    if chase:
+        def size(kib):
+            return f"{kib // 1024} MiB" if kib >= 1024 else f"{kib} KiB"
+        w("What a dependent load costs on this machine, measured in the same process after the replays: a pointer chase through every 64-byte line of a buffer in one random cycle, each address read from the line before (so no two loads overlap and the prefetchers cannot help; the lines of the larger buffers also miss the TLB), median of 5 walks of 2 million loads. ns per load:")
+        w("")
+        w("| " + " | ".join(size(k) for k, _ in sorted(chase)) + " |")
+        w("|" + "---|" * len(chase))
+        w("| " + " | ".join(f"{v:.1f}" for _, v in sorted(chase)) + " |")
+        w("")
 
 # matching engine
 core_path = os.path.join(RAW, "engine-core.tsv")
