@@ -34,11 +34,6 @@ namespace wire = nexus::engine::wire;
 
 namespace {
 
-struct Msg {
-    std::uint32_t user;
-    wire::Inbound in;
-};
-
 // A recorded flow as the engine receives it: each message an encoded order
 // packet ([u16 length]['U'][order message]) behind the 4-byte index of the
 // user whose session sent it, back to back, as compact as a socket buffer.
@@ -95,37 +90,37 @@ Flow record_flow(const en::Config& cfg, std::size_t n, std::uint64_t seed) {
         const char side = rng() % 2 ? 'B' : 'S';
         const auto ticks = static_cast<std::uint32_t>(rng() % 5);
         const std::uint32_t price = side == 'B' ? 1'000'000 - ticks * 100 : 1'000'000 + ticks * 100;
-        Msg m{u, {}};
+        wire::Inbound in{};
         if (kind <= 1) {
-            m.in.kind = wire::InKind::Enter;
-            m.in.enter.token = ++us.next;
-            m.in.enter.side = side;
-            m.in.enter.qty = kind == 0 ? 1 + static_cast<std::uint32_t>(rng() % 10) * 10 : 10;
-            m.in.enter.symbol = wire::make_symbol(cfg.instruments[rng() % cfg.instruments.size()].symbol);
-            m.in.enter.price = kind == 0 ? price : 0;
-            m.in.enter.type = kind == 0 ? 'L' : 'M';
-            m.in.enter.tif = kind == 0 ? 'D' : 'I';
+            in.kind = wire::InKind::Enter;
+            in.enter.token = ++us.next;
+            in.enter.side = side;
+            in.enter.qty = kind == 0 ? 1 + static_cast<std::uint32_t>(rng() % 10) * 10 : 10;
+            in.enter.symbol = wire::make_symbol(cfg.instruments[rng() % cfg.instruments.size()].symbol);
+            in.enter.price = kind == 0 ? price : 0;
+            in.enter.type = kind == 0 ? 'L' : 'M';
+            in.enter.tif = kind == 0 ? 'D' : 'I';
         } else if (kind == 2) {
-            m.in.kind = wire::InKind::Cancel;
-            m.in.cancel.token = us.live[rng() % us.live.size()];
-            drop(us.live, m.in.cancel.token);
+            in.kind = wire::InKind::Cancel;
+            in.cancel.token = us.live[rng() % us.live.size()];
+            drop(us.live, in.cancel.token);
         } else {
-            m.in.kind = wire::InKind::Replace;
-            m.in.replace.token = us.live[rng() % us.live.size()];
-            m.in.replace.new_token = ++us.next;
-            m.in.replace.qty = 1 + static_cast<std::uint32_t>(rng() % 10) * 10;
-            m.in.replace.price = price;
-            drop(us.live, m.in.replace.token);
+            in.kind = wire::InKind::Replace;
+            in.replace.token = us.live[rng() % us.live.size()];
+            in.replace.new_token = ++us.next;
+            in.replace.qty = 1 + static_cast<std::uint32_t>(rng() % 10) * 10;
+            in.replace.price = price;
+            drop(us.live, in.replace.token);
         }
         wire::Encoder enc(flow.bytes, u);
-        if (m.in.kind == wire::InKind::Enter) enc.enter(m.in.enter);
-        else if (m.in.kind == wire::InKind::Cancel) enc.cancel(m.in.cancel);
-        else enc.replace(m.in.replace);
+        if (in.kind == wire::InKind::Enter) enc.enter(in.enter);
+        else if (in.kind == wire::InKind::Cancel) enc.cancel(in.cancel);
+        else enc.replace(in.replace);
         ++flow.messages;
         en::Command c;
-        const char why = m.in.kind == wire::InKind::Enter    ? router.enter(u, m.in.enter, c)
-                         : m.in.kind == wire::InKind::Cancel ? router.cancel(u, m.in.cancel, c)
-                                                             : router.replace(u, m.in.replace, c);
+        const char why = in.kind == wire::InKind::Enter    ? router.enter(u, in.enter, c)
+                         : in.kind == wire::InKind::Cancel ? router.cancel(u, in.cancel, c)
+                                                             : router.replace(u, in.replace, c);
         if (why) continue;
         c.ts = flow.messages;
         core.apply(c, out);

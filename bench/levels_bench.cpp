@@ -156,7 +156,7 @@ private:
 class CachedSortedLevels {
 public:
     std::uint32_t find(Side s, Price p) {
-        std::uint32_t& e = cache_[static_cast<int>(s)][slot(p)];
+        std::uint32_t& e = cache_[static_cast<int>(s)][level_cache_slot(p)];
         if (e != 0 && price_of_[e] == p) return e;
         const std::uint32_t k = array_.find(s, p);
         if (k != 0) e = k;
@@ -166,17 +166,16 @@ public:
         array_.insert(s, p, key);
         if (key >= price_of_.size()) price_of_.resize(std::max<std::size_t>(key + 1, price_of_.size() * 2));
         price_of_[key] = p;
-        cache_[static_cast<int>(s)][slot(p)] = key;
+        cache_[static_cast<int>(s)][level_cache_slot(p)] = key;
     }
     void erase(Side s, Price p) {
         array_.erase(s, p);
-        std::uint32_t& e = cache_[static_cast<int>(s)][slot(p)];
+        std::uint32_t& e = cache_[static_cast<int>(s)][level_cache_slot(p)];
         if (e != 0 && price_of_[e] == p) e = 0;
     }
     std::uint32_t best(Side s) const { return array_.best(s); }
 
 private:
-    static std::size_t slot(Price p) { return level_cache_slot(p); }
     SortedLevels array_;
     std::vector<Price> price_of_;  // each key's level price
     std::uint32_t cache_[2][kLevelCacheEntries] = {};

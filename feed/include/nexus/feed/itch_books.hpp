@@ -133,11 +133,8 @@ private:
     [[gnu::noinline]] bool apply_add(const itch::Message& m, unsigned t) {
         const itch::AddOrder a(m);
         if (a.side() != 'B' && a.side() != 'S') return format_error(m, "add order with side not B/S");
-        auto* b = book_for(m);
-        if (b == nullptr) return false;
         const auto side = a.side() == 'B' ? orderbook::Side::Buy : orderbook::Side::Sell;
-        count(t, b->add(a.ref(), side, a.price(), a.shares()));
-        return true;
+        return on_book(m, t, [&](auto& b) { return b.add(a.ref(), side, a.price(), a.shares()); });
     }
     [[gnu::noinline]] bool apply_execute(const itch::Message& m, unsigned t) {
         const itch::OrderExecuted e(m);
