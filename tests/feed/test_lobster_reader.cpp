@@ -78,6 +78,10 @@ TEST_CASE("lobster reader: message rows outside the format name the file, line a
     CHECK(message_error("34200.1,7,0,0,2,-1") == "m.csv: line 1, column 5: a trading halt indicator (type 7) has price -1, 0 or 1, not 2");
     CHECK(message_error("34200.1,7,0,0,-1,-1") == "ok");
     CHECK(message_error("34200.1,6,-2,100,10000,-1") == "ok");  // a closing cross's pseudo id
+    CHECK(message_error("34200.1,6,-1,0,0,-1") == "ok");         // a cross that did not trade
+    CHECK(message_error("34200.1,6,-1,-3,10000,-1") == "m.csv: line 1, column 4: size -3 is not positive");
+    CHECK(message_error("34200.1,6,-1,0,-5,-1") == "m.csv: line 1, column 5: price -5 out of range (1 to 4294967295, dollars x 10000)");
+    CHECK(message_error("34200.1,5,0,0,10000,1") == "m.csv: line 1, column 4: size 0 is not positive");
     // Time must not go backwards.
     CHECK(book_error("34200.2,1,5,400,10100,-1\n34200.1,1,6,1,10100,-1\n", kBook1 + "10100,401,9900,500\n") ==
           "m.csv: line 2, column 1: time 34200.100000000 is earlier than the row before (34200.200000000)");

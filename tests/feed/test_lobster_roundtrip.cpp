@@ -361,3 +361,22 @@ TEST_CASE("lobster export: a full pool is an error, not an anomaly", "[lobster][
     CHECK(ex.capacity_exhausted());
     CHECK(ex.error() == "the book's pools are full (16 orders, 1024 price levels)");
 }
+
+TEST_CASE("lobster writer: integers, times and placeholders as LOBSTER writes them", "[lobster][export]") {
+    std::mt19937_64 rng(5);
+    char buf[32];
+    auto text = [&](std::int64_t v) { return std::string(buf, lob::detail::put_int(buf, v)); };
+    for (std::int64_t p = 1; p > 0 && p <= INT64_MAX / 10; p *= 10)
+        for (const std::int64_t v : {p - 1, p, p + 1, -p, -(p - 1)}) CHECK(text(v) == std::to_string(v));
+    CHECK(text(INT64_MIN) == std::to_string(INT64_MIN));
+    CHECK(text(INT64_MAX) == std::to_string(INT64_MAX));
+    for (int i = 0; i < 100000; ++i) {
+        const auto v = static_cast<std::int64_t>(rng() >> (rng() % 64)) * (i % 2 ? 1 : -1);
+        REQUIRE(text(v) == std::to_string(v));
+    }
+    const lob::Message m{57'599 * lob::kNanosPerSecond + 1'020, lob::EventType::Cross, -2, 300, 1'004'000, lob::Side::Sell};
+    char row[256];
+    CHECK(std::string(row, lob::put_message(row, m)) == "57599.000001020,6,-2,300,1004000,-1\n");
+    const std::vector<lob::Level> asks = {{1'010'000, 5}}, bids;
+    CHECK(std::string(row, lob::put_book_row(row, asks, bids, 2)) == "1010000,5,-9999999999,0,9999999999,0,-9999999999,0\n");
+}

@@ -225,6 +225,37 @@ TEST_CASE("lobster model: one bad row is one report, the rows after it check aga
     CHECK(first(r) == "2: ask 1010: file 160, expected 150");
 }
 
+TEST_CASE("lobster model: memory stays bounded when known orders pile up out of view", "[lobster][model]") {
+    // One level; every row adds a better ask, pushing the one before out of
+    // view for good: each leaves a known order (a bound) behind.
+    lob::Verifier v(1);
+    lob::BookRow row;
+    const std::int64_t rows = 600'000;
+    for (std::int64_t k = 0; k < rows; ++k) {
+        const lob::Message m{36'000 * lob::kNanosPerSecond + k, lob::EventType::Add, k + 1, 100, 2'000'000 - k, lob::Side::Sell};
+        row.asks = {{m.price, 100}};
+        v.check(m, row);
+    }
+    CHECK(v.stats().true_mismatches == 0);
+    CHECK(v.stats().forgotten_orders > 0);
+    CHECK(v.stats().peak_known_orders <= 2 * (std::size_t{1} << 17));
+    CHECK(v.known_orders() <= 2 * (std::size_t{1} << 17));
+    // The bounds kept are the nearest to the touch (the latest orders): a
+    // recent one is still known (150 is more than it had), the first is not.
+    lob::BookRow after;
+    after.asks = {{2'000'000 - rows + 1, 100}};
+    const auto t = 37'000 * lob::kNanosPerSecond;
+    v.check({t, lob::EventType::Delete, rows - 1, 150, 2'000'000 - rows + 2, lob::Side::Sell}, after);
+    CHECK(v.stats().true_mismatches == 1);
+    REQUIRE(v.stats().first_mismatches.size() == 1);
+    CHECK(v.stats().first_mismatches[0].what == "delete of 150 from order " + std::to_string(rows - 1) + ", which has at most 100 left");
+    const auto unknown = v.stats().unknown_orders;
+    after.asks = {{2'000'000 - rows + 1, 100}};  // (check() took the row before)
+    v.check({t, lob::EventType::Delete, 1, 150, 2'000'000, lob::Side::Sell}, after);
+    CHECK(v.stats().true_mismatches == 1);
+    CHECK(v.stats().unknown_orders == unknown + 1);
+}
+
 TEST_CASE("lobster: the real AAPL 10-level sample verifies with zero true mismatches", "[lobster][real]") {
     if (!have_shared(kAapl + "message_10.csv")) return;
     const auto r = lob::verify_files(kAapl + "message_10.csv", kAapl + "orderbook_10.csv");

@@ -10,9 +10,10 @@
 // that is not a number, and values LOBSTER never writes:
 //   message rows  time not a decimal number of seconds within the day, or
 //                 earlier than the row before; type not 1..7; direction not
-//                 1 or -1; size not positive (0 allowed for type 7); price
-//                 not in 1..kMaxPrice (type 7: -1, 0 or 1); types 1-4 with an
-//                 order id that is not positive;
+//                 1 or -1; size not positive; price not in 1..kMaxPrice;
+//                 types 1-4 with an order id that is not positive. Type 7
+//                 has price -1, 0 or 1 and a size of 0 or more; a type 6
+//                 cross that did not trade may have size 0 (and price 0);
 //   orderbook     a column count that is not a multiple of 4; a level that is
 //                 neither occupied (price in range, positive size) nor the
 //                 placeholder (9999999999 / -9999999999 with size 0); an
@@ -36,6 +37,32 @@ namespace nexus::feed::lobster {
 
 namespace detail {
 
+inline std::uint64_t load8(const char* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+// How many of the eight bytes in v (first byte lowest) are ASCII digits
+// before the first that is not. A byte is a digit when its high nibble is 3
+// and adding 6 keeps it 3; a carry out of a non-digit byte only reaches the
+// bytes after it.
+inline unsigned digit_run(std::uint64_t v) noexcept {
+    const std::uint64_t other = ((v & 0xF0F0F0F0F0F0F0F0ull) | (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ^
+                                0x3333333333333333ull;
+    return other ? static_cast<unsigned>(__builtin_ctzll(other)) >> 3 : 8;
+}
+// The value of the first n (1 to 8) bytes of v, all digits: shifted so they
+// end at the top byte (the bytes below become leading zeros), then combined
+// in pairs, fours and eights with multiplications.
+inline std::uint64_t digits_value(std::uint64_t v, unsigned n) noexcept {
+    v = (v << (8 * (8 - n))) & 0x0F0F0F0F0F0F0F0Full;
+    v = (v * 10) + (v >> 8);
+    v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+        32;
+    return v;
+}
+
 // The fields of one CSV line, parsed left to right. A failed call leaves
 // problem() (what) and column() (where; 0 for the whole line) set.
 class Fields {
@@ -53,14 +80,22 @@ public:
         if (negative) ++p_;
         const char* digits = p_;
         std::uint64_t v = 0;
-        while (p_ < e_) {
-            const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(*p_)) - '0';
-            if (d > 9) break;
-            v = v * 10 + d;
-            ++p_;
+        unsigned n;
+        if (e_ - p_ >= 8 && (n = digit_run(load8(p_))) - 1 < 7) {  // 1 to 7 digits: eight bytes at once
+            v = digits_value(load8(p_), n);
+            p_ += n;
+        } else {
+            while (p_ < e_) {
+                const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(*p_)) - '0';
+                if (d > 9) break;
+                v = v * 10 + d;
+                ++p_;
+            }
         }
-        if (p_ == digits || (p_ < e_ && *p_ != ',')) return fail_field(start, "not a number");
-        if (p_ - digits > 18) return fail_field(start, "number out of range");
+        if (p_ == digits || (p_ < e_ && *p_ != ',')) [[unlikely]]
+            return fail_field(start, "not a number");
+        if (p_ - digits > 18) [[unlikely]]
+            return fail_field(start, "number out of range");
         out = negative ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
         return true;
     }
@@ -227,9 +262,11 @@ public:
                 return fail(5, "a trading halt indicator (type 7) has price -1, 0 or 1, not " + std::to_string(price));
             if (size < 0) return fail(4, "size " + std::to_string(size) + " is negative");
         } else {
-            if (size <= 0) return fail(4, "size " + std::to_string(size) + " is not positive");
+            // A cross may report no shares (NASDAQ announces crosses that did not trade).
+            const bool may_be_empty = t == EventType::Cross && size == 0;
+            if (size <= 0 && !may_be_empty) return fail(4, "size " + std::to_string(size) + " is not positive");
             if (size > kMaxSize) return fail(4, "size " + std::to_string(size) + " out of range (at most " + std::to_string(kMaxSize) + ")");
-            if (price < 1 || price > kMaxPrice)
+            if ((price < 1 && !(may_be_empty && price == 0)) || price > kMaxPrice)
                 return fail(5, "price " + std::to_string(price) + " out of range (1 to " + std::to_string(kMaxPrice) +
                                    ", dollars x 10000)");
             if (changes_book(t) && id <= 0) return fail(3, "order id " + std::to_string(id) + " is not positive");
@@ -269,18 +306,50 @@ public:
         if (!(have_prev_ && parse_changed(line)) && !parse_all(line)) return false;
         prev_line_.assign(line);
         have_prev_ = true;
-        row.asks.clear();
-        row.bids.clear();
-        bool ended[2] = {false, false};
+        BadLevel bad[2];
+        const bool asks_ok = build(row, Side::Sell, bad[0]);
+        const bool bids_ok = build(row, Side::Buy, bad[1]);
+        if (asks_ok && bids_ok) [[likely]]
+            return true;
+        have_prev_ = false;
+        // The error of the lower column, as a reader going left to right finds it.
+        return report(asks_ok ? bad[1] : !bids_ok && bad[1].column < bad[0].column ? bad[1] : bad[0]);
+    }
+
+private:
+    struct BadLevel {
+        Side side = Side::Buy;
+        std::size_t level = 0, column = 0;  // column: the level's price column
+        Price price = 0, before = 0;        // before: the price of the level before it
+        Qty size = 0;
+        bool ended = false;
+    };
+
+    // One side of the row from the parsed fields: the occupied levels, then
+    // placeholders only, prices running from the best outwards.
+    bool build(BookRow& row, Side s, BadLevel& bad) {
+        std::vector<Level>& out = row.side(s);
+        out.resize(levels_);
+        const std::size_t offset = s == Side::Sell ? 0 : 2;
+        const Price empty = s == Side::Sell ? kEmptyAskPrice : kEmptyBidPrice;
+        std::size_t n = 0;
+        bool ended = false;
         for (std::size_t l = 0; l < levels_; ++l) {
-            for (const Side s : {Side::Sell, Side::Buy}) {
-                const std::size_t c = 4 * l + (s == Side::Sell ? 0 : 2);
-                if (!level(row.side(s), ended[static_cast<int>(s)], s, l, values_[c], values_[c + 1], c + 1)) {
-                    have_prev_ = false;
-                    return false;
-                }
+            const Price price = values_[4 * l + offset];
+            const Qty size = values_[4 * l + offset + 1];
+            if (price == empty && size == 0) {
+                ended = true;
+                continue;
             }
+            if (ended || price < 1 || price > kMaxPrice || size < 1 || size > kMaxLevelSize ||
+                (n > 0 && !better(s, out[n - 1].price, price))) [[unlikely]]
+            {
+                bad = BadLevel{s, l, 4 * l + offset + 1, price, n ? out[n - 1].price : 0, size, ended};
+                return false;
+            }
+            out[n++] = Level{price, size};
         }
+        out.resize(n);
         return true;
     }
 
@@ -308,17 +377,22 @@ public:
         const std::size_t n = 4 * levels_;
         const std::size_t shortest = std::min(line.size(), old.size());
         std::size_t head = 0;  // common prefix
-        while (head + 8 <= shortest && load8(line, head) == load8(old, head)) head += 8;
+        while (head + 8 <= shortest && detail::load8(line.data() + head) == detail::load8(old.data() + head)) head += 8;
         while (head < shortest && line[head] == old[head]) ++head;
         if (head == line.size() && head == old.size()) return true;  // the same row
         std::size_t tail = 0;  // common suffix, not overlapping the prefix
         const std::size_t room = shortest - head;
-        while (tail + 8 <= room && load8(line, line.size() - tail - 8) == load8(old, old.size() - tail - 8)) tail += 8;
+        while (tail + 8 <= room &&
+               detail::load8(line.data() + line.size() - tail - 8) == detail::load8(old.data() + old.size() - tail - 8))
+            tail += 8;
         while (tail < room && line[line.size() - tail - 1] == old[old.size() - tail - 1]) ++tail;
-        std::size_t first = 0;  // fields [first, last) are parsed
-        while (first + 1 < n && starts_[first + 1] <= head) ++first;
-        std::size_t last = n;
-        while (last > first + 1 && starts_[last - 1] >= old.size() - tail + 1) --last;
+        // Fields [first, last) are parsed: those before end with a ',' inside
+        // the common prefix, those after start after a ',' inside the suffix.
+        const auto begin = starts_.begin();
+        const std::size_t first =
+            static_cast<std::size_t>(std::upper_bound(begin + 1, starts_.end(), head) - (begin + 1));
+        const std::size_t last = static_cast<std::size_t>(
+            std::lower_bound(begin + static_cast<std::ptrdiff_t>(first) + 1, starts_.end(), old.size() - tail + 1) - begin);
         const std::size_t shift_from = last;
         detail::Fields f(line, first ? starts_[first] - 1 : 0, first);
         for (std::size_t i = first; i < last; ++i) {
@@ -330,32 +404,18 @@ public:
         for (std::size_t i = shift_from; i < n; ++i) starts_[i] = starts_[i] + line.size() - old.size();
         return true;
     }
-    static std::uint64_t load8(std::string_view s, std::size_t at) noexcept {
-        std::uint64_t v;
-        std::memcpy(&v, s.data() + at, 8);
-        return v;
-    }
-
-    bool level(std::vector<Level>& side, bool& ended, Side s, std::size_t l, Price price, Qty size, std::size_t column) {
-        const Price empty = s == Side::Sell ? kEmptyAskPrice : kEmptyBidPrice;
-        if (price == empty) {
-            if (size != 0) [[unlikely]]
-                return fail(column + 1, std::string(book_side(s)) + " size " + std::to_string(size) +
-                                            " at the empty-level price " + std::to_string(empty) + " (must be 0)");
-            ended = true;
-            return true;
-        }
-        if (ended || price < 1 || price > kMaxPrice || size < 1 || size > kMaxLevelSize ||
-            (!side.empty() && !better(s, side.back().price, price))) [[unlikely]]
-            return bad_level(side, ended, s, l, price, size, column);
-        side.push_back({price, size});
-        return true;
-    }
-    // Says what is wrong with an occupied level (out of line: errors only).
-    [[gnu::noinline, gnu::cold]] bool bad_level(const std::vector<Level>& side, bool ended, Side s, std::size_t l, Price price,
-                                                Qty size, std::size_t column) {
+    // Says what is wrong with a level (out of line: errors only).
+    [[gnu::noinline, gnu::cold]] bool report(const BadLevel& b) {
+        const Side s = b.side;
+        const std::size_t l = b.level, column = b.column;
+        const Price price = b.price, before = b.before;
+        const Qty size = b.size;
+        const bool ended = b.ended;
         const std::string name(book_side(s));
         const Price empty = s == Side::Sell ? kEmptyAskPrice : kEmptyBidPrice;
+        if (price == empty)
+            return fail(column + 1, name + " size " + std::to_string(size) + " at the empty-level price " + std::to_string(empty) +
+                                        " (must be 0)");
         if (ended) return fail(column, name + " level " + std::to_string(l + 1) + " is occupied after an empty level");
         if (price < 1 || price > kMaxPrice)
             return fail(column, name + " price " + std::to_string(price) + " out of range (1 to " + std::to_string(kMaxPrice) +
@@ -365,7 +425,7 @@ public:
                                         (size < 1 ? ": an occupied level has a positive size" : " out of range"));
         return fail(column, name + " level " + std::to_string(l + 1) + " (price " + std::to_string(price) + ") is not " +
                                 (s == Side::Sell ? "above" : "below") + " level " + std::to_string(l) + " (" +
-                                std::to_string(side.back().price) + ")");
+                                std::to_string(before) + ")");
     }
 
     std::size_t levels_;

@@ -81,16 +81,17 @@ public:
     [[nodiscard]] const VerifyStats& stats() const noexcept { return stats_; }
     [[nodiscard]] std::size_t known_orders() const noexcept { return known_.size(); }
 
-    // Checks one row: its message and the book after it.
-    void check(const Message& m, const BookRow& row) {
+    // Checks one row: its message and the book after it. The row is
+    // swapped into the model (kept as the row before for the next call):
+    // `row` is left holding an earlier row, for the reader to overwrite.
+    void check(const Message& m, BookRow& row) {
         ++stats_.rows;
         why_.clear();
         const bool order_event = changes_book(m.type);
         if (order_event) apply_to_orders(m);
         if (have_prev_) check_levels(m, row);
         if (order_event) check_unseen(m, row);
-        if (have_prev_) follow_view(row);
-        for (const Side s : {Side::Buy, Side::Sell}) prev_[idx(s)] = row.side(s);
+        for (const Side s : {Side::Buy, Side::Sell}) prev_[idx(s)].swap(row.side(s));
         have_prev_ = true;
         if (!why_.empty()) {
             // The row's own order is not trusted either: it is forgotten
@@ -183,22 +184,10 @@ private:
         }
         Known& k = it->second;
         LevelState& l = *find_level(k.side, k.price);
-        const std::string order = "order " + std::to_string(m.id);
-        if (k.side != m.side || k.price != m.price) {
-            reason(order + " rests at " + side_price(k.side, k.price) + ", this row names " + side_price(m.side, m.price));
-            forget(it);
-            return;
-        }
-        if (k.epoch < l.dead_below) {
-            reason(order + " is gone: its level at " + side_price(k.side, k.price) + " emptied after it was added");
-            forget(it);
-            return;
-        }
         const bool exact = k.epoch == l.epoch;
-        const std::string verb(to_string(m.type));
-        if (m.size > k.size || (m.type == EventType::Delete && exact && m.size != k.size)) {
-            reason(verb + " of " + std::to_string(m.size) + " from " + order + ", which has " +
-                   (exact ? "" : "at most ") + std::to_string(k.size) + " left");
+        if (k.side != m.side || k.price != m.price || k.epoch < l.dead_below || m.size > k.size ||
+            (m.type == EventType::Delete && exact && m.size != k.size)) [[unlikely]] {
+            order_mismatch(m, k, l);
             forget(it);
             return;
         }
@@ -206,6 +195,18 @@ private:
         if (exact) l.exact -= m.size;
         k.size -= m.size;
         if (m.type == EventType::Delete || k.size == 0) forget(it);
+    }
+
+    // Why the message does not fit the known order (out of line: errors only).
+    [[gnu::noinline, gnu::cold]] void order_mismatch(const Message& m, const Known& k, const LevelState& l) {
+        const std::string order = "order " + std::to_string(m.id);
+        if (k.side != m.side || k.price != m.price)
+            reason(order + " rests at " + side_price(k.side, k.price) + ", this row names " + side_price(m.side, m.price));
+        else if (k.epoch < l.dead_below)
+            reason(order + " is gone: its level at " + side_price(k.side, k.price) + " emptied after it was added");
+        else
+            reason(std::string(to_string(m.type)) + " of " + std::to_string(m.size) + " from " + order + ", which has " +
+                   (k.epoch == l.epoch ? "" : "at most ") + std::to_string(k.size) + " left");
     }
 
     // Layer 1: row k against row k-1 and message k.
@@ -244,7 +245,10 @@ private:
                 const auto pos = std::find_if(expect_.begin(), expect_.end(),
                                               [&](const Level& l) { return better(s, m.price, l.price); });
                 expect_.insert(pos, Level{m.price, delta});
-                if (expect_.size() > n_) expect_.pop_back();  // the last level leaves the view
+                if (expect_.size() > n_) {  // the last level leaves the view
+                    leave_view(s, expect_.back().price, false);
+                    expect_.pop_back();
+                }
             } else {
                 ++stats_.out_of_view;  // beyond the view: no visible change
             }
@@ -320,23 +324,6 @@ private:
             reason(side_price(m.side, m.price) + ": the file shows no level, but orders this file added there hold " +
                    std::to_string(exact));
         leave_view(m.side, m.price, inside && why_.empty());
-    }
-
-    // Prices of the row before that the row no longer shows have left the
-    // view, or emptied if they lie inside the row's levels.
-    void follow_view(const BookRow& row) {
-        const bool trusted = why_.empty();
-        for (const Side s : {Side::Buy, Side::Sell}) {
-            const auto& now = row.side(s);
-            const bool full = now.size() == n_;
-            std::size_t j = 0;
-            for (const Level& was : prev_[idx(s)]) {
-                while (j < now.size() && better(s, now[j].price, was.price)) ++j;
-                if (j < now.size() && now[j].price == was.price) continue;
-                const bool inside = !full || better(s, was.price, now.back().price);
-                leave_view(s, was.price, inside && trusted);
-            }
-        }
     }
 
     // Drops known orders that are gone, then the bounds farthest from the

@@ -6,7 +6,6 @@
 // LOBSTER writes it: 9999999999,0 on the ask side, -9999999999,0 on the bid.
 #pragma once
 
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -47,7 +46,52 @@ private:
 };
 
 namespace detail {
-inline char* put_int(char* p, std::int64_t v) noexcept { return std::to_chars(p, p + 20, v).ptr; }
+// Decimal digits of v, written backwards two at a time from a table (the
+// rows are mostly prices and sizes of a few digits; std::to_chars spends
+// more on its generality than on the digits).
+inline constexpr char kDigitPairs[] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
+    "5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+inline constexpr std::uint64_t kPowers10[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+                                                100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+                                                10000000000000ull, 100000000000000ull, 1000000000000000ull,
+                                                10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
+                                                10000000000000000000ull};
+// Decimal digits of v: from its bit length (log10(2) ~ 1233 / 4096), less
+// one if v is below that power of ten.
+inline std::size_t decimal_digits(std::uint64_t v) noexcept {
+    const std::size_t t = (static_cast<std::size_t>(64 - __builtin_clzll(v | 1)) * 1233) >> 12;
+    return t + ((v | 1) >= kPowers10[t]);
+}
+inline void put_pair(char* p, std::size_t v) noexcept {
+    p[0] = kDigitPairs[2 * v];
+    p[1] = kDigitPairs[2 * v + 1];
+}
+inline char* put_uint(char* p, std::uint64_t v) noexcept {
+    const std::size_t n = decimal_digits(v);
+    char* out = p + n;
+    while (v >= 100) {
+        const std::size_t r = static_cast<std::size_t>(v % 100) * 2;
+        v /= 100;
+        out -= 2;
+        out[0] = kDigitPairs[r];
+        out[1] = kDigitPairs[r + 1];
+    }
+    if (v >= 10) {
+        out[-2] = kDigitPairs[2 * v];
+        out[-1] = kDigitPairs[2 * v + 1];
+    } else {
+        out[-1] = static_cast<char>('0' + v);
+    }
+    return p + n;
+}
+inline char* put_int(char* p, std::int64_t v) noexcept {
+    if (v < 0) {
+        *p++ = '-';
+        return put_uint(p, static_cast<std::uint64_t>(0) - static_cast<std::uint64_t>(v));
+    }
+    return put_uint(p, static_cast<std::uint64_t>(v));
+}
 inline char* put_level(char* p, Price price, Qty size) noexcept {
     p = put_int(p, price);
     *p++ = ',';
@@ -64,8 +108,13 @@ constexpr std::size_t book_row_bytes(std::size_t levels) noexcept { return level
 inline char* put_message(char* p, const Message& m) noexcept {
     p = detail::put_int(p, m.time_ns / kNanosPerSecond);
     *p++ = '.';
-    std::int64_t frac = m.time_ns % kNanosPerSecond;
-    for (int i = 8; i >= 0; --i, frac /= 10) p[i] = static_cast<char>('0' + frac % 10);
+    const auto frac = static_cast<std::size_t>(m.time_ns % kNanosPerSecond);  // nine digits: one, then four pairs
+    p[0] = static_cast<char>('0' + frac / 100'000'000);
+    const std::size_t low = frac % 100'000'000;
+    detail::put_pair(p + 1, low / 1'000'000);
+    detail::put_pair(p + 3, low / 10'000 % 100);
+    detail::put_pair(p + 5, low / 100 % 100);
+    detail::put_pair(p + 7, low % 100);
     p += 9;
     *p++ = ',';
     p = detail::put_int(p, static_cast<int>(m.type));
