@@ -335,7 +335,7 @@ TEST_CASE("lobster export: each ITCH message maps to its LOBSTER row", "[lobster
     CHECK(r.stats.true_mismatches == 0);
 }
 
-TEST_CASE("lobster export: requested symbols get files even when empty; missing ones are named", "[lobster][export]") {
+TEST_CASE("lobster export: requested symbols get files even when empty, missing ones are named", "[lobster][export]") {
     std::vector<std::uint8_t> s;
     nexus::test::itch_directory(1, "AAPL").frame_into(s);
     nexus::test::TempDir tmp("lobster-empty");

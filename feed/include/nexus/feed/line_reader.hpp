@@ -66,13 +66,17 @@ public:
         for (;;) {
             const char* start = data_ + pos_;
             const std::size_t left = end_ - pos_;
+            if (left == 0) {  // (memchr may not be given the null pointer of empty text)
+                if (eof_) return false;
+                if (!refill()) return false;
+                continue;
+            }
             if (const void* nl = std::memchr(start, '\n', left)) {
                 std::size_t len = static_cast<const char*>(nl) - start;
                 pos_ += len + 1;
                 return deliver(start, len, line);
             }
             if (eof_) {
-                if (left == 0) return false;
                 pos_ = end_;
                 return deliver(start, left, line);
             }
