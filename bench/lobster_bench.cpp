@@ -15,6 +15,7 @@
 // alternate the scenarios; each figure is a median over rounds.
 // --verify-only verifies one file pair once (for callgrind: instructions
 // per row without the setup).
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+// CPU seconds of this thread: on a machine shared with other work, the rate
+// the code would have had alone (wall time is reported beside it).
+double cpu_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 // Resident memory now, in KiB (VmRSS).
 long rss_kib() {
@@ -60,7 +68,7 @@ struct CountingSink : lob::ExportSink {
 };
 
 struct ExportRun {
-    double seconds = 0;
+    double seconds = 0, cpu = 0;
     std::uint64_t messages = 0, rows = 0, bytes = 0;
 };
 
@@ -73,10 +81,12 @@ ExportRun export_day(const std::string& itch, const std::string& symbol, std::si
     cfg.pools = {.orders = std::size_t{1} << 20, .levels = std::size_t{1} << 16};
     lob::Exporter ex(cfg, sink);  // (its pools are allocated before the clock starts)
     const auto t0 = Clock::now();
+    const double c0 = cpu_now();
     const auto r = feed::read_itch(itch, [&](const feed::itch::Message& m) { return ex.apply(m); });
     ex.finish();
     ExportRun run;
     run.seconds = since(t0);
+    run.cpu = cpu_now() - c0;
     run.messages = ex.stats().messages;
     run.rows = ex.stats().rows;
     if (!r.ok || !ex.error().empty()) {
@@ -88,6 +98,7 @@ ExportRun export_day(const std::string& itch, const std::string& symbol, std::si
 
 struct VerifyRun {
     double first = 0, whole = 0, last = 0;  // seconds for the first 10%, all, the last 10% of the rows
+    double cpu_first = 0, cpu_whole = 0, cpu_last = 0;
     std::uint64_t rows = 0, mismatches = 0, peak_known = 0;
     long rss_first = 0, rss_end = 0;
 };
@@ -96,6 +107,8 @@ VerifyRun verify_pair(const std::string& messages, const std::string& books, std
     VerifyRun run;
     const std::uint64_t tenth = expected_rows / 10, last_from = expected_rows - tenth;
     const auto t0 = Clock::now();
+    const double c0 = cpu_now();
+    double c_last = c0;
     lob::MessageReader mr(messages);
     lob::OrderbookReader br(books);
     lob::Message m;
@@ -108,12 +121,18 @@ VerifyRun verify_pair(const std::string& messages, const std::string& books, std
         const std::uint64_t n = v->stats().rows;
         if (n == tenth) {
             run.first = since(t0);
+            run.cpu_first = cpu_now() - c0;
             run.rss_first = rss_kib();
         }
-        if (n == last_from) t_last = Clock::now();
+        if (n == last_from) {
+            t_last = Clock::now();
+            c_last = cpu_now();
+        }
     }
     run.whole = since(t0);
     run.last = since(t_last);
+    run.cpu_whole = cpu_now() - c0;
+    run.cpu_last = cpu_now() - c_last;
     run.rss_end = rss_kib();
     if (!mr.error().empty() || !br.error().empty() || !v) {
         std::fprintf(stderr, "verify failed: %s%s\n", mr.error().c_str(), br.error().c_str());
@@ -186,7 +205,7 @@ int main(int argc, char** argv) {
     }
 
     // Export: rounds alternate the days and the sinks.
-    std::map<std::string, std::vector<double>> rate;  // scenario -> input messages / s per round
+    std::map<std::string, std::vector<double>> rate, cpu_rate;  // scenario -> input messages / s per round
     std::map<std::string, ExportRun> last;
     for (int r = 0; r < rounds; ++r) {
         for (std::size_t d = 0; d < 2; ++d) {
@@ -194,6 +213,7 @@ int main(int argc, char** argv) {
             const auto run = export_day(paths[d], symbol, levels, counting);
             const std::string key = std::string(days[d].name) + ", counting sink";
             rate[key].push_back(static_cast<double>(run.messages) / run.seconds);
+            cpu_rate[key].push_back(static_cast<double>(run.messages) / run.cpu);
             last[key] = run;
             last[key].bytes = counting.bytes;
             const std::string out_dir = dir + "/" + (d ? "one" : "market");
@@ -203,6 +223,7 @@ int main(int argc, char** argv) {
             files.close();
             const std::string fkey = std::string(days[d].name) + ", files";
             rate[fkey].push_back(static_cast<double>(frun.messages) / frun.seconds);
+            cpu_rate[fkey].push_back(static_cast<double>(frun.messages) / frun.cpu);
             last[fkey] = frun;
         }
     }
@@ -218,6 +239,9 @@ int main(int argc, char** argv) {
         }
     }
 
+    std::string command = "nexus-bench-lobster";
+    for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+    std::fprintf(out, "I\tcommand\t%s\n", command.c_str());
     std::fprintf(out, "I\tlevels\t%zu\n", levels);
     std::fprintf(out, "I\trounds\t%d\n", rounds);
     for (std::size_t d = 0; d < 2; ++d) {
@@ -226,24 +250,28 @@ int main(int argc, char** argv) {
     }
     for (const auto& [key, v] : rate) {
         const auto& run = last[key];
-        std::fprintf(out, "E\t%s\t%.0f\t%.0f\t%.0f\t%llu\t%llu\t%llu\n", key.c_str(), median(v), *std::min_element(v.begin(), v.end()),
-                     *std::max_element(v.begin(), v.end()), static_cast<unsigned long long>(run.messages),
-                     static_cast<unsigned long long>(run.rows), static_cast<unsigned long long>(run.bytes));
+        std::fprintf(out, "E\t%s\t%.0f\t%.0f\t%.0f\t%llu\t%llu\t%llu\t%.0f\n", key.c_str(), median(v),
+                     *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()),
+                     static_cast<unsigned long long>(run.messages), static_cast<unsigned long long>(run.rows),
+                     static_cast<unsigned long long>(run.bytes), median(cpu_rate[key]));
     }
     for (const auto& [key, runs] : verified) {
-        std::vector<double> first, whole, lastp;
+        std::vector<double> first, whole, lastp, cfirst, cwhole, clast;
         const std::uint64_t rows = runs.front().rows, tenth = rows / 10;
         for (const auto& r : runs) {
             first.push_back(static_cast<double>(tenth) / r.first);
             whole.push_back(static_cast<double>(rows) / r.whole);
             lastp.push_back(static_cast<double>(tenth) / r.last);
+            cfirst.push_back(static_cast<double>(tenth) / r.cpu_first);
+            cwhole.push_back(static_cast<double>(rows) / r.cpu_whole);
+            clast.push_back(static_cast<double>(tenth) / r.cpu_last);
         }
         const auto& r0 = runs.back();
-        std::fprintf(out, "V\t%s\t%llu\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%llu\t%llu\t%ld\t%ld\n", key.c_str(),
+        std::fprintf(out, "V\t%s\t%llu\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%llu\t%llu\t%ld\t%ld\t%.0f\t%.0f\t%.0f\n", key.c_str(),
                      static_cast<unsigned long long>(rows), median(first), median(whole), median(lastp),
                      *std::min_element(whole.begin(), whole.end()), *std::max_element(whole.begin(), whole.end()),
                      static_cast<unsigned long long>(r0.mismatches), static_cast<unsigned long long>(r0.peak_known), r0.rss_first,
-                     r0.rss_end);
+                     r0.rss_end, median(cfirst), median(cwhole), median(clast));
     }
     if (out != stdout) std::fclose(out);
     for (const auto& [key, runs] : verified)

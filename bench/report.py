@@ -462,32 +462,37 @@ def lobster_section(path):
             elif p[0] == "I":
                 info[p[1]] = p[2]
             elif p[0] == "E":
-                exports.append(dict(name=p[1], med=float(p[2]), lo=float(p[3]), hi=float(p[4]), messages=int(p[5]), rows=int(p[6])))
+                exports.append(dict(name=p[1], med=float(p[2]), lo=float(p[3]), hi=float(p[4]), messages=int(p[5]), rows=int(p[6]),
+                                    cpu=float(p[8]) if len(p) > 8 else None))
             elif p[0] == "V":
                 verifies.append(dict(name=p[1], rows=int(p[2]), first=float(p[3]), whole=float(p[4]), last=float(p[5]),
                                      lo=float(p[6]), hi=float(p[7]), mismatches=int(p[8]), known=int(p[9]),
-                                     rss_first=int(p[10]), rss_end=int(p[11])))
+                                     rss_first=int(p[10]), rss_end=int(p[11]),
+                                     cpu=[float(x) for x in p[12:15]] if len(p) > 14 else None))
     levels, rounds = info.get("levels", "?"), info.get("rounds", "?")
     w("## LOBSTER: export from ITCH and verification")
     w("")
-    w(f"`nexus-bench-lobster` (also run by `bench/run.sh`; alone: `build/bench/bench/nexus-bench-lobster --out=bench/results/raw/lobster.tsv`, then `python3 bench/report.py bench/results/raw .`). Two synthetic days made by the generator of `nexus-synth`: " +
+    w(f"`{info.get('command', 'nexus-bench-lobster')}` (a step of `bench/run.sh`; alone, then `python3 bench/report.py bench/results/raw .`). Two synthetic days made by the generator of `nexus-synth`: " +
       "; ".join(f"*{d[0]}*, {d[1]}, {int(d[2].split()[0]):,} order messages" for d in days) +
       f". The busiest symbol (AAAA) of each day is exported at {levels} levels for 09:30-16:00, the ITCH file read from the page cache; "
       "*counting sink*: the rows are formatted and counted (the exporter's own cost), *files*: written to LOBSTER's two files per symbol. "
       "The rate is ITCH messages of input per second (every message of the day is read; those of other symbols are skipped). "
       f"The exported {levels}-level files are then read back from the page cache and verified; the first and the last 10% of the rows are timed "
-      f"on their own, to show that the cost per row does not grow along the file. Median of {rounds} rounds, scenarios alternated within each round; wall-clock time.")
+      f"on their own, to show that the cost per row does not grow along the file. Median of {rounds} rounds, scenarios alternated within each round; wall-clock time, "
+      "and beside it the rate in the thread's CPU time (what the code does alone, when the 2-core machine is shared).")
     w("")
-    w("| export | ITCH messages / s (median) | range over rounds | rows written |")
-    w("|---|---|---|---|")
+    w("| export | ITCH messages / s (median) | range over rounds | per CPU second | rows written |")
+    w("|---|---|---|---|---|")
     for e in exports:
-        w(f"| {e['name']} | {e['med'] / 1e6:.2f} M | {e['lo'] / 1e6:.2f}-{e['hi'] / 1e6:.2f} M | {e['rows']:,} |")
+        cpu = f"{e['cpu'] / 1e6:.2f} M" if e["cpu"] else "—"
+        w(f"| {e['name']} | {e['med'] / 1e6:.2f} M | {e['lo'] / 1e6:.2f}-{e['hi'] / 1e6:.2f} M | {cpu} | {e['rows']:,} |")
     w("")
-    w("| verify (day) | rows | rows / s, first 10% | whole file | last 10% | last ÷ first | whole, range over rounds | true mismatches | peak known orders | resident at 10% / end |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
+    w("| verify (day) | rows | rows / s, first 10% | whole file | last 10% | last ÷ first | whole, range over rounds | per CPU second, first 10% / whole / last 10% | true mismatches | peak known orders | resident at 10% / end |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     for v in verifies:
+        cpu = " / ".join(f"{x / 1e6:.2f} M" for x in v["cpu"]) if v["cpu"] else "—"
         w(f"| {v['name']} | {v['rows']:,} | {v['first'] / 1e6:.2f} M | {v['whole'] / 1e6:.2f} M | {v['last'] / 1e6:.2f} M | "
-          f"{fmt(ratio(v['last'], v['first']))} | {v['lo'] / 1e6:.2f}-{v['hi'] / 1e6:.2f} M | {v['mismatches']} | {v['known']:,} | "
+          f"{fmt(ratio(v['last'], v['first']))} | {v['lo'] / 1e6:.2f}-{v['hi'] / 1e6:.2f} M | {cpu} | {v['mismatches']} | {v['known']:,} | "
           f"{v['rss_first'] / 1024:.0f} / {v['rss_end'] / 1024:.0f} MiB |")
     w("")
     market_export = next((e for e in exports if e["name"].startswith("market") and "files" in e["name"]), None)

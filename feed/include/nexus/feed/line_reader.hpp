@@ -37,7 +37,7 @@ public:
             return;
         }
         open_ = true;
-        buf_ = std::make_unique<char[]>(kBufferBytes);
+        buf_ = std::make_unique_for_overwrite<char[]>(kBufferBytes);
         data_ = buf_.get();
     }
     // Walks `text` (not copied: it must outlive the reader), named `name` in errors.
