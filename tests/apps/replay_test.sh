@@ -137,6 +137,10 @@ check "LOBSTER export rows have 6 and 4N columns, times with 9 decimals" \
   shape "$lo/AAAA_2024-03-01_36000000_55800000_message_5.csv" "$lo/AAAA_2024-03-01_36000000_55800000_orderbook_5.csv" 20
 "$bin/nexus-replay" "$lo/AAAA_2024-03-01_36000000_55800000_message_5.csv" >"$tmp/outrt" 2>&1
 check "LOBSTER round trip: the export verifies with exit 0" bash -c "test $? -eq 0 && grep -q 'true mismatches   0' '$tmp/outrt'"
+mkdir -p "$tmp/logz"
+"$bin/nexus-replay" "$tmp/day.itch.gz" --lobster-out "$tmp/logz" --levels 5 --symbols AAAA,AAAB --from 10:00:00 --to 15:30:00 \
+  --date 2024-03-01 >"$tmp/outexpz" 2>&1
+check "LOBSTER export from gzip writes the same files" bash -c "test $? -eq 0 && diff -r '$lo' '$tmp/logz'"
 rm -f "$lo"/*
 "$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 1 >"$tmp/outexp1" 2>&1
 check "LOBSTER export of every symbol at 1 level, without a date in the name, warns" \
