@@ -137,6 +137,10 @@ check "LOBSTER export rows have 6 and 4N columns, times with 9 decimals" \
   shape "$lo/AAAA_2024-03-01_36000000_55800000_message_5.csv" "$lo/AAAA_2024-03-01_36000000_55800000_orderbook_5.csv" 20
 "$bin/nexus-replay" "$lo/AAAA_2024-03-01_36000000_55800000_message_5.csv" >"$tmp/outrt" 2>&1
 check "LOBSTER round trip: the export verifies with exit 0" bash -c "test $? -eq 0 && grep -q 'true mismatches   0' '$tmp/outrt'"
+mkdir -p "$tmp/lonq"
+cp "$tmp/day.itch" "$tmp/01302019.NASDAQ_ITCH50"
+"$bin/nexus-replay" "$tmp/01302019.NASDAQ_ITCH50" --lobster-out "$tmp/lonq" --levels 2 --symbols AAAA --from 12:00:00 --to 12:30:00 >"$tmp/o" 2>&1
+check "LOBSTER export takes the date from NASDAQ's file name" test -f "$tmp/lonq/AAAA_2019-01-30_43200000_45000000_message_2.csv"
 mkdir -p "$tmp/logz"
 "$bin/nexus-replay" "$tmp/day.itch.gz" --lobster-out "$tmp/logz" --levels 5 --symbols AAAA,AAAB --from 10:00:00 --to 15:30:00 \
   --date 2024-03-01 >"$tmp/outexpz" 2>&1
