@@ -73,7 +73,7 @@ public:
         : line_(line), p_(line.data() + pos), e_(line.data() + line.size()), column_(column) {}
 
     // A decimal integer with an optional '-', at most 18 digits.
-    bool integer(std::int64_t& out) {
+    [[gnu::always_inline]] bool integer(std::int64_t& out) {
         if (!begin_field()) return false;
         const char* start = p_;
         const bool negative = p_ < e_ && *p_ == '-';
@@ -328,8 +328,8 @@ private:
     // One side of the row from the parsed fields: the occupied levels, then
     // placeholders only, prices running from the best outwards.
     bool build(BookRow& row, Side s, BadLevel& bad) {
-        std::vector<Level>& out = row.side(s);
-        out.resize(levels_);
+        scratch_.resize(levels_);  // (a no-op after the first row)
+        Level* out = scratch_.data();
         const std::size_t offset = s == Side::Sell ? 0 : 2;
         const Price empty = s == Side::Sell ? kEmptyAskPrice : kEmptyBidPrice;
         std::size_t n = 0;
@@ -349,7 +349,7 @@ private:
             }
             out[n++] = Level{price, size};
         }
-        out.resize(n);
+        row.side(s).assign(out, out + n);
         return true;
     }
 
@@ -430,6 +430,7 @@ private:
 
     std::size_t levels_;
     std::vector<std::int64_t> values_;  // the row's fields, in file order
+    std::vector<Level> scratch_;        // one side's levels being built
     std::vector<std::size_t> starts_;   // byte offset of each field in its line
     std::string prev_line_;
     bool have_prev_ = false;
