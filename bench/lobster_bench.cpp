@@ -2,6 +2,7 @@
 //
 //   nexus-bench-lobster [--quick] [--out=FILE] [--dir=DIR] [--rounds=N]
 //   nexus-bench-lobster --verify-only=MESSAGE.csv,ORDERBOOK.csv
+//   nexus-bench-lobster --export-only=DAY.itch
 //
 // Two synthetic days (nexus-synth's generator) are written to DIR: a market
 // day of 3000 symbols (its busiest symbol carries about 15% of the order
@@ -13,8 +14,8 @@
 // exported 10-level files are read back from DIR (page cache) and verified,
 // timing the first 10% of the rows, the whole file and the last 10%. Rounds
 // alternate the scenarios; each figure is a median over rounds.
-// --verify-only verifies one file pair once (for callgrind: instructions
-// per row without the setup).
+// --verify-only verifies one file pair once, --export-only exports a day's
+// busiest symbol once to the counting sink: for callgrind (bench/lobster_callgrind.sh).
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,14 @@ double cpu_now() {
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The 1-minute load average (other work on the machine while this runs).
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string one;
+    in >> one;
+    return one.empty() ? "?" : one;
 }
 
 // Resident memory now, in KiB (VmRSS).
@@ -153,7 +162,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
     bool quick = false;
-    std::string out_path, dir = (fs::temp_directory_path() / "nexus-bench-lobster").string(), only;
+    std::string out_path, dir = (fs::temp_directory_path() / "nexus-bench-lobster").string(), only, export_only;
     int rounds = 5;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -162,8 +171,10 @@ int main(int argc, char** argv) {
         else if (a.rfind("--dir=", 0) == 0) dir = a.substr(6);
         else if (a.rfind("--rounds=", 0) == 0) rounds = std::max(1, std::atoi(a.c_str() + 9));
         else if (a.rfind("--verify-only=", 0) == 0) only = a.substr(14);
+        else if (a.rfind("--export-only=", 0) == 0) export_only = a.substr(14);
         else {
-            std::fprintf(stderr, "usage: %s [--quick] [--out=FILE] [--dir=DIR] [--rounds=N] | --verify-only=M.csv,OB.csv\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--quick] [--out=FILE] [--dir=DIR] [--rounds=N] | --verify-only=M.csv,OB.csv | --export-only=DAY.itch\n",
+                         argv[0]);
             return 2;
         }
     }
@@ -175,6 +186,13 @@ int main(int argc, char** argv) {
                     static_cast<unsigned long long>(r.stats.rows), static_cast<unsigned long long>(r.stats.true_mismatches), since(t0));
         return r.ok ? 0 : 1;
     }
+    if (!export_only.empty()) {
+        CountingSink counting;
+        const auto run = export_day(export_only, "AAAA", 10, counting);
+        std::printf("ok: %llu messages, %llu rows, %.3f s\n", static_cast<unsigned long long>(run.messages),
+                    static_cast<unsigned long long>(run.rows), run.seconds);
+        return 0;
+    }
     if (quick) rounds = 1;
     std::FILE* out = out_path.empty() ? stdout : std::fopen(out_path.c_str(), "w");
     if (!out) {
@@ -182,6 +200,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     fs::create_directories(dir);
+    const std::string load_before = load_average();
 
     struct DaySpec {
         const char* name;
@@ -243,6 +262,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
     std::fprintf(out, "I\tcommand\t%s\n", command.c_str());
     std::fprintf(out, "I\tlevels\t%zu\n", levels);
+    std::fprintf(out, "I\tload\t%s to %s\n", load_before.c_str(), load_average().c_str());
     std::fprintf(out, "I\trounds\t%d\n", rounds);
     for (std::size_t d = 0; d < 2; ++d) {
         std::fprintf(out, "I\tday\t%s\t%u symbols\t%llu order messages\n", days[d].name, days[d].symbols,

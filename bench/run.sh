@@ -79,6 +79,7 @@ else
 fi
 echo "bench: LOBSTER export and verification"
 "$bin/nexus-bench-lobster" "${q[@]}" --out="$raw/lobster.tsv" --dir="$root/build/bench-lobster"
+[ $quick -eq 1 ] || "$root/bench/lobster_callgrind.sh" "$bin" "$root/build/bench-lobster" "$raw/lobster.tsv"
 echo "bench: Google Benchmark"
 gb_time=0.2
 [ $quick -eq 1 ] && gb_time=0.001

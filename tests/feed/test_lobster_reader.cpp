@@ -40,6 +40,29 @@ TEST_CASE("lobster reader: a header line, CRLF line ends and empty lines are acc
     CHECK(message_error("nan,1,5,400,10100,-1") == "m.csv: line 1, column 1: not a time in seconds after midnight: 'nan'");
 }
 
+TEST_CASE("lobster reader: times are read as exact nanoseconds, at any precision", "[lobster][reader]") {
+    const std::pair<const char*, std::int64_t> cases[] = {
+        {"34200.004241176", 34'200'004'241'176}, {"34200.00426064", 34'200'004'260'640}, {"34200.1", 34'200'100'000'000},
+        {"34200", 34'200'000'000'000},           {"34200.", 34'200'000'000'000},          {".5", 500'000'000},
+        {"0.000000001", 1},                      {"86400.000000000", 86'400'000'000'000}, {"7.123456789", 7'123'456'789},
+        {"57599.9999999999", 57'599'999'999'999}, {"034200.5", 34'200'500'000'000}};
+    for (const auto& [text, ns] : cases) {
+        const std::string row = std::string(text) + ",5,0,100,10000,1\n";
+        lob::MessageReader r("m.csv", row);
+        lob::Message m;
+        INFO(text);
+        REQUIRE(r.next(m));
+        CHECK(m.time_ns == ns);
+    }
+    for (const char* bad : {"86400.000000001", "99999.999999999", "123456.1"}) {
+        const std::string row = std::string(bad) + ",5,0,100,10000,1\n";
+        lob::MessageReader r("m.csv", row);
+        lob::Message m;
+        CHECK_FALSE(r.next(m));
+        CHECK_THAT(r.error(), Catch::Contains("time out of range"));
+    }
+}
+
 TEST_CASE("lobster reader: message rows outside the format name the file, line and column", "[lobster][reader][bad]") {
     CHECK(message_error("34200.1,1,5,400,10100,-1") == "ok");
     // Columns.

@@ -37,6 +37,7 @@ namespace nexus::feed::lobster {
 
 namespace detail {
 
+inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 inline std::uint64_t load8(const char* p) noexcept {
     std::uint64_t v;
     std::memcpy(&v, p, 8);
@@ -81,7 +82,8 @@ public:
         const char* digits = p_;
         std::uint64_t v = 0;
         unsigned n;
-        if (e_ - p_ >= 8 && (n = digit_run(load8(p_))) - 1 < 7) {  // 1 to 7 digits: eight bytes at once
+        // Up to eight digits at once, when what follows them is known not to be one.
+        if (e_ - p_ >= 8 && (n = digit_run(load8(p_))) >= 1 && (n < 8 || e_ - p_ == 8 || !is_digit(p_[8]))) {
             v = digits_value(load8(p_), n);
             p_ += n;
         } else {
@@ -105,6 +107,21 @@ public:
     bool seconds(std::int64_t& ns) {
         if (!begin_field()) return false;
         const char* start = p_;
+        // The shape LOBSTER writes at nanosecond precision, "SSSSS.FFFFFFFFF",
+        // eight bytes at a time; anything else takes the general path below.
+        if (e_ - p_ >= 16) {
+            const std::uint64_t head = load8(p_);
+            const unsigned n = digit_run(head);
+            const char* f = p_ + n + 1;
+            if (n >= 1 && n <= 5 && p_[n] == '.' && digit_run(load8(f)) == 8 && is_digit(f[8]) &&
+                (f + 9 == e_ || f[9] == ',')) {
+                ns = static_cast<std::int64_t>(digits_value(head, n)) * kNanosPerSecond +
+                     static_cast<std::int64_t>(digits_value(load8(f), 8)) * 10 + (f[8] - '0');
+                p_ = f + 9;
+                if (ns > kDayNanos) return fail_field(start, "time out of range (0 to 86400 seconds after midnight)");
+                return true;
+            }
+        }
         std::int64_t whole = 0;
         int whole_digits = 0;
         while (p_ < e_ && *p_ >= '0' && *p_ <= '9') {
