@@ -475,7 +475,7 @@ def lobster_section(path):
     w("## LOBSTER: export from ITCH and verification")
     w("")
     w(f"`{info.get('command', 'nexus-bench-lobster')}` (a step of `bench/run.sh`; alone, then `python3 bench/report.py bench/results/raw .`). Two synthetic days made by the generator of `nexus-synth`: " +
-      "; ".join(f"*{d[0]}*, {d[1]}, {int(d[2].split()[0]):,} order messages" for d in days) +
+      "; ".join(f"*{d[0]}*, {d[1].replace('1 symbols', '1 symbol')}, {int(d[2].split()[0]):,} order messages" for d in days) +
       f". The busiest symbol (AAAA) of each day is exported at {levels} levels for 09:30-16:00, the ITCH file read from the page cache; "
       "*counting sink*: the rows are formatted and counted (the exporter's own cost), *files*: written to LOBSTER's two files per symbol. "
       "The rate is ITCH messages of input per second (every message of the day is read; those of other symbols are skipped). "
