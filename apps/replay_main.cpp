@@ -1,7 +1,6 @@
 // nexus-replay: replays a NASDAQ ITCH 5.0 file (plain or gzipped) through the
 // order books and reports what happened. Run with --help for the options.
 #include <nexus/feed/itch_books.hpp>
-#include <nexus/feed/lobster.hpp>
 #include <nexus/feed/source.hpp>
 
 #include <spdlog/spdlog.h>
@@ -20,6 +19,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "replay_lobster.hpp"
 
 namespace ob = nexus::orderbook;
 namespace itch = nexus::feed::itch;
@@ -57,15 +58,15 @@ void usage(std::FILE* out) {
         "  --snapshot FILE    write the final books (top --depth levels) as JSON\n"
         "  --orders N         order slab capacity (default 4194304)\n"
         "  --levels N         price-level slab capacity (default 1048576)\n"
-        "  --lobster-book F   LOBSTER mode: the orderbook file to verify against (default: the\n"
-        "                     message file's name with _message_ replaced by _orderbook_);\n"
-        "                     a FILE ending in .csv is read as a LOBSTER message file\n"
+        "  --lobster-book F   the LOBSTER orderbook file to verify a FILE ending in .csv\n"
+        "                     against (see LOBSTER below)\n"
         "  --quiet            no progress bar\n"
         "  --help             this text\n\n"
         "Exit status: 0 done; 1 usage or I/O error; 2 malformed input (after the summary\n"
         "of what was read, with the byte offset or line); 3 LOBSTER verification found true\n"
         "mismatches; 130 interrupted (Ctrl-C; summary printed).\n"
-        "Order-flow anomalies (unknown references) are counted and reported, not fatal.\n");
+        "Order-flow anomalies (unknown references) are counted and reported, not fatal.\n\n");
+    nexus::replay::lobster_usage(out);
 }
 
 std::set<std::string> split(const std::string& s) {
@@ -123,53 +124,10 @@ struct Latency {
     double ticks_per_ns = 1;
 };
 
-// LOBSTER: replay a message file through a book and verify it row by row
-// against the orderbook file (see feed/lobster.hpp).
-int run_lobster(const Options& opt) {
-    std::string book_path = opt.lobster_book;
-    if (book_path.empty()) {
-        const auto at = opt.file.rfind("_message_");
-        if (at == std::string::npos) {
-            spdlog::error("{}: cannot derive the orderbook file name; give --lobster-book", opt.file);
-            return 1;
-        }
-        book_path = opt.file;
-        book_path.replace(at, 9, "_orderbook_");
-    }
-    // Levels: the orderbook file's first row has 4 columns per level.
-    std::size_t levels = 0;
-    {
-        std::ifstream in(book_path);
-        if (!in) {
-            spdlog::error("cannot open {}", book_path);
-            return 1;
-        }
-        std::string line;
-        std::getline(in, line);
-        levels = (static_cast<std::size_t>(std::count(line.begin(), line.end(), ',')) + 1) / 4;
-    }
-    spdlog::info("verifying {} against {} ({} levels)", opt.file, book_path, levels);
-    const auto start = std::chrono::steady_clock::now();
-    const auto r = nexus::feed::lobster::verify(opt.file, book_path, levels);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("nexus-replay: LOBSTER %s\n", opt.file.c_str());
-    std::printf("  messages          %llu in %.3f s\n", static_cast<unsigned long long>(r.messages), secs);
-    std::printf("  rows checked      %llu against %s\n", static_cast<unsigned long long>(r.checked), book_path.c_str());
-    std::printf("  true mismatches   %llu\n", static_cast<unsigned long long>(r.true_mismatches));
-    for (const auto& m : r.first_mismatches)
-        std::printf("    row %llu: %s\n", static_cast<unsigned long long>(m.row), m.what.c_str());
-    std::printf("  reconciliations   %llu (liquidity that changed out of view)\n", static_cast<unsigned long long>(r.reconciliations));
-    std::printf("  unknown orders    %llu events on orders added before the file starts\n", static_cast<unsigned long long>(r.unknown_ids));
-    if (!r.ok) {
-        spdlog::error("malformed input: {}", r.error);
-        return r.error.rfind("cannot open", 0) == 0 ? 1 : 2;
-    }
-    return r.true_mismatches == 0 ? 0 : 3;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (nexus::replay::lobster_export_requested(argc, argv)) return nexus::replay::lobster_export_main(argc, argv);
     Options opt;
     try {
         parse(argc, argv, opt);
@@ -179,7 +137,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
-    if (opt.file.size() > 4 && opt.file.compare(opt.file.size() - 4, 4, ".csv") == 0) return run_lobster(opt);
+    if (opt.file.size() > 4 && opt.file.compare(opt.file.size() - 4, 4, ".csv") == 0)
+        return nexus::replay::lobster_verify_main(opt.file, opt.lobster_book);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 

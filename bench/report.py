@@ -451,6 +451,79 @@ if os.path.exists(replay_path):
         w("| " + " | ".join(f"{v:.1f}" for _, v in sorted(chase)) + " |")
         w("")
 
+# LOBSTER export and verification (nexus-bench-lobster; its own raw file)
+def lobster_section(path):
+    info, days, exports, verifies, counts = {}, [], [], [], []
+    with open(path) as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if p[0] == "I" and p[1] == "day":
+                days.append(p[2:])
+            elif p[0] == "I":
+                info[p[1]] = p[2]
+            elif p[0] == "E":
+                exports.append(dict(name=p[1], med=float(p[2]), lo=float(p[3]), hi=float(p[4]), messages=int(p[5]), rows=int(p[6]),
+                                    cpu=float(p[8]) if len(p) > 8 else None))
+            elif p[0] == "C":
+                counts.append((p[1], int(p[2]), int(p[3])))
+            elif p[0] == "V":
+                verifies.append(dict(name=p[1], rows=int(p[2]), first=float(p[3]), whole=float(p[4]), last=float(p[5]),
+                                     lo=float(p[6]), hi=float(p[7]), mismatches=int(p[8]), known=int(p[9]),
+                                     rss_first=int(p[10]), rss_end=int(p[11]),
+                                     cpu=[float(x) for x in p[12:15]] if len(p) > 14 else None))
+    levels, rounds = info.get("levels", "?"), info.get("rounds", "?")
+    w("## LOBSTER: export from ITCH and verification")
+    w("")
+    w(f"`{info.get('command', 'nexus-bench-lobster')}` (a step of `bench/run.sh`; alone, then `python3 bench/report.py bench/results/raw .`). Two synthetic days made by the generator of `nexus-synth`: " +
+      "; ".join(f"*{d[0]}*, {d[1].replace('1 symbols', '1 symbol')}, {int(d[2].split()[0]):,} order messages" for d in days) +
+      f". The busiest symbol (AAAA) of each day is exported at {levels} levels for 09:30-16:00, the ITCH file read from the page cache; "
+      "*counting sink*: the rows are formatted and counted (the exporter's own cost), *files*: written to LOBSTER's two files per symbol. "
+      "The rate is ITCH messages of input per second (every message of the day is read; those of other symbols are skipped). "
+      f"The exported {levels}-level files are then read back from the page cache and verified; the first and the last 10% of the rows are timed "
+      f"on their own, to show that the cost per row does not grow along the file. Median of {rounds} rounds, scenarios alternated within each round; wall-clock time, "
+      "and beside it the rate in the thread's CPU time (what the code does alone, when the 2-core machine is shared). "
+      f"Load average (1 minute) at the start and the end of this run: {info.get('load', '?')} on {machine.get('cores', '?')} cores.")
+    w("")
+    w("| export | ITCH messages / s (median) | range over rounds | per CPU second | rows written |")
+    w("|---|---|---|---|---|")
+    for e in exports:
+        cpu = f"{e['cpu'] / 1e6:.2f} M" if e["cpu"] else "—"
+        w(f"| {e['name']} | {e['med'] / 1e6:.2f} M | {e['lo'] / 1e6:.2f}-{e['hi'] / 1e6:.2f} M | {cpu} | {e['rows']:,} |")
+    w("")
+    w("| verify (day) | rows | rows / s, first 10% | whole file | last 10% | last ÷ first | whole, range over rounds | per CPU second, first 10% / whole / last 10% | true mismatches | peak known orders | resident at 10% / end |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    for v in verifies:
+        cpu = " / ".join(f"{x / 1e6:.2f} M" for x in v["cpu"]) if v["cpu"] else "—"
+        w(f"| {v['name']} | {v['rows']:,} | {v['first'] / 1e6:.2f} M | {v['whole'] / 1e6:.2f} M | {v['last'] / 1e6:.2f} M | "
+          f"{fmt(ratio(v['last'], v['first']))} | {v['lo'] / 1e6:.2f}-{v['hi'] / 1e6:.2f} M | {cpu} | {v['mismatches']} | {v['known']:,} | "
+          f"{v['rss_first'] / 1024:.0f} / {v['rss_end'] / 1024:.0f} MiB |")
+    w("")
+    if counts:
+        w("Instructions (callgrind, deterministic: comparable across runs on a shared machine; `bench/lobster_callgrind.sh`, run by `bench/run.sh`): " +
+          "; ".join(f"{name}: **{ir / n:,.0f}** per {'row' if name.startswith('verify') else 'ITCH message'} ({ir:,} for {n:,})" for name, n, ir in counts) + ".")
+        w("")
+    market_export = next((e for e in exports if e["name"].startswith("market") and "files" in e["name"]), None)
+    market_verify = next((v for v in verifies if v["name"] == "market"), None)
+    if market_export and market_verify:
+        ok_v = market_verify["whole"] >= 1e6 and market_verify["last"] >= 1e6
+        ok_e = market_export["med"] >= 5e6
+        cpu_v = market_verify["cpu"]
+        w(f"Targets: verification at least 1 million rows/s at {levels} levels, the same on the first and last 10% — "
+          f"**{market_verify['whole'] / 1e6:.2f} M rows/s** wall (first 10% {market_verify['first'] / 1e6:.2f} M, last 10% {market_verify['last'] / 1e6:.2f} M)"
+          + (f", **{cpu_v[1] / 1e6:.2f} M** per CPU second (first 10% {cpu_v[0] / 1e6:.2f} M, last 10% {cpu_v[2] / 1e6:.2f} M)" if cpu_v else "")
+          + f" ({'met' if ok_v else 'met in CPU time, not in wall time on the shared machine' if cpu_v and min(cpu_v) >= 1e6 else 'not met'}); "
+          f"export of one symbol at {levels} levels at least 5 million ITCH messages/s of input — "
+          f"**{market_export['med'] / 1e6:.2f} M/s** wall to files"
+          + (f", {market_export['cpu'] / 1e6:.2f} M per CPU second" if market_export["cpu"] else "")
+          + f" ({'met' if ok_e else 'not met'}). "
+          "The one-symbol day, where every message is the exported symbol's and nearly every one writes a row, is the worst case for the exporter.")
+        w("")
+
+
+lobster_path = os.path.join(RAW, "lobster.tsv")
+if os.path.exists(lobster_path):
+    lobster_section(lobster_path)
+
 # matching engine
 core_path = os.path.join(RAW, "engine-core.tsv")
 lat_path = os.path.join(RAW, "engine-latency.tsv")

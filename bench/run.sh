@@ -77,6 +77,9 @@ else
   [ -f "$day" ] || "$bin/../apps/nexus-synth" --symbols 8000 --messages 50000000 "$day"
   "$bin/nexus-bench-replay" "$day" --rounds 3 --out="$raw/replay.tsv"
 fi
+echo "bench: LOBSTER export and verification"
+"$bin/nexus-bench-lobster" "${q[@]}" --out="$raw/lobster.tsv" --dir="$root/build/bench-lobster"
+[ $quick -eq 1 ] || "$root/bench/lobster_callgrind.sh" "$bin" "$root/build/bench-lobster" "$raw/lobster.tsv"
 echo "bench: Google Benchmark"
 gb_time=0.2
 [ $quick -eq 1 ] && gb_time=0.001

@@ -98,18 +98,122 @@ if [ -f "$shared/itch/directory_head_1000.itch" ]; then
   "$bin/nexus-replay" --quiet "$shared/itch/directory_head_1000.itch" >"$tmp/outreal" 2>&1
   check "real sample replays" test $? -eq 0
   check "real sample: 1000 messages, 993 directory entries" bash -c "grep -q 'messages          1000 ' '$tmp/outreal' && grep -q '993 in the directory' '$tmp/outreal'"
-  lob=$shared/lobster/AAPL_2012-06-21_34200000_57600000_message_10.csv
-  "$bin/nexus-replay" "$lob" >"$tmp/outlob" 2>&1
-  check "LOBSTER sample verifies with exit 0" test $? -eq 0
-  check "LOBSTER sample: 999 rows, zero true mismatches" bash -c "grep -q 'rows checked      999' '$tmp/outlob' && grep -q 'true mismatches   0' '$tmp/outlob'"
-  sed 's/^34200.00426064,1,16113584,18,/34200.00426064,1,16113584,19,/' "$lob" >"$tmp/AAPL_message_10.csv"
-  "$bin/nexus-replay" --lobster-book "${lob/_message_/_orderbook_}" "$tmp/AAPL_message_10.csv" >"$tmp/outlob2" 2>&1
-  check "a tampered LOBSTER file exits 3 naming the row" bash -c "test $? -eq 3 && grep -q 'row 2: bid 5853200: file 18, book 19' '$tmp/outlob2'"
 elif [ -n "${CI:-}" ]; then
   check "real ITCH sample present under CI" false
 else
   echo "skip  real ITCH sample not found at $shared/itch (tests use ../shared/data when present)"
 fi
+
+# The real LOBSTER sample (999 rows of AAPL, 10 levels).
+lob=$shared/lobster/AAPL_2012-06-21_34200000_57600000_message_10.csv
+if [ -f "$lob" ]; then
+  "$bin/nexus-replay" "$lob" >"$tmp/outlob" 2>&1
+  check "LOBSTER sample verifies with exit 0" test $? -eq 0
+  check "LOBSTER sample: 999 rows, zero true mismatches" bash -c "grep -q 'rows checked      999 ' '$tmp/outlob' && grep -q 'true mismatches   0' '$tmp/outlob'"
+  sed 's/^34200.00426064,1,16113584,18,/34200.00426064,1,16113584,19,/' "$lob" >"$tmp/AAPL_message_10.csv"
+  "$bin/nexus-replay" --lobster-book "${lob/_message_/_orderbook_}" "$tmp/AAPL_message_10.csv" >"$tmp/outlob2" 2>&1
+  check "a tampered LOBSTER file exits 3 naming the row" bash -c "test $? -eq 3 && grep -q 'row 2: bid 5853200: file 18, expected 19' '$tmp/outlob2'"
+elif [ -n "${CI:-}" ]; then
+  check "real LOBSTER sample present under CI" false
+else
+  echo "skip  real LOBSTER sample not found at $shared/lobster"
+fi
+
+# LOBSTER export: files named as LOBSTER names them, read back with zero true mismatches.
+lo=$tmp/lobster
+mkdir -p "$lo"
+cp "$tmp/day.itch" "$tmp/day-2024-03-01.itch"
+"$bin/nexus-replay" "$tmp/day-2024-03-01.itch" --lobster-out "$lo" --levels 5 --symbols AAAA,AAAB --from 10:00:00 --to 15:30:00 >"$tmp/outexp" 2>&1
+check "LOBSTER export exits 0" test $? -eq 0
+check "LOBSTER export names the files TICKER_DATE_START_END_KIND_N.csv" \
+  test -s "$lo/AAAA_2024-03-01_36000000_55800000_message_5.csv" -a -s "$lo/AAAA_2024-03-01_36000000_55800000_orderbook_5.csv" \
+    -a -s "$lo/AAAB_2024-03-01_36000000_55800000_message_5.csv" -a "$(ls "$lo" | wc -l)" -eq 4
+shape() {  # shape MESSAGES ORDERBOOK COLUMNS: 6 columns, times with 9 decimals, 4N columns, as many rows
+  awk -F, '{ if (NF != 6 || length($1) - index($1, ".") != 9) bad = 1 } END { exit bad }' "$1" &&
+    awk -F, -v n="$3" '{ if (NF != n) bad = 1 } END { exit bad }' "$2" &&
+    test "$(wc -l <"$1")" -eq "$(wc -l <"$2")"
+}
+check "LOBSTER export rows have 6 and 4N columns, times with 9 decimals" \
+  shape "$lo/AAAA_2024-03-01_36000000_55800000_message_5.csv" "$lo/AAAA_2024-03-01_36000000_55800000_orderbook_5.csv" 20
+"$bin/nexus-replay" "$lo/AAAA_2024-03-01_36000000_55800000_message_5.csv" >"$tmp/outrt" 2>&1
+check "LOBSTER round trip: the export verifies with exit 0" bash -c "test $? -eq 0 && grep -q 'true mismatches   0' '$tmp/outrt'"
+mkdir -p "$tmp/lonq"
+cp "$tmp/day.itch" "$tmp/01302019.NASDAQ_ITCH50"
+"$bin/nexus-replay" "$tmp/01302019.NASDAQ_ITCH50" --lobster-out "$tmp/lonq" --levels 2 --symbols AAAA --from 12:00:00 --to 12:30:00 >"$tmp/o" 2>&1
+check "LOBSTER export takes the date from NASDAQ's file name" test -f "$tmp/lonq/AAAA_2019-01-30_43200000_45000000_message_2.csv"
+mkdir -p "$tmp/logz"
+"$bin/nexus-replay" "$tmp/day.itch.gz" --lobster-out "$tmp/logz" --levels 5 --symbols AAAA,AAAB --from 10:00:00 --to 15:30:00 \
+  --date 2024-03-01 >"$tmp/outexpz" 2>&1
+check "LOBSTER export from gzip writes the same files" bash -c "test $? -eq 0 && diff -r '$lo' '$tmp/logz'"
+rm -f "$lo"/*
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 1 >"$tmp/outexp1" 2>&1
+check "LOBSTER export of every symbol at 1 level, without a date in the name, warns" \
+  bash -c "test $? -eq 0 && grep -q 'give --date' '$tmp/outexp1' && test \$(ls '$lo' | grep -c '_0000-00-00_34200000_57600000_message_1.csv') -ge 40"
+ok=1
+for f in "$lo"/*_message_1.csv; do
+  "$bin/nexus-replay" "$f" >"$tmp/outrt1" 2>&1 || { ok=0; echo "      $f:"; cat "$tmp/outrt1"; }
+done
+check "LOBSTER round trip at 1 level: every symbol verifies" test $ok -eq 1
+
+# LOBSTER export: what cannot be done is a failure with its own status.
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" >"$tmp/o" 2>&1
+check "export without --levels exits 1" bash -c "test $? -eq 1 && grep -q -- 'needs --levels' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 0 >"$tmp/o" 2>&1
+check "export with --levels 0 exits 1" bash -c "test $? -eq 1 && grep -q -- '--levels: 0 is outside 1..1000' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 5 --from 25:00:00 >"$tmp/o" 2>&1
+check "export with a bad --from exits 1" bash -c "test $? -eq 1 && grep -q -- '--from: not a time of day' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 5 --from 12:00:00 --to 11:00:00 >"$tmp/o" 2>&1
+check "export with --from after --to exits 1" test $? -eq 1
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 5 --date 2024-13-01 >"$tmp/o" 2>&1
+check "export with a bad --date exits 1" test $? -eq 1
+"$bin/nexus-replay" "$tmp/none.itch" --lobster-out "$lo" --levels 5 >"$tmp/o" 2>&1
+check "export of a missing ITCH file exits 1 naming it" bash -c "test $? -eq 1 && grep -q 'none.itch' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out /proc/nexus-no-such-dir --levels 5 >"$tmp/o" 2>&1
+check "export into a directory that cannot be made exits 1 before reading" bash -c "test $? -eq 1 && grep -q 'cannot write into /proc/nexus-no-such-dir' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 5 --symbols AAAA,ZZZZ >"$tmp/o" 2>&1
+check "export of a symbol not in the directory exits 1 naming it" bash -c "test $? -eq 1 && grep -q 'ZZZZ: not in the stock directory' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/cut.itch" --lobster-out "$lo" --levels 5 --symbols AAAA --to 24:00:00 >"$tmp/o" 2>&1
+check "export of a truncated ITCH file exits 2 with the offset" bash -c "test $? -eq 2 && grep -q 'at byte offset' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 5 --orders 16 >"$tmp/o" 2>&1
+check "export out of order capacity exits 4 naming --orders" bash -c "test $? -eq 4 && grep -q 'raise --orders' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 5 --bbo x.csv >"$tmp/o" 2>&1
+check "export with an option it does not take exits 1" test $? -eq 1
+
+# LOBSTER verification: bad input names the file, line and column; exit 2.
+lv=$tmp/lobver
+mkdir -p "$lv"
+printf '10100,400,9900,500\n' >"$lv/X_orderbook_1.csv"
+bad_row() {  # bad_row NAME ROW EXPECTED-TEXT
+  printf '%s\n' "$2" >"$lv/X_message_1.csv"
+  "$bin/nexus-replay" "$lv/X_message_1.csv" >"$tmp/o" 2>&1
+  check "LOBSTER $1 exits 2 naming line and column" bash -c "test $? -eq 2 && grep -qF -- '$lv/X_message_1.csv: line 1, column $3' '$tmp/o'"
+}
+bad_row "size 0" "34200.1,1,5,0,10100,-1" "4: size 0 is not positive"
+bad_row "negative size" "34200.1,3,5,-400,10100,-1" "4: size -400 is not positive"
+bad_row "direction 0" "34200.1,1,5,400,10100,0" "6: direction 0 is neither"
+bad_row "type 9" "34200.1,9,5,400,10100,-1" "2: event type 9"
+bad_row "nan time" "nan,1,5,400,10100,-1" "1: not a time"
+bad_row "negative price" "34200.1,1,5,400,-10100,-1" "5: price -10100 out of range"
+bad_row "absurd price" "34200.1,1,5,400,99999999999,-1" "5: price 99999999999 out of range"
+bad_row "non-number" "34200.1,1,5,4x0,10100,-1" "4: not a number"
+printf '34200.1,1,5,400,10100,-1\n' >"$lv/X_message_1.csv"
+"$bin/nexus-replay" "$lv/X_message_1.csv" >"$tmp/o" 2>&1
+check "a consistent one-row LOBSTER pair exits 0" test $? -eq 0
+printf '34200.1,1,5,400,10100,-1\n34200.2,1,6,1,10100,-1\n' >"$lv/X_message_1.csv"
+"$bin/nexus-replay" "$lv/X_message_1.csv" >"$tmp/o" 2>&1
+check "an orderbook file shorter than its message file exits 2 naming it" bash -c "test $? -eq 2 && grep -q 'X_orderbook_1.csv: ends after 1 rows' '$tmp/o'"
+"$bin/nexus-replay" "$lv/Y_message_1.csv" >"$tmp/o" 2>&1
+check "a missing message file exits 1 naming the message file" bash -c "test $? -eq 1 && grep -q 'cannot open $lv/Y_message_1.csv' '$tmp/o'"
+printf '34200.1,1,5,400,10100,-1\n' >"$lv/Z_message_1.csv"
+"$bin/nexus-replay" "$lv/Z_message_1.csv" >"$tmp/o" 2>&1
+check "a missing orderbook file exits 1 naming it" bash -c "test $? -eq 1 && grep -q 'cannot open $lv/Z_orderbook_1.csv' '$tmp/o'"
+cp "$lv/Z_message_1.csv" "$lv/plain.csv"
+"$bin/nexus-replay" "$lv/plain.csv" >"$tmp/o" 2>&1
+check "a message file whose orderbook name cannot be derived exits 1" bash -c "test $? -eq 1 && grep -q 'give --lobster-book' '$tmp/o'"
+"$bin/nexus-replay" --help >"$tmp/help" 2>&1
+check "--help documents the LOBSTER modes and their exit statuses" \
+  bash -c "grep -q -- '--lobster-out DIR --levels N' '$tmp/help' && grep -q '3 true mismatches' '$tmp/help' && grep -q '4 the order or level pool is full' '$tmp/help'"
+
 
 echo "replay_test: $fails failed"
 exit $((fails > 0))

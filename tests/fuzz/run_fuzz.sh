@@ -34,7 +34,12 @@ else
   dir=$shared/lobster/AAPL_2012-06-21_34200000_57600000_
   if [ -f "${dir}message_10.csv" ]; then
     { head -n 30 "${dir}message_10.csv"; printf '\0'; head -n 30 "${dir}orderbook_10.csv" | cut -d, -f1-4; } >"$seeds/aapl"
+    { head -n 60 "${dir}message_10.csv"; printf '\0'; head -n 60 "${dir}orderbook_10.csv" | cut -d, -f1-8; } >"$seeds/aapl2"
   fi
-  printf '34200.1,1,5,18,5853300,1\n34200.2,3,5,18,5853300,1\n\0005859400,200,5853300,18\n5859400,200,5853300,0\n' >"$seeds/small"
+  # Small pairs that exercise the model: unseen liquidity, a level entering
+  # from beyond, a halt, a hidden execution, a cross, and a bad row.
+  printf '34200.1,1,5,18,5853300,1\n34200.2,3,5,18,5853300,1\n\0005859400,200,5853300,18\n5859400,200,-9999999999,0\n' >"$seeds/small"
+  printf '36000.0,1,1,100,1010,-1\n36000.1,1,2,30,1005,-1\n36000.2,3,2,30,1005,-1\n36000.3,7,0,0,-1,-1\n36000.4,5,0,9,1000,1\n36000.5,6,-1,50,1000,-1\n\0001010,100,990,5,1020,50,980,5\n1005,30,990,5,1010,100,980,5\n1010,100,990,5,1020,70,980,5\n1010,100,990,5,1020,70,980,5\n1010,100,990,5,1020,70,980,5\n1010,100,990,5,1020,70,980,5\n' >"$seeds/model"
+  printf 'Time,Type,OrderID,Size,Price,Direction\r\n36000.0,1,1,100,1010,-1\r\n\000a,b,c,d\r\n1010,90,990,5\r\n' >"$seeds/header"
 fi
 exec "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$work/$kind-" "$corpus" "$seeds"
