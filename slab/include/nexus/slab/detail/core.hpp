@@ -84,10 +84,12 @@ constexpr bool check_value_type() {
     return true;
 }
 
-// A cell's `state` word. Occupied states have the top bit clear.
+// A cell's `state` word. The occupied states are the four smallest values,
+// so "is there a value here" is one compare against a constant.
 inline constexpr std::uint32_t kHeldByKey = 0;     // the slab owns the value (emplace_key, leak)
 inline constexpr std::uint32_t kHeldByHandle = 1;  // a live Slot or Handle owns it
 inline constexpr std::uint32_t kDoomed = 2;        // or-ed in by begin_teardown: destroyed before the teardown ends
+inline constexpr std::uint32_t kLastOccupied = kDoomed | kHeldByHandle;
 inline constexpr std::uint32_t kVacant = 0x8000'0000u;   // on the free list
 inline constexpr std::uint32_t kRetired = 0x8000'0001u;  // destroyed by a teardown still running; off the free list
 
@@ -122,8 +124,7 @@ struct Cell {
     }
     void set_next_vacant(Cell* next) noexcept { std::memcpy(storage, &next, sizeof next); }
 
-    // One test of the state word's top bit: no assumption about byte order.
-    bool occupied() const noexcept { return (state & kVacant) == 0; }
+    bool occupied() const noexcept { return state <= kLastOccupied; }
 };
 
 static_assert(offsetof(Cell<char>, state) == 4 && offsetof(Cell<char>, storage) == 8);
@@ -323,15 +324,10 @@ public:
     // constructor throws, the cell is given back and the exception propagates.
     template <std::uint32_t kState, class... Args>
     [[gnu::always_inline]] CellT* try_emplace(Args&&... args) {
-        CellT* c = free_head_;
-        if (c == nullptr) [[unlikely]] {
-            c = grow();
-            if (c == nullptr) return nullptr;
-        }
-        unpoison(c->storage, sizeof c->storage);
-        free_head_ = c->next_vacant();
+        CellT* c = claim();
+        if (c == nullptr) [[unlikely]]
+            return nullptr;
         c->state = kState;
-        ++len_;
         if constexpr (std::is_nothrow_constructible_v<T, Args...>) {
             construct(c, std::forward<Args>(args)...);
         } else {
@@ -365,6 +361,19 @@ public:
         c->value()->~T();
         if constexpr (kChecks) --destroying_;
         push_vacant(c);
+    }
+
+    // A vacant cell, taken off the free list (its storage is raw), or nullptr
+    // when the slab cannot make room (full, at its growth limit, tearing
+    // down, or uninitialised).
+    [[gnu::always_inline]] CellT* claim() {
+        CellT* c = free_head_;
+        if (c == nullptr) [[unlikely]]
+            return grow_and_claim();  // a whole slow path of its own: the fast path keeps no stack frame
+        unpoison(c->storage, sizeof c->storage);
+        free_head_ = c->next_vacant();
+        ++len_;
+        return c;
     }
 
     // Frees a claimed cell whose value was never built.
@@ -403,8 +412,19 @@ public:
     // Key -> occupied cell, or nullptr for NONE, out-of-range and vacant keys.
     template <bool kSingleChunk = false>
     [[nodiscard]] CellT* find(Key k) const noexcept {
-        CellT* c = cell_in_range<kSingleChunk>(k);
-        return c != nullptr && c->occupied() ? c : nullptr;
+        const std::uint32_t raw = k.into_raw();
+        CellT* c;
+        if constexpr (kSingleChunk) {
+            if (raw >= chunk_cells_) return nullptr;
+            c = first_chunk_ + raw;
+        } else {
+            const std::uint32_t chunk = raw >> shift_;
+            if (chunk >= num_chunks_) return nullptr;  // also catches an uninitialised slab
+            const std::uint32_t offset = raw & mask_;
+            if (offset >= chunk_cells_) return nullptr;
+            c = chunks_[chunk] + offset;
+        }
+        return c->occupied() ? c : nullptr;
     }
 
     // What a key-based operation is, for its checks and messages.
@@ -509,10 +529,10 @@ private:
 
     // The empty free list's slow path: a new chunk if the slab may grow;
     // nullptr when full, at its limit, tearing down or uninitialised.
-    [[gnu::noinline, gnu::cold]] CellT* grow() {
+    [[gnu::noinline, gnu::cold]] CellT* grow_and_claim() {
         if (!growable_ || tearing_down_ || num_chunks_ >= max_chunks_) return nullptr;
         add_chunks(1);
-        return free_head_;
+        return claim();
     }
 
     // Marks a doomed value retired and destroys it (teardown only).
