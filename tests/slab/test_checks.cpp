@@ -339,14 +339,19 @@ TEST_CASE("checks: a direct slab's Handles are bound to one thread", "[checks][t
     });
     CHECK(d2.aborted);
     CHECK_THAT(d2.err, Catch::Contains("a Handle of the slab of int") && Catch::Contains("was made on thread"));
-    // Used elsewhere.
-    const auto d3 = run_in_child([] {
-        nexus::slab::BoundedSlab<int> slab(4);
-        auto h = slab.insert(1);
-        std::thread([&h] { (void)*h; }).join();
-    });
-    CHECK(d3.aborted);
-    CHECK_THAT(d3.err, Catch::Contains("was used on thread"));
+    // Used elsewhere, by value or by raw pointer.
+    for (int how = 0; how < 2; ++how) {
+        const auto d3 = run_in_child([how] {
+            nexus::slab::BoundedSlab<int> slab(4);
+            auto h = slab.insert(1);
+            std::thread([&h, how] {
+                if (how == 0) (void)*h;
+                else (void)h.as_ptr();
+            }).join();
+        });
+        CHECK(d3.aborted);
+        CHECK_THAT(d3.err, Catch::Contains("was used on thread"));
+    }
 }
 
 TEST_CASE("checks: a direct slab without live Handles may move to another thread", "[checks][threads]") {

@@ -30,8 +30,8 @@ struct RandomSource {
     bool done() const { return false; }
 };
 
-constexpr int kSeeds = 100;
-constexpr long kOpsPerSeed = 2000;
+constexpr int kSeeds = 200;
+constexpr long kOpsPerSeed = 3000;
 constexpr bool kDeathTests = NEXUS_SLAB_CHECKS != 0;
 constexpr std::size_t kOps = static_cast<std::size_t>(sm::Op::count);
 

@@ -28,8 +28,8 @@ public:
     [[nodiscard]] const T& operator*() const noexcept { return get(); }
     T* operator->() noexcept { return checked("used")->value(); }
     const T* operator->() const noexcept { return checked("used")->value(); }
-    [[nodiscard]] const T* as_ptr() const noexcept { return cell_ ? cell_->value() : nullptr; }
-    [[nodiscard]] T* as_mut_ptr() noexcept { return cell_ ? cell_->value() : nullptr; }
+    [[nodiscard]] const T* as_ptr() const noexcept { return cell_ ? checked("used")->value() : nullptr; }
+    [[nodiscard]] T* as_mut_ptr() noexcept { return cell_ ? checked("used")->value() : nullptr; }
 
     // Swaps in a new value in place (same cell, same key); returns the old one.
     // Never throws once `value` is built, so the slab is never left without
