@@ -461,14 +461,6 @@ public:
         throw SlabFull(prefix(who) + ": bounded slab is full (capacity " + std::to_string(capacity()) + ")");
     }
 
-    // ---- checks-build bookkeeping (unused otherwise) ----------------------
-
-    // Handles alive on a direct slab.
-    std::size_t live_handles_ = 0;
-    // The thread whose handles those are (direct slab), or the thread that
-    // initialised the slab (per-thread allocator): named in messages.
-    std::uint32_t owner_thread_ = 0;
-
 private:
     // "allocator 'name'" for a per-thread allocator, "slab of T" for a direct one.
     static std::string label(const char* who) {
@@ -674,6 +666,16 @@ private:
     bool growable_ = false;          // unbounded?
     bool tearing_down_ = false;      // between begin_teardown() and the end of the teardown
     std::uint32_t destroying_ = 0;   // checks builds: value destructors running inside erase()
+
+public:
+    // ---- checks-build bookkeeping (unused otherwise) ----------------------
+    // Declared last so that the hot fields above start the object.
+
+    // Handles alive on a direct slab.
+    std::size_t live_handles_ = 0;
+    // The thread whose handles those are (direct slab), or the thread that
+    // initialised the slab (per-thread allocator): named in messages.
+    std::uint32_t owner_thread_ = 0;
 };
 
 }  // namespace detail
