@@ -28,8 +28,9 @@
 // Errors: insert/emplace before init() or after shutdown() throw NotInitialized
 // in every build; on a full bounded slab they throw SlabFull, and try_* hand the
 // value back. A Slot destroyed after its allocator was torn down (thread exit,
-// for instance a Slot kept in a thread_local or a global) aborts with
-// "a Slot outlived its allocator" in every build. Key-based access
+// for instance a Slot kept in a thread_local made before the first init(), or
+// in a global) aborts with "a Slot of allocator 'NAME' outlived its allocator"
+// in every build. Key-based access
 // (get_unchecked, remove, take, adopt) requires a live key, verified in checks
 // builds only; there remove, take and adopt also require that no live Slot
 // owns the value. contains_key() and get() are always safe.

@@ -299,9 +299,7 @@ public:
             ::operator delete(chunks_[ch], std::align_val_t{kChunkAlignFor<T>});
         }
         delete[] chunks_;
-        const std::size_t handles = live_handles_;
         *this = SlabCore{};
-        live_handles_ = handles;  // the direct slab reports them after this
     }
 
     // Step 4 for clear(): every cell vacant, the free list in key order.
@@ -498,9 +496,7 @@ private:
     }
 
     void adopt_fresh(const SlabCore& fresh) noexcept {
-        const std::size_t handles = live_handles_;
         *this = fresh;
-        live_handles_ = handles;
         if constexpr (kChecks) owner_thread_ = this_thread_id();
     }
 
