@@ -11,6 +11,18 @@ if [ "$kind" = itch ]; then
   "$synth" --symbols 5 --messages 300 --seed 3 "$seeds/day.itch" >/dev/null
   head -c 4000 "$seeds/day.itch" >"$seeds/head.itch"
   [ -f "$shared/itch/directory_head_1000.itch" ] && head -c 8000 "$shared/itch/directory_head_1000.itch" >"$seeds/nasdaq.itch"
+elif [ "$kind" = slab ]; then
+  # Operation sequences for each flavour (first byte mod 3): direct bounded,
+  # direct unbounded, per-thread bounded and unbounded. Any bytes are valid.
+  python3 - "$seeds" <<'PY'
+import random, sys
+d = sys.argv[1]
+rng = random.Random(15)
+for flavour in range(4):
+    for n in (64, 512, 4000):
+        first = flavour if flavour < 3 else 5
+        open(f"{d}/f{flavour}-{n}", "wb").write(bytes([first] + [rng.randrange(256) for _ in range(n)]))
+PY
 elif [ "$kind" = protocol ]; then
   # Client streams: logins, orders that rest, trade, cancel, replace; and a few bad ones.
   python3 - "$seeds" <<'PY'

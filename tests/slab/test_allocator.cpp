@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <random>
 #include <set>
@@ -29,6 +30,8 @@ using nexus::test::CountScope;
 using nexus::test::Tracked;
 using nexus::test::Aligned16;
 using nexus::test::Aligned64;
+using nexus::test::Aligned128;
+using nexus::test::AlignedPage;
 using nexus::test::Empty;
 using nexus::test::Page;
 
@@ -41,6 +44,8 @@ NEXUS_SLAB_ALLOCATOR(tracked_alloc, Tracked);
 NEXUS_SLAB_ALLOCATOR(uptr_alloc, std::unique_ptr<std::string>);
 NEXUS_SLAB_ALLOCATOR(a16_alloc, Aligned16);
 NEXUS_SLAB_ALLOCATOR(a64_alloc, Aligned64);
+NEXUS_SLAB_ALLOCATOR(a128_alloc, Aligned128);
+NEXUS_SLAB_ALLOCATOR(page_aligned_alloc, AlignedPage);
 NEXUS_SLAB_ALLOCATOR(empty_alloc, Empty);
 NEXUS_SLAB_ALLOCATOR(page_alloc, Page);
 NEXUS_SLAB_ALLOCATOR(vec_alloc, std::vector<int>);
@@ -62,9 +67,10 @@ void require_clean_shutdown() {
 
 }  // namespace
 
-TEST_CASE("allocator: Slot is 8 bytes and move-only", "[alloc]") {
-    STATIC_REQUIRE(sizeof(str_alloc::Slot) == 8);
-    STATIC_REQUIRE(sizeof(a64_alloc::Slot) == 8);
+TEST_CASE("allocator: Slot is 8 bytes (16 in checks builds, which record its thread) and move-only", "[alloc]") {
+    constexpr std::size_t expected = NEXUS_SLAB_CHECKS ? 16 : 8;
+    STATIC_REQUIRE(sizeof(str_alloc::Slot) == expected);
+    STATIC_REQUIRE(sizeof(a64_alloc::Slot) == expected);
     STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<str_alloc::Slot>);
     STATIC_REQUIRE(std::is_nothrow_move_constructible_v<str_alloc::Slot>);
 }
@@ -305,6 +311,59 @@ TEST_CASE("allocator: over-aligned, empty and 4 KiB values, handle and key agree
     }
     require_clean_shutdown<empty_alloc>();
     require_clean_shutdown<page_alloc>();
+}
+
+TEST_CASE("allocator: values aligned to 128 and 4096 bytes are aligned", "[alloc][align]") {
+    const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
+    init<a128_alloc>(mode, 9);  // unbounded: chunks of 4, so three chunks
+    init<page_aligned_alloc>(mode, 6);
+    {
+        std::vector<a128_alloc::Slot> s128;
+        std::vector<page_aligned_alloc::Slot> pages;
+        for (std::uint64_t i = 0; i < 9; ++i) s128.push_back(a128_alloc::insert(Aligned128{{i, i, i, i, i}}));
+        for (std::uint64_t i = 0; i < 6; ++i) pages.push_back(page_aligned_alloc::emplace());
+        for (auto& s : s128) {
+            CHECK(reinterpret_cast<std::uintptr_t>(s.as_ptr()) % 128 == 0);
+            CHECK(&a128_alloc::get_unchecked(s.key()) == s.as_ptr());
+        }
+        for (auto& p : pages) {
+            CHECK(reinterpret_cast<std::uintptr_t>(p.as_ptr()) % 4096 == 0);
+            CHECK(&page_aligned_alloc::get_unchecked(p.key()) == p.as_ptr());
+        }
+    }
+    require_clean_shutdown<a128_alloc>();
+    require_clean_shutdown<page_aligned_alloc>();
+}
+
+TEST_CASE("allocator: the builders refuse what they cannot honour, naming the number", "[alloc][capacity]") {
+    try {
+        u64_alloc::init().unbounded().capacity(std::numeric_limits<std::size_t>::max()).build();
+        FAIL("no exception");
+    } catch (const CapacityError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("allocator 'u64_alloc'") &&
+                                 Catch::Contains("initial capacity 18446744073709551615"));
+    }
+    try {
+        u64_alloc::init().unbounded().max_capacity(0).build();
+        FAIL("no exception");
+    } catch (const CapacityError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("max_capacity 0"));
+    }
+    try {
+        u64_alloc::init().bounded(0).build();
+        FAIL("no exception");
+    } catch (const CapacityError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("bounded capacity 0"));
+    }
+    CHECK_FALSE(u64_alloc::is_initialized());  // a refused build leaves nothing behind
+    u64_alloc::init().unbounded().chunk_capacity(5).max_capacity(12).build();
+    {
+        std::vector<u64_alloc::Slot> all;
+        for (std::uint64_t i = 0; i < 12; ++i) all.push_back(u64_alloc::insert(i));
+        CHECK(u64_alloc::capacity() == 12);
+        CHECK_FALSE(u64_alloc::try_insert(13).has_value());
+    }
+    require_clean_shutdown<u64_alloc>();
 }
 
 TEST_CASE("allocator: owning standard types", "[alloc]") {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -26,6 +27,9 @@ using nexus::test::CountScope;
 using nexus::test::Tracked;
 using nexus::test::Aligned16;
 using nexus::test::Aligned64;
+using nexus::test::Aligned128;
+using nexus::test::Aligned16K;
+using nexus::test::AlignedPage;
 using nexus::test::Empty;
 using nexus::test::Page;
 
@@ -248,6 +252,39 @@ TEMPLATE_TEST_CASE("direct slab: over-aligned values land aligned, handle and ke
     CHECK(nexus::slab::kOverheadPerValue<Aligned16> == 16);
 }
 
+// Values aligned past a cache line: every cell of every chunk (several chunks
+// for the unbounded flavour) lands on the value's alignment, reached through
+// the handle and the key alike.
+template <class Flavour, class V>
+void check_alignment(std::size_t n) {
+    auto slab = Flavour::template make<V>(n);
+    std::vector<Handle<V>> hs;
+    std::vector<Key> keys;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i % 2) {
+            hs.push_back(slab->emplace());
+        } else {
+            keys.push_back(slab->emplace_key());
+        }
+    }
+    for (auto& h : hs) {
+        CHECK(reinterpret_cast<std::uintptr_t>(h.as_ptr()) % alignof(V) == 0);
+        CHECK(&(*slab)[h.key()] == h.as_ptr());
+    }
+    for (Key k : keys) CHECK(reinterpret_cast<std::uintptr_t>(&(*slab)[k]) % alignof(V) == 0);
+}
+
+TEMPLATE_TEST_CASE("direct slab: values aligned to 128, 4096 and 16384 bytes are aligned", "[direct][align]",
+                   Bounded, Unbounded) {
+    check_alignment<TestType, Aligned128>(9);
+    check_alignment<TestType, AlignedPage>(5);
+    check_alignment<TestType, Aligned16K>(3);
+    // What it costs: the 8-byte header takes a whole alignment unit.
+    STATIC_REQUIRE(nexus::slab::kOverheadPerValue<Aligned128> == 128);
+    STATIC_REQUIRE(nexus::slab::kOverheadPerValue<AlignedPage> == 4096);
+    STATIC_REQUIRE(nexus::slab::kOverheadPerValue<Aligned16K> == 16384);
+}
+
 TEMPLATE_TEST_CASE("direct slab: empty and 4 KiB values", "[direct]", Bounded, Unbounded) {
     auto empties = TestType::template make<Empty>(3);
     auto a = empties->insert(Empty{});
@@ -323,6 +360,27 @@ TEMPLATE_TEST_CASE("direct slab: clear destroys every value and hands keys out a
     CHECK(slab->emplace_key(std::uint64_t{7}).into_raw() == 0);
 }
 
+// Move construction cannot throw; move assignment always does (a type that
+// allocates when assigned, say).
+struct AssignThrows {
+    int v;
+    explicit AssignThrows(int x) noexcept : v(x) {}
+    AssignThrows(AssignThrows&& o) noexcept : v(o.v) {}
+    AssignThrows& operator=(AssignThrows&&) { throw std::runtime_error("assignment failed"); }
+};
+
+TEMPLATE_TEST_CASE("direct slab: replace never loses a value, even when assignment throws", "[direct][replace]",
+                   Bounded, Unbounded) {
+    auto slab = TestType::template make<AssignThrows>(2);
+    auto h = slab->emplace(1);
+    const Key k = h.key();
+    AssignThrows old = h.replace(AssignThrows(2));  // built in place, not assigned
+    CHECK(old.v == 1);
+    CHECK(h->v == 2);
+    CHECK(h.key() == k);
+    STATIC_REQUIRE(noexcept(h.replace(std::declval<AssignThrows>())));
+}
+
 TEMPLATE_TEST_CASE("direct slab: a throwing constructor gives its cell back", "[direct]", Bounded, Unbounded) {
     auto slab = TestType::template make<Throws>(2);
     auto ok = slab->emplace(false);
@@ -333,7 +391,7 @@ TEMPLATE_TEST_CASE("direct slab: a throwing constructor gives its cell back", "[
 }
 
 TEST_CASE("unbounded slab: addresses stay put while it grows by a million entries", "[direct][unbounded]") {
-    UnboundedSlab<std::uint64_t> slab({.chunk_capacity = 1000});  // rounded up to 1024
+    UnboundedSlab<std::uint64_t> slab({.chunk_capacity = 1000});  // exactly 1000 cells a chunk, 1024 keys
     constexpr std::uint64_t n = 1'000'000;
     std::vector<const std::uint64_t*> where;
     std::vector<Key> keys;
@@ -343,25 +401,93 @@ TEST_CASE("unbounded slab: addresses stay put while it grows by a million entrie
         const Key k = slab.insert_key(i);
         keys.push_back(k);
         where.push_back(&slab[k]);
-        if (i == 1023 || i == 1024) CHECK(slab.capacity() == 1024 * (i / 1024 + 1));
+        if (i == 999 || i == 1000) CHECK(slab.capacity() == 1000 * (i / 1000 + 1));
     }
     CHECK(slab.len() == n);
-    CHECK(slab.capacity() == ((n + 1023) / 1024) * 1024);
+    CHECK(slab.capacity() == n);
     bool all_stable = true;
     for (std::uint64_t i = 0; i < n; ++i) {
         all_stable = all_stable && &slab[keys[i]] == where[i] && *where[i] == i;
-        all_stable = all_stable && keys[i].into_raw() == ((i / 1024) << 10 | (i % 1024));  // chunk << shift | offset
+        all_stable = all_stable && keys[i].into_raw() == ((i / 1000) << 10 | (i % 1000));  // chunk << shift | offset
     }
     CHECK(all_stable);
 }
 
 TEST_CASE("unbounded slab: capacity pre-allocates whole chunks", "[direct][unbounded]") {
     UnboundedSlab<int> slab({.chunk_capacity = 100, .capacity = 1000});
-    CHECK(slab.capacity() == 1024);  // 8 chunks of 128
+    CHECK(slab.capacity() == 1000);  // 10 chunks of exactly 100
+    UnboundedSlab<int> rounded({.chunk_capacity = 100, .capacity = 950});
+    CHECK(rounded.capacity() == 1000);  // whole chunks: at least what was asked
     UnboundedSlab<int> lazy({.chunk_capacity = 64});
     CHECK(lazy.capacity() == 0);
     (void)lazy.insert_key(1);
     CHECK(lazy.capacity() == 64);
+}
+
+// A type so large that no slab of 2^31 of them fits in the address space.
+struct Huge {
+    unsigned char bytes[std::size_t{1} << 40];
+};
+
+// The message of the CapacityError that `make` throws ("" if it throws none).
+template <class F>
+std::string capacity_error(F&& make) {
+    try {
+        make();
+    } catch (const CapacityError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST_CASE("every capacity that cannot be honoured is a CapacityError naming the number", "[direct][capacity]") {
+    using Catch::Contains;
+    constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+    // Bounded.
+    CHECK_THAT(capacity_error([] { BoundedSlab<int> s(0); }), Contains("bounded capacity 0"));
+    CHECK_THAT(capacity_error([] { BoundedSlab<int> s(kMax); }),
+               Contains("bounded capacity 18446744073709551615") && Contains("key space"));
+    CHECK_THAT(capacity_error([] { BoundedSlab<Huge> s(std::size_t{1} << 30); }),
+               Contains("bounded capacity 1073741824") && Contains("more memory than can be addressed"));
+    // Unbounded: the initial capacity near SIZE_MAX must not wrap to zero chunks.
+    CHECK_THAT(capacity_error([] { UnboundedSlab<int> s({.capacity = kMax}); }),
+               Contains("initial capacity 18446744073709551615") && Contains("2147483648"));
+    CHECK_THAT(capacity_error([] { UnboundedSlab<int> s({.capacity = kMax - 4095}); }),
+               Contains("initial capacity 18446744073709547520"));
+    CHECK_THAT(capacity_error([] { UnboundedSlab<int> s({.chunk_capacity = 4, .capacity = 9, .max_capacity = 8}); }),
+               Contains("initial capacity 9 exceeds the slab's maximum of 8 cells (max_capacity)"));
+    // chunk_capacity 3 leaves a quarter of the key space unused: 3 * 2^29 cells at most.
+    CHECK_THAT(capacity_error([] { UnboundedSlab<int> s({.chunk_capacity = 3, .capacity = std::size_t{1} << 31}); }),
+               Contains("initial capacity 2147483648 exceeds the slab's maximum of 1610612736 cells (the key space "
+                        "at chunk_capacity 3)"));
+    // max_capacity(0) is refused, not read as one chunk.
+    CHECK_THAT(capacity_error([] { UnboundedSlab<int> s({.max_capacity = 0}); }), Contains("max_capacity 0"));
+    CHECK_THAT(capacity_error([] { UnboundedSlab<int> s({.chunk_capacity = 0}); }), Contains("chunk_capacity 0"));
+    CHECK_THAT(capacity_error([] { UnboundedSlab<int> s({.chunk_capacity = kMax}); }),
+               Contains("chunk_capacity 18446744073709551615"));
+    CHECK_THAT(capacity_error([] { UnboundedSlab<Huge> s({.chunk_capacity = std::size_t{1} << 30}); }),
+               Contains("chunk_capacity 1073741824") && Contains("more memory than can be addressed"));
+    // Values that can be honoured are, exactly.
+    CHECK(capacity_error([] { UnboundedSlab<int> s({.chunk_capacity = 3, .max_capacity = kMax}); }).empty());
+    CHECK(capacity_error([] { BoundedSlab<int> s(1); }).empty());
+}
+
+TEST_CASE("unbounded slab: max_capacity is exact, chunk sizes need not be powers of two", "[direct][capacity]") {
+    UnboundedSlab<int> slab({.chunk_capacity = 3, .max_capacity = 7});  // chunks of 3, 3, and 1 usable cell
+    std::set<Key> keys;
+    for (int i = 0; i < 7; ++i) keys.insert(slab.insert_key(i));
+    CHECK(slab.len() == 7);
+    CHECK(slab.capacity() == 7);
+    CHECK(slab.try_emplace_key(8) == Key::NONE);
+    CHECK_THROWS_AS(slab.insert_key(8), CapacityError);
+    // chunk << 2 | offset, offsets below 3
+    CHECK(keys == std::set<Key>{Key::from_raw(0), Key::from_raw(1), Key::from_raw(2), Key::from_raw(4),
+                                Key::from_raw(5), Key::from_raw(6), Key::from_raw(8)});
+    CHECK_FALSE(slab.contains_key(Key::from_raw(3)));  // between chunks: no cell
+    CHECK_FALSE(slab.contains_key(Key::from_raw(9)));  // the last chunk's unusable cells
+    slab.clear();
+    for (int i = 0; i < 7; ++i) (void)slab.insert_key(i);
+    CHECK(slab.try_emplace_key(8) == Key::NONE);  // still exact after clear()
 }
 
 TEST_CASE("capacities the key space cannot hold are refused, never truncated", "[direct][capacity]") {

@@ -11,6 +11,11 @@
 // Any number per thread, created at run time. A slab is used by one thread at a
 // time (no internal locking) and never moves (it is neither copyable nor
 // movable: handles point into it; hold it by unique_ptr to move it around).
+// A slab with no live Handle may be handed to another thread (with the usual
+// synchronisation) and used there. Its Handles, though, belong to one thread:
+// the one that made the first of those now alive; each must be made, used
+// and dropped there. Checks builds abort, naming the slab and both threads,
+// when one is not; release builds do not check.
 //
 // Two ways to own a value, pick per use:
 //  * Handle<T> (insert/emplace): 16 bytes, a cell pointer plus a pointer to the
@@ -21,21 +26,33 @@
 //    value and destroys whatever is still alive when the slab is destroyed.
 //    Lookup is a shift, a mask and two loads. This is what linked node
 //    structures (the order book) use.
-// Handle::leak() turns a handle into a key; adopt(key) turns it back.
+// Handle::leak() turns a handle into a key; adopt(key) turns it back. While a
+// Handle owns a value, remove/take/adopt of its key are misuse (a second
+// owner): checks builds abort naming the key.
 //
 // Failure: insert/emplace throw SlabFull (bounded, full) or CapacityError
 // (unbounded at max_capacity or the key space); try_* hand the value back
 // untouched (nullopt / Key::NONE). remove/take/operator[] require a live key:
 // checks builds (NEXUS_SLAB_CHECKS) abort naming the problem, release builds
 // trust the caller. contains_key() and get() are always checked.
+//
+// Teardown: the destructor and clear() destroy every value exactly once,
+// even when values own Handles or keys of other values in the same slab
+// (see detail/core.hpp), and the destructor frees the storage only after the
+// last one. Meanwhile an insert is refused (TeardownInProgress; try_* return
+// empty). Handles from outside the slab must be gone first: checks builds
+// abort if any is still alive once the slab's own values are destroyed.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "nexus/slab/detail/core.hpp"
 #include "nexus/slab/detail/owner.hpp"
+#include "nexus/slab/detail/threads.hpp"
 #include "nexus/slab/key.hpp"
 
 namespace nexus::slab {
@@ -65,14 +82,37 @@ public:
 
 private:
     Handle(CellT* c, detail::SlabCore<T>* core) noexcept : Base(c), core_(core) {
-        if constexpr (detail::kChecks) ++core_->live_handles_;
+        if constexpr (detail::kChecks) {
+            // The first live handle binds the slab's handles to this thread.
+            const std::uint32_t here = detail::this_thread_id();
+            if (core_->live_handles_ == 0) core_->owner_thread_ = here;
+            else if (core_->owner_thread_ != here) [[unlikely]]
+                wrong_thread(core_->owner_thread_, "made");
+            ++core_->live_handles_;
+        }
     }
     void free_cell(CellT* c) noexcept {
         disown();
-        core_->erase(c);
+        core_->template erase<detail::kHeldByHandle>(c);
     }
     void disown() noexcept {
         if constexpr (detail::kChecks) --core_->live_handles_;
+    }
+    void check_thread(const char* verb) const noexcept {
+        if constexpr (detail::kChecks) {
+            if (core_->owner_thread_ != detail::this_thread_id()) [[unlikely]]
+                wrong_thread(core_->owner_thread_, verb);
+        } else {
+            (void)verb;
+        }
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] void wrong_thread(std::uint32_t owner, const char* verb) const noexcept {
+        const detail::ThreadLabel here(detail::this_thread_id()), there(owner);
+        const std::string_view type = detail::type_name<T>();
+        detail::fatalf("a Handle of the slab of %.*s at %p was %s on %s, but the slab's live handles belong to %s "
+                       "(a Handle must be made, used and dropped on one thread)",
+                       static_cast<int>(type.size()), type.data(), static_cast<const void*>(core_), verb, here.text,
+                       there.text);
     }
 
     detail::SlabCore<T>* core_ = nullptr;  // the slab the cell belongs to
@@ -85,6 +125,9 @@ static_assert(sizeof(Handle<int>) == 16);
 // indexed access instead of a chunk-table read plus an indexed access.
 template <class T, bool kBounded>
 class BasicSlab {
+    static_assert(detail::check_value_shape<T>());
+    using KeyOp = typename detail::SlabCore<T>::KeyOp;
+
 public:
     using value_type = T;
     using handle_type = Handle<T>;
@@ -92,10 +135,12 @@ public:
     BasicSlab(const BasicSlab&) = delete;
     BasicSlab& operator=(const BasicSlab&) = delete;
 
-    // Destroys the values still in the slab and frees its storage.
+    // Destroys the values still in the slab, each once, then frees its
+    // storage.
     ~BasicSlab() {
-        expect_no_handles("slab destroyed while handles to it are alive; handles");
-        core_.destroy();
+        core_.destroy_values();
+        expect_no_handles("slab destroyed while handles to it from outside it are alive; handles");
+        core_.release_storage();
     }
 
     // ---- handles ----
@@ -103,7 +148,7 @@ public:
     Handle<T> insert(T&& v) { return emplace(std::move(v)); }
     template <class... Args>
     Handle<T> emplace(Args&&... args) {
-        auto* c = core_.try_emplace(std::forward<Args>(args)...);
+        auto* c = core_.template try_emplace<detail::kHeldByHandle>(std::forward<Args>(args)...);
         if (c == nullptr) [[unlikely]]
             core_.throw_no_room(nullptr);
         return Handle<T>(c, &core_);
@@ -113,23 +158,26 @@ public:
     std::optional<Handle<T>> try_insert(const T& v) { return try_emplace(v); }
     template <class... Args>
     std::optional<Handle<T>> try_emplace(Args&&... args) {
-        auto* c = core_.try_emplace(std::forward<Args>(args)...);
+        auto* c = core_.template try_emplace<detail::kHeldByHandle>(std::forward<Args>(args)...);
         if (c == nullptr) [[unlikely]]
             return std::nullopt;
         return Handle<T>(c, &core_);
     }
     // Takes ownership of a live key (for example one from Handle::leak()).
-    Handle<T> adopt(Key k) noexcept { return Handle<T>(core_.template live_cell<kBounded>(k, "adopt of a vacant key"), &core_); }
+    Handle<T> adopt(Key k) noexcept {
+        auto* c = core_.template live_cell<kBounded>(k, KeyOp::adopt, nullptr);
+        c->state |= detail::kHeldByHandle;
+        return Handle<T>(c, &core_);
+    }
 
     // ---- keys ----
     Key insert_key(const T& v) { return emplace_key(v); }
     Key insert_key(T&& v) { return emplace_key(std::move(v)); }
-    // Always inlined, like the core's claim and construct beneath them
-    // (GCC had kept try_emplace_key out of line in the order book's hot
-    // paths; inlined, the book's mixed workload runs 0.3% fewer instructions).
+    // Always inlined, like the core's claim and construct beneath them, so
+    // that a caller's hot loop holds the whole insert.
     template <class... Args>
     [[gnu::always_inline]] Key emplace_key(Args&&... args) {
-        auto* c = core_.try_emplace(std::forward<Args>(args)...);
+        auto* c = core_.template try_emplace<detail::kHeldByKey>(std::forward<Args>(args)...);
         if (c == nullptr) [[unlikely]]
             core_.throw_no_room(nullptr);
         return Key::from_raw(c->key);
@@ -137,17 +185,19 @@ public:
     // Key::NONE, arguments untouched, when there is no room.
     template <class... Args>
     [[gnu::always_inline]] Key try_emplace_key(Args&&... args) {
-        auto* c = core_.try_emplace(std::forward<Args>(args)...);
+        auto* c = core_.template try_emplace<detail::kHeldByKey>(std::forward<Args>(args)...);
         return c ? Key::from_raw(c->key) : Key::NONE;
     }
 
     // Destroys the value under a live key and frees its cell.
-    void remove(Key k) noexcept { core_.erase(core_.template live_cell<kBounded>(k, "remove of a vacant or out-of-range key")); }
+    void remove(Key k) noexcept {
+        core_.template erase<detail::kHeldByKey>(core_.template live_cell<kBounded>(k, KeyOp::remove, nullptr));
+    }
     // Moves the value out from under a live key and frees its cell.
     [[nodiscard]] T take(Key k) {
-        auto* c = core_.template live_cell<kBounded>(k, "take of a vacant or out-of-range key");
+        auto* c = core_.template live_cell<kBounded>(k, KeyOp::take, nullptr);
         T out(std::move(*c->value()));
-        core_.erase(c);
+        core_.template erase<detail::kHeldByKey>(c);
         return out;
     }
 
@@ -160,9 +210,11 @@ public:
         auto* c = core_.template find<kBounded>(k);
         return c ? c->value() : nullptr;
     }
-    [[nodiscard]] T& operator[](Key k) noexcept { return *core_.template live_cell<kBounded>(k, "access through a vacant key")->value(); }
+    [[nodiscard]] T& operator[](Key k) noexcept {
+        return *core_.template live_cell<kBounded>(k, KeyOp::access, nullptr)->value();
+    }
     [[nodiscard]] const T& operator[](Key k) const noexcept {
-        return *core_.template live_cell<kBounded>(k, "access through a vacant key")->value();
+        return *core_.template live_cell<kBounded>(k, KeyOp::access, nullptr)->value();
     }
     [[nodiscard]] const T& get_unchecked(Key k) const noexcept { return (*this)[k]; }
     [[nodiscard]] T& get_unchecked_mut(Key k) noexcept { return (*this)[k]; }
@@ -171,14 +223,16 @@ public:
     [[nodiscard]] std::size_t capacity() const noexcept { return core_.capacity(); }
     [[nodiscard]] bool is_empty() const noexcept { return core_.len() == 0; }
 
-    // Destroys every value still in the slab and starts over with the
-    // storage it has: the next inserts get keys 0, 1, 2... in order, as from
-    // a new slab, without giving memory back to the OS and mapping it again.
-    // Every key of the slab is dead afterwards; no handle may be alive (the
-    // checks build stops the process if one is). Costs a pass over every cell.
+    // Destroys every value still in the slab, each once, and starts over with
+    // the storage it has: the next inserts get keys 0, 1, 2... in order, as
+    // from a new slab, without giving memory back to the OS and mapping it
+    // again. Every key of the slab is dead afterwards; no handle from outside
+    // the slab may be alive (the checks build stops the process if one is).
+    // Costs a pass over every cell.
     void clear() noexcept {
-        expect_no_handles("clear() while handles to the slab are alive; handles");
-        core_.clear();
+        core_.destroy_values();
+        expect_no_handles("clear() while handles to the slab from outside it are alive; handles");
+        core_.restart();
     }
 
 protected:
@@ -200,7 +254,7 @@ private:
 template <class T>
 class BoundedSlab : public BasicSlab<T, true> {
 public:
-    explicit BoundedSlab(std::size_t capacity) { this->core_.init_bounded(capacity); }
+    explicit BoundedSlab(std::size_t capacity) { this->core_.init_bounded(capacity, nullptr); }
 };
 
 // Grows by whole chunks when the free list runs dry; never moves or copies a
@@ -208,7 +262,7 @@ public:
 template <class T>
 class UnboundedSlab : public BasicSlab<T, false> {
 public:
-    explicit UnboundedSlab(const UnboundedConfig& cfg = {}) { this->core_.init_unbounded(cfg); }
+    explicit UnboundedSlab(const UnboundedConfig& cfg = {}) { this->core_.init_unbounded(cfg, nullptr); }
 };
 
 }  // namespace nexus::slab

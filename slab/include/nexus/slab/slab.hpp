@@ -10,9 +10,15 @@
 //   allocator.hpp  NEXUS_SLAB_ALLOCATOR: per-thread, per-type, 8-byte Slot
 //   errors.hpp     exceptions, and the NEXUS_SLAB_CHECKS debug switch
 //
-// Memory: each cell holds a 4-byte tag (the key, or a vacant mark) before the
-// value, padded to the value's alignment (at least 8), and at least 8 bytes of
-// value storage; kOverheadPerValue<T> gives the bytes per value beyond sizeof(T).
+// Memory: each cell holds an 8-byte header (its key, and whether it is vacant
+// or who owns the value) before the value, padded to the value's alignment,
+// and at least 8 bytes of value storage. Values of any alignment are placed
+// correctly (chunks are allocated at the larger of 64 and the cell's
+// alignment). kOverheadPerValue<T> gives the bytes per value beyond sizeof(T):
+// 8 for most types, but a whole alignment unit for an over-aligned one (128
+// for alignas(128), 4096 for a page-aligned buffer).
+//
+// Safety rules in one place: docs/slab-safety.md.
 #pragma once
 
 #include "nexus/slab/allocator.hpp"
@@ -21,6 +27,7 @@
 #include "nexus/slab/key.hpp"
 
 namespace nexus::slab {
+// Bytes a slab spends per value beyond sizeof(T) (see Memory above).
 template <class T>
 inline constexpr std::size_t kOverheadPerValue = detail::kOverheadPerValue<T>;
 }
