@@ -251,6 +251,39 @@ TEST_CASE("crash: bad configuration or journal at start-up is exit 2 with the fi
     CHECK(std::filesystem::file_size(j0) == H + 6 * R);  // and not cut
 }
 
+TEST_CASE("crash: a changed configuration or a missing or emptied shard file refuses the start", "[server][journal][venue]") {
+    TempDir dir;
+    const std::string cfg = dir.path + "/engine.cfg";
+    const std::string text = base_config(dir.path, "shards 2\n");
+    std::ofstream(cfg) << text;
+    make_journal(dir.path, cfg);
+    std::string log;
+    auto with = [&](std::string t, const std::string& a, const std::string& b) {
+        t.replace(t.find(a), a.size(), b);
+        std::ofstream(cfg, std::ios::trunc) << t;
+    };
+    std::string swapped = text;
+    swapped.replace(swapped.find("user alice password=pw1"), 23, "user TEMP password=pw1");
+    swapped.replace(swapped.find("user bob password=pw2"), 21, "user alice password=pw2");
+    with(swapped, "user TEMP", "user bob");  // alice and bob swapped: every order would change owner
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("engine.cfg: the configuration does not match the journal") &&
+                        Catch::Contains("user 1 was alice, is now bob") && Catch::Contains("user 2 was bob, is now alice"));
+    with(text, "instrument AAPL", "instrument IBM\ninstrument AAPL");
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("instrument 1 was AAPL, is now IBM"));
+    std::ofstream(cfg, std::ios::trunc) << text;
+    const std::string j1 = dir.path + "/journal/journal-1.nxj";
+    std::filesystem::rename(j1, j1 + ".away");
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains(j1 + ": missing"));
+    std::filesystem::rename(j1 + ".away", j1);
+    const std::string j0 = dir.path + "/journal/journal-0.nxj";
+    std::filesystem::resize_file(j0, 0);
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains(j0 + ": empty"));
+}
+
 TEST_CASE("crash: --recover-only reads and checks, and writes nothing", "[server][journal]") {
     TempDir dir;
     const std::string cfg = dir.path + "/engine.cfg";

@@ -564,7 +564,11 @@ TEST_CASE("sequenced delivery: a replay from any number is the stream byte for b
         if (t % 50 == 0)
             for (auto& p : read_until_answer(*a, t)) stream.push_back(p);
     }
-    REQUIRE(stream.size() == 700);
+    while (stream.size() < 700) {  // (two shards: answers to the last tokens may come in either order)
+        const auto r = a->next_message();
+        REQUIRE(r.packet == wire::kSequenced);
+        stream.push_back(r.payload);
+    }
     a->close();
     for (std::uint64_t from : {std::uint64_t{1}, std::uint64_t{256}, std::uint64_t{257}, std::uint64_t{513}, std::uint64_t{700}}) {
         INFO("from " << from);

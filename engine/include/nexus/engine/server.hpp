@@ -26,14 +26,22 @@
 // Start-up (recovery.hpp) locks the journal directory, checks the
 // configuration against the manifest, replays every shard's journal against
 // the outbound store, and rewrites the ITCH file from the journal.
-// SIGINT/SIGTERM: stop accepting and reading, let the shards finish and commit
-// what they hold, answer all of it, send End of Session to every session once
-// it has its answers, wait up to shutdown_timeout_ms for the clients to read
-// them, write the ITCH trailer and the manifest, return 0. SIGUSR1 logs the
-// counters.
+// SIGINT/SIGTERM: stop accepting and processing requests, let the shards
+// finish and commit what they hold, answer all of it, send End of Session to
+// every session once it has its answers, wait up to shutdown_timeout_ms for
+// the clients to read them, write the ITCH trailer and the manifest, return 0.
+// SIGUSR1 logs the counters.
+//
+// A session that ends (logout, protocol error, End of Session) shuts its
+// sending side once everything is written, reads and drops input from then
+// on, and closes when the client has acknowledged every byte (or closed its
+// side; a second at most): closing a socket with unread input resets the
+// connection, and a reset destroys what the kernel has not delivered yet.
 #pragma once
 
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -519,8 +527,11 @@ private:
         void flush() {
             if (!closed_) srv_.mark_dirty(*this);
         }
-        // Shutdown: no further request is read.
-        void stop_reading() noexcept { reading_stopped_ = true; }
+        // Shutdown: no further request is processed. Input is still read
+        // and dropped, so that closing the socket later does not reset the
+        // connection (a reset can destroy the answers and End of Session
+        // that are on their way to the client).
+        void stop_reading() noexcept { discard_input_ = true; }
         // Shutdown: End of Session once the session has every answer of its stream.
         void end_session() {
             end_requested_ = true;
@@ -535,6 +546,7 @@ private:
         }
         void close_at_deadline() {
             if (closed_) return;
+            if (pending_.empty() && inflight_.empty() && (end_sent_ || stream_stopped_ || user_ < 0)) return close("shutdown deadline");
             spdlog::warn("session {} ({}, user {}): {} bytes not read by the client within shutdown_timeout_ms{}", id_, peer_, user_name(),
                          pending_.size() + inflight_.size(),
                          user_ >= 0 ? "; it can resume from the store at its next login" : "");
@@ -548,8 +560,7 @@ private:
             timer_.cancel();
             sock_.shutdown(tcp::socket::shutdown_both, ignore);
             sock_.close(ignore);
-            if (user_ >= 0 && srv_.user_sessions_[static_cast<std::size_t>(user_)] == this)
-                srv_.user_sessions_[static_cast<std::size_t>(user_)] = nullptr;
+            release_user();
             auto self = shared_from_this();
             srv_.sessions_.erase(self);
             if (srv_.shutting_down_ && srv_.sessions_.empty()) srv_.finish();
@@ -596,7 +607,7 @@ private:
             }
             if (writing_) return;
             if (pending_.empty()) {
-                if (closing_) close("closed after the last reply");
+                if (closing_) half_close();
                 return;
             }
             inflight_.swap(pending_);
@@ -613,14 +624,54 @@ private:
             });
         }
 
+        void release_user() {
+            if (user_ >= 0 && srv_.user_sessions_[static_cast<std::size_t>(user_)] == this)
+                srv_.user_sessions_[static_cast<std::size_t>(user_)] = nullptr;
+        }
+        // Everything is written: our side of the connection ends (FIN after the
+        // data), input is dropped from now on, and the socket closes when the
+        // client closes its side or has acknowledged every byte (then a reset
+        // can no longer destroy anything), or a second later at most.
+        void half_close() {
+            if (half_closed_) return;
+            half_closed_ = true;
+            half_closed_at_ = std::chrono::steady_clock::now();
+            discard_input_ = true;
+            release_user();  // it carries no more of the stream: the user may log in again at once
+            boost::system::error_code ignore;
+            sock_.shutdown(tcp::socket::shutdown_send, ignore);
+            if (!reading_) read();
+            timer_.cancel();  // the heartbeat tick ends here
+            linger();
+        }
+        void linger() {
+            timer_.expires_after(std::chrono::milliseconds(10));
+            timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+                if (ec || self->closed_) return;
+                int unacknowledged = 0;
+                if (::ioctl(self->sock_.native_handle(), SIOCOUTQ, &unacknowledged) != 0) unacknowledged = 0;
+                if (unacknowledged == 0) return self->close("every byte acknowledged");
+                if (std::chrono::steady_clock::now() - self->half_closed_at_ >= std::chrono::seconds(1))
+                    return self->close("the client did not take the last bytes within a second");
+                self->linger();
+            });
+        }
+
         void read() {
+            reading_ = true;
             sock_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
                                   [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                                       self->on_read(ec, n);
                                   });
         }
         void on_read(boost::system::error_code ec, std::size_t n) {
-            if (closed_ || reading_stopped_) return;
+            reading_ = false;
+            if (closed_) return;
+            if (discard_input_) {
+                if (ec) return close(ec == asio::error::eof ? "client closed the connection" : "read failed: " + ec.message());
+                rlen_ = 0;
+                return read();
+            }
             if (ec) {
                 if (rlen_ > 0)
                     spdlog::info("session {} ({}, user {}): disconnected in the middle of a packet ({} bytes unread)", id_,
@@ -747,7 +798,7 @@ private:
             timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
                 if (ec || self->closed_) return;
                 const auto now = std::chrono::steady_clock::now();
-                if (!self->reading_stopped_ &&
+                if (!self->discard_input_ &&
                     now - self->last_rx_ > std::chrono::milliseconds(self->srv_.cfg_.idle_timeout_ms)) {
                     ++self->srv_.counters_.idle_disconnects;
                     spdlog::warn("session {} ({}, user {}): nothing received for {} ms; disconnecting", self->id_,
@@ -755,7 +806,7 @@ private:
                     self->close("idle");
                     return;
                 }
-                if (self->user_ >= 0 && !self->end_sent_ &&
+                if (self->user_ >= 0 && !self->closing_ && !self->end_sent_ &&
                     now - self->last_tx_ >= std::chrono::milliseconds(self->srv_.cfg_.heartbeat_ms)) {
                     self->encoder().packet(wire::kServerHeartbeat);
                     self->flush();
@@ -777,7 +828,10 @@ private:
         bool dirty_ = false;            // in the server's list of sessions to pump
         bool live_ = false;             // caught up with the user's stream
         bool stream_stopped_ = false;   // closing on the client's logout or error: no more of the stream is sent
-        bool reading_stopped_ = false;  // shutdown: requests are no longer read
+        bool reading_ = false;          // a read is outstanding
+        bool discard_input_ = false;    // shutdown or closing: input is read and dropped
+        bool half_closed_ = false;      // our side of the connection is shut
+        std::chrono::steady_clock::time_point half_closed_at_;
         bool end_requested_ = false, end_sent_ = false;
         std::uint64_t replay_next_ = 0;  // while catching up: the next message to read from the store
         int user_ = -1;
