@@ -65,7 +65,7 @@ std::uint64_t env_or(const char* name, std::uint64_t fallback) {
 
 }  // namespace
 
-TEST_CASE("clean stop: SIGTERM while clients pipeline; every journaled command is answered, every session ends with End of Session",
+TEST_CASE("clean stop: SIGTERM while clients pipeline, every journaled command is answered, every session ends with End of Session",
           "[server][faults]") {
     const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
     INFO("matching " << matching);
@@ -117,7 +117,7 @@ TEST_CASE("clean stop: SIGTERM while clients pipeline; every journaled command i
     CHECK(e.signal_and_wait(SIGTERM) == 0);
 }
 
-TEST_CASE("fault injection: SIGKILL or SIGTERM at random moments over many runs; each recovery matches what every client was told",
+TEST_CASE("fault injection: SIGKILL or SIGTERM at random moments over many runs, each recovery matches what every client was told",
           "[server][faults][crash]") {
     const std::uint64_t runs = env_or("NEXUS_FAULT_RUNS", 14), seed = env_or("NEXUS_FAULT_SEED", 20261127);
     INFO("NEXUS_FAULT_SEED=" << seed << " NEXUS_FAULT_RUNS=" << runs);

@@ -503,7 +503,7 @@ std::vector<std::vector<std::uint8_t>> read_until_answer(en::Client& c, std::uin
 }
 }  // namespace
 
-TEST_CASE("sequenced delivery: Login Accepted gives the next number; a fill while the owner is away is kept for its next login",
+TEST_CASE("sequenced delivery: Login Accepted gives the next number, a fill while the owner is away is kept for its next login",
           "[server][sequence]") {
     const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
     INFO("matching " << matching);
@@ -607,7 +607,7 @@ TEST_CASE("sequenced delivery: a replay from any number is the stream byte for b
     CHECK(executions + (ts.server().next_sequence(0) - 1 - seq) == 10);  // every fill of bob's 100 (10 orders of 10)
 }
 
-TEST_CASE("sequenced delivery: the stream and its numbers survive a restart; unknown session refused, a number past the end starts at the next",
+TEST_CASE("sequenced delivery: the stream and its numbers survive a restart, unknown session refused, a number past the end starts at the next",
           "[server][sequence]") {
     TempDir dir;
     const std::string cfg = base_config(dir.path, "shards 2\n");
@@ -663,7 +663,7 @@ TEST_CASE("one engine per journal directory: a second server is refused, naming 
     ts.stop();
 }
 
-TEST_CASE("venue binding: a changed configuration is refused naming each change; safe changes keep every order with its owner",
+TEST_CASE("venue binding: a changed configuration is refused naming each change, safe changes keep every order with its owner",
           "[server][journal][venue]") {
     TempDir dir;
     const std::string cfg = base_config(dir.path, "shards 2\n");

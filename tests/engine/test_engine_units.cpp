@@ -222,7 +222,7 @@ TEST_CASE("CRC-32C: the instruction and the portable loop agree, on known values
     CHECK(en::crc32c_fixed<60>(b.data()) == en::detail::crc32c_sw(b.data(), 60));
 }
 
-TEST_CASE("login request: session and requested sequence number are read; a sequence that is not a number is an error", "[protocol]") {
+TEST_CASE("login request: session and requested sequence number are read, a sequence that is not a number is an error", "[protocol]") {
     std::vector<std::uint8_t> b;
     wire::Encoder(b).login("alice", "pw1", "ABC", 12345678901234567890ull);
     wire::Login l;
@@ -426,7 +426,7 @@ TEST_CASE("journal: a torn tail is reported, a complete damaged record is damage
     }
 }
 
-TEST_CASE("manifest: written and read back; damage and edits are refused", "[journal][venue]") {
+TEST_CASE("manifest: written and read back, damage and edits are refused", "[journal][venue]") {
     TempDir dir;
     en::Manifest m;
     en::new_identity(m, 123);
