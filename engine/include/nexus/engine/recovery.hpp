@@ -32,7 +32,6 @@
 #include <dirent.h>
 
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -62,7 +61,6 @@ struct Recovered {
     std::uint64_t commands = 0;          // journal records replayed
     std::uint64_t stored = 0;            // answers found in the outbound store
     std::uint64_t unsent = 0;            // answers the journals produce that the store lacked
-    bool fresh = false;                  // a new venue (nothing to recover)
 };
 
 // A short description of a Sequenced Data packet, for messages.
@@ -98,12 +96,10 @@ public:
             std::filesystem::remove(manifest_path(dir_) + ".tmp", ec);
         } else if (!std::filesystem::is_directory(dir_)) {
             spdlog::info("{}: no journal directory: nothing to recover", dir_);
-            out.fresh = true;
             return out;
         }
         if (::access(manifest_path(dir_).c_str(), F_OK) != 0) {
             without_manifest();
-            out.fresh = true;
             if (mode_ == StartMode::Serve) create_venue(out);
             else spdlog::info("{}: no journal yet: nothing to recover", dir_);
             return out;
