@@ -269,6 +269,11 @@ TEST_CASE("crash: a changed configuration or a missing or emptied shard file ref
     CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
     CHECK_THAT(log, Catch::Contains("engine.cfg: the configuration does not match the journal") &&
                         Catch::Contains("user 1 was alice, is now bob") && Catch::Contains("user 2 was bob, is now alice"));
+    const std::string itch = slurp(dir.path + "/md.itch");
+    CHECK(run_engine({"--config", cfg}, dir.path, &log) == 2);  // to serve: refused the same way
+    CHECK_THAT(log, Catch::Contains("user 1 was alice, is now bob"));
+    CHECK(slurp(dir.path + "/md.itch") == itch);  // the market data of the journal is left as it was
+    CHECK(!std::filesystem::exists(dir.path + "/md.itch.tmp"));
     with(text, "instrument AAPL", "instrument IBM\ninstrument AAPL");
     CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
     CHECK_THAT(log, Catch::Contains("instrument 1 was AAPL, is now IBM"));

@@ -104,7 +104,6 @@ public:
     Server& operator=(const Server&) = delete;
     ~Server() {
         for (auto& s : shards_) s->stop();
-        if (itch_fd_ >= 0) ::close(itch_fd_);
     }
 
     [[nodiscard]] std::uint16_t port() const { return acceptor_.is_open() ? acceptor_.local_endpoint().port() : 0; }
@@ -203,11 +202,14 @@ private:
             lock_ = DirectoryLock::shared_if_present(cfg_.journal_dir);
         }
         // The ITCH file is rewritten from the journal: its header now, the
-        // replayed market data as recovery produces it.
+        // replayed market data as recovery produces it. It is built beside
+        // the old one and takes its place only once recovery succeeded (a
+        // refused start leaves the old file as it was).
         std::function<void(std::span<const std::uint8_t>)> itch;
+        const std::string itch_tmp = cfg_.itch_out + ".tmp";
         if (mode_ == StartMode::Serve && !cfg_.itch_out.empty()) {
-            itch_fd_ = ::open(cfg_.itch_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-            if (itch_fd_ < 0) throw std::runtime_error(cfg_.itch_out + ": cannot create: " + std::strerror(errno));
+            itch_file_ = PosixFile(itch_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND);
+            itch_fd_ = itch_file_.fd();
             feed::ItchEncoder head;
             const std::uint64_t ts = itch_time(wall_ns());
             head.system_event(ts, 'O');
@@ -222,7 +224,15 @@ private:
         }
         std::vector<ShardCore*> cores;
         for (auto& s : shards_) cores.push_back(&s->core());
-        Recovered r = Recovery(cfg_, mode_, std::move(cores), router_, store_, std::move(itch)).run();
+        Recovered r;
+        try {
+            r = Recovery(cfg_, mode_, std::move(cores), router_, store_, std::move(itch)).run();
+        } catch (...) {
+            if (itch_file_.is_open()) std::filesystem::remove(itch_tmp);
+            throw;
+        }
+        if (itch_file_.is_open() && std::rename(itch_tmp.c_str(), cfg_.itch_out.c_str()) != 0)
+            throw JournalError(cfg_.itch_out + ": cannot replace it with " + itch_tmp + ": " + std::strerror(errno));
         for (std::size_t i = 0; i < r.journals.size(); ++i) shards_[i]->open_journal(std::move(r.journals[i]));
         manifest_ = r.manifest;
         recovered_ = {r.commands, r.stored, r.unsent};
@@ -850,7 +860,8 @@ private:
     std::optional<asio::steady_timer> shutdown_timer_;
     asio::steady_timer itch_flush_timer_{io_};
     std::vector<std::unique_ptr<Shard>> shards_;
-    int itch_fd_ = -1;
+    PosixFile itch_file_;  // the market-data file (itch_out)
+    int itch_fd_ = -1;     // its descriptor, or -1
     std::unordered_map<std::string, std::uint32_t> user_index_;
     std::vector<Session*> user_sessions_;  // per user: the logged-in session
     std::unordered_set<SessionPtr> sessions_;
