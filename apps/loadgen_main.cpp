@@ -12,6 +12,15 @@
 // from a fixed mid on either side (some cross), IOC market orders, cancels and
 // replaces of the session's own resting orders (a session with more than
 // --max-live resting orders cancels instead of adding).
+//
+// Each session keeps its place in its SoupBinTCP stream (the number of the
+// last Sequenced Data message it processed). With --resume S, a session whose
+// connection is lost (the engine restarted, or stopped with End of Session)
+// reconnects for up to S seconds and logs in asking for the message after
+// that one: the engine replays what it missed — the answers to requests it
+// had journaled, fills of resting orders — then carries on. Requests sent
+// before the outage are not timed; those still unanswered once the run ends
+// were never executed (the engine had not journaled them).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,6 +32,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -56,6 +67,7 @@ struct Options {
     std::uint64_t seed = 1;
     bool busy = false;
     bool floor = false;  // --floor: loopback TCP echo, no engine
+    double resume = 0;   // seconds to keep reconnecting after a lost connection (0: a loss ends the run)
 };
 
 [[noreturn]] void usage(int code) {
@@ -76,8 +88,34 @@ struct Options {
                  "  --busy            poll the sockets without sleeping (takes a whole core)\n"
                  "  --floor           measure the machine's floor instead: a 44-byte ping-pong over loopback TCP\n"
                  "                    with a trivial echo thread (blocking, or polling with --busy); --duration applies\n"
-                 "  --seed N\n");
+                 "  --resume S        after a lost connection, reconnect for up to S seconds and resume the stream\n"
+                 "                    from the last message processed (default 0: a lost connection ends the run)\n"
+                 "  --seed N\n"
+                 "Numbers are range-checked: --sessions 1..100000, --window 1..100000, --rate up to 10^8,\n"
+                 "--duration and --warmup 0..86400 seconds, --resume 0..3600.\n");
     std::exit(code);
+}
+
+[[noreturn]] void usage_error(const std::string& what) {
+    std::fprintf(stderr, "nexus-loadgen: %s\n", what.c_str());
+    usage(2);
+}
+
+// A whole number in [min, max], or a usage error naming the option.
+std::uint64_t whole(const std::string& opt, const std::string& v, std::uint64_t min, std::uint64_t max) {
+    try {
+        return en::detail::parse_uint(v, opt, min, max);
+    } catch (const en::ConfigError& e) {
+        usage_error(e.what());
+    }
+}
+// A finite decimal number in [min, max], or a usage error naming the option.
+double decimal(const std::string& opt, const std::string& v, double min, double max) {
+    char* end = nullptr;
+    const double x = v.empty() ? 0 : std::strtod(v.c_str(), &end);
+    if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < min || x > max)
+        usage_error(opt + ": '" + v + "' is not a number in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    return x;
 }
 
 Options parse(int argc, char** argv) {
@@ -85,22 +123,23 @@ Options parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
-            if (i + 1 >= argc) usage(2);
+            if (i + 1 >= argc) usage_error(a + " needs a value");
             return argv[++i];
         };
         if (a == "--host") o.host = next();
-        else if (a == "--port") o.port = std::stoi(next());
+        else if (a == "--port") o.port = static_cast<int>(whole(a, next(), 1, 65535));
         else if (a == "--port-file") o.port_file = next();
         else if (a == "--config") o.config = next();
-        else if (a == "--sessions") o.sessions = static_cast<unsigned>(std::stoul(next()));
-        else if (a == "--rate") o.rate = std::stod(next());
-        else if (a == "--window") o.window = static_cast<unsigned>(std::stoul(next()));
-        else if (a == "--duration") o.duration = std::stod(next());
-        else if (a == "--warmup") o.warmup = std::stod(next());
-        else if (a == "--max-live") o.max_live = std::stoul(next());
+        else if (a == "--sessions") o.sessions = static_cast<unsigned>(whole(a, next(), 1, 100'000));
+        else if (a == "--rate") o.rate = decimal(a, next(), 1e-3, 1e8);
+        else if (a == "--window") o.window = static_cast<unsigned>(whole(a, next(), 1, 100'000));
+        else if (a == "--duration") o.duration = decimal(a, next(), 1e-3, 86'400);
+        else if (a == "--warmup") o.warmup = decimal(a, next(), 0, 86'400);
+        else if (a == "--max-live") o.max_live = whole(a, next(), 1, 100'000'000);
         else if (a == "--tsv") o.tsv = next();
         else if (a == "--label") o.label = next();
-        else if (a == "--seed") o.seed = std::stoull(next());
+        else if (a == "--seed") o.seed = whole(a, next(), 0, ~std::uint64_t{0});
+        else if (a == "--resume") o.resume = decimal(a, next(), 0, 3600);
         else if (a == "--busy") o.busy = true;
         else if (a == "--floor") o.floor = true;
         else if (a == "--mix") {
@@ -115,27 +154,29 @@ Options parse(int argc, char** argv) {
                 bool known = false;
                 for (int k = 0; k < 4; ++k)
                     if (eq != std::string::npos && item.substr(0, eq) == names[k]) {
-                        o.mix[k] = static_cast<unsigned>(std::stoul(item.substr(eq + 1)));
+                        o.mix[k] = static_cast<unsigned>(whole("--mix " + item.substr(0, eq), item.substr(eq + 1), 0, 1'000'000));
                         known = true;
                     }
-                if (!known) {
-                    std::fprintf(stderr, "nexus-loadgen: bad --mix item '%s'\n", item.c_str());
-                    usage(2);
-                }
+                if (!known) usage_error("bad --mix item '" + item + "'");
                 pos = comma == std::string::npos ? spec.size() : comma + 1;
             }
+            if (o.mix[0] + o.mix[1] + o.mix[2] + o.mix[3] == 0) usage_error("--mix: every weight is 0");
         } else if (a == "--help" || a == "-h") usage(0);
-        else {
-            std::fprintf(stderr, "nexus-loadgen: unknown option %s\n", a.c_str());
-            usage(2);
-        }
+        else usage_error("unknown option " + a);
     }
-    if (!o.floor && (o.config.empty() || (o.port == 0 && o.port_file.empty()) || (o.rate <= 0) == (o.window == 0))) usage(2);
+    if (o.floor) return o;
+    if (o.config.empty()) usage_error("--config is required");
+    if (o.port == 0 && o.port_file.empty()) usage_error("--port or --port-file is required");
+    if ((o.rate > 0) == (o.window > 0)) usage_error("exactly one of --rate and --window");
     return o;
 }
 
 struct Session {
+    std::string user, password;
     int fd = -1;
+    std::uint64_t last_seq = 0;  // the last Sequenced Data message processed (the stream's place)
+    bool down = false;           // connection lost, reconnecting (--resume)
+    std::uint64_t down_since = 0, last_attempt = 0;  // TSC
     std::vector<std::uint8_t> in, out;
     std::uint64_t next_token = 0;
     std::unordered_map<std::uint64_t, std::uint32_t> open;  // resting orders: token -> open qty
@@ -143,6 +184,7 @@ struct Session {
     std::unordered_map<std::uint64_t, std::size_t> live_pos;
     struct Times {
         std::uint64_t due, sent;
+        bool interrupted = false;  // sent before an outage: its answer, if any, comes in the replay and is not timed
     };
     std::unordered_map<std::uint64_t, Times> pending;  // request token -> when it was due, when it left
     std::uint64_t answered = 0;
@@ -300,22 +342,37 @@ int main(int argc, char** argv) {
     const nb::TscInfo tsc = nb::calibrate();
     const double ticks_per_us = tsc.ticks_per_ns * 1000;
 
-    // Connect and log in.
+    // Connects and logs in asking for the stream from the message after the
+    // last one processed (0 at the start: new messages only). Returns what
+    // went wrong, or "".
+    auto connect_session = [&](Session& s) -> std::string {
+        try {
+            en::Client c(opt.host, static_cast<std::uint16_t>(port));
+            const std::uint64_t from = s.last_seq == 0 && s.fd < 0 && !s.down ? 0 : s.last_seq + 1;
+            if (!c.login(s.user, s.password, "", from)) return "login of " + s.user + ": connection lost";
+            const auto r = c.receive(std::chrono::milliseconds(3000));
+            wire::LoginAccepted la;
+            if (r.packet != wire::kLoginAccepted || !wire::decode_login_accepted(r.payload, la))
+                return "login of " + s.user + (r.packet == wire::kLoginRejected ? " refused" : ": no answer");
+            if (from != 0 && la.sequence != from)
+                std::fprintf(stderr, "nexus-loadgen: %s asked for message %llu, the engine starts at %llu\n", s.user.c_str(),
+                             static_cast<unsigned long long>(from), static_cast<unsigned long long>(la.sequence));
+            s.last_seq = la.sequence - 1;
+            s.in.clear();
+            s.fd = c.release(s.in);
+            return "";
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+    };
     std::vector<Session> sessions(opt.sessions);
     const std::uint64_t token_base = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
     for (unsigned i = 0; i < opt.sessions; ++i) {
-        try {
-            en::Client c(opt.host, static_cast<std::uint16_t>(port));
-            c.login(cfg.users[i].name, cfg.users[i].password);
-            const auto r = c.receive();
-            if (r.packet != wire::kLoginAccepted) {
-                std::fprintf(stderr, "nexus-loadgen: login of %s refused\n", cfg.users[i].name.c_str());
-                return 1;
-            }
-            sessions[i].fd = c.release(sessions[i].in);
-            sessions[i].next_token = token_base;
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "nexus-loadgen: %s\n", e.what());
+        sessions[i].user = cfg.users[i].name;
+        sessions[i].password = cfg.users[i].password;
+        sessions[i].next_token = token_base;
+        if (const std::string bad = connect_session(sessions[i]); !bad.empty()) {
+            std::fprintf(stderr, "nexus-loadgen: %s\n", bad.c_str());
             return 1;
         }
     }
@@ -406,6 +463,7 @@ int main(int argc, char** argv) {
             for (unsigned w = 0; w < opt.window; ++w) send_one(s, __rdtsc());
 
     bool lost = false;
+    std::uint64_t resumes = 0, answered_after_resume = 0, skipped = 0;
     auto on_message = [&](Session& s, const wire::Outbound& m, std::uint64_t now) {
         bool answers = false;
         switch (m.type) {
@@ -435,7 +493,12 @@ int main(int argc, char** argv) {
         const auto it = s.pending.find(m.token);
         if (it == s.pending.end()) return;
         const std::uint64_t due = it->second.due, sent_at = it->second.sent;
+        const bool interrupted = it->second.interrupted;
         s.pending.erase(it);
+        if (interrupted) {  // answered in a replay after an outage: not timed
+            ++answered_after_resume;
+            return;
+        }
         if (opt.window) now = std::max<std::uint64_t>(now, __rdtsc());  // closed loop: a request sent while this read was parsed
         ++answered;
         if (due >= measure_from && due < measure_to) {
@@ -459,24 +522,67 @@ int main(int argc, char** argv) {
         wire::Deframer d(wire::kMaxOutboundLength);
         wire::Packet pk;
         while (d.next(s.in, used, pk) == wire::Deframer::Status::Packet)
-            if (pk.type == wire::kSequenced) on_message(s, wire::decode_outbound(pk.payload), t);
+            if (pk.type == wire::kSequenced) {
+                ++s.last_seq;
+                on_message(s, wire::decode_outbound(pk.payload), t);
+            }
         s.in.erase(s.in.begin(), s.in.begin() + static_cast<std::ptrdiff_t>(used));
         if (!s.out.empty()) s.flush();
         return true;
     };
 
+    // A lost connection: the end of the run, or (--resume) a reconnection to come.
+    auto lose = [&](std::size_t i) {
+        Session& s = sessions[i];
+        if (opt.resume <= 0) {
+            lost = true;
+            return;
+        }
+        ::close(s.fd);
+        s.fd = -1;
+        pfds[i].fd = -1;  // poll skips it
+        s.down = true;
+        s.down_since = __rdtsc();
+        s.out.clear();  // never sent: those requests stay unanswered
+        for (auto& [token, times] : s.pending) times.interrupted = true;
+        std::fprintf(stderr, "nexus-loadgen: %s lost its connection after message %llu; reconnecting\n", s.user.c_str(),
+                     static_cast<unsigned long long>(s.last_seq));
+    };
+    auto reconnect = [&] {
+        const std::uint64_t now = __rdtsc();
+        for (std::size_t i = 0; i < sessions.size(); ++i) {
+            Session& s = sessions[i];
+            if (!s.down || now - s.last_attempt < static_cast<std::uint64_t>(50'000 * ticks_per_us)) continue;
+            s.last_attempt = now;
+            if (connect_session(s).empty()) {
+                s.down = false;
+                pfds[i].fd = s.fd;
+                ++resumes;
+                if (opt.window)
+                    for (unsigned w = 0; w < opt.window; ++w) send_one(s, __rdtsc());
+            } else if (now - s.down_since > static_cast<std::uint64_t>(opt.resume * 1e6 * ticks_per_us)) {
+                std::fprintf(stderr, "nexus-loadgen: %s could not reconnect within --resume %.1f s\n", s.user.c_str(), opt.resume);
+                lost = true;
+            }
+        }
+    };
+
     for (;;) {
         std::uint64_t now = __rdtsc();
         if (now >= measure_to) break;
+        reconnect();
+        if (lost) break;
         if (opt.rate > 0) {
             while (static_cast<double>(now) >= next_due && now < measure_to) {
-                send_one(sessions[rr], static_cast<std::uint64_t>(next_due));
+                if (sessions[rr].down) ++skipped;
+                else send_one(sessions[rr], static_cast<std::uint64_t>(next_due));
                 rr = (rr + 1) % sessions.size();
                 next_due += period;
             }
         }
         if (now - last_heartbeat > static_cast<std::uint64_t>(500'000 * ticks_per_us)) {
             for (auto& s : sessions) {
+                if (s.down) continue;
                 wire::Encoder(s.out).packet(wire::kClientHeartbeat);
                 s.flush();
             }
@@ -496,23 +602,29 @@ int main(int argc, char** argv) {
         const int n = ::ppoll(pfds.data(), pfds.size(), &ts, nullptr);
         if (n <= 0) continue;
         for (std::size_t i = 0; i < sessions.size(); ++i)
-            if ((pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) && !read_session(i)) lost = true;
+            if (pfds[i].fd >= 0 && (pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) && !read_session(i)) lose(i);
         if (lost) break;
     }
     // Collect the stragglers for up to two seconds (their latency counts).
     const std::uint64_t grace = __rdtsc() + static_cast<std::uint64_t>(2e6 * ticks_per_us);
-    auto outstanding = [&] {
+    // Requests sent before an outage and never answered were not executed.
+    auto count_pending = [&](bool interrupted) {
         std::size_t n = 0;
-        for (auto& s : sessions) n += s.pending.size();
+        for (auto& s : sessions)
+            for (const auto& [token, times] : s.pending) n += times.interrupted == interrupted;
         return n;
     };
-    while (!lost && outstanding() > 0 && __rdtsc() < grace) {
+    auto outstanding = [&] { return count_pending(false); };
+    auto any_down = [&] { return std::any_of(sessions.begin(), sessions.end(), [](const Session& s) { return s.down; }); };
+    while (!lost && (outstanding() > 0 || any_down()) && __rdtsc() < grace) {
+        reconnect();
         const timespec ts{0, 1'000'000};
         if (::ppoll(pfds.data(), pfds.size(), &ts, nullptr) <= 0) continue;
         for (std::size_t i = 0; i < sessions.size(); ++i)
-            if ((pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) && !read_session(i)) lost = true;
+            if (pfds[i].fd >= 0 && (pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) && !read_session(i)) lose(i);
     }
     for (auto& s : sessions) {
+        if (s.fd < 0) continue;
         wire::Encoder(s.out).packet(wire::kLogoutRequest);
         s.flush();
         ::close(s.fd);
@@ -523,11 +635,16 @@ int main(int argc, char** argv) {
                 opt.rate > 0 ? ("open loop at " + std::to_string(static_cast<long>(opt.rate)) + " requests/s").c_str()
                              : ("closed loop, " + std::to_string(opt.window) + " outstanding per session").c_str(),
                 opt.duration, opt.warmup);
-    char what[256];
+    char what[512];
     std::snprintf(what, sizeof what, "sent %llu, answered %llu, unanswered %zu, rejects %llu, executions %llu%s",
                   static_cast<unsigned long long>(sent), static_cast<unsigned long long>(answered), outstanding(),
                   static_cast<unsigned long long>(rejects), static_cast<unsigned long long>(executions),
                   lost ? " -- CONNECTION LOST" : "");
+    if (resumes > 0 || any_down())
+        std::printf("  resumed %llu times: %llu requests answered in a replay (not timed), %zu sent before an outage and never "
+                    "executed, %llu not sent while disconnected\n",
+                    static_cast<unsigned long long>(resumes), static_cast<unsigned long long>(answered_after_resume), count_pending(true),
+                    static_cast<unsigned long long>(skipped));
     print_result(opt, what, lat, ticks_per_us, per_s, sent, answered, opt.rate > 0 ? &late : nullptr,
                  opt.rate > 0 ? &lat_sent : nullptr);
     return lost || outstanding() > 0 ? 1 : 0;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <nexus/engine/core.hpp>
+#include <nexus/engine/journal.hpp>
 #include <nexus/engine/router.hpp>
 
 namespace en = nexus::engine;
@@ -150,7 +151,9 @@ enum class Mode { Os, OsLarge, Fsync, None };
     const std::string path = dir + "/bench-journal.nxj";
     std::filesystem::remove(path);
     std::optional<en::JournalWriter> journal;
-    if (mode != Mode::None) journal.emplace(path, 1, 0, mode == Mode::Fsync ? en::SyncPolicy::Fsync : en::SyncPolicy::Os);
+    if (mode != Mode::None)
+        journal.emplace(en::JournalWriter::create(path, {.venue = 1, .shard = 0, .shards = 1, .created_ns = 0},
+                                                  mode == Mode::Fsync ? en::SyncPolicy::Fsync : en::SyncPolicy::Os));
     event_bytes = 0;
     std::uint64_t ts = 0;
     const auto t0 = std::chrono::steady_clock::now();

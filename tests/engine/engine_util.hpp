@@ -98,6 +98,20 @@ inline std::unique_ptr<en::Client> logged_in(std::uint16_t port, const std::stri
     return c;
 }
 
+// A client logged in asking for its stream from message `first` (0: new
+// messages only); `accepted` gets the Login Accepted's number.
+inline std::unique_ptr<en::Client> logged_in_from(std::uint16_t port, const std::string& user, const std::string& pw,
+                                                  std::uint64_t first, std::uint64_t& accepted, const std::string& session = "") {
+    auto c = std::make_unique<en::Client>("127.0.0.1", port);
+    REQUIRE(c->login(user, pw, session, first));
+    const auto r = c->receive();
+    REQUIRE(r.packet == wire::kLoginAccepted);
+    wire::LoginAccepted la;
+    REQUIRE(wire::decode_login_accepted(r.payload, la));
+    accepted = la.sequence;
+    return c;
+}
+
 // The next order message (skips heartbeats, and executions if asked); fails
 // the test on anything else.
 inline wire::Outbound expect(en::Client& c, char type, bool skip_executions = false) {

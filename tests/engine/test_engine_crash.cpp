@@ -2,73 +2,16 @@
 // in the middle of a burst, restart, and a comparison of the recovered books
 // with what the clients were told. Also: the engine's ITCH output, read by
 // nexus-replay, gives the same books as the engine's own snapshot.
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
-#include <fstream>
 #include <random>
-#include <set>
 
-#include "engine/engine_util.hpp"
-
-extern char** environ;
+#include "engine/engine_proc.hpp"
 
 using namespace nexus::test;
 
 namespace {
 
-struct Live {
-    std::string symbol;
-    char side;
-    std::uint32_t price;
-    std::uint64_t open;
-    friend bool operator==(const Live&, const Live&) = default;
-};
-using Key = std::pair<std::string, std::uint64_t>;  // (user, token)
-
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    REQUIRE(rc == 0);
-    return pid;
-}
-int wait_exit(pid_t pid) {
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-// Reads the live orders the engine recovered (nexus-engine --recover-only --orders).
-std::map<Key, Live> recovered(const std::string& dir, const std::string& cfg) {
-    const std::string out = dir + "/recovered.txt";
-    std::filesystem::remove(out);
-    REQUIRE(wait_exit(spawn({NEXUS_ENGINE_BIN, "--config", cfg, "--recover-only", "--orders", out}, dir + "/engine.log")) == 0);
-    std::map<Key, Live> m;
-    std::ifstream f(out);
-    REQUIRE(f);
-    std::string sym, user;
-    char side;
-    std::uint64_t price, qty, ref, token;
-    while (f >> sym >> side >> price >> qty >> ref >> user >> token)
-        m[{user, token}] = Live{sym, side, static_cast<std::uint32_t>(price), qty};
-    return m;
-}
-
 // Two clients trading closed-loop; the model is what the messages said.
-struct Trader {
+struct Peer {
     std::string name;
     std::unique_ptr<en::Client> c;
 };
@@ -96,7 +39,7 @@ TEST_CASE("crash: SIGKILL in the middle of a stream loses no acknowledged order 
         for (int i = 0; i < 500 && !std::filesystem::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         REQUIRE(std::filesystem::exists(port_file));
         const auto port = static_cast<std::uint16_t>(std::stoi(slurp(port_file)));
-        Trader tr[2] = {{"alice", logged_in(port, "alice", "pw1")}, {"bob", logged_in(port, "bob", "pw2")}};
+        Peer tr[2] = {{"alice", logged_in(port, "alice", "pw1")}, {"bob", logged_in(port, "bob", "pw2")}};
         const char* pw[2] = {"pw1", "pw2"};
         (void)pw;
 
@@ -255,40 +198,206 @@ TEST_CASE("crash: the engine's ITCH output replays in nexus-replay into the engi
     CHECK(slurp(dir.path + "/replay.log").find("anomalies         0 (") != std::string::npos);
 }
 
+namespace {
+// A journal directory with a few orders in it, written by the engine.
+void make_journal(const std::string& dir, const std::string& cfg, int orders = 6) {
+    EngineProcess e(cfg, dir);
+    auto a = logged_in(e.port, "alice", "pw1");
+    for (int t = 1; t <= orders; ++t) {
+        REQUIRE(a->enter(order(static_cast<std::uint64_t>(t), 'B', 10, t % 2 ? "AAPL" : "MSFT", 500000)));
+        expect(*a, wire::kAccepted);
+    }
+    REQUIRE(e.signal_and_wait(SIGTERM) == 0);
+}
+void flip_byte(const std::string& path, std::uint64_t offset) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(offset));
+    const char c = static_cast<char>(f.get());
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.put(static_cast<char>(c ^ 0x7f));
+}
+}  // namespace
+
 TEST_CASE("crash: bad configuration or journal at start-up is exit 2 with the file, line or offset", "[server][faults]") {
     TempDir dir;
-    const std::string log = dir.path + "/start.log";
-    auto start = [&](const std::string& cfg_text) {
-        const std::string cfg = dir.path + "/bad.cfg";
-        std::ofstream(cfg) << cfg_text;
-        std::filesystem::remove(log);
-        return wait_exit(spawn({NEXUS_ENGINE_BIN, "--config", cfg, "--recover-only"}, log));
-    };
-    CHECK(start(base_config(dir.path) + "colour blue\n") == 2);
+    std::string log;
+    const std::string cfg = dir.path + "/bad.cfg";
+    std::ofstream(cfg) << base_config(dir.path) + "colour blue\n";
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
     const std::string good = base_config(dir.path);
     const auto lines = static_cast<std::size_t>(std::count(good.begin(), good.end(), '\n'));
-    CHECK(slurp(log).find("bad.cfg:" + std::to_string(lines + 1) + ": unknown setting 'colour'") != std::string::npos);
-    // A journal damaged in the middle: the engine refuses to start rather than lose what follows.
+    CHECK_THAT(log, Catch::Contains("bad.cfg:" + std::to_string(lines + 1) + ": unknown setting 'colour'"));
+    std::ofstream(cfg, std::ios::trunc) << base_config(dir.path) + "max_sessions 0\n";
+    CHECK(run_engine({"--config", cfg}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("bad.cfg:" + std::to_string(lines + 1) + ": max_sessions: '0' is not a whole number in [1, 1000000]"));
+    CHECK(!std::filesystem::exists(dir.path + "/journal"));  // refused before anything was created
+
+    std::ofstream(cfg, std::ios::trunc) << good;
+    make_journal(dir.path, cfg);
+    const std::string j0 = dir.path + "/journal/journal-0.nxj";
+    const std::uint64_t H = en::journal_format::kHeaderSize, R = en::journal_format::kRecordSize;
+    REQUIRE(std::filesystem::file_size(j0) == H + 6 * R);
+    const std::string saved = dir.path + "/saved.nxj";
+    std::filesystem::copy_file(j0, saved);
+    // Damage in the middle: refused with the offset and the record.
+    flip_byte(j0, H + R + 30);
+    CHECK(run_engine({"--config", cfg}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains(j0 + ": offset " + std::to_string(H + R) + ": record 2 is damaged"));
+    // A complete last record with a bad checksum: damage, not a torn tail.
+    std::filesystem::copy_file(saved, j0, std::filesystem::copy_options::overwrite_existing);
+    flip_byte(j0, H + 5 * R + 30);
+    CHECK(run_engine({"--config", cfg}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("record 6 is damaged (complete, checksum mismatch): not a torn write"));
+    CHECK(std::filesystem::file_size(j0) == H + 6 * R);  // and not cut
+}
+
+TEST_CASE("crash: a changed configuration or a missing or emptied shard file refuses the start", "[server][journal][venue]") {
+    TempDir dir;
+    const std::string cfg = dir.path + "/engine.cfg";
+    const std::string text = base_config(dir.path, "shards 2\n");
+    std::ofstream(cfg) << text;
+    make_journal(dir.path, cfg);
+    std::string log;
+    auto with = [&](std::string t, const std::string& a, const std::string& b) {
+        t.replace(t.find(a), a.size(), b);
+        std::ofstream(cfg, std::ios::trunc) << t;
+    };
+    std::string swapped = text;
+    swapped.replace(swapped.find("user alice password=pw1"), 23, "user TEMP password=pw1");
+    swapped.replace(swapped.find("user bob password=pw2"), 21, "user alice password=pw2");
+    with(swapped, "user TEMP", "user bob");  // alice and bob swapped: every order would change owner
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("engine.cfg: the configuration does not match the journal") &&
+                        Catch::Contains("user 1 was alice, is now bob") && Catch::Contains("user 2 was bob, is now alice"));
+    const std::string itch = slurp(dir.path + "/md.itch");
+    CHECK(run_engine({"--config", cfg}, dir.path, &log) == 2);  // to serve: refused the same way
+    CHECK_THAT(log, Catch::Contains("user 1 was alice, is now bob"));
+    CHECK(slurp(dir.path + "/md.itch") == itch);  // the market data of the journal is left as it was
+    CHECK(!std::filesystem::exists(dir.path + "/md.itch.tmp"));
+    with(text, "instrument AAPL", "instrument IBM\ninstrument AAPL");
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("instrument 1 was AAPL, is now IBM"));
+    std::ofstream(cfg, std::ios::trunc) << text;
+    const std::string j1 = dir.path + "/journal/journal-1.nxj";
+    std::filesystem::rename(j1, j1 + ".away");
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains(j1 + ": missing"));
+    std::filesystem::rename(j1 + ".away", j1);
+    const std::string j0 = dir.path + "/journal/journal-0.nxj";
+    std::filesystem::resize_file(j0, 0);
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains(j0 + ": empty"));
+}
+
+TEST_CASE("crash: --recover-only reads and checks, and writes nothing", "[server][journal]") {
+    TempDir dir;
+    const std::string cfg = dir.path + "/engine.cfg";
+    std::ofstream(cfg) << base_config(dir.path, "shards 2\n");
+    make_journal(dir.path, cfg);
+    // Torn tails on a journal and on the outbound store, as a kill in the middle of a write leaves them.
+    const std::string jdir = dir.path + "/journal";
+    for (const char* f : {"/journal-1.nxj", "/outbound.nxo"}) {
+        std::ofstream(jdir + f, std::ios::app | std::ios::binary) << "partial";
+    }
+    auto snapshot = [&] {
+        std::map<std::string, std::pair<std::string, std::filesystem::file_time_type>> m;
+        for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path))
+            if (e.is_regular_file() && e.path().filename() != "run.log")
+                m[e.path().string()] = {slurp(e.path().string()), std::filesystem::last_write_time(e.path())};
+        return m;
+    };
+    const auto before = snapshot();
+    std::string log;
+    const std::string orders = dir.path + "/orders.txt";
+    REQUIRE(run_engine({"--config", cfg, "--recover-only", "--orders", orders}, dir.path, &log) == 0);
+    CHECK_THAT(log, Catch::Contains("journal-1.nxj: found (not cut: --recover-only) 7 bytes of an incomplete last record"));
+    CHECK_THAT(log, Catch::Contains("outbound.nxo: found (not cut: --recover-only) 7 bytes"));
+    const std::string listed = slurp(orders);
+    CHECK(std::count(listed.begin(), listed.end(), '\n') == 6);
+    auto after = snapshot();
+    after.erase(orders);
+    CHECK(after == before);  // not a byte, not a timestamp changed; nothing created
+    // A start that serves cuts both tails.
+    {
+        EngineProcess e(cfg, dir.path);
+        REQUIRE(e.signal_and_wait(SIGTERM) == 0);
+    }
+    CHECK(std::filesystem::file_size(jdir + "/journal-1.nxj") % 64 == 0);
+    CHECK_THAT(slurp(dir.path + "/engine.log"), Catch::Contains("journal-1.nxj: cutting 7 bytes"));
+    // --recover-only of a directory that does not exist creates nothing.
+    std::ofstream(cfg, std::ios::trunc) << base_config(dir.path + "/elsewhere", "shards 2\n");
+    CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 0);
+    CHECK(!std::filesystem::exists(dir.path + "/elsewhere"));
+}
+
+TEST_CASE("crash: a journal of the previous format is refused, naming its version", "[server][journal]") {
+    TempDir dir;
+    const std::string cfg = dir.path + "/engine.cfg";
+    std::ofstream(cfg) << base_config(dir.path);
     std::filesystem::create_directories(dir.path + "/journal");
     {
-        en::JournalWriter w(dir.path + "/journal/journal-0.nxj", 1, 0, en::SyncPolicy::Os);
-        en::Command c;
-        c.kind = 'O';
-        c.instrument = 1;
-        c.side = 'B';
-        c.qty = 1;
-        c.price = 1000000;
-        for (std::uint64_t i = 1; i <= 3; ++i) {
-            c.token = c.order_id = i;
-            w.append(c);
+        // Format 01: "NXJRNL01", shard count, shard index, then 64-byte records.
+        std::ofstream f(dir.path + "/journal/journal-0.nxj", std::ios::binary);
+        const char head[16] = {'N', 'X', 'J', 'R', 'N', 'L', '0', '1', 1, 0, 0, 0, 0, 0, 0, 0};
+        f.write(head, sizeof head);
+        const std::string record(64, '\x01');
+        f << record << record;
+    }
+    std::string log;
+    for (const char* mode : {"--recover-only", "--log-level"}) {
+        std::vector<std::string> args{"--config", cfg, mode};
+        if (std::string(mode) == "--log-level") args.push_back("info");
+        CHECK(run_engine(args, dir.path, &log) == 2);
+        CHECK_THAT(log, Catch::Contains("journal-0.nxj: journal format 01") && Catch::Contains("this engine reads format 02 only"));
+    }
+    CHECK(std::filesystem::file_size(dir.path + "/journal/journal-0.nxj") == 16 + 128);  // untouched
+}
+
+TEST_CASE("crash: a second engine on the same journal directory is refused, naming the first one's pid", "[server][journal]") {
+    TempDir dir;
+    const std::string cfg = dir.path + "/engine.cfg";
+    std::ofstream(cfg) << base_config(dir.path);
+    EngineProcess first(cfg, dir.path);
+    std::string log;
+    CHECK(run_engine({"--config", cfg, "--port-file", dir.path + "/port2"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("journal directory in use by another nexus-engine (pid " + std::to_string(first.pid) + ","));
+    CHECK(!std::filesystem::exists(dir.path + "/port2"));
+    auto a = logged_in(first.port, "alice", "pw1");  // the first one serves on
+    REQUIRE(a->enter(order(1, 'B', 1, "AAPL", 1000000)));
+    expect(*a, wire::kAccepted);
+    CHECK(first.signal_and_wait(SIGTERM) == 0);
+}
+
+TEST_CASE("crash: command-line values are range-checked and output paths checked before any work", "[server][cli]") {
+    TempDir dir;
+    const std::string cfg = dir.path + "/engine.cfg";
+    std::ofstream(cfg) << base_config(dir.path);
+    std::string log;
+    for (const char* depth : {"0", "-1", "abc", "99999999999", "1.5", ""}) {
+        INFO("--depth '" << depth << "'");
+        CHECK(run_engine({"--config", cfg, "--recover-only", "--depth", depth}, dir.path, &log) == 2);
+        CHECK_THAT(log, Catch::Contains("--depth: '" + std::string(depth) + "' is not a whole number in [1, 1000000]") &&
+                            Catch::Contains("usage:"));
+    }
+    CHECK(run_engine({"--config", cfg, "--log-level", "loud"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("--log-level: 'loud'"));
+    CHECK(run_engine({"--config", cfg, "--depth"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("--depth needs a value"));
+    CHECK(run_engine({"--config", cfg, "--bogus"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains("unknown option --bogus"));
+    CHECK(run_engine({"--config", dir.path + "/nope.cfg"}, dir.path, &log) == 2);
+    CHECK_THAT(log, Catch::Contains(dir.path + "/nope.cfg: cannot open"));
+    // Output paths: refused at once, before the journal is even created.
+    for (const std::string& bad : {std::string("/nonexistent/x.json"), dir.path, dir.path + "/no/such/dir/o.txt"}) {
+        for (const char* opt : {"--snapshot", "--orders"}) {
+            INFO(opt << " " << bad);
+            CHECK(run_engine({"--config", cfg, opt, bad}, dir.path, &log) == 2);
+            CHECK_THAT(log, Catch::Contains(bad + ":"));
+            CHECK(!std::filesystem::exists(dir.path + "/journal"));
         }
-        w.commit();
     }
-    {
-        std::fstream f(dir.path + "/journal/journal-0.nxj", std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(static_cast<std::streamoff>(en::kJournalHeader + 64 + 30));
-        f.put('\x7f');
-    }
-    CHECK(start(base_config(dir.path)) == 2);
-    CHECK(slurp(log).find("offset " + std::to_string(en::kJournalHeader + 64) + ": damaged record") != std::string::npos);
+    CHECK(run_engine({"--config", cfg, "--recover-only", "--port-file", dir.path + "/p"}, dir.path, &log) == 2);
+    // A good output is written whole at the end.
+    CHECK(run_engine({"--config", cfg, "--recover-only", "--snapshot", dir.path + "/s.json", "--depth", "3"}, dir.path, &log) == 0);
+    CHECK_THAT(slurp(dir.path + "/s.json"), Catch::StartsWith("{") && Catch::EndsWith("}\n"));
 }

@@ -448,7 +448,9 @@ TEST_CASE("server: a journal that does not match the configuration stops the sta
         REQUIRE(a->enter(order(1, 'B', 1, "AAPL", 1000000)));
         expect(*a, wire::kAccepted);
     }
-    CHECK_THROWS_WITH(en::Server(make_config(base_config(dir.path, "shards 3\n"))), Catch::Contains("shard count must not change"));
+    CHECK_THROWS_WITH(en::Server(make_config(base_config(dir.path, "shards 3\n"))),
+                      Catch::Contains("test.cfg: the configuration does not match the journal in " + dir.path + "/journal") &&
+                          Catch::Contains("shards: the journal has 2, the configuration 3"));
 }
 
 TEST_CASE("server: a silent client is disconnected after the idle timeout, heartbeats keep a session alive", "[server][faults]") {
@@ -482,4 +484,298 @@ TEST_CASE("server: connections beyond max_sessions are refused, the open ones ca
     expect(*a, wire::kAccepted);
     ts.stop();
     CHECK(ts.server().counters().refused_connections == 1);
+}
+
+// ---- sequenced delivery ---------------------------------------------------------
+
+namespace {
+// Reads Sequenced Data messages until the one answering `token` (an
+// Accepted, Replaced, Cancelled or Rejected naming it); returns every payload.
+std::vector<std::vector<std::uint8_t>> read_until_answer(en::Client& c, std::uint64_t token) {
+    std::vector<std::vector<std::uint8_t>> got;
+    for (;;) {
+        const auto r = c.next_message();
+        INFO("packet " << (r.packet > 1 ? r.packet : '?'));
+        REQUIRE(r.packet == wire::kSequenced);
+        got.push_back(r.payload);
+        if (r.msg.token == token && r.msg.type != wire::kExecuted) return got;
+    }
+}
+}  // namespace
+
+TEST_CASE("sequenced delivery: Login Accepted gives the next number, a fill while the owner is away is kept for its next login",
+          "[server][sequence]") {
+    const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
+    INFO("matching " << matching);
+    TempDir dir;
+    TestServer ts(base_config(dir.path, "shards 2\nmatching " + matching + "\n"));
+    std::uint64_t first = 0;
+    auto a = logged_in_from(ts.port(), "alice", "pw1", 0, first);
+    CHECK(first == 1);  // a new stream
+    REQUIRE(a->enter(order(1, 'S', 100, "AAPL", 1000000)));
+    expect(*a, wire::kAccepted);  // message 1
+    REQUIRE(a->enter(order(2, 'S', 100, "MSFT", 1000000)));
+    expect(*a, wire::kAccepted);  // message 2
+    REQUIRE(a->packet(wire::kLogoutRequest));
+    CHECK(closed_by_server(*a));
+    // While alice is away, bob trades with both of her orders.
+    auto b = logged_in(ts.port(), "bob", "pw2");
+    REQUIRE(b->enter(order(1, 'B', 30, "AAPL", 1000000)));
+    expect(*b, wire::kAccepted);
+    expect(*b, wire::kExecuted);
+    REQUIRE(b->enter(order(2, 'B', 100, "MSFT", 1000000)));
+    expect(*b, wire::kAccepted);
+    expect(*b, wire::kExecuted);
+    // alice resumes from message 3: both fills, in order, then live.
+    a = logged_in_from(ts.port(), "alice", "pw1", 3, first);
+    CHECK(first == 3);
+    auto m = expect(*a, wire::kExecuted);
+    CHECK((m.token == 1 && m.qty == 30 && m.liquidity == 'A'));
+    m = expect(*a, wire::kExecuted);
+    CHECK((m.token == 2 && m.qty == 100));
+    REQUIRE(a->cancel({.token = 1, .qty = 0}));
+    CHECK(expect(*a, wire::kCancelled).qty == 70);  // message 5, live
+    REQUIRE(a->packet(wire::kLogoutRequest));
+    CHECK(closed_by_server(*a));
+    // A login asking for nothing old starts at the next number and replays nothing.
+    a = logged_in_from(ts.port(), "alice", "pw1", 0, first);
+    CHECK(first == 6);
+    REQUIRE(a->cancel({.token = 424242, .qty = 0}));
+    const auto r = a->next_message();
+    REQUIRE(r.packet == wire::kSequenced);
+    CHECK((r.msg.type == wire::kRejected && r.msg.token == 424242));
+    ts.stop();
+    CHECK(ts.server().counters().kept_for_absent == 2);
+    CHECK(ts.server().next_sequence(0) == 7);
+}
+
+TEST_CASE("sequenced delivery: a replay from any number is the stream byte for byte, then live, in order", "[server][sequence]") {
+    const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
+    INFO("matching " << matching);
+    TempDir dir;
+    TestServer ts(base_config(dir.path, "shards 2\nmatching " + matching + "\npool_orders 65536\npool_levels 4096\n"));
+    std::uint64_t first = 0;
+    auto a = logged_in_from(ts.port(), "alice", "pw1", 0, first);
+    REQUIRE(first == 1);
+    // 700 orders (more than two 256-message chunks), answered; every message kept.
+    std::vector<std::vector<std::uint8_t>> stream;
+    for (std::uint64_t t = 1; t <= 700; ++t) {
+        REQUIRE(a->enter(order(t, 'S', 10, t % 2 ? "AAPL" : "MSFT", 1000000 + static_cast<std::uint32_t>(t % 7) * 100)));
+        if (t % 50 == 0)
+            for (auto& p : read_until_answer(*a, t)) stream.push_back(p);
+    }
+    while (stream.size() < 700) {  // (two shards: answers to the last tokens may come in either order)
+        const auto r = a->next_message();
+        REQUIRE(r.packet == wire::kSequenced);
+        stream.push_back(r.payload);
+    }
+    a->close();
+    for (std::uint64_t from : {std::uint64_t{1}, std::uint64_t{256}, std::uint64_t{257}, std::uint64_t{513}, std::uint64_t{700}}) {
+        INFO("from " << from);
+        auto c = logged_in_from(ts.port(), "alice", "pw1", from, first);
+        CHECK(first == from);
+        for (std::uint64_t seq = from; seq <= 700; ++seq) {
+            const auto r = c->next_message();
+            REQUIRE(r.packet == wire::kSequenced);
+            REQUIRE(r.payload == stream[seq - 1]);
+        }
+        REQUIRE(c->packet(wire::kLogoutRequest));
+        CHECK(closed_by_server(*c));  // the session is released
+    }
+    // A replay while the stream grows: bob trades with alice's orders as she
+    // catches up; her probe (a reject) comes after every message before it.
+    auto b = logged_in(ts.port(), "bob", "pw2");
+    auto c = logged_in_from(ts.port(), "alice", "pw1", 1, first);
+    REQUIRE(b->enter(order(1, 'B', 100, "AAPL", 1000600)));  // takes alice's asks: Executed to her, live or stored
+    REQUIRE(c->cancel({.token = 999999, .qty = 0}));        // the probe
+    std::uint64_t seq = 0, executions = 0;
+    for (;;) {
+        const auto r = c->next_message();
+        REQUIRE(r.packet == wire::kSequenced);
+        ++seq;
+        if (seq <= 700) REQUIRE(r.payload == stream[seq - 1]);
+        else if (r.msg.type == wire::kExecuted) ++executions;
+        if (r.msg.token == 999999) {
+            CHECK(r.msg.type == wire::kRejected);
+            break;
+        }
+    }
+    CHECK(seq > 700);
+    expect(*b, wire::kAccepted);  // bob's order was matched: all ten fills are in alice's stream
+    ts.stop();
+    CHECK(ts.server().next_sequence(0) >= seq + 1);
+    CHECK(executions + (ts.server().next_sequence(0) - 1 - seq) == 10);  // every fill of bob's 100 (10 orders of 10)
+}
+
+TEST_CASE("sequenced delivery: the stream and its numbers survive a restart, unknown session refused, a number past the end starts at the next",
+          "[server][sequence]") {
+    TempDir dir;
+    const std::string cfg = base_config(dir.path, "shards 2\n");
+    std::vector<std::vector<std::uint8_t>> stream;
+    std::string session;
+    {
+        TestServer ts(cfg);
+        session = ts.server().session_name();
+        CHECK(session.size() == 10);
+        auto a = logged_in(ts.port(), "alice", "pw1");
+        auto b = logged_in(ts.port(), "bob", "pw2");
+        for (std::uint64_t t = 1; t <= 20; ++t) REQUIRE(a->enter(order(t, 'B', 10, "AAPL", 1000000)));
+        stream = read_until_answer(*a, 20);
+        REQUIRE(b->enter(order(1, 'S', 55, "AAPL", 1000000)));  // fills alice's first orders
+        expect(*b, wire::kAccepted);
+        for (int i = 0; i < 6; ++i) expect(*b, wire::kExecuted);
+        for (int i = 0; i < 6; ++i) stream.push_back(a->next_message().payload);
+        REQUIRE(stream.size() == 26);
+        REQUIRE(ts.stop() == 0);
+    }
+    TestServer again(cfg);
+    CHECK(again.server().session_name() == session);
+    CHECK(again.server().next_sequence(0) == 27);
+    std::uint64_t first = 0;
+    auto a = logged_in_from(again.port(), "alice", "pw1", 5, first, session);
+    CHECK(first == 5);
+    for (std::uint64_t seq = 5; seq <= 26; ++seq) REQUIRE(a->next_message().payload == stream[seq - 1]);
+    REQUIRE(a->enter(order(100, 'B', 1, "MSFT", 1000000)));
+    expect(*a, wire::kAccepted);  // message 27
+    {
+        en::Client c("127.0.0.1", again.port());
+        REQUIRE(c.login("bob", "pw2", "YESTERDAY", 1));
+        const auto r = c.receive();
+        REQUIRE(r.packet == wire::kLoginRejected);
+        CHECK(r.payload.at(0) == 'S');
+    }
+    auto b = logged_in_from(again.port(), "bob", "pw2", 1000, first);
+    CHECK(first == 8);  // bob's stream has 7 messages
+    again.stop();
+}
+
+TEST_CASE("one engine per journal directory: a second server is refused, naming the holder's pid", "[server][journal]") {
+    TempDir dir;
+    TestServer ts(base_config(dir.path));
+    CHECK_THROWS_WITH(en::Server(make_config(base_config(dir.path))),
+                      Catch::Contains("in use by another nexus-engine (pid " + std::to_string(::getpid()) + ",") &&
+                          Catch::Contains(dir.path + "/journal/LOCK"));
+    // Inspecting is refused too while an engine writes.
+    CHECK_THROWS_WITH(en::Server(make_config(base_config(dir.path)), en::StartMode::Inspect), Catch::Contains("in use"));
+    auto a = logged_in(ts.port(), "alice", "pw1");  // the first one is unaffected
+    REQUIRE(a->enter(order(1, 'B', 1, "AAPL", 1000000)));
+    expect(*a, wire::kAccepted);
+    ts.stop();
+}
+
+TEST_CASE("venue binding: a changed configuration is refused naming each change, safe changes keep every order with its owner",
+          "[server][journal][venue]") {
+    TempDir dir;
+    const std::string cfg = base_config(dir.path, "shards 2\n");
+    auto listing = [](en::Server& s) {
+        std::vector<std::string> v;
+        s.for_each_order([&](const std::string& sym, ob::Side, ob::Price p, std::uint64_t q, ob::OrderId, std::uint32_t u, std::uint64_t t) {
+            v.push_back(sym + " " + s.config().users[u].name + " " + std::to_string(t) + " " + std::to_string(p) + " " + std::to_string(q));
+        });
+        std::sort(v.begin(), v.end());
+        return v;
+    };
+    std::vector<std::string> before;
+    {
+        TestServer ts(cfg);
+        auto a = logged_in(ts.port(), "alice", "pw1");
+        auto b = logged_in(ts.port(), "bob", "pw2");
+        REQUIRE(a->enter(order(1, 'B', 10, "AAPL", 500000)));
+        expect(*a, wire::kAccepted);
+        REQUIRE(b->enter(order(1, 'S', 20, "MSFT", 1500000)));
+        expect(*b, wire::kAccepted);
+        REQUIRE(b->enter(order(2, 'S', 20, "TINY", 15000)));
+        expect(*b, wire::kAccepted);
+        REQUIRE(ts.stop() == 0);
+        before = listing(ts.server());
+        REQUIRE(before.size() == 3);
+    }
+    auto refused = [&](const std::string& text) -> std::string {
+        try {
+            en::Server s(make_config(text));
+        } catch (const en::JournalError& e) {
+            return e.what();
+        }
+        return "";
+    };
+    auto replace = [](std::string text, const std::string& a, const std::string& b) {
+        const auto at = text.find(a);
+        REQUIRE(at != std::string::npos);
+        return text.replace(at, a.size(), b);
+    };
+    CHECK_THAT(refused(replace(replace(cfg, "user alice", "user xx"), "user bob", "user alice")),
+               Catch::Contains("user 1 was alice, is now xx") && Catch::Contains("user 2 was bob, is now alice"));
+    CHECK_THAT(refused(replace(cfg, "instrument AAPL", "instrument IBM\ninstrument AAPL")), Catch::Contains("instrument 1 was AAPL, is now IBM"));
+    CHECK_THAT(refused(replace(cfg, "max_price=2.0000", "max_price=1.2000")), Catch::Contains("TINY: price band narrowed"));
+    CHECK(listing(*std::make_unique<en::Server>(make_config(cfg), en::StartMode::Inspect)) == before);  // nothing was changed by the refusals
+    // Safe: a user and an instrument at the end, a wider band.
+    const std::string grown = replace(cfg, "max_price=2.0000", "max_price=5.0000") + "user dave password=pw4\ninstrument IBM\n";
+    {
+        TestServer ts(grown);
+        auto d = logged_in(ts.port(), "dave", "pw4");
+        REQUIRE(d->enter(order(1, 'S', 5, "IBM", 1000000)));
+        expect(*d, wire::kAccepted);
+        REQUIRE(d->enter(order(2, 'S', 5, "TINY", 45000)));
+        expect(*d, wire::kAccepted);
+        REQUIRE(ts.stop() == 0);
+        auto now = listing(ts.server());
+        CHECK(now.size() == 5);
+        for (const auto& o : before) CHECK(std::find(now.begin(), now.end(), o) != now.end());
+    }
+    // The grown venue is the journal's now: the old configuration lacks what was added.
+    CHECK_THAT(refused(cfg), Catch::Contains("user 4 (dave) removed") && Catch::Contains("instrument 4 (IBM) removed") &&
+                                 Catch::Contains("TINY: price band narrowed"));
+}
+
+TEST_CASE("venue binding: a missing, emptied, foreign, shortened or stray shard file refuses the start", "[server][journal][venue]") {
+    TempDir dir, other;
+    const std::string cfg = base_config(dir.path, "shards 2\n");
+    const std::string jdir = dir.path + "/journal", saved = dir.path + "/saved";
+    for (const auto& [d, text] : {std::pair{&dir, cfg}, std::pair{&other, base_config(other.path, "shards 2\n")}}) {
+        TestServer ts(text);
+        auto a = logged_in(ts.port(), "alice", "pw1");
+        for (std::uint64_t t = 1; t <= 6; ++t) REQUIRE(a->enter(order(t, 'B', 10, t % 2 ? "AAPL" : "MSFT", 500000)));
+        read_until_answer(*a, 6);
+        REQUIRE(ts.stop() == 0);
+        (void)d;
+    }
+    std::filesystem::copy(jdir, saved);
+    auto restore = [&] {
+        std::filesystem::remove_all(jdir);
+        std::filesystem::copy(saved, jdir);
+    };
+    auto refused = [&]() -> std::string {
+        try {
+            en::Server s(make_config(cfg));
+        } catch (const en::JournalError& e) {
+            return e.what();
+        }
+        return "";
+    };
+    const std::string j1 = jdir + "/journal-1.nxj";
+    std::filesystem::remove(j1);
+    CHECK_THAT(refused(), Catch::Contains(j1 + ": missing") && Catch::Contains("shard 1 of 2"));
+    restore();
+    std::filesystem::resize_file(j1, 0);
+    CHECK_THAT(refused(), Catch::Contains(j1 + ": empty"));
+    restore();
+    std::filesystem::resize_file(j1, en::journal_format::kHeaderSize);  // every record cut, at a record boundary
+    CHECK_THAT(refused(), Catch::Contains("produces no more answers") || Catch::Contains("records were cut from its end"));
+    restore();
+    std::filesystem::copy_file(other.path + "/journal/journal-1.nxj", j1, std::filesystem::copy_options::overwrite_existing);
+    CHECK_THAT(refused(), Catch::Contains(j1 + ": belongs to another venue"));
+    restore();
+    std::filesystem::copy_file(jdir + "/journal-0.nxj", j1, std::filesystem::copy_options::overwrite_existing);
+    CHECK_THAT(refused(), Catch::Contains(j1 + ": written as shard 0 of 2, found as shard 1 of 2"));
+    restore();
+    std::filesystem::copy_file(jdir + "/journal-1.nxj", jdir + "/journal-2.nxj");
+    CHECK_THAT(refused(), Catch::Contains("journal-2.nxj: not in"));
+    restore();
+    std::filesystem::remove(jdir + "/outbound.nxo");
+    CHECK_THAT(refused(), Catch::Contains("outbound.nxo: missing"));
+    restore();
+    std::filesystem::remove(jdir + "/MANIFEST");
+    CHECK_THAT(refused(), Catch::Contains("but no MANIFEST"));
+    restore();
+    CHECK(refused().empty());  // the saved directory itself is fine
 }

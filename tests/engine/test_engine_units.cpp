@@ -1,6 +1,7 @@
 // Protocol codec, configuration, journal and shard core, without sockets.
 #include <fcntl.h>
 
+#include <fstream>
 #include <random>
 #include <unordered_map>
 
@@ -94,7 +95,7 @@ TEST_CASE("deframer: byte-at-a-time arrival, zero length and oversize length", "
                 types.push_back(pk.type);
                 if (pk.type == wire::kLoginRequest) {
                     wire::Login l;
-                    REQUIRE(wire::decode_login(pk.payload, l));
+                    REQUIRE(wire::decode_login(pk.payload, l) == nullptr);
                     CHECK(l.user == "alice");
                     CHECK(l.password == "pw1");
                 }
@@ -162,13 +163,90 @@ TEST_CASE("configuration errors name the line and the field", "[config]") {
     CHECK(error_of(ok + "listen nowhere\n").find("test.cfg:3: listen") == 0);
     CHECK(error_of("user a password=b\n") == "test.cfg: no instrument defined");
     CHECK(error_of(ok + "instrument WAYTOOLONG\n").find("longer than 8") != std::string::npos);
-    const auto c = make_config("instrument X min_price=0.01 max_price=12.5 max_qty=7\nuser a password=b max_notional=9\nsync fsync\nshards 4\n");
+    const auto c = make_config("instrument X min_price=0.01 max_price=12.5 max_qty=7\nuser a password=b max_notional=9\nsync fsync\n");
     CHECK(c.instruments[0].min_price == 100);
     CHECK(c.instruments[0].max_price == 125000);
     CHECK(c.instruments[0].max_qty == 7);
     CHECK(c.users[0].max_notional == 9);
     CHECK(c.sync == en::SyncPolicy::Fsync);
-    CHECK(c.shards == 1);  // no more shards than instruments
+    CHECK(c.shards == 1);
+    CHECK(c.path == "test.cfg");
+}
+
+TEST_CASE("configuration: every numeric value outside its range is an error naming the line, the setting and the range", "[config]") {
+    auto error_of = [](const std::string& text) -> std::string {
+        try {
+            make_config("instrument A\ninstrument B\nuser u password=p\n" + text);
+        } catch (const en::ConfigError& e) {
+            return e.what();
+        }
+        return "";
+    };
+    struct Case {
+        const char* line;
+        const char* expect;
+    };
+    const Case cases[] = {
+        {"max_sessions 0", "test.cfg:4: max_sessions: '0' is not a whole number in [1, 1000000]"},
+        {"pool_orders 0", "test.cfg:4: pool_orders: '0' is not a whole number in [1, 2147483648]"},
+        {"pool_levels -1", "test.cfg:4: pool_levels: '-1' is not a whole number"},
+        {"heartbeat_ms 1e3", "test.cfg:4: heartbeat_ms: '1e3' is not a whole number"},
+        {"idle_timeout_ms 99999999999999999999999", "test.cfg:4: idle_timeout_ms: '99999999999999999999999' is not a whole number"},
+        {"shutdown_timeout_ms 3600001", "test.cfg:4: shutdown_timeout_ms: '3600001' is not a whole number in [0, 3600000]"},
+        {"outbound_limit 100", "test.cfg:4: outbound_limit: '100' is not a whole number in [4096,"},
+        {"shards 0", "test.cfg:4: shards: '0' is not a whole number in [1, 64]"},
+        {"shards 3", "test.cfg: shards 3: more shards than instruments (2)"},
+        {"listen 1.2.3.4:70000", "test.cfg:4: listen port: '70000'"},
+        {"spin_us +5", "test.cfg:4: spin_us: '+5' is not a whole number"},
+        {"user v password=p max_qty=0", "test.cfg:4: user v: max_qty: '0' is not a whole number in [1, 4294967295]"},
+        {"user v password=p max_notional=0", "test.cfg:4: user v: max_notional: '0' is not a whole number in [1,"},
+        {"instrument C max_qty=0", "test.cfg:4: instrument C: max_qty: '0' is not a whole number in [1, 4294967295]"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.line);
+        CHECK_THAT(error_of(std::string(c.line) + "\n"), Catch::StartsWith(c.expect));
+    }
+    CHECK(error_of("shards 2\nshutdown_timeout_ms 0\n").empty());
+}
+
+TEST_CASE("CRC-32C: the instruction and the portable loop agree, on known values and on every length", "[journal]") {
+    const std::string check = "123456789";
+    CHECK(en::crc32c(check.data(), check.size()) == 0xE306'9283u);  // the standard check value
+    std::mt19937_64 rng(3);
+    std::vector<std::uint8_t> b(300);
+    for (auto& x : b) x = static_cast<std::uint8_t>(rng());
+    for (std::size_t n = 0; n <= b.size(); ++n) {
+        INFO("length " << n);
+        REQUIRE(en::detail::crc32c_sw(b.data(), n) == en::crc32c(b.data(), n));
+    }
+    CHECK(en::crc32c_fixed<60>(b.data()) == en::detail::crc32c_sw(b.data(), 60));
+}
+
+TEST_CASE("login request: session and requested sequence number are read, a sequence that is not a number is an error", "[protocol]") {
+    std::vector<std::uint8_t> b;
+    wire::Encoder(b).login("alice", "pw1", "ABC", 12345678901234567890ull);
+    wire::Login l;
+    REQUIRE(wire::decode_login(std::span<const std::uint8_t>(b).subspan(3), l) == nullptr);
+    CHECK(l.session == "ABC");
+    CHECK(l.sequence == 12345678901234567890ull);
+    b.clear();
+    wire::Encoder(b).login("alice", "pw1");
+    REQUIRE(wire::decode_login(std::span<const std::uint8_t>(b).subspan(3), l) == nullptr);
+    CHECK(l.session.empty());
+    CHECK(l.sequence == 0);
+    b[3 + 26 + 5] = 'x';  // inside the numeric field
+    CHECK(std::string(wire::decode_login(std::span<const std::uint8_t>(b).subspan(3), l)).find("not a number") != std::string::npos);
+    b.clear();
+    wire::Encoder(b).login("alice", "pw1", "", 1);
+    std::fill(b.begin() + 3 + 26, b.end(), '9');  // 20 nines: above 2^64 - 1
+    CHECK(wire::decode_login(std::span<const std::uint8_t>(b).subspan(3), l) != nullptr);
+    // Login Accepted round trip.
+    b.clear();
+    wire::Encoder(b).login_accepted("SESSION1", 77);
+    wire::LoginAccepted la;
+    REQUIRE(wire::decode_login_accepted(std::span<const std::uint8_t>(b).subspan(3), la));
+    CHECK(la.session == "SESSION1");
+    CHECK(la.sequence == 77);
 }
 
 namespace {
@@ -188,55 +266,326 @@ en::Command enter_cmd(std::uint64_t id, std::uint32_t user, char side, std::uint
 }
 }  // namespace
 
-TEST_CASE("journal: records read back, a torn tail is cut, damage in the middle is an error", "[journal]") {
+namespace {
+const en::journal_format::Header kHeader{.venue = 0xABCD, .shard = 1, .shards = 2, .created_ns = 7};
+
+// Reads a whole journal; returns the records and what was left torn.
+std::pair<std::vector<en::Command>, std::uint64_t> read_all(const std::string& path) {
+    en::JournalReader r(path);
+    std::vector<en::Command> out;
+    en::Command c;
+    while (r.next(c)) out.push_back(c);
+    return {out, r.torn_bytes()};
+}
+std::vector<std::uint8_t> file_bytes(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+void put_file(const std::string& path, const std::vector<std::uint8_t>& b) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+}  // namespace
+
+TEST_CASE("journal: records read back exactly, with their header", "[journal]") {
+    TempDir dir;
+    const std::string path = dir.path + "/j.nxj";
+    std::vector<en::Command> written;
+    {
+        auto w = en::JournalWriter::create(path, kHeader, en::SyncPolicy::Fsync);
+        std::mt19937_64 rng(11);
+        for (std::uint64_t i = 1; i <= 2000; ++i) {  // more than the writer's first buffer
+            en::Command c = enter_cmd(i, static_cast<std::uint32_t>(rng() % 5), rng() % 2 ? 'B' : 'S', 10, 10000);
+            c.kind = "OUX"[rng() % 3];
+            if (c.kind == 'O') {
+                c.tif = "DIF"[rng() % 3];
+                c.type = "LM"[rng() % 2];
+                c.post_only = "YN"[rng() % 2];
+                c.stp = "NOB"[rng() % 3];
+            } else {
+                c.side = 'B', c.tif = 'D', c.type = 'L', c.post_only = 'N', c.stp = 'N';
+                c.new_token = rng(), c.new_order_id = rng();
+            }
+            c.ts = rng();
+            w.append(c);
+            written.push_back(c);
+            if (i % 300 == 0) w.commit();
+        }
+        w.commit();
+        CHECK(w.committed_records() == 2000);
+    }
+    en::JournalReader r(path);
+    CHECK(r.header().venue == 0xABCD);
+    CHECK(r.header().shard == 1);
+    CHECK(r.header().shards == 2);
+    const auto [got, torn] = read_all(path);
+    CHECK(torn == 0);
+    REQUIRE(got.size() == written.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("record " << i + 1);
+        REQUIRE(std::memcmp(&got[i].kind, &written[i].kind, 6) == 0);
+        REQUIRE(got[i].instrument == written[i].instrument);
+        REQUIRE(got[i].user == written[i].user);
+        REQUIRE(std::tie(got[i].qty, got[i].price, got[i].ts, got[i].token, got[i].new_token, got[i].order_id, got[i].new_order_id) ==
+                std::tie(written[i].qty, written[i].price, written[i].ts, written[i].token, written[i].new_token, written[i].order_id,
+                         written[i].new_order_id));
+    }
+    // Appending carries the numbering on.
+    {
+        auto w = en::JournalWriter::append_to(path, 2000, en::SyncPolicy::Os);
+        w.append(enter_cmd(9999, 0, 'B', 1, 10000));
+        w.commit();
+    }
+    CHECK(read_all(path).first.size() == 2001);
+}
+
+TEST_CASE("journal: a torn tail is reported, a complete damaged record is damage, cuts, duplicates and swaps are found", "[journal]") {
     TempDir dir;
     const std::string path = dir.path + "/j.nxj";
     {
-        en::JournalWriter w(path, 2, 1, en::SyncPolicy::Fsync);
+        auto w = en::JournalWriter::create(path, kHeader, en::SyncPolicy::Os);
         for (std::uint64_t i = 1; i <= 10; ++i) w.append(enter_cmd(i, 0, 'B', 10, 10000));
         w.commit();
-        CHECK(w.commits() == 1);
     }
-    auto jc = en::read_journal(path, 2, 1, false);
-    REQUIRE(jc.records.size() == 10);
-    CHECK(jc.records[9].order_id == 10);
-    CHECK(jc.cut_bytes == 0);
+    const std::vector<std::uint8_t> good = file_bytes(path);
+    const std::size_t H = en::journal_format::kHeaderSize, R = en::journal_format::kRecordSize;
+    REQUIRE(good.size() == H + 10 * R);
+    auto record = [&](std::size_t i) { return std::vector<std::uint8_t>(good.begin() + static_cast<std::ptrdiff_t>(H + i * R),
+                                                                        good.begin() + static_cast<std::ptrdiff_t>(H + (i + 1) * R)); };
+    auto error_of = [&](const std::vector<std::uint8_t>& bytes) -> std::string {
+        put_file(path, bytes);
+        try {
+            read_all(path);
+        } catch (const en::JournalError& e) {
+            return e.what();
+        }
+        return "";
+    };
+    SECTION("an incomplete last record is a torn tail, not an error") {
+        auto b = good;
+        b.insert(b.end(), {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14});
+        put_file(path, b);
+        const auto [got, torn] = read_all(path);
+        CHECK(got.size() == 10);
+        CHECK(torn == 14);
+    }
+    SECTION("a complete last record with a bad checksum is damage, named so") {
+        auto b = good;
+        b[H + 9 * R + 30] ^= 0x40;
+        const std::string e = error_of(b);
+        CHECK_THAT(e, Catch::Contains(path + ": offset " + std::to_string(H + 9 * R) + ": record 10 is damaged") &&
+                          Catch::Contains("not a torn write"));
+    }
+    SECTION("damage in the middle is named with its offset") {
+        auto b = good;
+        b[H + 3 * R + 20] ^= 1;
+        CHECK_THAT(error_of(b), Catch::Contains("offset " + std::to_string(H + 3 * R) + ": record 4 is damaged"));
+    }
+    SECTION("records cut out at a record boundary") {
+        auto b = good;
+        b.erase(b.begin() + static_cast<std::ptrdiff_t>(H + 4 * R), b.begin() + static_cast<std::ptrdiff_t>(H + 6 * R));
+        CHECK_THAT(error_of(b), Catch::Contains("offset " + std::to_string(H + 4 * R) + ": record number 7 where 5 belongs") &&
+                                    Catch::Contains("cut out"));
+    }
+    SECTION("the first records cut out") {
+        auto b = good;
+        b.erase(b.begin() + static_cast<std::ptrdiff_t>(H), b.begin() + static_cast<std::ptrdiff_t>(H + R));
+        CHECK_THAT(error_of(b), Catch::Contains("record number 2 where 1 belongs"));
+    }
+    SECTION("a record repeated") {
+        auto b = good;
+        const auto r = record(5);
+        b.insert(b.begin() + static_cast<std::ptrdiff_t>(H + 6 * R), r.begin(), r.end());
+        CHECK_THAT(error_of(b), Catch::Contains("record number 6 where 7 belongs") && Catch::Contains("repeated"));
+    }
+    SECTION("two records swapped") {
+        auto b = good;
+        const auto r2 = record(2), r3 = record(3);
+        std::copy(r3.begin(), r3.end(), b.begin() + static_cast<std::ptrdiff_t>(H + 2 * R));
+        std::copy(r2.begin(), r2.end(), b.begin() + static_cast<std::ptrdiff_t>(H + 3 * R));
+        CHECK_THAT(error_of(b), Catch::Contains("record number 4 where 3 belongs"));
+    }
+    SECTION("a good checksum over impossible contents") {
+        auto b = good;
+        en::journal_format::put<std::uint16_t>(b.data() + H + 2 * R + 4, 0x0002);  // kind code 2 is none
+        en::journal_format::put<std::uint32_t>(b.data() + H + 2 * R, en::crc32c(b.data() + H + 2 * R + 4, R - 4));
+        CHECK_THAT(error_of(b), Catch::Contains("record 3 has a good checksum but an impossible command kind"));
+    }
+    SECTION("an empty file, a file that is not a journal, a damaged header") {
+        CHECK_THAT(error_of({}), Catch::Contains("empty (0 bytes"));
+        const std::string text = "hello, this is not a journal";
+        CHECK_THAT(error_of(std::vector<std::uint8_t>(text.begin(), text.end())), Catch::Contains("bad magic"));
+        auto b = good;
+        b[20] ^= 1;
+        CHECK_THAT(error_of(b), Catch::Contains("damaged header"));
+    }
+    SECTION("a journal of format 01 is refused by its version") {
+        std::vector<std::uint8_t> old = {'N', 'X', 'J', 'R', 'N', 'L', '0', '1', 1, 0, 0, 0, 0, 0, 0, 0};
+        old.resize(16 + 64, 0);
+        CHECK_THAT(error_of(old), Catch::Contains("journal format 01") && Catch::Contains("reads format 02 only"));
+    }
+}
 
-    SECTION("the shard count and index are checked") {
-        CHECK_THROWS_WITH(en::read_journal(path, 1, 0, false), Catch::Contains("offset 8") && Catch::Contains("shard 1 of 2"));
+TEST_CASE("manifest: written and read back, damage and edits are refused", "[journal][venue]") {
+    TempDir dir;
+    en::Manifest m;
+    en::new_identity(m, 123);
+    m.description = en::VenueDescription::of(make_config(base_config(dir.path, "shards 2\n")));
+    m.journal_records = {5, 0};
+    m.outbound_records = 9;
+    en::write_manifest(dir.path, m);
+    const en::Manifest back = en::read_manifest(dir.path);
+    CHECK(back.venue == m.venue);
+    CHECK(back.session == m.session);
+    CHECK(back.session.size() == 10);
+    CHECK(back.description.users == m.description.users);
+    CHECK(back.description.instruments.size() == 3);
+    CHECK(back.description.instruments[2].max_price == m.description.instruments[2].max_price);
+    CHECK(back.journal_records == m.journal_records);
+    CHECK(back.outbound_records == 9);
+    CHECK(en::compare_venues(m.description, back.description).empty());
+    // One character changed anywhere: refused.
+    const std::string path = en::manifest_path(dir.path);
+    std::string text = en::manifest_text(m);
+    const auto at = text.find("user bob");
+    text[at + 5] = 'r';
+    {
+        std::ofstream(path, std::ios::trunc) << text;
     }
-    SECTION("a torn final write is cut off, and appending resumes after it") {
-        {
-            std::FILE* f = std::fopen(path.c_str(), "ab");
-            std::fwrite("partial record", 1, 14, f);
-            std::fclose(f);
-        }
-        jc = en::read_journal(path, 2, 1, true);
-        CHECK(jc.records.size() == 10);
-        CHECK(jc.cut_bytes == 14);
-        CHECK(std::filesystem::file_size(path) == en::kJournalHeader + 10 * 64);
-        {
-            en::JournalWriter w(path, 2, 1, en::SyncPolicy::Os);
-            w.append(enter_cmd(11, 0, 'B', 10, 10000));
-            w.commit();
-        }
-        CHECK(en::read_journal(path, 2, 1, false).records.size() == 11);
+    CHECK_THROWS_WITH(en::read_manifest(dir.path), Catch::Contains(path) && Catch::Contains("checksum mismatch"));
+    {
+        std::ofstream(path, std::ios::trunc) << en::manifest_text(m).substr(0, 100);
     }
-    SECTION("a damaged record followed by good ones is refused with its offset") {
-        {
-            const int fd = ::open(path.c_str(), O_WRONLY);
-            const std::uint8_t junk = 0xAB;
-            REQUIRE(::pwrite(fd, &junk, 1, static_cast<off_t>(en::kJournalHeader + 3 * 64 + 20)) == 1);
-            ::close(fd);
+    CHECK_THROWS_WITH(en::read_manifest(dir.path), Catch::Contains("cut"));
+}
+
+TEST_CASE("venue comparison: each unsafe change is named, the safe ones are allowed", "[venue]") {
+    TempDir dir;
+    const std::string base = base_config(dir.path, "shards 2\n");
+    const auto was = en::VenueDescription::of(make_config(base));
+    auto changes = [&](const std::string& text) { return en::compare_venues(was, en::VenueDescription::of(make_config(text))); };
+    auto unsafe = [&](const std::string& text) {
+        std::string out;
+        for (const auto& c : changes(text))
+            if (!c.safe) out += c.what + "\n";
+        return out;
+    };
+    auto replace = [&](std::string text, const std::string& a, const std::string& b) {
+        const auto at = text.find(a);
+        REQUIRE(at != std::string::npos);
+        return text.replace(at, a.size(), b);
+    };
+    CHECK(changes(base).empty());
+    // Two users swapped: both positions named.
+    const std::string swapped = replace(replace(base, "user alice password=pw1", "user TMP password=pw1"), "user bob password=pw2",
+                                        "user alice password=pw2");
+    CHECK_THAT(unsafe(replace(swapped, "user TMP", "user bob")),
+               Catch::Contains("user 1 was alice, is now bob") && Catch::Contains("user 2 was bob, is now alice"));
+    // An instrument added at the top.
+    CHECK_THAT(unsafe(replace(base, "instrument AAPL", "instrument IBM\ninstrument AAPL")),
+               Catch::Contains("instrument 1 was AAPL, is now IBM"));
+    CHECK_THAT(unsafe(replace(base, "min_price=1.0000 max_price=1000.0000 max_qty=100000\ninstrument MSFT",
+                              "min_price=1.0000 max_price=900.0000 max_qty=100000\ninstrument MSFT")),
+               Catch::Contains("AAPL: price band narrowed from [1.0000, 1000.0000] to [1.0000, 900.0000]"));
+    CHECK_THAT(unsafe(base + "shards 3\n"), Catch::Contains("shards: the journal has 2, the configuration 3"));
+    CHECK_THAT(unsafe(base + "pool_orders 100\n"), Catch::Contains("pool_orders lowered from 4096 to 100"));
+    CHECK_THAT(unsafe(replace(base, "instrument TINY min_price=1.0000 max_price=2.0000 max_qty=100\n", "")),
+               Catch::Contains("instrument 3 (TINY) removed"));
+    CHECK_THAT(unsafe(replace(base, "max_price=2.0000 max_qty=100", "max_price=2.0000 max_qty=99")),
+               Catch::Contains("TINY: max_qty lowered from 100 to 99"));
+    // Safe: appended entries, a wider band, raised maxima and pools.
+    const std::string safe = replace(replace(base, "max_price=2.0000 max_qty=100", "min_price=0.5 max_price=3.0000 max_qty=1000"),
+                                     "instrument TINY min_price=1.0000", "instrument TINY") +
+                             "instrument NEW\nuser dave password=x\npool_orders 8192\n";
+    CHECK(unsafe(safe).empty());
+    const auto all = changes(safe);
+    CHECK(all.size() == 5);  // band, max_qty, instrument, user, pool
+    for (const auto& c : all) CHECK(c.safe);
+}
+
+TEST_CASE("outbound store: streams numbered per user, read back in chunks from the file and from the unwritten buffer", "[store]") {
+    TempDir dir;
+    const std::string path = dir.path + "/outbound.nxo";
+    const std::uint32_t users = 3;
+    std::vector<std::vector<std::vector<std::uint8_t>>> sent(users);  // [user][seq - 1] = packet
+    std::mt19937_64 rng(5);
+    auto packet = [&](std::uint32_t user, std::uint64_t n) {
+        std::vector<std::uint8_t> b;
+        wire::Encoder(b).rejected(n, user * 1'000'000 + n, static_cast<char>('A' + rng() % 26));
+        return b;
+    };
+    {
+        en::OutboundStore store(users);
+        store.create(path, 42, 1, en::SyncPolicy::Os);
+        for (std::uint64_t i = 0; i < 3000; ++i) {
+            const auto u = static_cast<std::uint32_t>(rng() % 10 < 7 ? 0 : 1 + rng() % 2);  // user 0 the busiest
+            const auto p = packet(u, i);
+            CHECK(store.append(u, static_cast<std::uint8_t>(rng() % 3), p) == sent[u].size() + 1);
+            sent[u].push_back(p);
+            if (i % 500 == 499) store.commit();  // the last 499 stay in the buffer
         }
-        CHECK_THROWS_WITH(en::read_journal(path, 2, 1, true),
-                          Catch::Contains("offset " + std::to_string(en::kJournalHeader + 3 * 64)) && Catch::Contains("damaged"));
+        // Every user's stream from every starting point, chunk by chunk (from the file and the buffer).
+        for (std::uint32_t u = 0; u < users; ++u) {
+            INFO("user " << u);
+            REQUIRE(store.next_seq(u) == sent[u].size() + 1);
+            for (std::uint64_t from = 1; from <= sent[u].size(); from += 1 + rng() % 97) {
+                std::vector<std::uint8_t> got;
+                std::uint64_t next = from;
+                while (next < store.next_seq(u)) {
+                    const std::uint64_t after = store.read_chunk(u, next, got);
+                    REQUIRE(after > next);
+                    REQUIRE(after - next <= en::OutboundStore::kCheckpointEvery);
+                    next = after;
+                }
+                std::vector<std::uint8_t> expect;
+                for (std::uint64_t s = from; s <= sent[u].size(); ++s) expect.insert(expect.end(), sent[u][s - 1].begin(), sent[u][s - 1].end());
+                REQUIRE(got == expect);
+            }
+        }
+        store.commit();
     }
-    SECTION("a file that is not a journal is refused") {
-        std::FILE* f = std::fopen(path.c_str(), "wb");
-        std::fputs("hello, this is not a journal", f);
-        std::fclose(f);
-        CHECK_THROWS_WITH(en::read_journal(path, 2, 1, false), Catch::Contains("bad magic"));
+    // Scanned back: every record continues its user's stream.
+    en::OutboundScanner scan(path);
+    CHECK(scan.venue() == 42);
+    en::OutboundStore again(users);
+    en::outbound_format::Record r;
+    std::uint64_t n = 0;
+    while (scan.next(r)) {
+        REQUIRE(again.index(r).empty());
+        REQUIRE(std::ranges::equal(r.packet, sent[r.user][r.seq - 1]));
+        ++n;
+    }
+    CHECK(n == 3000);
+    CHECK(scan.torn_bytes() == 0);
+    for (std::uint32_t u = 0; u < users; ++u) CHECK(again.next_seq(u) == sent[u].size() + 1);
+
+    SECTION("a torn tail, damage, and a record out of place are told apart") {
+        auto good = file_bytes(path);
+        auto scan_error = [&](const std::vector<std::uint8_t>& b, std::uint64_t* torn = nullptr) -> std::string {
+            put_file(path, b);
+            try {
+                en::OutboundScanner sc(path);
+                en::OutboundStore idx(users);
+                en::outbound_format::Record rec;
+                while (sc.next(rec))
+                    if (const std::string bad = idx.index(rec); !bad.empty()) return "index: " + bad;
+                if (torn) *torn = sc.torn_bytes();
+            } catch (const en::JournalError& e) {
+                return e.what();
+            }
+            return "";
+        };
+        auto b = good;
+        b.resize(b.size() - 5);
+        std::uint64_t torn = 0;
+        CHECK(scan_error(b, &torn).empty());
+        CHECK(torn > 0);
+        b = good;
+        b[64 + 40] ^= 1;  // inside the first record's packet
+        CHECK_THAT(scan_error(b), Catch::Contains("offset 64: record 1 is damaged"));
+        b = good;
+        b.back() ^= 1;  // the last record, complete
+        CHECK_THAT(scan_error(b), Catch::Contains("is damaged") && Catch::Contains("not a torn write"));
     }
 }
 

@@ -1,13 +1,17 @@
 // libFuzzer target: a client's byte stream through the server's decoding,
 // validation and matching path, without sockets. Deframing (inbound limits),
-// login parsing, order-message decoding, the Router's validation and token
-// maps, and the shard core's matching; every event the core produces must
-// decode, and the books must keep their invariants.
+// login parsing (session and requested sequence number), order-message
+// decoding, the Router's validation and token maps, the journal record codec
+// (every accepted command must come back from its record unchanged), and the
+// shard core's matching; every event the core produces must decode, and the
+// books must keep their invariants.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include <nexus/engine/core.hpp>
+#include <nexus/engine/journal_format.hpp>
 #include <nexus/engine/router.hpp>
 
 namespace en = nexus::engine;
@@ -46,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)wire::decode_outbound(pk.payload);  // the client-side decoder must not trip on anything either
         if (pk.type == wire::kLoginRequest) {
             wire::Login login;
-            if (!wire::decode_login(pk.payload, login)) break;  // the server disconnects here
+            if (wire::decode_login(pk.payload, login)) break;  // the server disconnects here
             user = -1;
             for (std::size_t i = 0; i < cfg.users.size(); ++i)
                 if (cfg.users[i].name == login.user && cfg.users[i].password == login.password) user = static_cast<int>(i);
@@ -66,6 +70,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         if (why) continue;
         c.ts = ++ts;
+        std::uint8_t record[en::journal_format::kRecordSize];
+        en::journal_format::encode_record(c, static_cast<std::uint32_t>(ts), record);
+        en::Command back;
+        std::uint32_t number = 0;
+        if (en::journal_format::decode_record(record, back, number) != en::journal_format::RecordStatus::Good ||
+            number != static_cast<std::uint32_t>(ts) || std::memcmp(&back, &c, 6) != 0 || back.instrument != c.instrument ||
+            back.user != c.user || back.qty != c.qty || back.price != c.price || back.ts != c.ts || back.token != c.token ||
+            back.new_token != c.new_token || back.order_id != c.order_id || back.new_order_id != c.new_order_id)
+            fail("a journal record does not decode to its command");
         core.apply(c, out);
         if (const std::string bad = core.check(); !bad.empty()) fail(bad.c_str());
     }

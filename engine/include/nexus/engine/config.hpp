@@ -11,6 +11,7 @@
 //   outbound_limit 1048576         # bytes queued to one client before it is disconnected
 //   heartbeat_ms 1000              # server heartbeat interval
 //   idle_timeout_ms 15000          # a client silent this long is disconnected
+//   shutdown_timeout_ms 5000       # SIGTERM: time for clients to read their last answers
 //   max_sessions 2048
 //   pool_orders 1048576            # per shard
 //   pool_levels 65536              # per shard
@@ -55,6 +56,7 @@ enum class SyncPolicy : std::uint8_t {
 };
 
 struct Config {
+    std::string path;  // the file it was read from (for messages)
     std::string listen_address = "127.0.0.1";
     std::uint16_t listen_port = 0;
     unsigned shards = 1;
@@ -64,6 +66,9 @@ struct Config {
     std::size_t outbound_limit = 1 << 20;
     unsigned heartbeat_ms = 1000;
     unsigned idle_timeout_ms = 15000;
+    // SIGTERM: how long the engine waits for clients to read their last
+    // answers and End of Session before it closes their connections.
+    unsigned shutdown_timeout_ms = 5000;
     std::size_t max_sessions = 2048;
     std::size_t pool_orders = 1 << 20;
     std::size_t pool_levels = 1 << 16;
@@ -86,13 +91,16 @@ public:
 
 namespace detail {
 
-inline std::uint64_t parse_uint(const std::string& v, const std::string& where, std::uint64_t max) {
+// A whole number in [min, max]; anything else (a sign, a fraction, an
+// exponent, too many digits, out of the range) is an error saying the range.
+inline std::uint64_t parse_uint(const std::string& v, const std::string& where, std::uint64_t min, std::uint64_t max) {
     std::uint64_t x = 0;
     const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-    if (ec != std::errc{} || p != v.data() + v.size() || x > max)
-        throw ConfigError(where + ": '" + v + "' is not a whole number in [0, " + std::to_string(max) + "]");
+    if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || x < min || x > max)
+        throw ConfigError(where + ": '" + v + "' is not a whole number in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
     return x;
 }
+inline std::uint64_t parse_uint(const std::string& v, const std::string& where, std::uint64_t max) { return parse_uint(v, where, 0, max); }
 
 // "12.34" -> 123400 (four implied decimals).
 inline std::uint32_t parse_price(const std::string& v, const std::string& where) {
@@ -114,6 +122,7 @@ inline std::uint32_t parse_price(const std::string& v, const std::string& where)
 // Parses configuration text; `name` is used in error messages.
 inline Config parse_config(std::istream& in, const std::string& name) {
     Config c;
+    c.path = name;
     std::string line;
     int lineno = 0;
     bool has_shards = false;
@@ -138,8 +147,7 @@ inline Config parse_config(std::istream& in, const std::string& name) {
             c.listen_address = v.substr(0, colon);
             c.listen_port = static_cast<std::uint16_t>(parse_uint(v.substr(colon + 1), where + ": listen port", 65535));
         } else if (key == "shards") {
-            c.shards = static_cast<unsigned>(parse_uint(one(), where + ": shards", 64));
-            if (c.shards == 0) throw ConfigError(where + ": shards: at least 1");
+            c.shards = static_cast<unsigned>(parse_uint(one(), where + ": shards", 1, 64));
             has_shards = true;
         } else if (key == "journal_dir") {
             c.journal_dir = one();
@@ -151,20 +159,19 @@ inline Config parse_config(std::istream& in, const std::string& name) {
         } else if (key == "itch_out") {
             c.itch_out = one();
         } else if (key == "outbound_limit") {
-            c.outbound_limit = parse_uint(one(), where + ": outbound_limit", std::uint64_t{1} << 34);
-            if (c.outbound_limit < 4096) throw ConfigError(where + ": outbound_limit: at least 4096 bytes");
+            c.outbound_limit = parse_uint(one(), where + ": outbound_limit", 4096, std::uint64_t{1} << 34);
         } else if (key == "heartbeat_ms") {
-            c.heartbeat_ms = static_cast<unsigned>(parse_uint(one(), where + ": heartbeat_ms", 3'600'000));
-            if (c.heartbeat_ms == 0) throw ConfigError(where + ": heartbeat_ms: at least 1");
+            c.heartbeat_ms = static_cast<unsigned>(parse_uint(one(), where + ": heartbeat_ms", 1, 3'600'000));
         } else if (key == "idle_timeout_ms") {
-            c.idle_timeout_ms = static_cast<unsigned>(parse_uint(one(), where + ": idle_timeout_ms", 3'600'000));
-            if (c.idle_timeout_ms == 0) throw ConfigError(where + ": idle_timeout_ms: at least 1");
+            c.idle_timeout_ms = static_cast<unsigned>(parse_uint(one(), where + ": idle_timeout_ms", 1, 3'600'000));
+        } else if (key == "shutdown_timeout_ms") {
+            c.shutdown_timeout_ms = static_cast<unsigned>(parse_uint(one(), where + ": shutdown_timeout_ms", 0, 3'600'000));
         } else if (key == "max_sessions") {
-            c.max_sessions = parse_uint(one(), where + ": max_sessions", 1'000'000);
+            c.max_sessions = parse_uint(one(), where + ": max_sessions", 1, 1'000'000);
         } else if (key == "pool_orders") {
-            c.pool_orders = parse_uint(one(), where + ": pool_orders", std::uint64_t{1} << 31);
+            c.pool_orders = parse_uint(one(), where + ": pool_orders", 1, std::uint64_t{1} << 31);
         } else if (key == "pool_levels") {
-            c.pool_levels = parse_uint(one(), where + ": pool_levels", std::uint64_t{1} << 31);
+            c.pool_levels = parse_uint(one(), where + ": pool_levels", 1, std::uint64_t{1} << 31);
         } else if (key == "matching") {
             const std::string& v = one();
             if (v == "threads") c.inline_matching = false;
@@ -197,12 +204,11 @@ inline Config parse_config(std::istream& in, const std::string& name) {
                     const std::string fw = where + ": instrument " + nm + ": " + k;
                     if (k == "min_price") ic.min_price = detail::parse_price(v, fw);
                     else if (k == "max_price") ic.max_price = detail::parse_price(v, fw);
-                    else if (k == "max_qty") ic.max_qty = static_cast<std::uint32_t>(parse_uint(v, fw, 0xFFFF'FFFF));
+                    else if (k == "max_qty") ic.max_qty = static_cast<std::uint32_t>(parse_uint(v, fw, 1, 0xFFFF'FFFF));
                     else throw ConfigError(where + ": instrument " + nm + ": unknown option '" + k + "'");
                 }
                 if (ic.min_price == 0 || ic.min_price > ic.max_price)
                     throw ConfigError(where + ": instrument " + nm + ": need 0 < min_price <= max_price");
-                if (ic.max_qty == 0) throw ConfigError(where + ": instrument " + nm + ": max_qty must be positive");
                 c.instruments.push_back(ic);
             } else {
                 UserConfig uc;
@@ -217,9 +223,9 @@ inline Config parse_config(std::istream& in, const std::string& name) {
                         if (v.empty() || v.size() > 10) throw ConfigError(fw + ": 1 to 10 characters");
                         uc.password = v;
                     } else if (k == "max_qty") {
-                        uc.max_qty = static_cast<std::uint32_t>(parse_uint(v, fw, 0xFFFF'FFFF));
+                        uc.max_qty = static_cast<std::uint32_t>(parse_uint(v, fw, 1, 0xFFFF'FFFF));
                     } else if (k == "max_notional") {
-                        uc.max_notional = parse_uint(v, fw, ~std::uint64_t{0});
+                        uc.max_notional = parse_uint(v, fw, 1, ~std::uint64_t{0});
                     } else {
                         throw ConfigError(where + ": user " + nm + ": unknown option '" + k + "'");
                     }
@@ -234,8 +240,13 @@ inline Config parse_config(std::istream& in, const std::string& name) {
     if (c.instruments.empty()) throw ConfigError(name + ": no instrument defined");
     if (c.users.empty()) throw ConfigError(name + ": no user defined");
     if (c.instruments.size() > 65000) throw ConfigError(name + ": more than 65000 instruments");
+    if (c.users.size() > 1'000'000) throw ConfigError(name + ": more than 1000000 users");
     if (!has_shards) c.shards = 1;
-    if (c.shards > c.instruments.size()) c.shards = static_cast<unsigned>(c.instruments.size());
+    // Not clamped: the shard count is part of what a journal depends on, and
+    // a clamp would change it when an instrument is added.
+    if (c.shards > c.instruments.size())
+        throw ConfigError(name + ": shards " + std::to_string(c.shards) + ": more shards than instruments (" +
+                          std::to_string(c.instruments.size()) + ")");
     return c;
 }
 

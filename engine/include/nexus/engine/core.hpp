@@ -28,7 +28,7 @@
 #include <nexus/orderbook/book_set.hpp>
 
 #include "nexus/engine/config.hpp"
-#include "nexus/engine/journal.hpp"
+#include "nexus/engine/command.hpp"
 #include "nexus/engine/protocol.hpp"
 
 namespace nexus::engine {

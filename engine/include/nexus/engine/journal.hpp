@@ -1,234 +1,175 @@
-// nexus/engine/journal.hpp — the append-only command journal of one shard.
-//
-// File: a 16-byte header ("NXJRNL01", shard count, shard index, both u32
-// little-endian), then 64-byte records, each a Command with a CRC-32C
-// (Castagnoli; SSE4.2 instruction where present) of its other 60 bytes in
-// its first four. Records are appended in the order the
-// shard applied them; replaying them into an empty shard rebuilds its books
-// exactly (matching is deterministic and every input, including the
-// timestamp and the assigned order IDs, is in the record).
+// nexus/engine/journal.hpp — writing and reading one shard's command
+// journal (layout: journal_format.hpp).
 //
 // Commit: a batch of records goes out in one write(2) before any of the
-// batch's acknowledgements leave. SyncPolicy::Os stops there (the data is in
-// the kernel and survives the process); SyncPolicy::Fsync adds fdatasync(2)
+// batch's answers leave. SyncPolicy::Os stops there (the data is in the
+// kernel and survives the process); SyncPolicy::Fsync adds fdatasync(2)
 // (survives a power loss). Commands that arrive while a commit is in
 // progress form the next batch: group commit without a timer.
 //
-// Reading back: a damaged or short record at the end (a torn final write) is
-// cut off with a warning; a damaged record followed by good ones is
-// corruption and an error that names the byte offset.
+// Reading back, record by record (a day's journal is never held in memory):
+//  * an incomplete last record is a torn tail, a write(2) the process did not
+//    finish: reported (torn_bytes()); the engine cuts it before appending;
+//  * a complete record whose checksum fails is damage, wherever it is, and an
+//    error naming the offset: a crash does not produce it (what a process
+//    wrote is whole up to where it stopped);
+//  * a record whose number is not the next one is an error too: records
+//    removed at a record boundary, repeated, or moved.
+// A cut at a record boundary at the very end leaves no trace in the file
+// itself; the manifest's record counts and the outbound store (whose answers
+// must all be reproduced by the journal) find it (recovery.hpp).
 #pragma once
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <nmmintrin.h>
-
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <stdexcept>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "nexus/engine/command.hpp"
 #include "nexus/engine/config.hpp"
+#include "nexus/engine/journal_format.hpp"
+#include "nexus/engine/posix_file.hpp"
 
 namespace nexus::engine {
 
-// One accepted inbound command, as routed to a shard and as journaled.
-struct Command {
-    std::uint32_t crc = 0;      // journal only
-    char kind = 0;              // 'O' enter, 'U' replace, 'X' cancel
-    char side = 'B';            // enter: 'B' / 'S'
-    char tif = 'D';             // enter: 'D' / 'I' / 'F'
-    char type = 'L';            // enter: 'L' / 'M'
-    char post_only = 'N';       // enter: 'Y' / 'N'
-    char stp = 'N';             // enter: 'N' / 'O' / 'B'
-    std::uint16_t instrument = 0;  // 1-based (the ITCH stock locate)
-    std::uint32_t user = 0;        // index in the configuration
-    std::uint32_t qty = 0;
-    std::uint32_t price = 0;
-    std::uint64_t ts = 0;           // nanoseconds since the epoch, set by the shard
-    std::uint64_t token = 0;        // enter: the token; replace, cancel: the live order's token
-    std::uint64_t new_token = 0;    // replace: the replacement's token
-    std::uint64_t order_id = 0;     // enter: the new order's ID; replace, cancel: the live order's ID
-    std::uint64_t new_order_id = 0; // replace: the replacement's ID
-};
-static_assert(sizeof(Command) == 64, "a journal record is 64 bytes");
-
-class JournalError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-constexpr char kJournalMagic[8] = {'N', 'X', 'J', 'R', 'N', 'L', '0', '1'};
-constexpr std::size_t kJournalHeader = 16;
-
-namespace detail {
-// CRC-32C of the 60 bytes after the checksum field.
-[[gnu::target("sse4.2")]] inline std::uint32_t crc32c_hw(const std::uint8_t* p) noexcept {
-    std::uint64_t c = 0xFFFF'FFFFu;
-    for (int i = 0; i < 7; ++i, p += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, p, 8);
-        c = _mm_crc32_u64(c, w);
-    }
-    std::uint32_t t;
-    std::memcpy(&t, p, 4);
-    return ~_mm_crc32_u32(static_cast<std::uint32_t>(c), t);
-}
-inline std::uint32_t crc32c_sw(const std::uint8_t* p) noexcept {
-    std::uint32_t c = 0xFFFF'FFFFu;
-    for (int i = 0; i < 60; ++i) {
-        c ^= p[i];
-        for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82F6'3B78u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-}  // namespace detail
-
-inline std::uint32_t record_crc(const Command& c) noexcept {
-    static const bool hw = __builtin_cpu_supports("sse4.2");
-    const auto* p = reinterpret_cast<const std::uint8_t*>(&c) + 4;
-    return hw ? detail::crc32c_hw(p) : detail::crc32c_sw(p);
-}
-
-inline std::string journal_path(const std::string& dir, unsigned shard) {
-    return dir + "/journal-" + std::to_string(shard) + ".nxj";
-}
+inline std::string journal_file_name(unsigned shard) { return "journal-" + std::to_string(shard) + ".nxj"; }
+inline std::string journal_path(const std::string& dir, unsigned shard) { return dir + "/" + journal_file_name(shard); }
 
 class JournalWriter {
 public:
-    // Opens (creating if needed) the journal; its header must match.
-    JournalWriter(const std::string& path, unsigned shards, unsigned shard, SyncPolicy policy)
-        : path_(path), policy_(policy) {
-        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd_ < 0) throw JournalError(path + ": cannot open for append: " + std::strerror(errno));
-        struct stat st {};
-        ::fstat(fd_, &st);
-        if (st.st_size == 0) {
-            std::uint8_t h[kJournalHeader];
-            std::memcpy(h, kJournalMagic, 8);
-            std::memcpy(h + 8, &shards, 4);
-            std::memcpy(h + 12, &shard, 4);
-            write_all(h, sizeof h);
-            sync();
-        }
-        buf_.reserve(1 << 16);
+    // Creates a new journal file with its header (the file must not exist).
+    static JournalWriter create(const std::string& path, const journal_format::Header& h, SyncPolicy policy) {
+        JournalWriter w(PosixFile(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND), policy, 0);
+        std::uint8_t head[journal_format::kHeaderSize];
+        journal_format::encode_header(h, head);
+        w.file_.write_all(head, sizeof head);
+        w.file_.datasync();
+        return w;
     }
-    JournalWriter(const JournalWriter&) = delete;
-    JournalWriter& operator=(const JournalWriter&) = delete;
-    ~JournalWriter() {
-        if (fd_ >= 0) ::close(fd_);
+    // Opens a journal that holds `records` good records and nothing after
+    // them (the reader checked it and the torn tail, if any, was cut).
+    static JournalWriter append_to(const std::string& path, std::uint64_t records, SyncPolicy policy) {
+        return JournalWriter(PosixFile(path, O_WRONLY | O_APPEND), policy, records);
     }
 
-    void append(Command c) {
-        c.crc = record_crc(c);
-        const std::size_t at = buf_.size();
-        buf_.resize(at + sizeof c);
-        std::memcpy(buf_.data() + at, &c, sizeof c);
-    }
-    [[nodiscard]] std::size_t pending() const noexcept { return buf_.size() / sizeof(Command); }
+    JournalWriter(JournalWriter&&) noexcept = default;
+    JournalWriter& operator=(JournalWriter&&) noexcept = default;
 
-    // Writes the pending records (and fsyncs under SyncPolicy::Fsync).
+    // Encodes the record in place: the buffer is raw bytes, grown only when
+    // full (a std::vector's resize would zero every record before it is
+    // written).
+    void append(const Command& c) {
+        if (size_ + journal_format::kRecordSize > capacity_) [[unlikely]] grow();
+        journal_format::encode_record(c, static_cast<std::uint32_t>(++records_), buf_.get() + size_);
+        size_ += journal_format::kRecordSize;
+    }
+    [[nodiscard]] std::size_t pending() const noexcept { return size_ / journal_format::kRecordSize; }
+
+    // Writes the pending records (and fdatasyncs under SyncPolicy::Fsync).
     void commit() {
-        if (buf_.empty()) return;
-        write_all(buf_.data(), buf_.size());
-        if (policy_ == SyncPolicy::Fsync) sync();
-        bytes_ += buf_.size();
+        if (size_ == 0) return;
+        file_.write_all(buf_.get(), size_);
+        if (policy_ == SyncPolicy::Fsync) file_.datasync();
+        bytes_ += size_;
         ++commits_;
-        buf_.clear();
+        size_ = 0;
+        committed_ = records_;
     }
     [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
     [[nodiscard]] std::uint64_t commits() const noexcept { return commits_; }
+    // Records in the file once the pending ones are committed.
+    [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
+    // Records in the file now.
+    [[nodiscard]] std::uint64_t committed_records() const noexcept { return committed_; }
+    [[nodiscard]] const std::string& path() const noexcept { return file_.path(); }
 
 private:
-    void write_all(const void* data, std::size_t n) {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        while (n > 0) {
-            const ssize_t w = ::write(fd_, p, n);
-            if (w < 0) {
-                if (errno == EINTR) continue;
-                throw JournalError(path_ + ": write failed: " + std::strerror(errno));
-            }
-            p += w;
-            n -= static_cast<std::size_t>(w);
-        }
-    }
-    void sync() {
-        if (::fdatasync(fd_) != 0) throw JournalError(path_ + ": fdatasync failed: " + std::strerror(errno));
+    JournalWriter(PosixFile f, SyncPolicy policy, std::uint64_t records)
+        : file_(std::move(f)), policy_(policy), records_(records), committed_(records) {}
+    [[gnu::noinline]] void grow() {
+        const std::size_t cap = capacity_ * 2;
+        auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(cap);
+        if (size_) std::memcpy(bigger.get(), buf_.get(), size_);
+        buf_ = std::move(bigger);
+        capacity_ = cap;
     }
 
-    std::string path_;
+    PosixFile file_;
     SyncPolicy policy_;
-    int fd_ = -1;
-    std::vector<std::uint8_t> buf_;
+    std::uint64_t records_ = 0, committed_ = 0;
+    std::unique_ptr<std::uint8_t[]> buf_ = std::make_unique_for_overwrite<std::uint8_t[]>(1 << 16);
+    std::size_t size_ = 0, capacity_ = 1 << 16;
     std::uint64_t bytes_ = 0;
     std::uint64_t commits_ = 0;
 };
 
-struct JournalContents {
-    std::vector<Command> records;
-    std::uint64_t cut_bytes = 0;  // bytes of a torn tail that were removed (or would be)
-};
+class JournalReader {
+public:
+    // Opens the file and checks its header; throws JournalError naming the
+    // file (and the offset) if it is not a format-02 journal.
+    explicit JournalReader(const std::string& path) : file_(path, O_RDONLY) {
+        file_size_ = file_.size();
+        std::uint8_t head[journal_format::kHeaderSize];
+        const std::size_t n = file_.read_some(head, sizeof head);
+        if (n == 0) throw JournalError(path + ": empty (0 bytes; a journal has at least its 64-byte header): emptied or replaced");
+        if (const std::string bad = journal_format::decode_header(head, n, header_); !bad.empty())
+            throw JournalError(path + ": " + bad);
+        buf_.resize(1 << 20);
+    }
 
-// Reads a journal. A missing file is an empty journal. `repair` truncates a
-// torn tail in the file itself (the engine does, before appending again).
-inline JournalContents read_journal(const std::string& path, unsigned shards, unsigned shard, bool repair) {
-    JournalContents out;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return out;
-        throw JournalError(path + ": cannot open: " + std::strerror(errno));
-    }
-    std::vector<std::uint8_t> data;
-    std::uint8_t chunk[1 << 16];
-    for (;;) {
-        const ssize_t r = ::read(fd, chunk, sizeof chunk);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            ::close(fd);
-            throw JournalError(path + ": read failed: " + std::strerror(errno));
+    [[nodiscard]] const journal_format::Header& header() const noexcept { return header_; }
+    [[nodiscard]] const std::string& path() const noexcept { return file_.path(); }
+
+    // The next record; false at the end of the file (see torn_bytes()).
+    bool next(Command& c) {
+        if (end_ - pos_ < journal_format::kRecordSize && !refill()) return false;
+        const std::uint64_t offset = journal_format::kHeaderSize + records_ * journal_format::kRecordSize;
+        const std::uint32_t expected = static_cast<std::uint32_t>(records_ + 1);
+        std::uint32_t number = 0;
+        switch (journal_format::decode_record(buf_.data() + pos_, c, number)) {
+            case journal_format::RecordStatus::BadChecksum:
+                throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": record " + std::to_string(records_ + 1) +
+                                   " is damaged (complete, checksum mismatch): not a torn write; to give up this record and all "
+                                   "after it, cut the file at this offset");
+            case journal_format::RecordStatus::BadContents:
+                throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": record " + std::to_string(records_ + 1) +
+                                   " has a good checksum but an impossible command kind or flags");
+            case journal_format::RecordStatus::Good: break;
         }
-        if (r == 0) break;
-        data.insert(data.end(), chunk, chunk + r);
+        if (number != expected)
+            throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": record number " + std::to_string(number) +
+                               " where " + std::to_string(expected) + " belongs: " +
+                               (number < expected ? "a record repeated or moved" : "records cut out or moved"));
+        pos_ += journal_format::kRecordSize;
+        ++records_;
+        return true;
     }
-    ::close(fd);
-    if (data.empty()) return out;
-    if (data.size() < kJournalHeader || std::memcmp(data.data(), kJournalMagic, 8) != 0)
-        throw JournalError(path + ": offset 0: not a nexus journal (bad magic)");
-    std::uint32_t file_shards, file_shard;
-    std::memcpy(&file_shards, data.data() + 8, 4);
-    std::memcpy(&file_shard, data.data() + 12, 4);
-    if (file_shards != shards || file_shard != shard)
-        throw JournalError(path + ": offset 8: written by shard " + std::to_string(file_shard) + " of " +
-                           std::to_string(file_shards) + ", expected shard " + std::to_string(shard) + " of " +
-                           std::to_string(shards) + " (the shard count must not change while a journal exists)");
-    auto good_at = [&](std::size_t off) {
-        if (off + sizeof(Command) > data.size()) return false;
-        Command c;
-        std::memcpy(&c, data.data() + off, sizeof c);
-        return record_crc(c) == c.crc;
-    };
-    std::size_t off = kJournalHeader;
-    for (; off < data.size(); off += sizeof(Command)) {
-        if (!good_at(off)) {
-            // Torn tail, or corruption? Any good record after this one means corruption.
-            for (std::size_t later = off + sizeof(Command); later + sizeof(Command) <= data.size(); later += sizeof(Command))
-                if (good_at(later))
-                    throw JournalError(path + ": offset " + std::to_string(off) + ": damaged record (checksum mismatch) followed by good records");
-            out.cut_bytes = data.size() - off;
-            break;
-        }
-        Command c;
-        std::memcpy(&c, data.data() + off, sizeof c);
-        out.records.push_back(c);
+    [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
+    // The bytes of the header and the good records read so far.
+    [[nodiscard]] std::uint64_t good_bytes() const noexcept {
+        return journal_format::kHeaderSize + records_ * journal_format::kRecordSize;
     }
-    if (out.cut_bytes && repair) {
-        if (::truncate(path.c_str(), static_cast<off_t>(off)) != 0)
-            throw JournalError(path + ": cannot cut the torn tail: " + std::strerror(errno));
+    // After next() returned false: the bytes of an incomplete last record.
+    [[nodiscard]] std::uint64_t torn_bytes() const noexcept { return file_size_ - good_bytes(); }
+
+private:
+    // Moves the unread bytes to the front and reads more; false if less than
+    // a record is left in the file.
+    bool refill() {
+        std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+        end_ -= pos_;
+        pos_ = 0;
+        end_ += file_.read_some(buf_.data() + end_, buf_.size() - end_);
+        return end_ >= journal_format::kRecordSize;
     }
-    return out;
-}
+
+    PosixFile file_;
+    journal_format::Header header_;
+    std::uint64_t file_size_ = 0;
+    std::vector<std::uint8_t> buf_;
+    std::size_t pos_ = 0, end_ = 0;
+    std::uint64_t records_ = 0;
+};
 
 }  // namespace nexus::engine

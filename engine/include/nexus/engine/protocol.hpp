@@ -136,6 +136,8 @@ constexpr char SelfTrade = 'Q';  // self-trade prevention
 struct Login {
     std::string user;      // trailing spaces removed
     std::string password;  // trailing spaces removed
+    std::string session;   // trailing spaces removed; empty: the current session
+    std::uint64_t sequence = 0;  // the first message wanted; 0: only new ones
 };
 
 struct EnterOrder {
@@ -265,9 +267,25 @@ private:
     const char* error_ = nullptr;
 };
 
-// Parses a login request payload.
-inline bool decode_login(std::span<const std::uint8_t> pl, Login& out) {
-    if (pl.size() != kLoginPayload) return false;
+// A numeric text field: digits right-justified and padded with spaces on the
+// left (all spaces reads as 0). False if it is anything else or above 2^64-1.
+inline bool parse_numeric(std::span<const std::uint8_t> f, std::uint64_t& out) noexcept {
+    std::size_t i = 0;
+    while (i < f.size() && f[i] == ' ') ++i;
+    std::uint64_t v = 0;
+    for (; i < f.size(); ++i) {
+        if (f[i] < '0' || f[i] > '9') return false;
+        const std::uint64_t d = f[i] - '0';
+        if (v > (~std::uint64_t{0} - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    out = v;
+    return true;
+}
+
+// Parses a login request payload; returns what is wrong with it, or nullptr.
+inline const char* decode_login(std::span<const std::uint8_t> pl, Login& out) {
+    if (pl.size() != kLoginPayload) return "login request of the wrong length";
     auto field = [&](std::size_t off, std::size_t n) {
         std::string s(reinterpret_cast<const char*>(pl.data() + off), n);
         while (!s.empty() && s.back() == ' ') s.pop_back();
@@ -275,7 +293,21 @@ inline bool decode_login(std::span<const std::uint8_t> pl, Login& out) {
     };
     out.user = field(0, 6);
     out.password = field(6, 10);
-    return true;
+    out.session = field(16, 10);
+    if (!parse_numeric(pl.subspan(26, 20), out.sequence)) return "login request: the requested sequence number is not a number";
+    return nullptr;
+}
+
+// Login Accepted: the session and the number of the next Sequenced Data message.
+struct LoginAccepted {
+    std::string session;
+    std::uint64_t sequence = 0;
+};
+inline bool decode_login_accepted(std::span<const std::uint8_t> pl, LoginAccepted& out) {
+    if (pl.size() != kLoginAcceptedPayload) return false;
+    out.session.assign(reinterpret_cast<const char*>(pl.data()), 10);
+    while (!out.session.empty() && out.session.back() == ' ') out.session.pop_back();
+    return parse_numeric(pl.subspan(10, 20), out.sequence);
 }
 
 // ---- encoding ------------------------------------------------------------------
@@ -295,12 +327,13 @@ public:
     }
 
     // Client side.
-    void login(std::string_view user, std::string_view password) {
+    // sequence: the first message wanted (1: the whole stream), 0: only new ones.
+    void login(std::string_view user, std::string_view password, std::string_view session = "", std::uint64_t sequence = 0) {
         std::uint8_t* p = begin(kLoginRequest, kLoginPayload);
         text(p, user, 6);
         text(p + 6, password, 10);
-        text(p + 16, "", 10);
-        text(p + 26, "0", 20, true);
+        text(p + 16, session, 10);
+        text(p + 26, std::to_string(sequence), 20, true);
     }
     void enter(const EnterOrder& o) {
         std::uint8_t* p = begin(kUnsequenced, kEnterOrderSize);

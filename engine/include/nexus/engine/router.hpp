@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "nexus/engine/config.hpp"
-#include "nexus/engine/journal.hpp"
+#include "nexus/engine/command.hpp"
 #include "nexus/engine/protocol.hpp"
 
 namespace nexus::engine {

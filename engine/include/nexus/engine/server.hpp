@@ -4,243 +4,123 @@
 //  * one I/O thread runs the io_context: accepts, reads and deframes client
 //    packets, has the Router (router.hpp) validate every field, keep each
 //    user's token map and assign order IDs, and queues the Commands for the
-//    shards; it also writes the shards' events to the clients;
-//  * one thread per shard: takes the commands queued for it in batches,
-//    stamps and journals each, applies it to its ShardCore (its own slabs),
-//    commits the journal (write, or write + fdatasync), and only then hands
-//    the batch's events to the I/O thread; its ITCH bytes follow in 64 KiB
-//    writes or when the shard is idle.
-//    Nothing a client can do blocks a shard: the I/O thread never waits on a
-//    socket and the shards never touch one.
-// A client whose queued outbound bytes pass `outbound_limit` is disconnected
-// (with a log line); the others are not affected.
+//    shards; it also numbers the shards' answers into each user's stream,
+//    appends them to the outbound store and writes them to the clients;
+//  * one thread per shard (shard.hpp): journals, matches, commits, and only
+//    then hands the batch's answers to the I/O thread. Nothing a client can
+//    do blocks a shard: the I/O thread never waits on a socket and the shards
+//    never touch one.
 //
-// Start-up replays every shard's journal (cutting a torn tail), rebuilds the
-// token maps and the order-ID counter, and rewrites the ITCH file from the
-// journal, so the file always matches the books. SIGINT/SIGTERM: stop
-// accepting, let the shards drain and commit, send End of Session to every
-// client, write the ITCH trailer, log the counters, return 0. SIGUSR1 logs the
-// counters.
+// Sequenced delivery (docs/protocol.md §5): every Sequenced Data message is
+// appended to the outbound store (outbound_store.hpp) with its number in its
+// user's stream, whether or not the user is logged in, and no byte leaves for
+// a client before the store has been written (sessions only queue; the I/O
+// loop commits the store, then starts the writes: commit_outbound()). A login
+// asks for the stream from a number: the session replays from the store, a
+// chunk at a time as the client reads, then carries on live.
+//
+// A client whose queued outbound bytes pass `outbound_limit` is disconnected
+// (with a log line); the others are not affected, and what it missed is in
+// the store for its next login.
+//
+// Start-up (recovery.hpp) locks the journal directory, checks the
+// configuration against the manifest, replays every shard's journal against
+// the outbound store, and rewrites the ITCH file from the journal.
+// SIGINT/SIGTERM: stop accepting and processing requests, let the shards
+// finish and commit what they hold, answer all of it, send End of Session to
+// every session once it has its answers, wait up to shutdown_timeout_ms for
+// the clients to read them, write the ITCH trailer and the manifest, return 0.
+// SIGUSR1 logs the counters.
+//
+// A session that ends (logout, protocol error, End of Session) shuts its
+// sending side once everything is written, reads and drops input from then
+// on, and closes when the client has acknowledged every byte (or closed its
+// side; a second at most): closing a socket with unread input resets the
+// connection, and a reset destroys what the kernel has not delivered yet.
 #pragma once
 
 #include <fcntl.h>
-#include <linux/futex.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <spdlog/spdlog.h>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "nexus/engine/config.hpp"
 #include "nexus/engine/core.hpp"
+#include "nexus/engine/dir_lock.hpp"
 #include "nexus/engine/journal.hpp"
+#include "nexus/engine/outbound_store.hpp"
 #include "nexus/engine/protocol.hpp"
+#include "nexus/engine/recovery.hpp"
 #include "nexus/engine/router.hpp"
+#include "nexus/engine/shard.hpp"
+#include "nexus/engine/venue.hpp"
 
 namespace nexus::engine {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-inline std::uint64_t wall_ns() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-inline void write_fd_all(int fd, const std::uint8_t* p, std::size_t n, const std::string& what) {
-    while (n > 0) {
-        const ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            throw std::runtime_error(what + ": write failed: " + std::strerror(errno));
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-}
-
-class Server;
-
-// Wakes a sleeping thread; costs no system call while the thread is awake.
-// (std::atomic::wait/notify in libstdc++ 12 yields in a loop before it sleeps
-// and may enter the kernel on every notify.)
-class Doorbell {
-public:
-    std::uint32_t seen() const noexcept { return seq_.load(std::memory_order_seq_cst); }
-    void ring() noexcept {
-        seq_.fetch_add(1, std::memory_order_seq_cst);
-        if (sleeping_.load(std::memory_order_seq_cst))
-            ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&seq_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-    }
-    // Sleeps unless the bell rang after `seen` was read.
-    void wait(std::uint32_t seen) noexcept {
-        sleeping_.store(true, std::memory_order_seq_cst);
-        if (seq_.load(std::memory_order_seq_cst) == seen)
-            ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&seq_), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
-        sleeping_.store(false, std::memory_order_seq_cst);
-    }
-
-private:
-    std::atomic<std::uint32_t> seq_{0};
-    std::atomic<bool> sleeping_{false};
-};
-static_assert(sizeof(std::atomic<std::uint32_t>) == 4);
-
-// One matching thread and its journal.
-class Shard {
-public:
-    Shard(const Config& cfg, unsigned index) : cfg_(cfg), index_(index), core_(cfg, index) {}
-
-    ShardCore& core() noexcept { return core_; }
-    unsigned index() const noexcept { return index_; }
-
-    void open_journal(const std::string& path) {
-        journal_.emplace(path, cfg_.shards, index_, cfg_.sync);
-    }
-
-    // Inline matching (I/O thread): journal and apply now; commit_inline()
-    // commits the journal and hands back the events of everything applied.
-    void apply_inline(Command c) {
-        c.ts = wall_ns();
-        journal_->append(c);
-        core_.apply(c, inline_out_);
-        ++inline_pending_;
-    }
-    [[nodiscard]] bool inline_pending() const noexcept { return inline_pending_ != 0; }
-    // Returns the events to deliver (valid until the next call).
-    const std::vector<std::uint8_t>& commit_inline(int itch_fd) {
-        journal_->commit();  // before any acknowledgement leaves
-        count_batch(inline_pending_, inline_out_);
-        inline_pending_ = 0;
-        inline_events_.swap(inline_out_.events);
-        inline_out_.events.clear();
-        inline_itch_.insert(inline_itch_.end(), inline_out_.itch.bytes().begin(), inline_out_.itch.bytes().end());
-        inline_out_.itch.clear_bytes();
-        if (itch_fd >= 0 && inline_itch_.size() >= (1 << 16)) flush_inline_itch(itch_fd);
-        return inline_events_;
-    }
-    void flush_inline_itch(int itch_fd) {
-        if (itch_fd >= 0 && !inline_itch_.empty()) write_fd_all(itch_fd, inline_itch_.data(), inline_itch_.size(), "ITCH output");
-        inline_itch_.clear();
-    }
-
-    // I/O thread: queue a command.
-    void push(const Command& c) {
-        std::size_t depth;
-        {
-            std::lock_guard lock(in_mu_);
-            in_.push_back(c);
-            depth = in_.size();
-        }
-        if (depth > max_depth_.load(std::memory_order_relaxed)) max_depth_.store(depth, std::memory_order_relaxed);
-        bell_.ring();
-    }
-
-    void start(Server& server, int itch_fd) {
-        thread_ = std::thread([this, &server, itch_fd] { run(server, itch_fd); });
-    }
-    // Asks the thread to finish what is queued and exit; joins it.
-    void stop() {
-        stop_.store(true, std::memory_order_release);
-        bell_.ring();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    // I/O thread: takes the events the shard has published.
-    void take_events(std::vector<std::uint8_t>& into) {
-        std::lock_guard lock(out_mu_);
-        into.swap(out_events_);
-        posted_ = false;
-    }
-
-    // Counters (any thread).
-    std::atomic<std::uint64_t> commands{0}, trades{0}, rejects{0}, commits{0}, journal_bytes{0}, max_batch{0};
-    std::size_t max_depth() const noexcept { return max_depth_.load(std::memory_order_relaxed); }
-    std::size_t depth() {
-        std::lock_guard lock(in_mu_);
-        return in_.size();
-    }
-
-private:
-    void run(Server& server, int itch_fd);
-    // After a commit: the counters the I/O thread reads.
-    void count_batch(std::size_t n, const CoreOut& out) {
-        commands.fetch_add(n, std::memory_order_relaxed);
-        if (n > max_batch.load(std::memory_order_relaxed)) max_batch.store(n, std::memory_order_relaxed);
-        trades.store(out.trades, std::memory_order_relaxed);
-        rejects.store(out.rejects, std::memory_order_relaxed);
-        commits.store(journal_->commits(), std::memory_order_relaxed);
-        journal_bytes.store(journal_->bytes(), std::memory_order_relaxed);
-    }
-
-    const Config& cfg_;
-    unsigned index_;
-    ShardCore core_;
-    std::optional<JournalWriter> journal_;
-    std::thread thread_;
-    std::atomic<bool> stop_{false};
-    std::mutex in_mu_;
-    std::vector<Command> in_;
-    Doorbell bell_;
-    std::atomic<std::size_t> max_depth_{0};
-    std::mutex out_mu_;
-    std::vector<std::uint8_t> out_events_;
-    bool posted_ = false;
-    CoreOut inline_out_;
-    std::vector<std::uint8_t> inline_events_, inline_itch_;
-    std::size_t inline_pending_ = 0;
-};
-
 struct ServerCounters {
     std::uint64_t sessions_total = 0, logins = 0, login_failures = 0, protocol_errors = 0, slow_disconnects = 0,
                   idle_disconnects = 0, refused_connections = 0, orders = 0, replaces = 0, cancels = 0, io_rejects = 0,
-                  dropped_events = 0;
+                  kept_for_absent = 0, replayed_logins = 0;
 };
 
-class Server {
+class Server final : private ShardListener {
 public:
-    // Recovers the journals and binds the listening socket (port() is valid
-    // afterwards); run() serves.
-    explicit Server(Config cfg) : cfg_(std::move(cfg)), router_(cfg_), acceptor_(io_), signals_(io_) {
+    // Recovers the journal directory and (to serve) binds the listening
+    // socket (port() is valid afterwards); run() serves. StartMode::Inspect
+    // only reads and checks the journal: nothing is written and nothing
+    // listens.
+    explicit Server(Config cfg, StartMode mode = StartMode::Serve)
+        : cfg_(std::move(cfg)), mode_(mode), router_(cfg_), store_(cfg_.users.size()), acceptor_(io_), signals_(io_) {
         for (std::size_t i = 0; i < cfg_.users.size(); ++i) user_index_[cfg_.users[i].name] = static_cast<std::uint32_t>(i);
         user_sessions_.resize(cfg_.users.size());
-        std::filesystem::create_directories(cfg_.journal_dir);
         recover();
-        tcp::endpoint ep(asio::ip::make_address(cfg_.listen_address), cfg_.listen_port);
-        acceptor_.open(ep.protocol());
-        acceptor_.set_option(tcp::acceptor::reuse_address(true));
-        acceptor_.bind(ep);
-        acceptor_.listen(1024);
+        if (mode_ == StartMode::Serve) {
+            tcp::endpoint ep(asio::ip::make_address(cfg_.listen_address), cfg_.listen_port);
+            acceptor_.open(ep.protocol());
+            acceptor_.set_option(tcp::acceptor::reuse_address(true));
+            acceptor_.bind(ep);
+            acceptor_.listen(1024);
+        }
     }
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
     ~Server() {
         for (auto& s : shards_) s->stop();
-        if (itch_fd_ >= 0) ::close(itch_fd_);
     }
 
-    [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    [[nodiscard]] std::uint16_t port() const { return acceptor_.is_open() ? acceptor_.local_endpoint().port() : 0; }
     [[nodiscard]] const Config& config() const noexcept { return cfg_; }
-    [[nodiscard]] std::uint64_t recovered_commands() const noexcept { return recovered_; }
+    [[nodiscard]] std::uint64_t recovered_commands() const noexcept { return recovered_.commands; }
+    // What start-up found: answers in the store, answers journaled but never sent.
+    [[nodiscard]] std::uint64_t recovered_answers() const noexcept { return recovered_.stored; }
+    [[nodiscard]] std::uint64_t unsent_answers() const noexcept { return recovered_.unsent; }
+    // The SoupBinTCP session name of this journal.
+    [[nodiscard]] const std::string& session_name() const noexcept { return manifest_.session; }
+    // The number the user's next Sequenced Data message will get (I/O thread,
+    // or while the server is not running).
+    [[nodiscard]] std::uint64_t next_sequence(std::uint32_t user) const noexcept { return store_.next_seq(user); }
 
     // Serves until SIGINT/SIGTERM or stop(); returns the exit status.
     int run() {
+        if (mode_ != StartMode::Serve) throw std::logic_error("Server::run: opened to inspect only");
         if (!cfg_.inline_matching)
             for (auto& s : shards_) s->start(*this, itch_fd_);
         else
@@ -250,15 +130,18 @@ public:
         signals_.add(SIGUSR1);
         wait_signal();
         accept();
-        spdlog::info("listening on {}:{} ({} instruments, {} users, {} shards matched {}, sync {}, I/O {})", cfg_.listen_address,
-                     port(), cfg_.instruments.size(), cfg_.users.size(), cfg_.shards,
+        spdlog::info("listening on {}:{} ({} instruments, {} users, {} shards matched {}, sync {}, I/O {}; session {})",
+                     cfg_.listen_address, port(), cfg_.instruments.size(), cfg_.users.size(), cfg_.shards,
                      cfg_.inline_matching ? "inline on the I/O thread" : "on their own threads",
-                     cfg_.sync == SyncPolicy::Os ? "os" : "fsync", cfg_.busy_poll ? "busy-polls" : "blocks in epoll");
+                     cfg_.sync == SyncPolicy::Os ? "os" : "fsync", cfg_.busy_poll ? "busy-polls" : "blocks in epoll",
+                     manifest_.session);
         // Every handler that is ready runs; with inline matching one journal
         // commit then answers all the commands they applied (group commit
-        // across sessions). When nothing is ready the thread keeps polling for
-        // io_spin_us after the last work (answers from a shard usually follow
-        // within microseconds, and a sleeping thread takes longer than that to
+        // across sessions); then one write of the outbound store covers every
+        // answer they produced, and only then do the sessions' writes start.
+        // When nothing is ready the thread keeps polling for io_spin_us after
+        // the last work (answers from a shard usually follow within
+        // microseconds, and a sleeping thread takes longer than that to
         // wake), then sleeps in epoll until something happens; io_poll busy
         // never sleeps.
         const auto spin = std::chrono::microseconds(cfg_.io_spin_us);
@@ -266,7 +149,8 @@ public:
         while (!io_.stopped()) {
             const std::size_t ran = io_.poll();
             commit_inline();
-            if (ran > 0 || cfg_.busy_poll) {
+            commit_outbound();
+            if (ran > 0 || cfg_.busy_poll || !dirty_.empty()) {
                 if (ran > 0 && spin.count() > 0) last_work = std::chrono::steady_clock::now();
                 continue;
             }
@@ -299,47 +183,33 @@ public:
         return n;
     }
 
-    // Shard thread: events are ready.
-    void notify_events(Shard& shard) {
-        asio::post(io_, [this, &shard] { drain(shard); });
-    }
-    void shard_failed(Shard& shard, const std::string& why) {
-        asio::post(io_, [this, &shard, why] { journal_failed(shard, why); });
-    }
-
 private:
     class Session;
     using SessionPtr = std::shared_ptr<Session>;
+    // A replaying session reads from the store until this much is queued for it.
+    static constexpr std::size_t kReplayFill = 64 * 1024;
 
     // ---- recovery --------------------------------------------------------------
 
     void recover() {
-        std::vector<std::vector<std::uint8_t>> replayed_itch(cfg_.shards);
-        for (unsigned i = 0; i < cfg_.shards; ++i) {
-            auto shard = std::make_unique<Shard>(cfg_, i);
-            const std::string path = journal_path(cfg_.journal_dir, i);
-            JournalContents jc = read_journal(path, cfg_.shards, i, true);
-            if (jc.cut_bytes)
-                spdlog::warn("{}: cut a torn tail of {} bytes (a write the process did not finish)", path, jc.cut_bytes);
-            CoreOut out;
-            for (const Command& c : jc.records) {
-                if (c.user >= cfg_.users.size() || c.instrument == 0 || c.instrument > cfg_.instruments.size() ||
-                    (c.instrument - 1) % cfg_.shards != i)
-                    throw JournalError(path + ": a record names a user or instrument the configuration does not have "
-                                              "(the configuration changed while the journal exists)");
-                router_.restore(c);
-                shard->core().apply(c, out);
-                out.events.clear();
-            }
-            replayed_itch[i].assign(out.itch.bytes().begin(), out.itch.bytes().end());
-            recovered_ += jc.records.size();
-            if (!jc.records.empty()) spdlog::info("{}: replayed {} commands", path, jc.records.size());
-            shard->open_journal(path);
-            shards_.push_back(std::move(shard));
+        for (unsigned i = 0; i < cfg_.shards; ++i) shards_.push_back(std::make_unique<Shard>(cfg_, i));
+        if (mode_ == StartMode::Serve) {
+            std::error_code ec;
+            std::filesystem::create_directories(cfg_.journal_dir, ec);
+            if (ec) throw JournalError(cfg_.journal_dir + ": cannot create the journal directory: " + ec.message());
+            lock_.emplace(DirectoryLock::exclusive(cfg_.journal_dir));
+        } else if (std::filesystem::is_directory(cfg_.journal_dir)) {
+            lock_ = DirectoryLock::shared_if_present(cfg_.journal_dir);
         }
-        if (!cfg_.itch_out.empty()) {
-            itch_fd_ = ::open(cfg_.itch_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-            if (itch_fd_ < 0) throw std::runtime_error(cfg_.itch_out + ": cannot create: " + std::strerror(errno));
+        // The ITCH file is rewritten from the journal: its header now, the
+        // replayed market data as recovery produces it. It is built beside
+        // the old one and takes its place only once recovery succeeded (a
+        // refused start leaves the old file as it was).
+        std::function<void(std::span<const std::uint8_t>)> itch;
+        const std::string itch_tmp = cfg_.itch_out + ".tmp";
+        if (mode_ == StartMode::Serve && !cfg_.itch_out.empty()) {
+            itch_file_ = PosixFile(itch_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND);
+            itch_fd_ = itch_file_.fd();
             feed::ItchEncoder head;
             const std::uint64_t ts = itch_time(wall_ns());
             head.system_event(ts, 'O');
@@ -350,8 +220,22 @@ private:
             for (std::size_t i = 0; i < cfg_.instruments.size(); ++i)
                 head.trading_action(static_cast<std::uint16_t>(i + 1), ts, cfg_.instruments[i].symbol, 'T');
             write_fd_all(itch_fd_, head.bytes().data(), head.bytes().size(), cfg_.itch_out);
-            for (const auto& b : replayed_itch) write_fd_all(itch_fd_, b.data(), b.size(), cfg_.itch_out);
+            itch = [this](std::span<const std::uint8_t> b) { write_fd_all(itch_fd_, b.data(), b.size(), cfg_.itch_out); };
         }
+        std::vector<ShardCore*> cores;
+        for (auto& s : shards_) cores.push_back(&s->core());
+        Recovered r;
+        try {
+            r = Recovery(cfg_, mode_, std::move(cores), router_, store_, std::move(itch)).run();
+        } catch (...) {
+            if (itch_file_.is_open()) std::filesystem::remove(itch_tmp);
+            throw;
+        }
+        if (itch_file_.is_open() && std::rename(itch_tmp.c_str(), cfg_.itch_out.c_str()) != 0)
+            throw JournalError(cfg_.itch_out + ": cannot replace it with " + itch_tmp + ": " + std::strerror(errno));
+        for (std::size_t i = 0; i < r.journals.size(); ++i) shards_[i]->open_journal(std::move(r.journals[i]));
+        manifest_ = r.manifest;
+        recovered_ = {r.commands, r.stored, r.unsent};
     }
 
     // ---- accept, signals, shutdown -------------------------------------------
@@ -393,12 +277,16 @@ private:
         });
     }
 
+    // Nothing new is read; everything already journaled or queued for a shard
+    // is journaled, answered and stored; then every session gets End of
+    // Session after its answers.
     void begin_shutdown(const char* why) {
         if (shutting_down_) return;
         shutting_down_ = true;
-        spdlog::info("shutting down ({}): no new connections, draining the shards", why);
+        spdlog::info("shutting down ({}): no new connections or requests; answering what was accepted", why);
         boost::system::error_code ignore;
         acceptor_.close(ignore);
+        for (const auto& s : sessions_) s->stop_reading();
         for (auto& s : shards_) s->stop();  // each finishes its queue and commits its journal
         for (auto& s : shards_) drain(*s);
         commit_inline();
@@ -411,10 +299,11 @@ private:
         }
         std::vector<SessionPtr> open(sessions_.begin(), sessions_.end());
         for (auto& s : open) s->end_session();
-        shutdown_timer_.emplace(io_, std::chrono::seconds(2));
+        commit_outbound();
+        shutdown_timer_.emplace(io_, std::chrono::milliseconds(cfg_.shutdown_timeout_ms));
         shutdown_timer_->async_wait([this](boost::system::error_code) {
             std::vector<SessionPtr> left(sessions_.begin(), sessions_.end());
-            for (auto& s : left) s->close("shutdown deadline");
+            for (auto& s : left) s->close_at_deadline();
             finish();
         });
         if (sessions_.empty()) finish();
@@ -433,6 +322,19 @@ private:
                 write_fd_all(itch_fd_, tail.bytes().data(), tail.bytes().size(), cfg_.itch_out);
             } catch (const std::exception& e) {
                 spdlog::error("{}", e.what());
+            }
+        }
+        // A clean stop records the final counts, so that a later cut at a
+        // record boundary is found at the next start.
+        if (status_ == 0) {
+            try {
+                store_.commit();
+                for (auto& s : shards_) manifest_.journal_records[s->index()] = s->journal_records();
+                manifest_.outbound_records = store_.records();
+                write_manifest(cfg_.journal_dir, manifest_);
+            } catch (const std::exception& e) {
+                spdlog::error("{}", e.what());
+                status_ = 1;
             }
         }
         boost::system::error_code ignore;
@@ -456,35 +358,78 @@ private:
             max_depth = std::max(max_depth, s->max_depth());
         }
         const auto& c = counters_;
-        spdlog::info("counters {}: sessions {} open, {} total, {} logins, {} failed logins, {} protocol errors, "
+        spdlog::info("counters {}: sessions {} open, {} total, {} logins ({} replaying), {} failed logins, {} protocol errors, "
                      "{} slow-client and {} idle disconnects, {} refused connections",
-                     when, sessions_.size(), c.sessions_total, c.logins, c.login_failures, c.protocol_errors,
+                     when, sessions_.size(), c.sessions_total, c.logins, c.replayed_logins, c.login_failures, c.protocol_errors,
                      c.slow_disconnects, c.idle_disconnects, c.refused_connections);
         spdlog::info("counters {}: orders {}, replaces {}, cancels {}, trades {}, rejects {} (validation {}, matching {}), "
-                     "events for logged-out users {}",
+                     "answers kept for users not logged in {}, outbound store {} messages",
                      when, c.orders, c.replaces, c.cancels, trades, c.io_rejects + rejects, c.io_rejects, rejects,
-                     c.dropped_events);
+                     c.kept_for_absent, store_.records());
         spdlog::info("counters {}: commands journaled {} in {} commits ({} bytes, largest batch {}), "
                      "shard queue depth {} now, {} at most; {} commands recovered at start",
-                     when, cmds, commits, bytes, max_batch, depth, max_depth, recovered_);
+                     when, cmds, commits, bytes, max_batch, depth, max_depth, recovered_.commands);
     }
 
-    // ---- shard events -> clients ----------------------------------------------
+    // ---- shard answers -> store -> clients ---------------------------------------
+
+    // Shard thread: events are ready.
+    void events_ready(Shard& shard) override {
+        asio::post(io_, [this, &shard] { drain(shard); });
+    }
+    void shard_failed(Shard& shard, const std::string& why) override {
+        asio::post(io_, [this, &shard, why] { journal_failed(shard, why); });
+    }
 
     void drain(Shard& shard) {
         shard.take_events(drain_buf_);
-        deliver(drain_buf_);
+        deliver(drain_buf_, static_cast<std::uint8_t>(shard.index()));
         drain_buf_.clear();
     }
-    void deliver(const std::vector<std::uint8_t>& events) {
-        for_each_event(events, [&](std::uint32_t user, std::span<const std::uint8_t> packet) {
-            Session* s = user < user_sessions_.size() ? user_sessions_[user] : nullptr;
-            if (!s) {
-                ++counters_.dropped_events;
-                return;
-            }
-            s->send_raw(packet);
-        });
+    // Numbers each answer into its user's stream (the store) and queues it
+    // for the user's session if that session is live; a replaying session
+    // reads it from the store in turn.
+    void deliver(const std::vector<std::uint8_t>& events, std::uint8_t source) {
+        for_each_event(events, [&](std::uint32_t user, std::span<const std::uint8_t> packet) { sequence(user, source, packet); });
+    }
+    void sequence(std::uint32_t user, std::uint8_t source, std::span<const std::uint8_t> packet) {
+        if (store_failed_) return;
+        store_.append(user, source, packet);
+        Session* s = user_sessions_[user];
+        if (!s) ++counters_.kept_for_absent;
+        else if (s->live()) s->queue(packet);
+    }
+    void mark_dirty(Session& s) {
+        if (s.dirty_) return;
+        s.dirty_ = true;
+        dirty_.push_back(s.shared_from_this());
+    }
+    // The store first (write, and fdatasync under `sync fsync`), then the
+    // sessions' writes: no answer reaches a client before it is stored.
+    void commit_outbound() {
+        if (store_failed_) return;
+        try {
+            store_.commit();
+        } catch (const std::exception& e) {
+            store_failed(e.what());
+            return;
+        }
+        dirty_list_.swap(dirty_);
+        for (auto& s : dirty_list_) {
+            s->dirty_ = false;
+            s->pump();
+        }
+        dirty_list_.clear();
+    }
+    // The store cannot be written: nothing queued may be sent. Every session
+    // is closed without its queued bytes and the engine stops.
+    void store_failed(const std::string& why) {
+        spdlog::critical("{}; no further answer can be stored or sent, shutting down", why);
+        store_failed_ = true;
+        status_ = 1;
+        std::vector<SessionPtr> open(sessions_.begin(), sessions_.end());
+        for (auto& s : open) s->close("outbound store failure");
+        begin_shutdown("outbound store failure");
     }
     // I/O thread: a journal write failed; nothing more can be acknowledged.
     void journal_failed(Shard& shard, const std::string& why) {
@@ -498,7 +443,7 @@ private:
         for (auto& s : shards_) {
             if (!s->inline_pending()) continue;
             try {
-                deliver(s->commit_inline(itch_fd_));
+                deliver(s->commit_inline(itch_fd_), static_cast<std::uint8_t>(s->index()));
             } catch (const std::exception& e) {
                 cfg_.inline_matching = false;  // nothing more is applied or answered
                 journal_failed(*s, e.what());
@@ -524,10 +469,13 @@ private:
 
     // ---- validation and routing (I/O thread) ------------------------------------
 
+    // A validation reject is a sequenced answer like any other (it is stored,
+    // under the I/O thread's source number).
     void io_reject(Session& s, std::uint64_t token, char why) {
         ++counters_.io_rejects;
-        s.encoder().rejected(wall_ns(), token, why);
-        s.flush();
+        reject_buf_.clear();
+        wire::Encoder(reject_buf_).rejected(wall_ns(), token, why);
+        sequence(static_cast<std::uint32_t>(s.user()), outbound_format::kFromValidation, reject_buf_);
     }
     // Validates with the router; routes the command or rejects.
     template <class Msg, class Fn>
@@ -571,51 +519,48 @@ private:
             tick();
         }
         int user() const noexcept { return user_; }
+        // Logged in and caught up with the stream: new answers are queued directly.
+        bool live() const noexcept { return user_ >= 0 && live_; }
+
+        // An unsequenced packet (login answer, heartbeat, debug, end of session).
         wire::Encoder encoder() {
             last_tx_ = std::chrono::steady_clock::now();
             return wire::Encoder(pending_);
         }
-        // A packet from a shard (already framed).
-        void send_raw(std::span<const std::uint8_t> packet) {
-            if (closed_) return;
+        // A Sequenced Data packet of this user's stream (already stored).
+        void queue(std::span<const std::uint8_t> packet) {
+            if (closed_ || end_sent_ || stream_stopped_) return;  // it stays in the store
             pending_.insert(pending_.end(), packet.begin(), packet.end());
-            last_tx_ = std::chrono::steady_clock::now();
             flush();
         }
-        // Starts a write of what is pending, or disconnects a client that does not read.
+        // Writes go out after the store is committed (Server::commit_outbound).
         void flush() {
-            if (closed_) return;
-            if (pending_.size() + inflight_.size() > srv_.cfg_.outbound_limit) {
-                ++srv_.counters_.slow_disconnects;
-                spdlog::warn("session {} ({}, user {}): {} bytes queued for a client that is not reading; disconnecting",
-                             id_, peer_, user_name(), pending_.size() + inflight_.size());
-                close("outbound queue full");
-                return;
-            }
-            if (writing_ || pending_.empty()) return;
-            inflight_.swap(pending_);
-            writing_ = true;
-            asio::async_write(sock_, asio::buffer(inflight_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                self->writing_ = false;
-                self->inflight_.clear();
-                if (ec) {
-                    self->close("write failed: " + ec.message());
-                    return;
-                }
-                if (!self->pending_.empty()) self->flush();
-                else if (self->closing_) self->close("closed after the last reply");
-            });
+            if (!closed_) srv_.mark_dirty(*this);
         }
-        // Sends End of Session and closes once it is written.
+        // Shutdown: no further request is processed. Input is still read
+        // and dropped, so that closing the socket later does not reset the
+        // connection (a reset can destroy the answers and End of Session
+        // that are on their way to the client).
+        void stop_reading() noexcept { discard_input_ = true; }
+        // Shutdown: End of Session once the session has every answer of its stream.
         void end_session() {
-            if (closed_) return;
-            encoder().packet(wire::kEndOfSession);
-            close_after_flush();
+            end_requested_ = true;
+            flush();
         }
+        // Closes once what is queued is written; a replay in progress stops
+        // (the client asked to leave, or broke the protocol).
         void close_after_flush() {
             closing_ = true;
+            stream_stopped_ = true;
             flush();
-            if (!writing_ && !closed_) close("closed after the last reply");
+        }
+        void close_at_deadline() {
+            if (closed_) return;
+            if (pending_.empty() && inflight_.empty() && (end_sent_ || stream_stopped_ || user_ < 0)) return close("shutdown deadline");
+            spdlog::warn("session {} ({}, user {}): {} bytes not read by the client within shutdown_timeout_ms{}", id_, peer_, user_name(),
+                         pending_.size() + inflight_.size(),
+                         user_ >= 0 ? "; it can resume from the store at its next login" : "");
+            close("shutdown deadline");
         }
         void close(const std::string& why) {
             if (closed_) return;
@@ -625,24 +570,118 @@ private:
             timer_.cancel();
             sock_.shutdown(tcp::socket::shutdown_both, ignore);
             sock_.close(ignore);
-            if (user_ >= 0 && srv_.user_sessions_[static_cast<std::size_t>(user_)] == this)
-                srv_.user_sessions_[static_cast<std::size_t>(user_)] = nullptr;
+            release_user();
             auto self = shared_from_this();
             srv_.sessions_.erase(self);
             if (srv_.shutting_down_ && srv_.sessions_.empty()) srv_.finish();
         }
 
+        // After the store is committed: more of the replay if the session is
+        // catching up, End of Session if it is due, and the next write.
+        void pump() {
+            if (closed_) return;
+            if (user_ >= 0 && !live_ && !stream_stopped_) {
+                const auto user = static_cast<std::uint32_t>(user_);
+                try {
+                    while (pending_.size() < kReplayFill && replay_next_ < srv_.store_.next_seq(user))
+                        replay_next_ = srv_.store_.read_chunk(user, replay_next_, pending_);
+                } catch (const std::exception& e) {
+                    spdlog::error("session {} (user {}): cannot replay: {}", id_, user_name(), e.what());
+                    encoder().debug("the server cannot replay your stream");
+                    close_after_flush();
+                }
+                if (replay_next_ >= srv_.store_.next_seq(user)) live_ = true;
+            }
+            if (end_requested_ && !end_sent_ && !stream_stopped_ && (user_ < 0 || live_)) {
+                encoder().packet(wire::kEndOfSession);
+                end_sent_ = true;
+                closing_ = true;
+            }
+            send();
+        }
+
     private:
+        friend class Server;
         std::string user_name() const { return user_ >= 0 ? srv_.cfg_.users[static_cast<std::size_t>(user_)].name : "-"; }
 
+        // Starts a write of what is pending, or disconnects a client that does not read.
+        void send() {
+            if (closed_) return;
+            if (!srv_.shutting_down_ && pending_.size() + inflight_.size() > srv_.cfg_.outbound_limit) {
+                ++srv_.counters_.slow_disconnects;
+                spdlog::warn("session {} ({}, user {}): {} bytes queued for a client that is not reading; disconnecting "
+                             "(its answers stay in the store for its next login)",
+                             id_, peer_, user_name(), pending_.size() + inflight_.size());
+                close("outbound queue full");
+                return;
+            }
+            if (writing_) return;
+            if (pending_.empty()) {
+                if (closing_) half_close();
+                return;
+            }
+            inflight_.swap(pending_);
+            writing_ = true;
+            last_tx_ = std::chrono::steady_clock::now();
+            asio::async_write(sock_, asio::buffer(inflight_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                self->writing_ = false;
+                self->inflight_.clear();
+                if (ec) {
+                    self->close("write failed: " + ec.message());
+                    return;
+                }
+                self->flush();  // the rest of the queue, more of a replay, or the close
+            });
+        }
+
+        void release_user() {
+            if (user_ >= 0 && srv_.user_sessions_[static_cast<std::size_t>(user_)] == this)
+                srv_.user_sessions_[static_cast<std::size_t>(user_)] = nullptr;
+        }
+        // Everything is written: our side of the connection ends (FIN after the
+        // data), input is dropped from now on, and the socket closes when the
+        // client closes its side or has acknowledged every byte (then a reset
+        // can no longer destroy anything), or a second later at most.
+        void half_close() {
+            if (half_closed_) return;
+            half_closed_ = true;
+            half_closed_at_ = std::chrono::steady_clock::now();
+            discard_input_ = true;
+            release_user();  // it carries no more of the stream: the user may log in again at once
+            boost::system::error_code ignore;
+            sock_.shutdown(tcp::socket::shutdown_send, ignore);
+            if (!reading_) read();
+            timer_.cancel();  // the heartbeat tick ends here
+            linger();
+        }
+        void linger() {
+            timer_.expires_after(std::chrono::milliseconds(10));
+            timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+                if (ec || self->closed_) return;
+                int unacknowledged = 0;
+                if (::ioctl(self->sock_.native_handle(), SIOCOUTQ, &unacknowledged) != 0) unacknowledged = 0;
+                if (unacknowledged == 0) return self->close("every byte acknowledged");
+                if (std::chrono::steady_clock::now() - self->half_closed_at_ >= std::chrono::seconds(1))
+                    return self->close("the client did not take the last bytes within a second");
+                self->linger();
+            });
+        }
+
         void read() {
+            reading_ = true;
             sock_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
                                   [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                                       self->on_read(ec, n);
                                   });
         }
         void on_read(boost::system::error_code ec, std::size_t n) {
+            reading_ = false;
             if (closed_) return;
+            if (discard_input_) {
+                if (ec) return close(ec == asio::error::eof ? "client closed the connection" : "read failed: " + ec.message());
+                rlen_ = 0;
+                return read();
+            }
             if (ec) {
                 if (rlen_ > 0)
                     spdlog::info("session {} ({}, user {}): disconnected in the middle of a packet ({} bytes unread)", id_,
@@ -682,6 +721,48 @@ private:
             encoder().debug("protocol error: " + what);
             close_after_flush();
         }
+        bool refuse_login(char why, const std::string& user, const std::string& because) {
+            ++srv_.counters_.login_failures;
+            spdlog::warn("session {} ({}): login refused for user '{}': {}", id_, peer_, user, because);
+            encoder().login_rejected(why);
+            close_after_flush();
+            return false;
+        }
+        // Login Accepted carries the number of the first message this session
+        // will receive: the one asked for (a replay from the store follows),
+        // or, for 0 or a number past the end, the next new one.
+        bool login(const wire::Packet& pk) {
+            wire::Login login;
+            if (const char* bad = wire::decode_login(pk.payload, login)) {
+                protocol_error(bad);
+                return false;
+            }
+            const auto it = srv_.user_index_.find(login.user);
+            if (it == srv_.user_index_.end() || srv_.cfg_.users[it->second].password != login.password)
+                return refuse_login('A', login.user, "unknown user or wrong password");
+            if (srv_.user_sessions_[it->second]) return refuse_login('S', login.user, "already logged in");
+            if (!login.session.empty() && login.session != srv_.manifest_.session)
+                return refuse_login('S', login.user, "session '" + login.session + "' requested, this journal's is '" +
+                                                         srv_.manifest_.session + "'");
+            const std::uint32_t user = it->second;
+            const std::uint64_t next = srv_.store_.next_seq(user);
+            std::uint64_t first = login.sequence;
+            if (first > next)
+                spdlog::warn("session {} ({}): user {} asked for message {}, the stream has {} so far; sending from {}", id_, peer_,
+                             login.user, first, next - 1, next);
+            if (first == 0 || first > next) first = next;
+            user_ = static_cast<int>(user);
+            srv_.user_sessions_[user] = this;
+            ++srv_.counters_.logins;
+            live_ = first == next;
+            replay_next_ = first;
+            if (!live_) ++srv_.counters_.replayed_logins;
+            spdlog::info("session {} ({}): user {} logged in{}", id_, peer_, login.user,
+                         live_ ? "" : ", replaying from message " + std::to_string(first) + " (" + std::to_string(next - first) + " stored)");
+            encoder().login_accepted(srv_.manifest_.session, first);
+            flush();
+            return true;
+        }
         // Returns false if the session ended.
         bool handle(const wire::Packet& pk) {
             if (user_ < 0) {
@@ -689,33 +770,7 @@ private:
                     protocol_error(std::string("packet type '") + printable(pk.type) + "' before login");
                     return false;
                 }
-                wire::Login login;
-                if (!wire::decode_login(pk.payload, login)) {
-                    protocol_error("login request of the wrong length");
-                    return false;
-                }
-                const auto it = srv_.user_index_.find(login.user);
-                if (it == srv_.user_index_.end() || srv_.cfg_.users[it->second].password != login.password) {
-                    ++srv_.counters_.login_failures;
-                    spdlog::warn("session {} ({}): login refused for user '{}': unknown user or wrong password", id_, peer_, login.user);
-                    encoder().login_rejected('A');
-                    close_after_flush();
-                    return false;
-                }
-                if (srv_.user_sessions_[it->second]) {
-                    ++srv_.counters_.login_failures;
-                    spdlog::warn("session {} ({}): login refused for user '{}': already logged in", id_, peer_, login.user);
-                    encoder().login_rejected('S');
-                    close_after_flush();
-                    return false;
-                }
-                user_ = static_cast<int>(it->second);
-                srv_.user_sessions_[it->second] = this;
-                ++srv_.counters_.logins;
-                spdlog::info("session {} ({}): user {} logged in", id_, peer_, login.user);
-                encoder().login_accepted("NEXUS", 1);
-                flush();
-                return true;
+                return login(pk);
             }
             switch (pk.type) {
                 case wire::kUnsequenced: {
@@ -753,14 +808,16 @@ private:
             timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
                 if (ec || self->closed_) return;
                 const auto now = std::chrono::steady_clock::now();
-                if (now - self->last_rx_ > std::chrono::milliseconds(self->srv_.cfg_.idle_timeout_ms)) {
+                if (!self->discard_input_ &&
+                    now - self->last_rx_ > std::chrono::milliseconds(self->srv_.cfg_.idle_timeout_ms)) {
                     ++self->srv_.counters_.idle_disconnects;
                     spdlog::warn("session {} ({}, user {}): nothing received for {} ms; disconnecting", self->id_,
                                  self->peer_, self->user_name(), self->srv_.cfg_.idle_timeout_ms);
                     self->close("idle");
                     return;
                 }
-                if (self->user_ >= 0 && now - self->last_tx_ >= std::chrono::milliseconds(self->srv_.cfg_.heartbeat_ms)) {
+                if (self->user_ >= 0 && !self->closing_ && !self->end_sent_ &&
+                    now - self->last_tx_ >= std::chrono::milliseconds(self->srv_.cfg_.heartbeat_ms)) {
                     self->encoder().packet(wire::kServerHeartbeat);
                     self->flush();
                 }
@@ -778,102 +835,45 @@ private:
         std::size_t rlen_ = 0;
         std::vector<std::uint8_t> pending_, inflight_;
         bool writing_ = false, closing_ = false, closed_ = false;
+        bool dirty_ = false;            // in the server's list of sessions to pump
+        bool live_ = false;             // caught up with the user's stream
+        bool stream_stopped_ = false;   // closing on the client's logout or error: no more of the stream is sent
+        bool reading_ = false;          // a read is outstanding
+        bool discard_input_ = false;    // shutdown or closing: input is read and dropped
+        bool half_closed_ = false;      // our side of the connection is shut
+        std::chrono::steady_clock::time_point half_closed_at_;
+        bool end_requested_ = false, end_sent_ = false;
+        std::uint64_t replay_next_ = 0;  // while catching up: the next message to read from the store
         int user_ = -1;
         std::chrono::steady_clock::time_point last_rx_, last_tx_;
     };
 
-    friend class Shard;
-
     Config cfg_;
+    StartMode mode_;
     Router router_;
+    OutboundStore store_;
+    std::optional<DirectoryLock> lock_;
+    Manifest manifest_;
     asio::io_context io_;
     tcp::acceptor acceptor_;
     asio::signal_set signals_;
     std::optional<asio::steady_timer> shutdown_timer_;
     asio::steady_timer itch_flush_timer_{io_};
     std::vector<std::unique_ptr<Shard>> shards_;
-    int itch_fd_ = -1;
+    PosixFile itch_file_;  // the market-data file (itch_out)
+    int itch_fd_ = -1;     // its descriptor, or -1
     std::unordered_map<std::string, std::uint32_t> user_index_;
-    std::vector<Session*> user_sessions_;                                 // per user: the logged-in session
+    std::vector<Session*> user_sessions_;  // per user: the logged-in session
     std::unordered_set<SessionPtr> sessions_;
+    std::vector<SessionPtr> dirty_, dirty_list_;  // sessions with something to send
     std::uint64_t session_ids_ = 0;
-    std::uint64_t recovered_ = 0;
-    std::vector<std::uint8_t> drain_buf_;
+    struct {
+        std::uint64_t commands = 0, stored = 0, unsent = 0;
+    } recovered_;
+    std::vector<std::uint8_t> drain_buf_, reject_buf_;
     ServerCounters counters_;
-    bool shutting_down_ = false, finished_ = false;
+    bool shutting_down_ = false, finished_ = false, store_failed_ = false;
     int status_ = 0;
 };
-
-inline void Shard::run(Server& server, int itch_fd) {
-    std::vector<Command> batch;
-    std::vector<std::uint8_t> itch;
-    CoreOut out;
-    out.events.reserve(1 << 16);
-    try {
-        for (;;) {
-            {
-                std::lock_guard lock(in_mu_);
-                batch.swap(in_);
-            }
-            if (batch.empty()) {
-                // Idle: the market data waiting in memory goes to the file now.
-                if (itch_fd >= 0 && !itch.empty()) {
-                    write_fd_all(itch_fd, itch.data(), itch.size(), "ITCH output");
-                    itch.clear();
-                }
-                if (stop_.load(std::memory_order_acquire)) {
-                    std::lock_guard lock(in_mu_);
-                    if (in_.empty()) break;
-                    continue;
-                }
-                const std::uint32_t seen = bell_.seen();
-                {
-                    std::lock_guard lock(in_mu_);
-                    if (!in_.empty()) continue;
-                }
-                // Spin a little (a command usually follows soon under load), then sleep.
-                const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(cfg_.spin_us);
-                bool woke = false;
-                while (std::chrono::steady_clock::now() < until) {
-                    if (bell_.seen() != seen) {
-                        woke = true;
-                        break;
-                    }
-                    __builtin_ia32_pause();
-                }
-                if (!woke) bell_.wait(seen);
-                continue;
-            }
-            for (Command& c : batch) {
-                c.ts = wall_ns();
-                journal_->append(c);
-                core_.apply(c, out);
-            }
-            journal_->commit();  // before any acknowledgement of the batch leaves
-            count_batch(batch.size(), out);
-            bool post = false;
-            {
-                std::lock_guard lock(out_mu_);
-                out_events_.insert(out_events_.end(), out.events.begin(), out.events.end());
-                if (!posted_) post = posted_ = true;
-            }
-            if (post) server.notify_events(*this);
-            // Market data is not on the acknowledgement path: it is appended to
-            // the file in 64 KiB writes, and whenever the shard runs out of work.
-            // (The file is rebuilt from the journal at start-up, so a crash
-            // cannot leave it short of what the journal holds.)
-            itch.insert(itch.end(), out.itch.bytes().begin(), out.itch.bytes().end());
-            if (itch_fd >= 0 && itch.size() >= (1 << 16)) {
-                write_fd_all(itch_fd, itch.data(), itch.size(), "ITCH output");
-                itch.clear();
-            }
-            out.events.clear();
-            out.itch.clear_bytes();
-            batch.clear();
-        }
-    } catch (const std::exception& e) {
-        server.shard_failed(*this, e.what());
-    }
-}
 
 }  // namespace nexus::engine
