@@ -130,7 +130,12 @@ std::string clock_of(std::int64_t ns) {
     return buf;
 }
 
-bool valid_date(int y, int m, int d) { return y >= 1900 && y <= 2999 && m >= 1 && m <= 12 && d >= 1 && d <= 31; }
+bool valid_date(int y, int m, int d) {
+    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1) return false;
+    constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= kDays[m - 1] + (m == 2 && leap ? 1 : 0);
+}
 std::string format_date(int y, int m, int d) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d);
@@ -184,7 +189,8 @@ ExportOptions parse_export(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc) usage_error(a + " needs a value");
+            // "--lobster-out --levels 5": the next option is not this one's value.
+            if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--")) usage_error(a + " needs a value");
             return argv[++i];
         };
         if (a == "--lobster-out") o.out_dir = value();
@@ -258,6 +264,13 @@ int lobster_export_main(int argc, char** argv) {
         lobster_usage(stderr);
         return kExitUsage;
     }
+    // The input is checked, and the output directory made, before the day is read.
+    std::error_code ec;
+    const int unreadable = ::access(o.itch.c_str(), R_OK) != 0 ? errno : fs::is_directory(o.itch, ec) ? EISDIR : 0;
+    if (unreadable) {
+        spdlog::error("cannot open {}: {}", o.itch, std::strerror(unreadable));
+        return kExitUsage;
+    }
     if (o.date.empty()) {
         o.date = date_from_name(o.itch);
         if (o.date.empty()) {
@@ -266,15 +279,9 @@ int lobster_export_main(int argc, char** argv) {
                          o.itch, o.date);
         }
     }
-    // The output directory is made and checked before the day is read.
-    std::error_code ec;
     fs::create_directories(o.out_dir, ec);
     if (ec || !fs::is_directory(o.out_dir) || ::access(o.out_dir.c_str(), W_OK) != 0) {
         spdlog::error("cannot write into {}: {}", o.out_dir, ec ? ec.message() : std::strerror(errno));
-        return kExitUsage;
-    }
-    if (::access(o.itch.c_str(), R_OK) != 0) {
-        spdlog::error("cannot open {}: {}", o.itch, std::strerror(errno));
         return kExitUsage;
     }
 
@@ -360,6 +367,7 @@ int lobster_verify_main(const std::string& message_file, const std::string& orde
             spdlog::warn("{}: the name says {} levels, the orderbook rows have {}", f, named, r.levels);
     }
     print_verify(message_file, books, r, secs);
+    if (r.ok && r.stats.rows == 0) spdlog::warn("{}: no rows to verify (an empty pair, as an export writes for a symbol without events)", message_file);
     if (!r.ok) {
         spdlog::error("malformed input: {}", r.error);
         return kExitMalformed;
