@@ -205,15 +205,10 @@ private:
         messages.push_back(time_text(t) + "," + std::to_string(static_cast<int>(type)) + "," + std::to_string(id) + "," +
                            std::to_string(size) + "," + std::to_string(price) + "," + (s == Side::Buy ? "1" : "-1"));
         types.push_back(static_cast<int>(type));
-        const auto asks = top(Side::Sell, d_.levels), bids = top(Side::Buy, d_.levels);
-        std::string row;
-        for (std::size_t l = 0; l < d_.levels; ++l) {
-            if (l) row += ',';
-            row += l < asks.size() ? std::to_string(asks[l]) + "," + std::to_string(qty_[idx(Side::Sell)].at(asks[l])) : "9999999999,0";
-            row += ',';
-            row += l < bids.size() ? std::to_string(bids[l]) + "," + std::to_string(qty_[idx(Side::Buy)].at(bids[l])) : "-9999999999,0";
-        }
-        books.push_back(row);
+        std::vector<lob::Level> sides[2];
+        for (const Side s : {Side::Buy, Side::Sell})
+            for (const Price p : top(s, d_.levels)) sides[idx(s)].push_back({p, qty_[idx(s)].at(p)});
+        books.push_back(nexus::test::book_line(d_.levels, sides[idx(Side::Sell)], sides[idx(Side::Buy)]));
     }
 
     DayShape d_;

@@ -202,13 +202,7 @@ TEST_CASE("lobster reader: the incremental orderbook parse agrees with a full pa
                     break;
                 default: break;  // the same row again
             }
-            std::string line;
-            for (std::size_t l = 0; l < levels; ++l) {
-                if (l) line += ',';
-                line += l < asks.size() ? std::to_string(asks[l].price) + "," + std::to_string(asks[l].size) : "9999999999,0";
-                line += ',';
-                line += l < bids.size() ? std::to_string(bids[l].price) + "," + std::to_string(bids[l].size) : "-9999999999,0";
-            }
+            std::string line = nexus::test::book_line(levels, asks, bids);
             if (rng() % 50 == 0) {  // damage a byte
                 const char junk[] = {'x', ',', '-', '0', '9', ' '};
                 line[rng() % line.size()] = junk[rng() % sizeof junk];
