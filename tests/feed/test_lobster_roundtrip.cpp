@@ -291,6 +291,7 @@ TEST_CASE("lobster export: each ITCH message maps to its LOBSTER row", "[lobster
     at(nexus::test::itch_replace(1, 2, 5, 80, 1020000), t0 + 50).frame_into(s);       // U -> 3 + 1
     at(nexus::test::itch_delete(1, 99), t0 + 55).frame_into(s);                        // unknown: an anomaly, not written
     at(ItchMsg('P', 44, 1, 0).u64(11, 0).ch(19, 'B').u32(20, 70).str(24, "AAPL", 8).u32(32, 1005000).u64(36, 10), t0 + 60).frame_into(s);  // P -> 5
+    at(ItchMsg('P', 44, 1, 0).u64(11, 0).ch(19, 'B').u32(20, 70).str(24, "AAPL", 8).u32(32, 0).u64(36, 12), t0 + 65).frame_into(s);  // P at price 0: none
     at(ItchMsg('H', 25, 1, 0).str(11, "AAPL", 8).ch(19, 'H'), t0 + 70).frame_into(s);  // H -> 7, -1
     at(ItchMsg('H', 25, 1, 0).str(11, "AAPL", 8).ch(19, 'Q'), t0 + 80).frame_into(s);  // 7, 0
     at(ItchMsg('Q', 40, 1, 0).u64(11, 500).str(19, "AAPL", 8).u32(27, 1004000).u64(31, 11).ch(39, 'H'), t0 + 85).frame_into(s);  // Q -> 6, id -3
