@@ -378,6 +378,10 @@ TEST_CASE("lobster writer: integers, times and placeholders as LOBSTER writes th
     const lob::Message m{57'599 * lob::kNanosPerSecond + 1'020, lob::EventType::Cross, -2, 300, 1'004'000, lob::Side::Sell};
     char row[256];
     CHECK(std::string(row, lob::put_message(row, m)) == "57599.000001020,6,-2,300,1004000,-1\n");
-    const std::vector<lob::Level> asks = {{1'010'000, 5}}, bids;
-    CHECK(std::string(row, lob::put_book_row(row, asks, bids, 2)) == "1010000,5,-9999999999,0,9999999999,0,-9999999999,0\n");
+    // The exporter's sides: one ask level, no bid, at two levels.
+    lob::SideText asks(lob::Side::Sell, 2), bids(lob::Side::Buy, 2);
+    const nexus::orderbook::LevelInfo ask{.price = 1'010'000, .qty = 5};
+    asks.assign(&ask, 1);
+    bids.assign(&ask, 0);
+    CHECK(std::string(row, lob::put_book_row(row, asks, bids)) == "1010000,5,-9999999999,0,9999999999,0,-9999999999,0\n");
 }
