@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -48,9 +49,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
 // The N of "..._message_N.csv" / "..._orderbook_N.csv", or 0.
 std::size_t levels_in_name(const std::string& path) {
-    const std::string base = fs::path(path).filename().string();
+    const std::string base = lower(fs::path(path).filename().string());
     const auto us = base.rfind('_');
     const auto dot = base.rfind(".csv");
     if (us == std::string::npos || dot == std::string::npos || dot <= us + 1) return 0;
@@ -213,6 +219,7 @@ ExportOptions parse_export(int argc, char** argv) {
         else usage_error("more than one FILE given");
     }
     if (o.itch.empty()) usage_error("--lobster-out needs an ITCH FILE to read");
+    if (lobster_file_name(o.itch)) usage_error(o.itch + " is a LOBSTER file: --lobster-out writes LOBSTER files from an ITCH day");
     if (o.levels == 0) usage_error("--lobster-out needs --levels N (the levels per side in the files, 1.." + std::to_string(kMaxLevels) + ")");
     if (o.from_ns >= o.to_ns) usage_error("--from must be earlier than --to");
     return o;
@@ -241,6 +248,11 @@ void print_export(const ExportOptions& o, const lob::Exporter& ex, const lob::Fi
 }
 
 }  // namespace
+
+bool lobster_file_name(const std::string& path) {
+    const std::string name = lower(fs::path(path).filename().string());
+    return name.ends_with(".csv") || name.find(".csv.") != std::string::npos;
+}
 
 bool lobster_export_requested(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
@@ -342,6 +354,12 @@ int lobster_export_main(int argc, char** argv) {
 
 int lobster_verify_main(const std::string& message_file, const std::string& orderbook_file) {
     spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+    for (const auto& f : {message_file, orderbook_file}) {
+        if (lower(f).find(".csv.") != std::string::npos) {
+            spdlog::error("{}: LOBSTER files are read uncompressed; decompress it first", f);
+            return kExitUsage;
+        }
+    }
     std::string books = orderbook_file;
     if (books.empty()) {
         const auto at = message_file.rfind("_message_");

@@ -9,7 +9,6 @@
 #include <x86intrin.h>
 
 #include <algorithm>
-#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -84,17 +83,8 @@ std::set<std::string> split(const std::string& s) {
     return out;
 }
 
-std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-// A LOBSTER message file to verify: named *.csv (a compressed *.csv.gz too,
-// to refuse it by name rather than fail as ITCH), or given an orderbook file.
-bool lobster_input(const Options& o) {
-    const std::string name = lower(o.file);
-    return !o.lobster_book.empty() || name.ends_with(".csv") || name.find(".csv.") != std::string::npos;
-}
+// A LOBSTER message file to verify: named as one, or given an orderbook file.
+bool lobster_input(const Options& o) { return !o.lobster_book.empty() || nexus::replay::lobster_file_name(o.file); }
 
 bool parse(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
@@ -132,13 +122,9 @@ bool parse(int argc, char** argv, Options& o) {
     }
     if (o.file.empty() && !o.lobster_book.empty()) throw std::invalid_argument("--lobster-book needs the MESSAGE.csv FILE to verify");
     if (o.file.empty()) o.file = NEXUS_DEFAULT_DAY;
-    if (lobster_input(o)) {
-        if (!o.itch_only.empty())
-            throw std::invalid_argument(o.itch_only.front() + " is an option of the ITCH replay, not of LOBSTER verification" +
-                                        (o.itch_only.front() == "--levels" ? " (the levels are read from the orderbook rows)" : ""));
-        if (lower(o.file).find(".csv.") != std::string::npos)
-            throw std::invalid_argument(o.file + ": LOBSTER files are read uncompressed; decompress it first");
-    }
+    if (lobster_input(o) && !o.itch_only.empty())
+        throw std::invalid_argument(o.itch_only.front() + " is an option of the ITCH replay, not of LOBSTER verification" +
+                                    (o.itch_only.front() == "--levels" ? " (the levels are read from the orderbook rows)" : ""));
     return true;
 }
 

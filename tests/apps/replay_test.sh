@@ -230,6 +230,8 @@ check "a message file named .CSV is verified" bash -c "test $? -eq 0 && grep -q 
 gzip -c "$lv/msgs.txt" >"$lv/X_message_1.csv.gz"
 "$bin/nexus-replay" "$lv/X_message_1.csv.gz" >"$tmp/o" 2>&1
 check "a compressed LOBSTER file exits 1 asking to decompress it" bash -c "test $? -eq 1 && grep -q 'decompress it first' '$tmp/o'"
+"$bin/nexus-replay" "$lv/X_message_1.csv" --lobster-out "$tmp/never-made" --levels 5 >"$tmp/o" 2>&1
+check "an export from a LOBSTER file exits 1: it reads ITCH" bash -c "test $? -eq 1 && grep -q 'is a LOBSTER file' '$tmp/o'"
 : >"$lv/E_message_1.csv"
 : >"$lv/E_orderbook_1.csv"
 "$bin/nexus-replay" "$lv/E_message_1.csv" >"$tmp/o" 2>&1
