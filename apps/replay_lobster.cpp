@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -48,9 +49,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
 // The N of "..._message_N.csv" / "..._orderbook_N.csv", or 0.
 std::size_t levels_in_name(const std::string& path) {
-    const std::string base = fs::path(path).filename().string();
+    const std::string base = lower(fs::path(path).filename().string());
     const auto us = base.rfind('_');
     const auto dot = base.rfind(".csv");
     if (us == std::string::npos || dot == std::string::npos || dot <= us + 1) return 0;
@@ -130,7 +136,12 @@ std::string clock_of(std::int64_t ns) {
     return buf;
 }
 
-bool valid_date(int y, int m, int d) { return y >= 1900 && y <= 2999 && m >= 1 && m <= 12 && d >= 1 && d <= 31; }
+bool valid_date(int y, int m, int d) {
+    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1) return false;
+    constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= kDays[m - 1] + (m == 2 && leap ? 1 : 0);
+}
 std::string format_date(int y, int m, int d) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d);
@@ -184,7 +195,8 @@ ExportOptions parse_export(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc) usage_error(a + " needs a value");
+            // "--lobster-out --levels 5": the next option is not this one's value.
+            if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--")) usage_error(a + " needs a value");
             return argv[++i];
         };
         if (a == "--lobster-out") o.out_dir = value();
@@ -207,6 +219,7 @@ ExportOptions parse_export(int argc, char** argv) {
         else usage_error("more than one FILE given");
     }
     if (o.itch.empty()) usage_error("--lobster-out needs an ITCH FILE to read");
+    if (lobster_file_name(o.itch)) usage_error(o.itch + " is a LOBSTER file: --lobster-out writes LOBSTER files from an ITCH day");
     if (o.levels == 0) usage_error("--lobster-out needs --levels N (the levels per side in the files, 1.." + std::to_string(kMaxLevels) + ")");
     if (o.from_ns >= o.to_ns) usage_error("--from must be earlier than --to");
     return o;
@@ -236,6 +249,11 @@ void print_export(const ExportOptions& o, const lob::Exporter& ex, const lob::Fi
 
 }  // namespace
 
+bool lobster_file_name(const std::string& path) {
+    const std::string name = lower(fs::path(path).filename().string());
+    return name.ends_with(".csv") || name.find(".csv.") != std::string::npos;
+}
+
 bool lobster_export_requested(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
         if (std::string_view(argv[i]) == "--lobster-out") return true;
@@ -258,6 +276,13 @@ int lobster_export_main(int argc, char** argv) {
         lobster_usage(stderr);
         return kExitUsage;
     }
+    // The input is checked, and the output directory made, before the day is read.
+    std::error_code ec;
+    const int unreadable = ::access(o.itch.c_str(), R_OK) != 0 ? errno : fs::is_directory(o.itch, ec) ? EISDIR : 0;
+    if (unreadable) {
+        spdlog::error("cannot open {}: {}", o.itch, std::strerror(unreadable));
+        return kExitUsage;
+    }
     if (o.date.empty()) {
         o.date = date_from_name(o.itch);
         if (o.date.empty()) {
@@ -266,15 +291,9 @@ int lobster_export_main(int argc, char** argv) {
                          o.itch, o.date);
         }
     }
-    // The output directory is made and checked before the day is read.
-    std::error_code ec;
     fs::create_directories(o.out_dir, ec);
     if (ec || !fs::is_directory(o.out_dir) || ::access(o.out_dir.c_str(), W_OK) != 0) {
         spdlog::error("cannot write into {}: {}", o.out_dir, ec ? ec.message() : std::strerror(errno));
-        return kExitUsage;
-    }
-    if (::access(o.itch.c_str(), R_OK) != 0) {
-        spdlog::error("cannot open {}: {}", o.itch, std::strerror(errno));
         return kExitUsage;
     }
 
@@ -335,6 +354,12 @@ int lobster_export_main(int argc, char** argv) {
 
 int lobster_verify_main(const std::string& message_file, const std::string& orderbook_file) {
     spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+    for (const auto& f : {message_file, orderbook_file}) {
+        if (lower(f).find(".csv.") != std::string::npos) {
+            spdlog::error("{}: LOBSTER files are read uncompressed; decompress it first", f);
+            return kExitUsage;
+        }
+    }
     std::string books = orderbook_file;
     if (books.empty()) {
         const auto at = message_file.rfind("_message_");
@@ -360,6 +385,7 @@ int lobster_verify_main(const std::string& message_file, const std::string& orde
             spdlog::warn("{}: the name says {} levels, the orderbook rows have {}", f, named, r.levels);
     }
     print_verify(message_file, books, r, secs);
+    if (r.ok && r.stats.rows == 0) spdlog::warn("{}: no rows to verify (an empty pair, as an export writes for a symbol without events)", message_file);
     if (!r.ok) {
         spdlog::error("malformed input: {}", r.error);
         return kExitMalformed;

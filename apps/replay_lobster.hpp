@@ -10,6 +10,11 @@ namespace nexus::replay {
 // True if the command line asks for a LOBSTER export (it has --lobster-out).
 bool lobster_export_requested(int argc, char** argv);
 
+// True if `path` is named as a LOBSTER file: *.csv in any case, or a
+// compressed *.csv.gz (which lobster_verify_main refuses by name rather than
+// let it fail as ITCH).
+bool lobster_file_name(const std::string& path);
+
 // nexus-replay DAY.itch --lobster-out DIR --levels N [...]: parses the whole
 // command line itself and returns the exit status.
 int lobster_export_main(int argc, char** argv);

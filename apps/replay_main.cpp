@@ -38,6 +38,7 @@ struct Options {
     std::string bbo_csv;
     std::string snapshot_json;
     std::string lobster_book;  // LOBSTER orderbook file (default: derived from the message file's name)
+    std::vector<std::string> itch_only;  // options given that only an ITCH replay takes
     std::size_t orders = std::size_t{4} << 20;
     std::size_t levels = std::size_t{1} << 20;
     bool progress = true;
@@ -58,8 +59,8 @@ void usage(std::FILE* out) {
         "  --snapshot FILE    write the final books (top --depth levels) as JSON\n"
         "  --orders N         order slab capacity (default 4194304)\n"
         "  --levels N         price-level slab capacity (default 1048576)\n"
-        "  --lobster-book F   the LOBSTER orderbook file to verify a FILE ending in .csv\n"
-        "                     against (see LOBSTER below)\n"
+        "  --lobster-book F   the LOBSTER orderbook file to verify FILE against: FILE is then a\n"
+        "                     LOBSTER message file, as is a FILE ending in .csv (see LOBSTER below)\n"
         "  --quiet            no progress bar\n"
         "  --help             this text\n\n"
         "Exit status: 0 done; 1 usage or I/O error; 2 malformed input (after the summary\n"
@@ -82,6 +83,9 @@ std::set<std::string> split(const std::string& s) {
     return out;
 }
 
+// A LOBSTER message file to verify: named as one, or given an orderbook file.
+bool lobster_input(const Options& o) { return !o.lobster_book.empty() || nexus::replay::lobster_file_name(o.file); }
+
 bool parse(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -99,7 +103,11 @@ bool parse(int argc, char** argv, Options& o) {
         if (a == "--help" || a == "-h") {
             usage(stdout);
             std::exit(0);
-        } else if (a == "--symbols") o.symbols = split(next());
+        }
+        if (a == "--symbols" || a == "--depth" || a == "--top" || a == "--bbo" || a == "--snapshot" || a == "--orders" ||
+            a == "--levels")
+            o.itch_only.push_back(a);
+        if (a == "--symbols") o.symbols = split(next());
         else if (a == "--depth") o.depth = number();
         else if (a == "--top") o.top = number();
         else if (a == "--bbo") o.bbo_csv = next();
@@ -112,7 +120,11 @@ bool parse(int argc, char** argv, Options& o) {
         else if (o.file.empty()) o.file = a;
         else throw std::invalid_argument("more than one FILE given");
     }
+    if (o.file.empty() && !o.lobster_book.empty()) throw std::invalid_argument("--lobster-book needs the MESSAGE.csv FILE to verify");
     if (o.file.empty()) o.file = NEXUS_DEFAULT_DAY;
+    if (lobster_input(o) && !o.itch_only.empty())
+        throw std::invalid_argument(o.itch_only.front() + " is an option of the ITCH replay, not of LOBSTER verification" +
+                                    (o.itch_only.front() == "--levels" ? " (the levels are read from the orderbook rows)" : ""));
     return true;
 }
 
@@ -137,8 +149,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
-    if (opt.file.size() > 4 && opt.file.compare(opt.file.size() - 4, 4, ".csv") == 0)
-        return nexus::replay::lobster_verify_main(opt.file, opt.lobster_book);
+    if (lobster_input(opt)) return nexus::replay::lobster_verify_main(opt.file, opt.lobster_book);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 

@@ -207,9 +207,47 @@ check "a missing message file exits 1 naming the message file" bash -c "test $? 
 printf '34200.1,1,5,400,10100,-1\n' >"$lv/Z_message_1.csv"
 "$bin/nexus-replay" "$lv/Z_message_1.csv" >"$tmp/o" 2>&1
 check "a missing orderbook file exits 1 naming it" bash -c "test $? -eq 1 && grep -q 'cannot open $lv/Z_orderbook_1.csv' '$tmp/o'"
+mkdir -p "$lv/D_message_1.csv"
+"$bin/nexus-replay" "$lv/D_message_1.csv" >"$tmp/o" 2>&1
+check "a message file that is a directory exits 1 naming it" \
+  bash -c "test $? -eq 1 && grep -q 'cannot open $lv/D_message_1.csv: Is a directory' '$tmp/o'"
 cp "$lv/Z_message_1.csv" "$lv/plain.csv"
 "$bin/nexus-replay" "$lv/plain.csv" >"$tmp/o" 2>&1
 check "a message file whose orderbook name cannot be derived exits 1" bash -c "test $? -eq 1 && grep -q 'give --lobster-book' '$tmp/o'"
+# LOBSTER verification, as a careless user runs it.
+printf '34200.1,1,5,400,10100,-1\n' >"$lv/msgs.txt"
+"$bin/nexus-replay" --lobster-book "$lv/X_orderbook_1.csv" "$lv/msgs.txt" >"$tmp/o" 2>&1
+check "--lobster-book makes FILE a LOBSTER message file, whatever its name" bash -c "test $? -eq 0 && grep -q 'true mismatches   0' '$tmp/o'"
+"$bin/nexus-replay" --lobster-book "$lv/X_orderbook_1.csv" >"$tmp/o" 2>&1
+check "--lobster-book without a message file exits 1 saying so" bash -c "test $? -eq 1 && grep -q 'needs the MESSAGE.csv FILE' '$tmp/o'"
+"$bin/nexus-replay" --levels 5 "$lv/X_message_1.csv" >"$tmp/o" 2>&1
+check "an ITCH replay option given to LOBSTER verification exits 1 naming it" \
+  bash -c "test $? -eq 1 && grep -q -- '--levels is an option of the ITCH replay, not of LOBSTER verification' '$tmp/o'"
+cp "$lv/msgs.txt" "$lv/U_message_1.CSV"
+cp "$lv/X_orderbook_1.csv" "$lv/U_orderbook_1.CSV"
+"$bin/nexus-replay" "$lv/U_message_1.CSV" >"$tmp/o" 2>&1
+check "a message file named .CSV is verified" bash -c "test $? -eq 0 && grep -q 'true mismatches   0' '$tmp/o'"
+gzip -c "$lv/msgs.txt" >"$lv/X_message_1.csv.gz"
+"$bin/nexus-replay" "$lv/X_message_1.csv.gz" >"$tmp/o" 2>&1
+check "a compressed LOBSTER file exits 1 asking to decompress it" bash -c "test $? -eq 1 && grep -q 'decompress it first' '$tmp/o'"
+"$bin/nexus-replay" "$lv/X_message_1.csv" --lobster-out "$tmp/never-made" --levels 5 >"$tmp/o" 2>&1
+check "an export from a LOBSTER file exits 1: it reads ITCH" bash -c "test $? -eq 1 && grep -q 'is a LOBSTER file' '$tmp/o'"
+: >"$lv/E_message_1.csv"
+: >"$lv/E_orderbook_1.csv"
+"$bin/nexus-replay" "$lv/E_message_1.csv" >"$tmp/o" 2>&1
+check "an empty LOBSTER pair exits 0 with a warning" bash -c "test $? -eq 0 && grep -q 'no rows to verify' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out --levels 5 >"$tmp/o" 2>&1
+check "--lobster-out followed by an option exits 1: it needs a value" bash -c "test $? -eq 1 && grep -q -- '--lobster-out needs a value' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 5 --date 2019-02-30 >"$tmp/o" 2>&1
+check "export with a day not in its month exits 1" bash -c "test $? -eq 1 && grep -q -- '--date: not a date' '$tmp/o'"
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$lo" --levels 5 --date 2024-02-29 --symbols AAAA --to 09:31:00 >"$tmp/o" 2>&1
+check "export on 29 February of a leap year exits 0" test $? -eq 0
+"$bin/nexus-replay" "$lv" --lobster-out "$tmp/never-made" --levels 5 >"$tmp/o" 2>&1
+check "export of a directory exits 1 naming it, before making the output directory" \
+  bash -c "test $? -eq 1 && grep -q 'cannot open $lv: Is a directory' '$tmp/o' && test ! -e '$tmp/never-made'"
+"$bin/nexus-replay" "$tmp/none.itch" --lobster-out "$tmp/never-made" --levels 5 >"$tmp/o" 2>&1
+check "export of a missing ITCH file does not make the output directory" test ! -e "$tmp/never-made"
+
 "$bin/nexus-replay" --help >"$tmp/help" 2>&1
 check "--help documents the LOBSTER modes and their exit statuses" \
   bash -c "grep -q -- '--lobster-out DIR --levels N' '$tmp/help' && grep -q '3 true mismatches' '$tmp/help' && grep -q '4 the order or level pool is full' '$tmp/help'"

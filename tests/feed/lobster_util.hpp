@@ -6,42 +6,26 @@
 #include <nexus/feed/source.hpp>
 #include <nexus/feed/synth.hpp>
 
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "temp_files.hpp"
 
 namespace nexus::test {
 
 namespace lob = nexus::feed::lobster;
 
-struct TempDir {
-    std::filesystem::path dir;
-    explicit TempDir(const std::string& tag)
-        : dir(std::filesystem::temp_directory_path() / ("nexus-" + tag + "-" + std::to_string(::getpid()))) {
-        std::filesystem::create_directories(dir);
+// An orderbook row of `levels` levels, without its '\n': the sides best
+// first, placeholders where a side has fewer levels.
+inline std::string book_line(std::size_t levels, const std::vector<lob::Level>& asks, const std::vector<lob::Level>& bids) {
+    std::string line;
+    for (std::size_t l = 0; l < levels; ++l) {
+        if (l) line += ',';
+        line += l < asks.size() ? std::to_string(asks[l].price) + "," + std::to_string(asks[l].size) : "9999999999,0";
+        line += ',';
+        line += l < bids.size() ? std::to_string(bids[l].price) + "," + std::to_string(bids[l].size) : "-9999999999,0";
     }
-    ~TempDir() { std::filesystem::remove_all(dir); }
-    std::string path(const std::string& name) const { return (dir / name).string(); }
-    std::string write(const std::string& name, const std::string& text) const {
-        const std::string p = path(name);
-        std::ofstream(p, std::ios::binary) << text;
-        return p;
-    }
-};
-
-inline void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-inline std::string slurp(const std::string& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return line;
 }
 
 // A LOBSTER file pair built row by row.
@@ -53,14 +37,7 @@ struct FilePair {
     // One row: the message line and the book after it (best first per side).
     FilePair& row(const std::string& message, const std::vector<lob::Level>& asks, const std::vector<lob::Level>& bids) {
         messages += message + "\n";
-        std::string line;
-        for (std::size_t l = 0; l < levels; ++l) {
-            if (l) line += ',';
-            line += l < asks.size() ? std::to_string(asks[l].price) + "," + std::to_string(asks[l].size) : "9999999999,0";
-            line += ',';
-            line += l < bids.size() ? std::to_string(bids[l].price) + "," + std::to_string(bids[l].size) : "-9999999999,0";
-        }
-        books += line + "\n";
+        books += book_line(levels, asks, bids) + "\n";
         return *this;
     }
     [[nodiscard]] lob::VerifyResult verify() const {

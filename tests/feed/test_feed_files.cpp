@@ -11,35 +11,18 @@
 #include <zlib.h>
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "itch_builder.hpp"
+#include "temp_files.hpp"
 
 using namespace nexus::feed;
-namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path dir;
-    TempDir() : dir(fs::temp_directory_path() / ("nexus-feed-" + std::to_string(::getpid()))) { fs::create_directories(dir); }
-    ~TempDir() { fs::remove_all(dir); }
-    std::string operator/(const char* name) const { return (dir / name).string(); }
-};
-
-void write_bytes(const std::string& path, const std::vector<std::uint8_t>& b) {
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
-std::vector<std::uint8_t> read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 void write_gzip(const std::string& path, const std::vector<std::uint8_t>& b) {
     gzFile g = gzopen(path.c_str(), "wb");
     REQUIRE(g != nullptr);
@@ -71,13 +54,13 @@ struct Seen {
 }  // namespace
 
 TEST_CASE("itch files: plain and gzip give the same messages across buffer boundaries", "[feed][files]") {
-    TempDir tmp;
+    nexus::test::TempDir tmp("feed");
     const auto bytes = big_stream(120'000);  // about 6.6 MB
-    write_bytes(tmp / "day.itch", bytes);
-    write_gzip(tmp / "day.itch.gz", bytes);
+    nexus::test::write_file(tmp.path("day.itch"), bytes);
+    write_gzip(tmp.path("day.itch.gz"), bytes);
     Seen plain, gz;
-    const ReadResult rp = read_itch(tmp / "day.itch", plain);
-    const ReadResult rg = read_itch(tmp / "day.itch.gz", gz);
+    const ReadResult rp = read_itch(tmp.path("day.itch"), plain);
+    const ReadResult rg = read_itch(tmp.path("day.itch.gz"), gz);
     REQUIRE(rp.ok);
     REQUIRE(rg.ok);
     CHECK_FALSE(rp.gzip);
@@ -91,68 +74,68 @@ TEST_CASE("itch files: plain and gzip give the same messages across buffer bound
 }
 
 TEST_CASE("itch files: concatenated gzip members are one stream", "[feed][files]") {
-    TempDir tmp;
+    nexus::test::TempDir tmp("feed");
     const auto a = big_stream(10), b = big_stream(20);
-    write_gzip(tmp / "a.gz", a);
-    write_gzip(tmp / "b.gz", b);
-    auto both = read_bytes(tmp / "a.gz");
-    const auto second = read_bytes(tmp / "b.gz");
+    write_gzip(tmp.path("a.gz"), a);
+    write_gzip(tmp.path("b.gz"), b);
+    auto both = nexus::test::read_file(tmp.path("a.gz"));
+    const auto second = nexus::test::read_file(tmp.path("b.gz"));
     both.insert(both.end(), second.begin(), second.end());
-    write_bytes(tmp / "ab.gz", both);
+    nexus::test::write_file(tmp.path("ab.gz"), both);
     Seen seen;
-    const ReadResult r = read_itch(tmp / "ab.gz", seen);
+    const ReadResult r = read_itch(tmp.path("ab.gz"), seen);
     REQUIRE(r.ok);
     CHECK(seen.count == 21 + 41);
 }
 
 TEST_CASE("itch files: bad files stop with what and where", "[feed][files][bad]") {
-    TempDir tmp;
+    nexus::test::TempDir tmp("feed");
     auto bytes = big_stream(50'000);
     SECTION("a truncated plain file") {
         bytes.resize(bytes.size() - 5);
-        write_bytes(tmp / "cut.itch", bytes);
+        nexus::test::write_file(tmp.path("cut.itch"), bytes);
         Seen seen;
-        const ReadResult r = read_itch(tmp / "cut.itch", seen);
+        const ReadResult r = read_itch(tmp.path("cut.itch"), seen);
         CHECK_FALSE(r.ok);
         CHECK(r.error == "message cut off by the end of the data at byte offset " + std::to_string(bytes.size() + 5 - 21));
         CHECK(seen.count == 100'000);  // everything before it was delivered
     }
     SECTION("a corrupt gzip stream") {
-        write_gzip(tmp / "ok.gz", bytes);
-        auto gz = read_bytes(tmp / "ok.gz");
+        write_gzip(tmp.path("ok.gz"), bytes);
+        auto gz = nexus::test::read_file(tmp.path("ok.gz"));
         for (std::size_t i = gz.size() / 2; i < gz.size() / 2 + 64; ++i) gz[i] ^= 0x5A;
-        write_bytes(tmp / "bad.gz", gz);
+        nexus::test::write_file(tmp.path("bad.gz"), gz);
         Seen seen;
-        const ReadResult r = read_itch(tmp / "bad.gz", seen);
+        const ReadResult r = read_itch(tmp.path("bad.gz"), seen);
         CHECK_FALSE(r.ok);
         CHECK_THAT(r.error, Catch::StartsWith("corrupt gzip stream") && Catch::Contains("compressed byte offset"));
     }
     SECTION("a truncated gzip file") {
-        write_gzip(tmp / "ok.gz", bytes);
-        auto gz = read_bytes(tmp / "ok.gz");
+        write_gzip(tmp.path("ok.gz"), bytes);
+        auto gz = nexus::test::read_file(tmp.path("ok.gz"));
         gz.resize(gz.size() * 2 / 3);
-        write_bytes(tmp / "cut.gz", gz);
+        nexus::test::write_file(tmp.path("cut.gz"), gz);
         Seen seen;
-        const ReadResult r = read_itch(tmp / "cut.gz", seen);
+        const ReadResult r = read_itch(tmp.path("cut.gz"), seen);
         CHECK_FALSE(r.ok);
         CHECK_THAT(r.error, Catch::Contains("ends early") || Catch::Contains("cut off"));
         CHECK(seen.count > 0);
     }
     SECTION("a missing file") {
         Seen seen;
-        const ReadResult r = read_itch(tmp / "none.itch", seen);
+        const ReadResult r = read_itch(tmp.path("none.itch"), seen);
         CHECK_FALSE(r.ok);
         CHECK_THAT(r.error, Catch::StartsWith("cannot open"));
     }
 }
 
 TEST_CASE("synthetic day: every reference exists, and the books match a plain model", "[feed][synth]") {
-    TempDir tmp;
+    nexus::test::TempDir tmp("feed");
     SynthConfig cfg;
     cfg.symbols = 300;
     cfg.order_messages = 200'000;
     {
-        ItchWriter w(tmp / "day.itch.gz", true);
+        ItchWriter w(tmp.path("day.itch.gz"), true);
         generate_day(cfg, w);
     }
     nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 1 << 18, .levels = 1 << 15});
@@ -168,7 +151,7 @@ TEST_CASE("synthetic day: every reference exists, and the books match a plain mo
         return *p;
     };
     std::uint64_t crossed = 0;
-    const ReadResult r = read_itch(tmp / "day.itch.gz", [&](const itch::Message& m) {
+    const ReadResult r = read_itch(tmp.path("day.itch.gz"), [&](const itch::Message& m) {
         ++types[m.type()];
         REQUIRE(builder.apply(m));
         if (m.locate() != 0 && (m.type() == 'A' || m.type() == 'F' || m.type() == 'U')) {

@@ -36,6 +36,15 @@ TEST_CASE("lobster reader: a header line, CRLF line ends and empty lines are acc
     CHECK(r.stats.true_mismatches == 0);
     // A last line without its newline.
     CHECK(verify_text("34200.1,1,5,400,10100,-1", "10100,400,9900,500").ok);
+    // A UTF-8 byte order mark (spreadsheet programs' "CSV UTF-8") before line 1,
+    // whether that is data or a header.
+    const auto bom = verify_text("\xEF\xBB\xBF" "34200.1,1,5,400,10100,-1\n", "\xEF\xBB\xBF" "AskPrice1,AskSize1,BidPrice1,BidSize1\n10100,400,9900,500\n");
+    CHECK(bom.ok);
+    CHECK(bom.error.empty());
+    CHECK(bom.stats.rows == 1);
+    CHECK(bom.stats.true_mismatches == 0);
+    // ... but only there.
+    CHECK_FALSE(verify_text("34200.1,1,5,400,10100,-1\n\xEF\xBB\xBF" "34200.2,1,6,1,10100,-1\n", kBook1 + "10100,401,9900,500\n").ok);
     // A first line that looks numeric is data, not a header.
     CHECK(message_error("nan,1,5,400,10100,-1") == "m.csv: line 1, column 1: not a time in seconds after midnight: 'nan'");
 }
@@ -149,6 +158,13 @@ TEST_CASE("lobster reader: a missing file is named, the message file first", "[l
     r = lob::verify_files(messages, books);
     CHECK(r.ok);
     CHECK(r.stats.rows == 1);
+    // A directory where a file belongs is named as such, and before the other file.
+    std::filesystem::create_directories(tmp.path("dir_message_1.csv"));
+    r = lob::verify_files(tmp.path("dir_message_1.csv"), tmp.path("none_orderbook_1.csv"));
+    CHECK(r.io_error);
+    CHECK(r.error == "cannot open " + tmp.path("dir_message_1.csv") + ": Is a directory");
+    r = lob::verify_files(messages, tmp.path("dir_message_1.csv"));
+    CHECK(r.error == "cannot open " + tmp.path("dir_message_1.csv") + ": Is a directory");
     // A line longer than the reader's buffer is an error, not a crash.
     const std::string huge = tmp.write("huge.csv", std::string(nexus::feed::LineReader::kBufferBytes + 10, '1') + "\n");
     r = lob::verify_files(messages, huge);
@@ -186,13 +202,7 @@ TEST_CASE("lobster reader: the incremental orderbook parse agrees with a full pa
                     break;
                 default: break;  // the same row again
             }
-            std::string line;
-            for (std::size_t l = 0; l < levels; ++l) {
-                if (l) line += ',';
-                line += l < asks.size() ? std::to_string(asks[l].price) + "," + std::to_string(asks[l].size) : "9999999999,0";
-                line += ',';
-                line += l < bids.size() ? std::to_string(bids[l].price) + "," + std::to_string(bids[l].size) : "-9999999999,0";
-            }
+            std::string line = nexus::test::book_line(levels, asks, bids);
             if (rng() % 50 == 0) {  // damage a byte
                 const char junk[] = {'x', ',', '-', '0', '9', ' '};
                 line[rng() % line.size()] = junk[rng() % sizeof junk];

@@ -282,3 +282,49 @@ TEST_CASE("lobster: a tampered AAPL row is a true mismatch at that row", "[lobst
     CHECK(r.stats.true_mismatches == 1);
     CHECK(first(r) == "2: bid 5853200: file 18, expected 19");
 }
+
+// What a shallower LOBSTER file of the same day would hold, derived from the
+// real 10-level sample: the rows that touch the N best levels of the row
+// before (docs/lobster.md §1), cut to N levels; and files starting at a
+// later row, whose orders from before are unknown to them.
+TEST_CASE("lobster: the real AAPL sample seen at fewer levels and from later rows verifies", "[lobster][real]") {
+    if (!have_shared(kAapl + "message_10.csv")) return;
+    const auto msgs = nexus::test::lines(nexus::test::slurp(kAapl + "message_10.csv"));
+    const auto books = nexus::test::lines(nexus::test::slurp(kAapl + "orderbook_10.csv"));
+    REQUIRE(msgs.size() == 999);
+    REQUIRE(books.size() == 999);
+    auto field = [](const std::string& row, std::size_t i) {
+        std::size_t p = 0;
+        for (std::size_t j = 0; j < i; ++j) p = row.find(',', p) + 1;
+        return std::stoll(row.substr(p, row.find(',', p) - p));
+    };
+    for (const std::size_t n : {1, 2, 5}) {
+        for (const std::size_t start : {0, 137, 500}) {
+            std::string m, b;
+            std::size_t kept = 0;
+            for (std::size_t k = start; k < msgs.size(); ++k) {
+                bool touches = true;
+                if (k > start && field(msgs[k], 1) <= 4) {
+                    const bool ask = field(msgs[k], 5) == -1;
+                    const long long last = field(books[k - 1], 4 * (n - 1) + (ask ? 0 : 2));
+                    const long long price = field(msgs[k], 4);
+                    touches = std::abs(last) == lob::kEmptyAskPrice || (ask ? price <= last : price >= last);
+                }
+                if (!touches) continue;
+                std::size_t cut = 0;
+                for (std::size_t c = 0; c < 4 * n; ++c) cut = books[k].find(',', cut) + 1;
+                m += msgs[k] + "\n";
+                b += books[k].substr(0, cut - 1) + "\n";
+                ++kept;
+            }
+            const auto r = nexus::test::verify_text(m, b);
+            INFO(n << " levels from row " << start + 1 << ": " << first(r));
+            REQUIRE(r.ok);
+            CHECK(r.levels == n);
+            CHECK(r.stats.rows == kept);
+            CHECK(r.stats.true_mismatches == 0);
+            CHECK(r.stats.out_of_view == 0);
+            if (n < 10) CHECK(kept < msgs.size() - start);  // rows deeper than N were left out
+        }
+    }
+}

@@ -3,7 +3,8 @@
 // Reads a file descriptor (a file, a pipe or a FIFO) with read(2) into one
 // buffer and hands out each line as a string_view into it, so a line costs a
 // memchr and no copy; or walks text already in memory (tests, fuzzing). A
-// trailing '\r' (CRLF files) is dropped. The last line may lack its '\n'.
+// trailing '\r' (CRLF files) is dropped, and a UTF-8 byte order mark before
+// the first line. The last line may lack its '\n'.
 //
 // A line longer than the buffer is an error (a CSV row of LOBSTER's widest
 // files is a few kilobytes; the buffer holds megabytes), as is a read error:
@@ -11,6 +12,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,6 +35,14 @@ public:
         owns_fd_ = name_ != "-";
         if (fd_ < 0) {
             error_ = "cannot open " + name_ + ": " + std::strerror(errno);
+            io_error_ = true;
+            return;
+        }
+        // open(2) accepts a directory and only read(2) refuses it: said here,
+        // so that the file named in the error is the one given.
+        struct stat st {};
+        if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+            error_ = "cannot open " + name_ + ": " + std::strerror(EISDIR);
             io_error_ = true;
             return;
         }
@@ -85,8 +95,15 @@ public:
     }
 
 private:
+    static constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
     bool deliver(const char* start, std::size_t len, std::string_view& line) noexcept {
         if (len > 0 && start[len - 1] == '\r') --len;
+        // A UTF-8 byte order mark, as spreadsheet programs write before line 1.
+        if (line_ == 0 && std::string_view(start, len).starts_with(kByteOrderMark)) {
+            start += kByteOrderMark.size();
+            len -= kByteOrderMark.size();
+        }
         line = std::string_view(start, len);
         ++line_;
         return true;

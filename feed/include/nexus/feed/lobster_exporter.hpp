@@ -16,7 +16,8 @@
 //         C's printed price is not the book's)
 //   U     3 delete of the old order, then 1 add of the new one (same time),
 //         each written if it touches the view
-//   P     5 hidden execution (id, size, price and side as ITCH gives them)
+//   P     5 hidden execution (id, size, price and side as ITCH gives them;
+//         none for 0 shares or price 0, which the format has no row for)
 //   Q     6 cross trade, with LOBSTER's pseudo ids: -1 opening, -2 closing,
 //         -3 IPO or halt, -4 other crosses; direction -1; a cross of 0
 //         shares is not written
@@ -156,7 +157,7 @@ public:
             case 'U': return replace(*s, live, ts, itch::OrderReplace(m));
             case 'P': {
                 const itch::Trade p(m);
-                if (live && p.shares() > 0)
+                if (live && p.shares() > 0 && p.price() > 0)  // (a row LOBSTER's format allows)
                     emit(*s, Message{ts, EventType::HiddenExecute, static_cast<std::int64_t>(p.ref()), p.shares(), p.price(),
                                      p.side() == 'S' ? Side::Sell : Side::Buy});
                 return ok();

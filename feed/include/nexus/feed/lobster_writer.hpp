@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <span>
 #include <string_view>
 #include <vector>
 
@@ -188,20 +187,8 @@ private:
     std::size_t occupied_ = 0;
 };
 
-// "ask_price_1,ask_size_1,bid_price_1,bid_size_1,...\n" for `levels` levels,
-// the sides given best first (at most `levels` each).
-inline char* put_book_row(char* p, std::span<const Level> asks, std::span<const Level> bids, std::size_t levels) noexcept {
-    for (std::size_t l = 0; l < levels; ++l) {
-        if (l) *p++ = ',';
-        p = l < asks.size() ? detail::put_level(p, asks[l].price, asks[l].size) : detail::put_level(p, kEmptyAskPrice, 0);
-        *p++ = ',';
-        p = l < bids.size() ? detail::put_level(p, bids[l].price, bids[l].size) : detail::put_level(p, kEmptyBidPrice, 0);
-    }
-    *p++ = '\n';
-    return p;
-}
-
-// The same row from two sides' texts (of the same number of levels). Copies
+// "ask_price_1,ask_size_1,bid_price_1,bid_size_1,...\n" from the two sides'
+// texts (of the same number of levels). Copies
 // whole cells' text arrays: the cursor needs book_row_bytes(levels) +
 // kRowSlack bytes of room.
 inline constexpr std::size_t kRowSlack = sizeof(SideText::Cell::text);
