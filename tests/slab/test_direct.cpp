@@ -53,6 +53,14 @@ struct Unbounded {
     using FullError = CapacityError;
 };
 
+// A singly linked list owning its next node, the Handle first so that a
+// freed cell's free-list link lands on it.
+struct ListNode {
+    Handle<ListNode> next;
+    std::string name;
+    explicit ListNode(int i) : name("node " + std::to_string(i) + " with a name too long for SSO") {}
+};
+
 struct Throws {
     explicit Throws(bool fail) {
         if (fail) throw std::runtime_error("constructor failed");
@@ -111,6 +119,32 @@ TEMPLATE_TEST_CASE("direct slab: handle operations", "[direct]", Bounded, Unboun
     again.reset();
     CHECK_FALSE(slab->contains_key(leaked));
     CHECK(slab->is_empty());
+}
+
+TEMPLATE_TEST_CASE("direct slab: a Handle assigned from inside the value it owns, as in popping a list's head",
+                   "[direct]", Bounded, Unbounded) {
+    // `head = std::move(head->next)`: the old head's destructor destroys the
+    // very Handle being moved from, so the assignment must take it first.
+    auto slab = TestType::template make<ListNode>(8);
+    Handle<ListNode> head;
+    for (int i = 4; i >= 0; --i) {
+        auto n = slab->emplace(i);
+        n->next = std::move(head);
+        head = std::move(n);
+    }
+    std::vector<std::string> seen;
+    while (head) {
+        seen.push_back(head->name.substr(0, 6));
+        head = std::move(head->next);
+        CHECK(slab->len() == 5 - seen.size());
+    }
+    CHECK(seen == std::vector<std::string>{"node 0", "node 1", "node 2", "node 3", "node 4"});
+    // Self-assignment keeps the value.
+    head = slab->emplace(9);
+    auto& alias = head;
+    head = std::move(alias);
+    REQUIRE(head.is_valid());
+    CHECK(head->name.substr(0, 6) == "node 9");
 }
 
 TEMPLATE_TEST_CASE("direct slab: key operations", "[direct]", Bounded, Unbounded) {

@@ -72,12 +72,15 @@ class Slot : public detail::OwnerBase<Slot<Tag, T>, T> {
 public:
     constexpr Slot() noexcept = default;
     Slot(Slot&& o) noexcept : Base(std::exchange(o.cell_, nullptr)), thread_(o.thread_) {}
+    // Takes o's value before letting go of the old one, as unique_ptr does:
+    // the old value's destructor may destroy `o` itself, as in popping a
+    // list's head with `head = std::move(head->next)`.
     Slot& operator=(Slot&& o) noexcept {
         if (this != &o) {
-            this->reset();
+            Slot old(std::move(*this));
             this->cell_ = std::exchange(o.cell_, nullptr);
             thread_ = o.thread_;
-        }
+        }  // `old` frees the previous value here
         return *this;
     }
     Slot(const Slot&) = delete;

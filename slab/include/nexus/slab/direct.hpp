@@ -68,12 +68,14 @@ class Handle : public detail::OwnerBase<Handle<T>, T> {
 public:
     constexpr Handle() noexcept = default;
     Handle(Handle&& o) noexcept : Base(std::exchange(o.cell_, nullptr)), core_(o.core_) {}
+    // Takes o's value before letting go of the old one, as unique_ptr does:
+    // the old value's destructor may destroy `o` itself (`head = std::move(head->next)`).
     Handle& operator=(Handle&& o) noexcept {
         if (this != &o) {
-            this->reset();
+            Handle old(std::move(*this));
             this->cell_ = std::exchange(o.cell_, nullptr);
             core_ = o.core_;
-        }
+        }  // `old` frees the previous value here
         return *this;
     }
     Handle(const Handle&) = delete;
