@@ -506,6 +506,27 @@ TEST_CASE("every capacity that cannot be honoured is a CapacityError naming the 
     CHECK(capacity_error([] { BoundedSlab<int> s(1); }).empty());
 }
 
+// 1 GiB values: a million of them (a petabyte) can be addressed in principle,
+// but no system maps that much.
+struct Gigabyte {
+    unsigned char bytes[std::size_t{1} << 30];
+};
+
+TEST_CASE("storage that cannot be allocated is a CapacityError naming the cells asked for", "[direct][capacity]") {
+#ifdef NEXUS_SLAB_ASAN
+    // AddressSanitizer's operator new reports and aborts instead of throwing std::bad_alloc.
+    WARN("skipped under AddressSanitizer");
+#else
+    using Catch::Contains;
+    CHECK_THAT(capacity_error([] { BoundedSlab<Gigabyte> s(std::size_t{1} << 20); }),
+               Contains("bounded capacity 1048576 cannot be allocated (1048576 cells of 1073741832 bytes)"));
+    CHECK_THAT(capacity_error([] {
+                   UnboundedSlab<Gigabyte> s({.chunk_capacity = std::size_t{1} << 19, .capacity = std::size_t{1} << 20});
+               }),
+               Contains("initial capacity 1048576 cannot be allocated (1048576 cells of 1073741832 bytes)"));
+#endif
+}
+
 TEST_CASE("unbounded slab: max_capacity is exact, chunk sizes need not be powers of two", "[direct][capacity]") {
     UnboundedSlab<int> slab({.chunk_capacity = 3, .max_capacity = 7});  // chunks of 3, 3, and 1 usable cell
     std::set<Key> keys;

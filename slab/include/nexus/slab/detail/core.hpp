@@ -482,13 +482,13 @@ private:
     // Allocates the chunks a new slab starts with; a failure to allocate
     // them is the capacity not being honoured.
     void allocate_initial(std::uint32_t n, const char* who, const char* what, std::size_t asked) {
+        const std::uint64_t cells = std::uint64_t{n} * chunk_cells_;  // before release_storage() forgets the geometry
         try {
             add_chunks(n);
         } catch (const std::bad_alloc&) {
             release_storage();
-            throw CapacityError(prefix(who) + ": " + what + " " + std::to_string(asked) +
-                                " cannot be allocated (" + std::to_string(std::uint64_t{n} * chunk_cells_) +
-                                " cells of " + std::to_string(sizeof(CellT)) + " bytes)");
+            throw CapacityError(prefix(who) + ": " + what + " " + std::to_string(asked) + " cannot be allocated (" +
+                                std::to_string(cells) + " cells of " + std::to_string(sizeof(CellT)) + " bytes)");
         } catch (...) {
             release_storage();
             throw;
