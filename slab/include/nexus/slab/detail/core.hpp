@@ -216,13 +216,16 @@ public:
             throw CapacityError(prefix(who) + ": max_capacity 0; an unbounded slab needs room for at least 1 cell");
         check_chunk_bytes(cfg.chunk_capacity, who, "chunk_capacity");
         const UnboundedPlan plan = plan_unbounded(cfg);
-        if (cfg.capacity > plan.max_cells)
+        if (cfg.capacity > plan.max_cells) {
+            // The key space limits the slab when it is below max_capacity,
+            // or equal to it because max_capacity was left at its default.
+            const bool key_space = plan.max_cells < cfg.max_capacity || cfg.max_capacity == kMaxCells;
             throw CapacityError(prefix(who) + ": initial capacity " + std::to_string(cfg.capacity) +
                                 " exceeds the slab's maximum of " + std::to_string(plan.max_cells) + " cells (" +
-                                (plan.max_cells < cfg.max_capacity ? "the key space at chunk_capacity " +
-                                                                         std::to_string(cfg.chunk_capacity)
-                                                                   : std::string("max_capacity")) +
+                                (key_space ? "the key space at chunk_capacity " + std::to_string(cfg.chunk_capacity)
+                                           : std::string("max_capacity")) +
                                 ")");
+        }
         SlabCore fresh;
         fresh.shift_ = plan.shift;
         fresh.mask_ = static_cast<std::uint32_t>((std::uint64_t{1} << plan.shift) - 1);
