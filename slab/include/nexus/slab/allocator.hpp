@@ -223,14 +223,14 @@ public:
     static void remove(Key k) noexcept {
         if (!core_.initialized()) [[unlikely]]
             not_initialized("remove", k);
-        core_.template erase<detail::kHeldByKey>(core_.live_cell(k, KeyOp::remove, name()));
+        core_.template erase<detail::kHeldByKey>(core_.live_cell(k, KeyOp::remove, name()), name());
     }
     [[nodiscard]] static T take(Key k) {
         if (!core_.initialized()) [[unlikely]]
             core_.throw_no_room(name());
         auto* c = core_.live_cell(k, KeyOp::take, name());
         T out(std::move(*c->value()));
-        core_.template erase<detail::kHeldByKey>(c);
+        core_.template erase<detail::kHeldByKey>(c, name());
         return out;
     }
     // Takes ownership of a live key (for example one from Slot::leak()).
@@ -252,7 +252,7 @@ public:
     // tearing the slab down (the exit frees it).
     static ShutdownResult shutdown() noexcept {
         if (core_.len() != 0 || core_.tearing_down()) return ShutdownResult{core_.len()};
-        core_.destroy();
+        core_.destroy(name());
         return ShutdownResult{0};
     }
 
@@ -267,7 +267,7 @@ private:
             detail::fatalf("a Slot of allocator '%s' outlived its allocator (dropped after shutdown or after the "
                            "thread's exit destroyed its values)",
                            name());
-        core_.template erase<detail::kHeldByHandle>(c);
+        core_.template erase<detail::kHeldByHandle>(c, name());
     }
 
     [[noreturn, gnu::cold, gnu::noinline]] static void not_initialized(const char* op, Key k) noexcept {
@@ -295,7 +295,7 @@ private:
         // the thread's others. Touched only by init, so its lazy guard costs
         // nothing on the hot path.
         static constexpr detail::ExitSteps steps{
-            []() noexcept { core_.begin_teardown(); },
+            []() noexcept { core_.begin_teardown(name()); },
             []() noexcept { core_.destroy_roots(); },
             []() noexcept { core_.destroy_rest(); },
             []() noexcept { core_.release_storage(); },
