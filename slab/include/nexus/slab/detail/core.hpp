@@ -17,7 +17,8 @@
 //                       destructors let go of (a child's Slot, a removed key)
 //                       is destroyed there and then, owner before owned
 //   3. destroy_rest     values still alive (owned by handles outside any value,
-//                       or by one another in a cycle) are destroyed
+//                       or by one another in a cycle) are destroyed in key
+//                       order: nothing tells an owner from what it owns here
 //   4. release_storage  (or restart, for clear()) only now is memory touched
 // A value is marked retired just before its destructor runs; a later attempt
 // to free it (its owner letting go after the teardown reached it first) is
