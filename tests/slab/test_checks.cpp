@@ -374,3 +374,29 @@ TEST_CASE("checks: a direct slab without live Handles may move to another thread
     CHECK_FALSE(d.aborted);
     CHECK(d.exit_code == 0);
 }
+
+namespace {
+NEXUS_SLAB_ALLOCATOR(forked_alloc, std::string);
+}  // namespace
+
+TEST_CASE("checks: a fork()ed child uses and drops what its thread made before the fork", "[checks][threads]") {
+    // The child's only thread carries on the thread that forked: its copies
+    // of that thread's Slots and Handles are its own, whatever its kernel id.
+    forked_alloc::init().bounded(4).build();
+    auto slot = forked_alloc::insert(std::string("made before the fork"));
+    nexus::slab::BoundedSlab<std::string> slab(4);
+    auto handle = slab.insert(std::string("also made before the fork"));
+    const auto d = run_in_child([&] {
+        const bool ok = *slot == "made before the fork" && *handle == "also made before the fork";
+        slot.reset();
+        handle.reset();
+        auto more = slab.insert(std::string("made in the child"));
+        std::_Exit(ok && forked_alloc::len() == 0 && slab.len() == 1 ? 0 : 3);
+    });
+    CHECK_FALSE(d.aborted);
+    CHECK(d.err.empty());
+    CHECK(d.exit_code == 0);
+    slot.reset();
+    handle.reset();
+    CHECK(forked_alloc::shutdown().ok());
+}

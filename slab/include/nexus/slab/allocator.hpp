@@ -277,7 +277,7 @@ private:
     }
 
     [[noreturn, gnu::cold, gnu::noinline]] static void wrong_thread(std::uint32_t owner, const char* verb) noexcept {
-        const detail::ThreadLabel here(detail::this_thread_id()), there(owner);
+        const detail::ThreadLabel here(detail::kernel_thread_id()), there(owner);
         detail::fatalf("a Slot of allocator '%s' was %s on %s, but its value lives in the slab of %s (a Slot must "
                        "be used and dropped on the thread that made it)",
                        name(), verb, here.text, there.text);

@@ -109,7 +109,7 @@ private:
         }
     }
     [[noreturn, gnu::cold, gnu::noinline]] void wrong_thread(std::uint32_t owner, const char* verb) const noexcept {
-        const detail::ThreadLabel here(detail::this_thread_id()), there(owner);
+        const detail::ThreadLabel here(detail::kernel_thread_id()), there(owner);
         const std::string_view type = detail::type_name<T>();
         detail::fatalf("a Handle of the slab of %.*s at %p was %s on %s, but the slab's live handles belong to %s "
                        "(a Handle must be made, used and dropped on one thread)",
