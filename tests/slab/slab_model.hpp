@@ -211,15 +211,16 @@ struct ThreadTraits {
 
 enum class Op : std::uint8_t {
     insert_handle, insert_key, insert_when_full, drop_handle, remove_key, take_key, into_inner, replace,
-    leak, adopt, attach_handle, attach_key, detach_child, remove_child_key, make_cycle, read, probe_key,
-    write, mark_inserter, clear, recreate, shutdown, cross_thread_drop, count
+    leak, adopt, attach_handle, attach_key, detach_child, promote_child, remove_child_key, make_cycle, read,
+    probe_key, write, mark_inserter, clear, recreate, shutdown, cross_thread_drop, count
 };
 
 inline const char* op_name(Op op) {
     static constexpr const char* kNames[] = {
         "insert_handle", "insert_key", "insert_when_full", "drop_handle", "remove_key", "take_key", "into_inner",
-        "replace", "leak", "adopt", "attach_handle", "attach_key", "detach_child", "remove_child_key", "make_cycle",
-        "read", "probe_key", "write", "mark_inserter", "clear", "recreate", "shutdown", "cross_thread_drop"};
+        "replace", "leak", "adopt", "attach_handle", "attach_key", "detach_child", "promote_child",
+        "remove_child_key", "make_cycle", "read", "probe_key", "write", "mark_inserter", "clear", "recreate",
+        "shutdown", "cross_thread_drop"};
     static_assert(std::size(kNames) == static_cast<std::size_t>(Op::count));
     return kNames[static_cast<std::size_t>(op)];
 }
@@ -575,6 +576,21 @@ private:
                 handles_.emplace_back(child, std::move(Traits::at(nodes_.at(parent).key).child));
                 nodes_.at(parent).child_h = 0;
                 nodes_.at(child).via = Via::handle;  // if it was in a cycle, the cycle is now a chain it heads
+                return true;
+            }
+            case Op::promote_child: {  // h = std::move(h->child): the value goes, its child takes its place
+                if (handles_.empty()) return false;
+                const std::size_t i = pick_index(handles_);
+                const std::uint64_t id = handles_[i].first;
+                const std::uint64_t child = nodes_.at(id).child_h;
+                if (child == 0) return false;
+                Owner& h = handles_[i].second;
+                h = std::move(h->child);  // the assignment destroys the Handle it moves from
+                handles_[i].first = child;
+                nodes_.at(id).child_h = 0;
+                nodes_.at(child).via = Via::handle;
+                model_destroy(id);
+                expect(h.is_valid() && h->id == child, "a handle assigned from its value's child holds another");
                 return true;
             }
             case Op::remove_child_key: {  // a value lets go of its keyed child itself

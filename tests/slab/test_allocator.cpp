@@ -51,6 +51,16 @@ NEXUS_SLAB_ALLOCATOR(page_alloc, Page);
 NEXUS_SLAB_ALLOCATOR(vec_alloc, std::vector<int>);
 NEXUS_SLAB_ALLOCATOR(pair_alloc, std::pair<int, long>);  // a type with a comma
 
+// A singly linked list owning its next node, the Slot first so that a freed
+// cell's free-list link lands on it.
+struct ListNode;
+NEXUS_SLAB_ALLOCATOR(list_alloc, ListNode);
+struct ListNode {
+    list_alloc::Slot next;
+    std::string name;
+    explicit ListNode(int i) : name("node " + std::to_string(i) + " with a name too long for SSO") {}
+};
+
 // Builds allocator A in the given mode with room for at least n values.
 enum class Mode { bounded, unbounded };
 template <class A>
@@ -133,6 +143,34 @@ TEST_CASE("allocator: every Slot and allocator operation", "[alloc]") {
     back.reset();
     te.reset();
     require_clean_shutdown<str_alloc>();
+}
+
+TEST_CASE("allocator: a Slot assigned from inside the value it owns, as in popping a list's head", "[alloc]") {
+    // `head = std::move(head->next)`: the old head's destructor destroys the
+    // very Slot being moved from, so the assignment must take it first.
+    const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
+    init<list_alloc>(mode, 8);
+    list_alloc::Slot head;
+    for (int i = 4; i >= 0; --i) {
+        auto n = list_alloc::emplace(i);
+        n->next = std::move(head);
+        head = std::move(n);
+    }
+    std::vector<std::string> seen;
+    while (head) {
+        seen.push_back(head->name.substr(0, 6));
+        head = std::move(head->next);
+        CHECK(list_alloc::len() == 5 - seen.size());
+    }
+    CHECK(seen == std::vector<std::string>{"node 0", "node 1", "node 2", "node 3", "node 4"});
+    // Self-assignment keeps the value.
+    head = list_alloc::emplace(9);
+    auto& alias = head;
+    head = std::move(alias);
+    REQUIRE(head.is_valid());
+    CHECK(head->name.substr(0, 6) == "node 9");
+    head.reset();
+    require_clean_shutdown<list_alloc>();
 }
 
 TEST_CASE("allocator: capacity 1, fill, LIFO reuse", "[alloc]") {

@@ -72,12 +72,15 @@ class Slot : public detail::OwnerBase<Slot<Tag, T>, T> {
 public:
     constexpr Slot() noexcept = default;
     Slot(Slot&& o) noexcept : Base(std::exchange(o.cell_, nullptr)), thread_(o.thread_) {}
+    // Takes o's value before letting go of the old one, as unique_ptr does:
+    // the old value's destructor may destroy `o` itself, as in popping a
+    // list's head with `head = std::move(head->next)`.
     Slot& operator=(Slot&& o) noexcept {
         if (this != &o) {
-            this->reset();
+            Slot old(std::move(*this));
             this->cell_ = std::exchange(o.cell_, nullptr);
             thread_ = o.thread_;
-        }
+        }  // `old` frees the previous value here
         return *this;
     }
     Slot(const Slot&) = delete;
@@ -220,14 +223,14 @@ public:
     static void remove(Key k) noexcept {
         if (!core_.initialized()) [[unlikely]]
             not_initialized("remove", k);
-        core_.template erase<detail::kHeldByKey>(core_.live_cell(k, KeyOp::remove, name()));
+        core_.template erase<detail::kHeldByKey>(core_.live_cell(k, KeyOp::remove, name()), name());
     }
     [[nodiscard]] static T take(Key k) {
         if (!core_.initialized()) [[unlikely]]
             core_.throw_no_room(name());
         auto* c = core_.live_cell(k, KeyOp::take, name());
         T out(std::move(*c->value()));
-        core_.template erase<detail::kHeldByKey>(c);
+        core_.template erase<detail::kHeldByKey>(c, name());
         return out;
     }
     // Takes ownership of a live key (for example one from Slot::leak()).
@@ -249,7 +252,7 @@ public:
     // tearing the slab down (the exit frees it).
     static ShutdownResult shutdown() noexcept {
         if (core_.len() != 0 || core_.tearing_down()) return ShutdownResult{core_.len()};
-        core_.destroy();
+        core_.destroy(name());
         return ShutdownResult{0};
     }
 
@@ -264,7 +267,7 @@ private:
             detail::fatalf("a Slot of allocator '%s' outlived its allocator (dropped after shutdown or after the "
                            "thread's exit destroyed its values)",
                            name());
-        core_.template erase<detail::kHeldByHandle>(c);
+        core_.template erase<detail::kHeldByHandle>(c, name());
     }
 
     [[noreturn, gnu::cold, gnu::noinline]] static void not_initialized(const char* op, Key k) noexcept {
@@ -274,7 +277,7 @@ private:
     }
 
     [[noreturn, gnu::cold, gnu::noinline]] static void wrong_thread(std::uint32_t owner, const char* verb) noexcept {
-        const detail::ThreadLabel here(detail::this_thread_id()), there(owner);
+        const detail::ThreadLabel here(detail::kernel_thread_id()), there(owner);
         detail::fatalf("a Slot of allocator '%s' was %s on %s, but its value lives in the slab of %s (a Slot must "
                        "be used and dropped on the thread that made it)",
                        name(), verb, here.text, there.text);
@@ -292,7 +295,7 @@ private:
         // the thread's others. Touched only by init, so its lazy guard costs
         // nothing on the hot path.
         static constexpr detail::ExitSteps steps{
-            []() noexcept { core_.begin_teardown(); },
+            []() noexcept { core_.begin_teardown(name()); },
             []() noexcept { core_.destroy_roots(); },
             []() noexcept { core_.destroy_rest(); },
             []() noexcept { core_.release_storage(); },

@@ -68,12 +68,14 @@ class Handle : public detail::OwnerBase<Handle<T>, T> {
 public:
     constexpr Handle() noexcept = default;
     Handle(Handle&& o) noexcept : Base(std::exchange(o.cell_, nullptr)), core_(o.core_) {}
+    // Takes o's value before letting go of the old one, as unique_ptr does:
+    // the old value's destructor may destroy `o` itself (`head = std::move(head->next)`).
     Handle& operator=(Handle&& o) noexcept {
         if (this != &o) {
-            this->reset();
+            Handle old(std::move(*this));
             this->cell_ = std::exchange(o.cell_, nullptr);
             core_ = o.core_;
-        }
+        }  // `old` frees the previous value here
         return *this;
     }
     Handle(const Handle&) = delete;
@@ -93,7 +95,7 @@ private:
     }
     void free_cell(CellT* c) noexcept {
         disown();
-        core_->template erase<detail::kHeldByHandle>(c);
+        core_->template erase<detail::kHeldByHandle>(c, nullptr);
     }
     void disown() noexcept {
         if constexpr (detail::kChecks) --core_->live_handles_;
@@ -107,7 +109,7 @@ private:
         }
     }
     [[noreturn, gnu::cold, gnu::noinline]] void wrong_thread(std::uint32_t owner, const char* verb) const noexcept {
-        const detail::ThreadLabel here(detail::this_thread_id()), there(owner);
+        const detail::ThreadLabel here(detail::kernel_thread_id()), there(owner);
         const std::string_view type = detail::type_name<T>();
         detail::fatalf("a Handle of the slab of %.*s at %p was %s on %s, but the slab's live handles belong to %s "
                        "(a Handle must be made, used and dropped on one thread)",
@@ -138,8 +140,8 @@ public:
     // Destroys the values still in the slab, each once, then frees its
     // storage.
     ~BasicSlab() {
-        core_.destroy_values();
-        expect_no_handles("slab destroyed while handles to it from outside it are alive; handles");
+        core_.destroy_values(nullptr);
+        expect_no_handles("destroyed");
         core_.release_storage();
     }
 
@@ -191,13 +193,13 @@ public:
 
     // Destroys the value under a live key and frees its cell.
     void remove(Key k) noexcept {
-        core_.template erase<detail::kHeldByKey>(core_.template live_cell<kBounded>(k, KeyOp::remove, nullptr));
+        core_.template erase<detail::kHeldByKey>(core_.template live_cell<kBounded>(k, KeyOp::remove, nullptr), nullptr);
     }
     // Moves the value out from under a live key and frees its cell.
     [[nodiscard]] T take(Key k) {
         auto* c = core_.template live_cell<kBounded>(k, KeyOp::take, nullptr);
         T out(std::move(*c->value()));
-        core_.template erase<detail::kHeldByKey>(c);
+        core_.template erase<detail::kHeldByKey>(c, nullptr);
         return out;
     }
 
@@ -230,8 +232,8 @@ public:
     // the slab may be alive (the checks build stops the process if one is).
     // Costs a pass over every cell.
     void clear() noexcept {
-        core_.destroy_values();
-        expect_no_handles("clear() while handles to the slab from outside it are alive; handles");
+        core_.destroy_values(nullptr);
+        expect_no_handles("cleared (clear())");
         core_.restart();
     }
 
@@ -240,11 +242,17 @@ protected:
     detail::SlabCore<T> core_;
 
 private:
-    // The checks build stops the process, naming `what`, if a handle to
-    // this slab is still alive.
-    void expect_no_handles(const char* what) const noexcept {
+    // The checks build stops the process, naming the slab and what was done
+    // to it, if a handle to it is still alive.
+    void expect_no_handles(const char* done) const noexcept {
         if constexpr (detail::kChecks) {
-            if (core_.live_handles_ != 0) detail::fatal(what, core_.live_handles_);
+            if (core_.live_handles_ != 0) [[unlikely]] {
+                const std::string_view type = detail::type_name<T>();
+                detail::fatalf("the slab of %.*s at %p was %s while %zu handles to it from outside it were alive "
+                               "(drop or leak() them first)",
+                               static_cast<int>(type.size()), type.data(), static_cast<const void*>(&core_), done,
+                               core_.live_handles_);
+            }
         }
     }
 };

@@ -17,7 +17,8 @@
 //                       destructors let go of (a child's Slot, a removed key)
 //                       is destroyed there and then, owner before owned
 //   3. destroy_rest     values still alive (owned by handles outside any value,
-//                       or by one another in a cycle) are destroyed
+//                       or by one another in a cycle) are destroyed in key
+//                       order: nothing tells an owner from what it owns here
 //   4. release_storage  (or restart, for clear()) only now is memory touched
 // A value is marked retired just before its destructor runs; a later attempt
 // to free it (its owner letting go after the teardown reached it first) is
@@ -216,13 +217,16 @@ public:
             throw CapacityError(prefix(who) + ": max_capacity 0; an unbounded slab needs room for at least 1 cell");
         check_chunk_bytes(cfg.chunk_capacity, who, "chunk_capacity");
         const UnboundedPlan plan = plan_unbounded(cfg);
-        if (cfg.capacity > plan.max_cells)
+        if (cfg.capacity > plan.max_cells) {
+            // The key space limits the slab when it is below max_capacity,
+            // or equal to it because max_capacity was left at its default.
+            const bool key_space = plan.max_cells < cfg.max_capacity || cfg.max_capacity == kMaxCells;
             throw CapacityError(prefix(who) + ": initial capacity " + std::to_string(cfg.capacity) +
                                 " exceeds the slab's maximum of " + std::to_string(plan.max_cells) + " cells (" +
-                                (plan.max_cells < cfg.max_capacity ? "the key space at chunk_capacity " +
-                                                                         std::to_string(cfg.chunk_capacity)
-                                                                   : std::string("max_capacity")) +
+                                (key_space ? "the key space at chunk_capacity " + std::to_string(cfg.chunk_capacity)
+                                           : std::string("max_capacity")) +
                                 ")");
+        }
         SlabCore fresh;
         fresh.shift_ = plan.shift;
         fresh.mask_ = static_cast<std::uint32_t>((std::uint64_t{1} << plan.shift) - 1);
@@ -238,35 +242,23 @@ public:
     // ---- teardown (see the top of this file) ----------------------------
 
     // Destroys every live value, then frees all storage and returns to the
-    // uninitialised state. O(capacity).
-    void destroy() noexcept {
-        destroy_values();
+    // uninitialised state. O(capacity). `who` names the slab in messages.
+    void destroy(const char* who) noexcept {
+        destroy_values(who);
         release_storage();
     }
 
-    // Destroys every value and makes every cell vacant again, the free list
-    // back in key order, so the slab hands out cells as a new one would (keys
-    // from 0 up, neighbouring cells together). Keeps its storage. O(capacity):
-    // it writes every cell's header, as the constructor does.
-    void clear() noexcept {
-        destroy_values();
-        restart();
-    }
-
     // Steps 1-3.
-    void destroy_values() noexcept {
-        begin_teardown();
+    void destroy_values(const char* who) noexcept {
+        begin_teardown(who);
         destroy_roots();
         destroy_rest();
     }
 
-    void begin_teardown() noexcept {
-        if (tearing_down_) [[unlikely]]
-            fatal("a slab was cleared or destroyed from inside the destructor of one of its own values");
-        if constexpr (kChecks) {
-            if (destroying_ != 0) [[unlikely]]
-                fatal("a slab was cleared or destroyed from inside the destructor of one of its own values");
-        }
+    void begin_teardown(const char* who) noexcept {
+        if (tearing_down_ || (kChecks && destroying_ != 0)) [[unlikely]]
+            fatalf("%s was cleared or destroyed from inside the destructor of one of its own values",
+                   label(who).c_str());
         if constexpr (kTrivialDestructor) return;
         if (!initialized()) return;
         tearing_down_ = true;
@@ -345,10 +337,10 @@ public:
     // slab during a teardown, and the test sends that case (and misuse) to the
     // slow path. A trivially destructible type pays nothing for it.
     template <std::uint32_t kExpected>
-    [[gnu::always_inline]] void erase(CellT* c) noexcept {
+    [[gnu::always_inline]] void erase(CellT* c, const char* who) noexcept {
         if constexpr (kChecks || !kTrivialDestructor) {
             if (c->state != kExpected) [[unlikely]] {
-                erase_unusual(c, kExpected);
+                erase_unusual(c, kExpected, who);
                 return;
             }
         }
@@ -482,13 +474,13 @@ private:
     // Allocates the chunks a new slab starts with; a failure to allocate
     // them is the capacity not being honoured.
     void allocate_initial(std::uint32_t n, const char* who, const char* what, std::size_t asked) {
+        const std::uint64_t cells = std::uint64_t{n} * chunk_cells_;  // before release_storage() forgets the geometry
         try {
             add_chunks(n);
         } catch (const std::bad_alloc&) {
             release_storage();
-            throw CapacityError(prefix(who) + ": " + what + " " + std::to_string(asked) +
-                                " cannot be allocated (" + std::to_string(std::uint64_t{n} * chunk_cells_) +
-                                " cells of " + std::to_string(sizeof(CellT)) + " bytes)");
+            throw CapacityError(prefix(who) + ": " + what + " " + std::to_string(asked) + " cannot be allocated (" +
+                                std::to_string(cells) + " cells of " + std::to_string(sizeof(CellT)) + " bytes)");
         } catch (...) {
             release_storage();
             throw;
@@ -534,18 +526,20 @@ private:
     // erase() of a cell not in the expected state: a doomed value whose owner
     // lets go during a teardown (destroyed now), one the teardown already
     // destroyed (nothing to do), or a misuse.
-    [[gnu::cold, gnu::noinline]] void erase_unusual(CellT* c, std::uint32_t expected) noexcept {
+    [[gnu::cold, gnu::noinline]] void erase_unusual(CellT* c, std::uint32_t expected, const char* who) noexcept {
         const std::uint32_t s = c->state;
         if (c->occupied() && (s & kDoomed) != 0 && (s & kHeldByHandle) == expected) {
             retire(c);
             return;
         }
         if (s == kRetired && tearing_down_) return;
-        if (!c->occupied()) fatal("double free: the cell is already vacant; key", c->key);
+        const std::string name = label(who);
+        if (!c->occupied()) fatalf("double free of key %u on %s: the cell is already vacant", c->key, name.c_str());
         if (expected == kHeldByKey)
-            fatal("remove of a key whose value a live Slot or Handle owns (drop or leak() the handle first); key",
-                  c->key);
-        fatal("a handle freed a cell that the slab owns by key (the cell has a second owner); key", c->key);
+            fatalf("remove of key %u on %s, whose value a live Slot or Handle owns (drop or leak() the handle first)",
+                   c->key, name.c_str());
+        fatalf("a handle freed key %u on %s, a cell the slab owns by key (the cell has a second owner)", c->key,
+               name.c_str());
     }
 
     // live_cell()'s checks-build failure path: a key that is not live and
@@ -560,11 +554,7 @@ private:
         if (!initialized())
             fatalf("%s key %u on %s before init() or after shutdown() (on this thread, for a per-thread allocator)",
                    verb, key, name);
-        if (c == nullptr) {
-            if (op == KeyOp::remove) fatal("remove of a vacant or out-of-range key", key);
-            if (op == KeyOp::take) fatal("take of a vacant or out-of-range key", key);
-            fatalf("%s a vacant or out-of-range key (%u) on %s", verb, key, name);
-        }
+        if (c == nullptr) fatalf("%s a vacant or out-of-range key (%u) on %s", verb, key, name);
         if (c->occupied()) {
             if (op == KeyOp::access || (c->state & kHeldByHandle) == 0) return const_cast<CellT*>(c);
             fatalf("%s key %u on %s, whose value a live Slot or Handle owns (drop or leak() the handle first)",
@@ -574,9 +564,7 @@ private:
             if (op == KeyOp::remove) return const_cast<CellT*>(c);
             fatalf("%s key %u on %s, whose value the teardown in progress has already destroyed", verb, key, name);
         }
-        if (op == KeyOp::remove) fatal("remove of a vacant or out-of-range key", key);
-        if (op == KeyOp::take) fatal("take of a vacant or out-of-range key", key);
-        fatalf("%s a vacant key (%u) on %s", verb, key, name);
+        fatalf("%s a vacant or out-of-range key (%u) on %s", verb, key, name);
     }
 
     template <class F>

@@ -2,7 +2,6 @@
 // per-thread state of the allocators' thread-exit teardown. Internal.
 #pragma once
 
-#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,21 +12,20 @@
 
 namespace nexus::slab::detail {
 
-// The calling thread's kernel thread id (what `ps -L`, gdb and /proc show),
-// cached per thread. A fork()ed child starts with the cache cleared: its only
-// thread has a new id.
+// The calling thread's kernel thread id (what `ps -L`, gdb and /proc show).
+inline std::uint32_t kernel_thread_id() noexcept { return static_cast<std::uint32_t>(::syscall(SYS_gettid)); }
+
+// The identity the checks build records in Slots and slabs: the thread's
+// kernel id, cached per thread. A fork()ed child keeps the cache: its only
+// thread carries on the thread that forked, with a copy of its slabs, Slots
+// and Handles, which must stay its own (messages name the kernel id).
 inline std::uint32_t& cached_thread_id() noexcept {
     static constinit thread_local std::uint32_t id = 0;
     return id;
 }
 
 [[gnu::cold, gnu::noinline]] inline std::uint32_t fetch_thread_id() noexcept {
-    static const bool hooked = [] {
-        ::pthread_atfork(nullptr, nullptr, [] { cached_thread_id() = 0; });
-        return true;
-    }();
-    (void)hooked;
-    return cached_thread_id() = static_cast<std::uint32_t>(::syscall(SYS_gettid));
+    return cached_thread_id() = kernel_thread_id();
 }
 
 inline std::uint32_t this_thread_id() noexcept {
