@@ -74,8 +74,79 @@ check "unknown references are counted" grep -q "anomalies         2 .*D=2" "$tmp
 check "unknown option exits 1" test $? -eq 1
 "$bin/nexus-replay" --help >"$tmp/help" 2>&1
 check "--help exits 0 and explains every option" bash -c "grep -q -- --symbols '$tmp/help' && grep -q -- --bbo '$tmp/help' && grep -q -- --snapshot '$tmp/help' && grep -q -- --depth '$tmp/help'"
+check "--help documents every exit status" bash -c "for s in 0 1 2 3 4 130; do grep -Eq \"^  \$s +[A-Za-z]\" '$tmp/help' || exit 1; done"
 "$bin/nexus-replay" --quiet "$tmp/none.itch" >"$tmp/outnone" 2>&1
-check "missing file exits 1 and says so" bash -c "test $? -eq 1 && grep -q 'cannot open' '$tmp/outnone'"
+check "missing file exits 1 and says so, naming it" bash -c "test $? -eq 1 && grep -q 'none.itch: cannot open' '$tmp/outnone'"
+"$bin/nexus-replay" --quiet "$tmp" >"$tmp/outdir" 2>&1
+check "a directory exits 1, naming it" bash -c "test $? -eq 1 && grep -q '$tmp: cannot read' '$tmp/outdir'"
+
+# Every numeric option is range-checked: a usage error (exit 1) naming the
+# option, never an uncaught exception, and no replay started.
+for bad in "--orders 0" "--orders -1" "--orders 99999999999" "--orders 18446744073709551616" "--orders abc" \
+           "--orders 1e3" "--orders +5" "--orders 5x" "--levels 0" "--levels -3" "--depth 0" "--depth -1" \
+           "--top -1" "--top 99999999999999999999" "--depth" ; do
+  # shellcheck disable=SC2086
+  "$bin/nexus-replay" --quiet $bad "$tmp/day.itch" >"$tmp/outnum" 2>&1
+  rc=$?
+  opt=${bad%% *}
+  check "'$bad' is a usage error naming $opt" bash -c "test $rc -eq 1 && grep -q -- '$opt' '$tmp/outnum' && ! grep -qi 'terminate\|exception\|replaying' '$tmp/outnum'"
+done
+"$bin/nexus-replay" --quiet --orders '' "$tmp/day.itch" >"$tmp/outnum" 2>&1
+check "an empty number is a usage error" bash -c "test $? -eq 1 && grep -q -- '--orders: empty' '$tmp/outnum'"
+
+# Output paths are checked before the work starts.
+"$bin/nexus-replay" --quiet --snapshot /nonexistent/x.json "$tmp/day.itch" >"$tmp/outsnap" 2>&1
+rc=$?
+check "--snapshot to a missing directory exits 1 before replaying" bash -c "test $rc -eq 1 && grep -q '/nonexistent/x.json: cannot write' '$tmp/outsnap' && ! grep -q 'replaying\|wrote snapshot' '$tmp/outsnap'"
+"$bin/nexus-replay" --quiet --bbo /nonexistent/x.csv "$tmp/day.itch" >"$tmp/outbbo" 2>&1
+rc=$?
+check "--bbo to a missing directory exits 1 before replaying" bash -c "test $rc -eq 1 && grep -q '/nonexistent/x.csv: cannot write' '$tmp/outbbo' && ! grep -q 'replaying' '$tmp/outbbo'"
+cp "$tmp/day.itch" "$tmp/keep.itch"
+"$bin/nexus-replay" --quiet --bbo "$tmp/keep.itch" "$tmp/keep.itch" >"$tmp/outself" 2>&1
+rc=$?
+check "an output that is the input is refused, the input untouched" bash -c "test $rc -eq 1 && grep -q 'is the input file' '$tmp/outself' && cmp -s '$tmp/day.itch' '$tmp/keep.itch'"
+if [ -w /dev/full ]; then
+  "$bin/nexus-replay" --quiet --bbo /dev/full "$tmp/day.itch" >"$tmp/outfull" 2>&1
+  check "a write error on --bbo (a full disk) exits 1 naming the file" bash -c "test $? -eq 1 && grep -q '/dev/full: write error' '$tmp/outfull'"
+  "$bin/nexus-replay" --quiet --snapshot /dev/full "$tmp/day.itch" >"$tmp/outfull2" 2>&1
+  check "a write error on --snapshot exits 1 and does not claim the snapshot" bash -c "test $? -eq 1 && grep -q '/dev/full: write error' '$tmp/outfull2' && ! grep -q 'wrote snapshot' '$tmp/outfull2'"
+fi
+
+# Errors name the file they are about.
+check "a truncated file's error starts with its name" grep -q "cut.itch: malformed input: message cut off" "$tmp/outcut"
+check "a corrupt gzip's error starts with its name" grep -q "bad.gz: malformed input: corrupt gzip stream" "$tmp/outbad"
+
+# Pipes, FIFOs and standard input are streamed, plain or gzip, and give the
+# same summary counts as the file.
+summary_counts() { grep -E "by type|anomalies|live orders|instruments" "$1"; }
+summary_counts "$tmp/out" >"$tmp/want"
+cat "$tmp/day.itch" | "$bin/nexus-replay" --quiet /dev/stdin >"$tmp/outpipe" 2>&1
+check "a pipe through /dev/stdin replays the whole day" bash -c "test $? -eq 0 && diff <(grep -E 'by type|anomalies|live orders|instruments' '$tmp/outpipe') '$tmp/want' >/dev/null"
+cat "$tmp/day.itch" | "$bin/nexus-replay" --quiet - >"$tmp/outdash" 2>&1
+check "'-' reads standard input" bash -c "test $? -eq 0 && diff <(grep -E 'by type|anomalies|live orders|instruments' '$tmp/outdash') '$tmp/want' >/dev/null"
+cat "$tmp/day.itch.gz" | "$bin/nexus-replay" --quiet - >"$tmp/outdashgz" 2>&1
+check "gzip through a pipe is recognised and streamed" bash -c "test $? -eq 0 && grep -q '(gzip)' '$tmp/outdashgz' && diff <(grep -E 'by type|anomalies|live orders|instruments' '$tmp/outdashgz') '$tmp/want' >/dev/null"
+"$bin/nexus-replay" --quiet - <"$tmp/day.itch" >"$tmp/outredir" 2>&1
+check "standard input redirected from a file" bash -c "test $? -eq 0 && diff <(grep -E 'by type|anomalies|live orders|instruments' '$tmp/outredir') '$tmp/want' >/dev/null"
+for kind in plain gzip; do
+  src=$tmp/day.itch
+  [ $kind = gzip ] && src=$tmp/day.itch.gz
+  mkfifo "$tmp/fifo-$kind"
+  cat "$src" >"$tmp/fifo-$kind" &
+  "$bin/nexus-replay" --quiet "$tmp/fifo-$kind" >"$tmp/outfifo-$kind" 2>&1
+  rc=$?
+  wait
+  check "a FIFO ($kind) replays the whole day, no false 'corrupt gzip'" bash -c "test $rc -eq 0 && ! grep -q corrupt '$tmp/outfifo-$kind' && diff <(grep -E 'by type|anomalies|live orders|instruments' '$tmp/outfifo-$kind') '$tmp/want' >/dev/null"
+done
+head -c $((size - 7)) "$tmp/day.itch" | "$bin/nexus-replay" --quiet - >"$tmp/outcutpipe" 2>&1
+check "a truncated pipe exits 2 with the byte offset" bash -c "test $? -eq 2 && grep -q 'standard input: malformed input: message cut off by the end of the data at byte offset' '$tmp/outcutpipe'"
+head -c 100000 "$tmp/day.itch.gz" | "$bin/nexus-replay" --quiet - >"$tmp/outcutgz" 2>&1
+check "a truncated gzip pipe exits 2: ends early" bash -c "test $? -eq 2 && grep -q 'gzip stream ends early' '$tmp/outcutgz'"
+
+# Running out of capacity is a failure with its own status, naming the option.
+"$bin/nexus-replay" --quiet --orders 100 "$tmp/day.itch" >"$tmp/outcap" 2>&1
+rc=$?
+check "order capacity exhausted exits 4 naming --orders" bash -c "test $rc -eq 4 && grep -q 'raise --orders' '$tmp/outcap' && grep -q 'messages ' '$tmp/outcap'"
 
 # Ctrl-C: a large day interrupted prints what it has and exits 130.
 "$bin/nexus-synth" --symbols 500 --messages 3000000 "$tmp/big.itch" >/dev/null

@@ -8,8 +8,9 @@
 // Order-flow anomalies (a reference the book does not know, an execution or
 // cancel larger than what is left, an order for a locate the directory never
 // announced) are counted by message type and the replay goes on. A stock
-// message with locate 0 is a format error: apply() returns false and error()
-// says what and where.
+// message with locate 0 is a format error, and a book that has no room for an
+// order is a capacity error: apply() returns false, error() says what and
+// where and error_kind() which.
 #pragma once
 
 #include <array>
@@ -40,6 +41,9 @@ struct ItchStats {
     }
 };
 
+// Why apply() returned false.
+enum class ItchError : std::uint8_t { None, Format, Capacity };
+
 // The index from order reference to order. ITCH assigns references in
 // sequence across all stocks, so by default all books share one WindowIndex
 // (a direct map over the recent references, bounded; see order_index.hpp):
@@ -59,10 +63,35 @@ class ItchBookBuilder {
         using type = B;
     };
 
-public:
-    using Books = orderbook::BookSet<Listener, Index>;
+    // Forwards every event to the caller's listener and notes a reject for
+    // lack of room, which the builder reports as a capacity error.
+    struct Watch {
+        Listener& inner;
+        bool full = false;
+        void on_accepted(orderbook::InstrumentId i, orderbook::OrderId id, orderbook::Side s, orderbook::Price p,
+                         orderbook::Qty q) {
+            inner.on_accepted(i, id, s, p, q);
+        }
+        void on_rejected(orderbook::InstrumentId i, orderbook::OrderId id, orderbook::Reject r) {
+            full = full || r == orderbook::Reject::BookFull;
+            inner.on_rejected(i, id, r);
+        }
+        void on_trade(orderbook::InstrumentId i, const orderbook::Trade& t) { inner.on_trade(i, t); }
+        void on_cancelled(orderbook::InstrumentId i, orderbook::OrderId id, orderbook::Qty q, orderbook::CancelReason r) {
+            inner.on_cancelled(i, id, q, r);
+        }
+        void on_modified(orderbook::InstrumentId i, orderbook::OrderId id, orderbook::Price p, orderbook::Qty q, bool kept) {
+            inner.on_modified(i, id, p, q, kept);
+        }
+        void on_level(orderbook::InstrumentId i, orderbook::Side s, orderbook::Price p, orderbook::Qty q, std::uint32_t n) {
+            inner.on_level(i, s, p, q, n);
+        }
+    };
 
-    ItchBookBuilder(orderbook::Pools& pools, Listener& listener) : books_(make_books(pools, listener)) {}
+public:
+    using Books = orderbook::BookSet<Watch, Index>;
+
+    ItchBookBuilder(orderbook::Pools& pools, Listener& listener) : watch_{listener}, books_(make_books(pools)) {}
 
     // Applies one framed message. False only on a format error (see error()).
     bool apply(const itch::Message& m) {
@@ -94,6 +123,7 @@ public:
         return shared_;
     }
     [[nodiscard]] const std::string& error() const noexcept { return error_; }
+    [[nodiscard]] ItchError error_kind() const noexcept { return error_kind_; }
     [[nodiscard]] Books& books() noexcept { return books_; }
     [[nodiscard]] const Books& books() const noexcept { return books_; }
     // The directory's symbol for a locate ("" if never announced).
@@ -160,7 +190,12 @@ private:
     // false only if the locate was a format error.
     template <class Op>
     [[gnu::always_inline]] bool on_book(const itch::Message& m, unsigned t, Op&& op) {
-        if (auto* b = book_for(m)) count(t, op(*b));
+        if (auto* b = book_for(m)) {
+            const bool ok = op(*b);
+            if (!ok && watch_.full) [[unlikely]]
+                return capacity_error(m);
+            count(t, ok);
+        }
         return error_.empty();
     }
     void grow_directory(std::uint16_t locate) {
@@ -193,20 +228,32 @@ private:
     }
     bool format_error(const itch::Message& m, const char* what) {
         error_ = std::string(what) + " (message type '" + m.type() + "') at byte offset " + std::to_string(m.offset);
+        error_kind_ = ItchError::Format;
+        return false;
+    }
+    [[gnu::noinline, gnu::cold]] bool capacity_error(const itch::Message& m) {
+        const auto& p = books_.pools();
+        error_ = "no room for an order (message type '" + std::string(1, m.type()) + "') at byte offset " +
+                 std::to_string(m.offset) + ": " + std::to_string(p.orders.len()) + " of " +
+                 std::to_string(p.orders.capacity()) + " order cells and " + std::to_string(p.levels.len()) + " of " +
+                 std::to_string(p.levels.capacity()) + " level cells in use";
+        error_kind_ = ItchError::Capacity;
         return false;
     }
 
-    Books make_books(orderbook::Pools& pools, Listener& listener) {
-        if constexpr (orderbook::kIsSharedIndex<Index>) return Books(pools, listener, Index(&shared_));
-        else return Books(pools, listener);
+    Books make_books(orderbook::Pools& pools) {
+        if constexpr (orderbook::kIsSharedIndex<Index>) return Books(pools, watch_, Index(&shared_));
+        else return Books(pools, watch_);
     }
 
-    typename SharedBase<Index>::type shared_{};  // declared first: outlives the books
+    Watch watch_;
+    typename SharedBase<Index>::type shared_{};  // declared before the books: outlives them
     Books books_;
     ItchStats stats_;
     std::vector<std::string> symbols_{1};
     std::vector<char> states_{std::vector<char>(1, ' ')};
     std::string error_;
+    ItchError error_kind_ = ItchError::None;
 };
 
 }  // namespace nexus::feed
