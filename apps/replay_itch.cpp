@@ -85,12 +85,11 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
     }
     if (bbo.enabled()) std::fputs("timestamp_ns,symbol,bid_price,bid_size,ask_price,ask_size\n", bbo.get());
 
-    ob::Pools pools(ob::PoolConfig{.orders = opt.orders, .levels = opt.levels});
     ob::NullListener listener;
-    nexus::feed::ItchBookBuilder<> builder(pools, listener);
+    nexus::feed::ItchBookBuilder<> builder(listener, ob::MarketPoolConfig{.orders = opt.orders, .levels = opt.levels});
     std::vector<std::uint64_t> per_locate(65536, 0);
     std::vector<std::uint8_t> selected(65536, opt.symbols.empty() ? 1 : 0);
-    std::uint64_t filtered = 0, peak_levels = 0;
+    std::uint64_t filtered = 0;
     std::vector<Top> last_top(bbo.enabled() ? 65536 : 0);
 
     Latency lat;
@@ -146,7 +145,6 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
                 capacity = builder.error_kind() == nexus::feed::ItchError::Capacity;
                 return false;
             }
-            if (pools.levels.len() > peak_levels) peak_levels = pools.levels.len();
             if (bbo.enabled() && loc != 0) {
                 if (const auto* b = builder.books().get(loc)) {
                     const auto bid = b->best(ob::Side::Buy), ask = b->best(ob::Side::Sell);
@@ -200,8 +198,8 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
     std::printf("  instruments       %zu in the directory, %zu books with resting orders at the end\n",
                 builder.directory_size(), with_orders);
     std::printf("  live orders       %zu at the end, peak %llu; price levels: %zu at the end, peak %llu\n",
-                pools.orders.len(), static_cast<unsigned long long>(st.peak_live_orders), pools.levels.len(),
-                static_cast<unsigned long long>(peak_levels));
+                builder.live_orders(), static_cast<unsigned long long>(st.peak_live_orders), builder.live_levels(),
+                static_cast<unsigned long long>(st.peak_levels));
     std::printf("  trades off book   %llu (P, Q); broken %llu\n", static_cast<unsigned long long>(st.trades_off_book),
                 static_cast<unsigned long long>(st.broken_trades));
     rusage ru{};
@@ -268,8 +266,7 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
 
     if (result.io_error) fail(kExitUsageOrIo, name + ": " + result.error);
     else if (capacity)
-        fail(kExitCapacity, name + ": " + book_error + "; the replay stopped there (the summary covers what was applied); " +
-                                (pools.orders.len() >= pools.orders.capacity() ? "raise --orders" : "raise --levels"));
+        fail(kExitCapacity, name + ": " + book_error + "; the replay stopped there (the summary covers what was applied)");
     else if (!book_error.empty() || !result.ok)
         fail(kExitMalformed, name + ": malformed input: " + (!book_error.empty() ? book_error : result.error));
     else if (result.stopped && stop.load()) {

@@ -50,8 +50,9 @@ void usage(std::FILE* out) {
         "  --bbo FILE         write every change of best bid/offer as CSV:\n"
         "                     timestamp_ns,symbol,bid_price,bid_size,ask_price,ask_size\n"
         "  --snapshot FILE    write the final books (top --depth levels) as JSON\n"
-        "  --orders N         order capacity of the books (1 to 2147483647, default 4194304)\n"
-        "  --levels N         price-level capacity of the books (1 to 2147483647, default 1048576)\n"
+        "  --orders N         order cells to reserve up front (0 to 2147483647, default 0);\n"
+        "                     a hint only: the books grow with the day's live orders\n"
+        "  --levels N         price-level cells to reserve up front (0 to 2147483647, default 0)\n"
         "  --lobster-book F   LOBSTER mode: the orderbook file to verify against (default: the\n"
         "                     message file's name with _message_ replaced by _orderbook_);\n"
         "                     a FILE ending in .csv is read as a LOBSTER message file\n"
@@ -66,8 +67,8 @@ void usage(std::FILE* out) {
         "  2    malformed input: framing, gzip or message error (after the summary of\n"
         "       what was read, with the byte offset or line)\n"
         "  3    LOBSTER verification found true mismatches\n"
-        "  4    out of capacity: an order or level found no room in the books (the\n"
-        "       message names the option to raise; summary of what was applied)\n"
+        "  4    out of capacity: the books could not grow (out of memory, or past 2^31\n"
+        "       live orders or levels); summary of what was applied\n"
         "  130  interrupted by SIGINT or SIGTERM (summary of what was read)\n"
         "Order-flow anomalies (unknown references) are counted and reported, not fatal.\n"
         "Every error message starts with the file it is about.\n");
@@ -76,8 +77,6 @@ void usage(std::FILE* out) {
 constexpr std::uint64_t kMaxCells = 2147483647;  // the slab's key space
 
 void parse(int argc, char** argv, ReplayOptions& o) {
-    o.orders = std::size_t{4} << 20;
-    o.levels = std::size_t{1} << 20;
     bool have_file = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -93,8 +92,8 @@ void parse(int argc, char** argv, ReplayOptions& o) {
         else if (a == "--top") o.top = parse_count(a, next(), 0, 65535);
         else if (a == "--bbo") o.bbo_csv = next();
         else if (a == "--snapshot") o.snapshot_json = next();
-        else if (a == "--orders") o.orders = parse_count(a, next(), 1, kMaxCells);
-        else if (a == "--levels") o.levels = parse_count(a, next(), 1, kMaxCells);
+        else if (a == "--orders") o.orders = parse_count(a, next(), 0, kMaxCells);
+        else if (a == "--levels") o.levels = parse_count(a, next(), 0, kMaxCells);
         else if (a == "--quiet") o.progress = false;
         else if (a == "--lobster-book") o.lobster_book = next();
         else if (a.size() > 1 && a[0] == '-') throw UsageError("unknown option " + a);

@@ -260,9 +260,8 @@ TEST_CASE("synthetic day: every reference exists, and the books match a plain mo
         ItchWriter w(tmp / "day.itch.gz", true);
         generate_day(cfg, w);
     }
-    nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 1 << 18, .levels = 1 << 15});
     nexus::orderbook::NullListener nl;
-    ItchBookBuilder<> builder(pools, nl);
+    ItchBookBuilder<> builder(nl);
     // The independent model: one PlainBook per locate, fed by a separate
     // decoder loop from the same messages.
     std::map<std::uint16_t, std::unique_ptr<nexus::orderbook::PlainBook<>>> model;

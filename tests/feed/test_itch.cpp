@@ -267,9 +267,8 @@ TEST_CASE("itch: the real NASDAQ sample frames cleanly and fills the stock direc
     const auto bytes = read_file(path);
     REQUIRE(bytes.size() == 40874);
     Framer f(bytes);
-    nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 16, .levels = 16});
     nexus::orderbook::NullListener nl;
-    ItchBookBuilder<> builder(pools, nl);
+    ItchBookBuilder<> builder(nl);
     std::map<char, int> types;
     Message m;
     std::uint64_t last_ts = 0;
@@ -311,9 +310,8 @@ TEST_CASE("itch: books are built with ITCH semantics, anomalies are counted and 
     itch_delete(1, 999).frame_into(s);                 // another
     itch_add(7, 300, 'B', 10, "NEW", 1000).frame_into(s);  // locate without a directory entry
     Framer f(s);
-    nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 64, .levels = 64});
     nexus::orderbook::NullListener nl;
-    ItchBookBuilder<> b(pools, nl);
+    ItchBookBuilder<> b(nl);
     Message m;
     while (f.next(m)) REQUIRE(b.apply(m));
     REQUIRE(f.error() == FrameError::None);
@@ -323,7 +321,7 @@ TEST_CASE("itch: books are built with ITCH semantics, anomalies are counted and 
     CHECK(aapl->best(nexus::orderbook::Side::Buy)->count == 2);
     CHECK(aapl->find(100)->qty == 200);
     CHECK(aapl->find(101)->qty == 150);
-    CHECK(aapl->find(102) == nullptr);
+    CHECK_FALSE(aapl->find(102));
     CHECK(aapl->find(103)->price == 1'502'000);
     CHECK(b.books().get(2)->order_count() == 0);
     CHECK(b.stats().anomalies['E'] == 1);
@@ -342,9 +340,8 @@ TEST_CASE("itch: a stock message with locate 0 is a format error naming the offs
     nexus::test::itch_directory(1, "AAPL").frame_into(s);
     nexus::test::itch_add(0, 100, 'B', 300, "AAPL", 1).frame_into(s);
     Framer f(s);
-    nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 8, .levels = 8});
     nexus::orderbook::NullListener nl;
-    ItchBookBuilder<> b(pools, nl);
+    ItchBookBuilder<> b(nl);
     Message m;
     REQUIRE(f.next(m));
     REQUIRE(b.apply(m));

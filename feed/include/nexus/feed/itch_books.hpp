@@ -5,12 +5,19 @@
 // ITCH semantics (no matching: the feed is the venue's own book); P, Q and B
 // are counted as trades without touching the visible book.
 //
+// The books are MarketBooks (orderbook/market_book.hpp): full L3, every order
+// in time priority at its level, in slabs that grow with the day's live set
+// and one WindowIndex from order reference to order shared by every book
+// (ITCH assigns references in sequence across all stocks, so an order's entry
+// lies next to those of the orders added around it).
+//
 // Order-flow anomalies (a reference the book does not know, an execution or
 // cancel larger than what is left, an order for a locate the directory never
 // announced) are counted by message type and the replay goes on. A stock
-// message with locate 0 is a format error, and a book that has no room for an
-// order is a capacity error: apply() returns false, error() says what and
-// where and error_kind() which.
+// message with locate 0 or an add with a side other than B/S is a format
+// error, and an order the books cannot make room for (past the slab's key
+// space) a capacity error: apply() returns false, error() says what and where
+// and error_kind() which. std::bad_alloc from growth propagates.
 #pragma once
 
 #include <array>
@@ -18,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include <nexus/orderbook/book_set.hpp>
+#include <nexus/orderbook/market_book.hpp>
 
 #include "nexus/feed/itch.hpp"
 
@@ -31,8 +38,8 @@ struct ItchStats {
     std::uint64_t unannounced_locates = 0;       // order messages for a locate without R
     std::uint64_t trades_off_book = 0;           // P and Q
     std::uint64_t broken_trades = 0;             // B
-    std::uint64_t live_orders = 0;
-    std::uint64_t peak_live_orders = 0;
+    std::uint64_t peak_live_orders = 0;          // most orders resting at once, over all books
+    std::uint64_t peak_levels = 0;               // most price levels at once, over all books
 
     [[nodiscard]] std::uint64_t total_anomalies() const noexcept {
         std::uint64_t n = 0;
@@ -44,25 +51,8 @@ struct ItchStats {
 // Why apply() returned false.
 enum class ItchError : std::uint8_t { None, Format, Capacity };
 
-// The index from order reference to order. ITCH assigns references in
-// sequence across all stocks, so by default all books share one WindowIndex
-// (a direct map over the recent references, bounded; see order_index.hpp):
-// an order's entry lies next to those of the orders added around it.
-// `Index` may also be a per-book index (OpenAddressingIndex, ...), or any
-// SharedIndex<Base>, whose Base the builder then owns. BENCHMARKS.md
-// ("Replay") measures the choices side by side.
-template <class Listener = orderbook::NullListener,
-          class Index = orderbook::SharedIndex<orderbook::WindowIndex>>
+template <class Listener = orderbook::NullListener>
 class ItchBookBuilder {
-    template <class T>
-    struct SharedBase {
-        using type = int;  // unused: each book has its own index
-    };
-    template <class B>
-    struct SharedBase<orderbook::SharedIndex<B>> {
-        using type = B;
-    };
-
     // Forwards every event to the caller's listener and notes a reject for
     // lack of room, which the builder reports as a capacity error.
     struct Watch {
@@ -89,11 +79,15 @@ class ItchBookBuilder {
     };
 
 public:
-    using Books = orderbook::BookSet<Watch, Index>;
+    using Books = orderbook::MarketBooks<Watch>;
 
-    ItchBookBuilder(orderbook::Pools& pools, Listener& listener) : watch_{listener}, books_(make_books(pools)) {}
+    // `reserve`: order and level cells to allocate up front (the books grow
+    // past them as the day needs).
+    explicit ItchBookBuilder(Listener& listener, const orderbook::MarketPoolConfig& reserve = {})
+        : watch_{listener}, books_(watch_, reserve) {}
 
-    // Applies one framed message. False only on a format error (see error()).
+    // Applies one framed message. False only on a format or capacity error
+    // (see error(), error_kind()).
     bool apply(const itch::Message& m) {
         const auto t = static_cast<unsigned char>(m.type());
         ++stats_.messages;
@@ -115,17 +109,25 @@ public:
         }
     }
 
-    [[nodiscard]] const ItchStats& stats() const noexcept { return stats_; }
-    // The index all books share (when Index is a SharedIndex).
-    [[nodiscard]] const auto& shared_index() const noexcept
-        requires orderbook::kIsSharedIndex<Index>
-    {
-        return shared_;
+    // Back to the state of a new builder (no books, no directory, no
+    // counts), keeping the memory the books have grown into.
+    void reset() {
+        books_.clear();
+        stats_ = ItchStats{};
+        symbols_.assign(1, std::string());
+        states_.assign(1, ' ');
+        error_.clear();
+        error_kind_ = ItchError::None;
+        watch_.full = false;
     }
+
+    [[nodiscard]] const ItchStats& stats() const noexcept { return stats_; }
     [[nodiscard]] const std::string& error() const noexcept { return error_; }
     [[nodiscard]] ItchError error_kind() const noexcept { return error_kind_; }
     [[nodiscard]] Books& books() noexcept { return books_; }
     [[nodiscard]] const Books& books() const noexcept { return books_; }
+    [[nodiscard]] std::size_t live_orders() const noexcept { return books_.live_orders(); }
+    [[nodiscard]] std::size_t live_levels() const noexcept { return books_.live_levels(); }
     // The directory's symbol for a locate ("" if never announced).
     [[nodiscard]] std::string_view symbol(std::uint16_t locate) const noexcept {
         return locate < symbols_.size() ? std::string_view(symbols_[locate]) : std::string_view{};
@@ -186,17 +188,27 @@ private:
         const itch::OrderReplace u(m);
         return on_book(m, t, [&](auto& b) { return b.replace(u.old_ref(), u.new_ref(), u.shares(), u.price()); });
     }
-    // Applies `op` to the message's book and counts an anomaly if it refuses;
-    // false only if the locate was a format error.
+    // Applies `op` to the message's book; counts an anomaly if it refuses,
+    // and after an add or a replace (the only messages that add orders or
+    // levels) the peaks. False only on a format or capacity error.
     template <class Op>
     [[gnu::always_inline]] bool on_book(const itch::Message& m, unsigned t, Op&& op) {
-        if (auto* b = book_for(m)) {
-            const bool ok = op(*b);
-            if (!ok && watch_.full) [[unlikely]]
-                return capacity_error(m);
-            count(t, ok);
+        auto* b = book_for(m);
+        if (b == nullptr) [[unlikely]]
+            return false;
+        if (!op(*b)) [[unlikely]]
+            return refused(m, t);
+        if (t == 'A' || t == 'F' || t == 'U') {
+            const std::uint64_t orders = books_.live_orders(), levels = books_.live_levels();
+            if (orders > stats_.peak_live_orders) stats_.peak_live_orders = orders;
+            if (levels > stats_.peak_levels) stats_.peak_levels = levels;
         }
-        return error_.empty();
+        return true;
+    }
+    [[gnu::noinline, gnu::cold]] bool refused(const itch::Message& m, unsigned t) {
+        if (watch_.full) return capacity_error(m);
+        ++stats_.anomalies[t];
+        return true;
     }
     void grow_directory(std::uint16_t locate) {
         if (locate >= symbols_.size()) {
@@ -211,7 +223,7 @@ private:
             return b;
         return book_for_slow(m);
     }
-    // Locate 0 (a format error) or a locate the directory never announced.
+    // Locate 0 (a format error: nullptr) or a locate the directory never announced.
     [[gnu::noinline, gnu::cold]] typename Books::BookType* book_for_slow(const itch::Message& m) {
         const std::uint16_t loc = m.locate();
         if (loc == 0) {
@@ -221,33 +233,20 @@ private:
         ++stats_.unannounced_locates;
         return &books_.open(loc);
     }
-    void count(unsigned t, bool ok) {
-        if (!ok) ++stats_.anomalies[t];
-        stats_.live_orders = books_.pools().orders.len();
-        if (stats_.live_orders > stats_.peak_live_orders) stats_.peak_live_orders = stats_.live_orders;
-    }
     bool format_error(const itch::Message& m, const char* what) {
         error_ = std::string(what) + " (message type '" + m.type() + "') at byte offset " + std::to_string(m.offset);
         error_kind_ = ItchError::Format;
         return false;
     }
     [[gnu::noinline, gnu::cold]] bool capacity_error(const itch::Message& m) {
-        const auto& p = books_.pools();
         error_ = "no room for an order (message type '" + std::string(1, m.type()) + "') at byte offset " +
-                 std::to_string(m.offset) + ": " + std::to_string(p.orders.len()) + " of " +
-                 std::to_string(p.orders.capacity()) + " order cells and " + std::to_string(p.levels.len()) + " of " +
-                 std::to_string(p.levels.capacity()) + " level cells in use";
+                 std::to_string(m.offset) + ": " + std::to_string(books_.live_orders()) + " orders and " +
+                 std::to_string(books_.live_levels()) + " levels live, the slabs' key space";
         error_kind_ = ItchError::Capacity;
         return false;
     }
 
-    Books make_books(orderbook::Pools& pools) {
-        if constexpr (orderbook::kIsSharedIndex<Index>) return Books(pools, watch_, Index(&shared_));
-        else return Books(pools, watch_);
-    }
-
-    Watch watch_;
-    typename SharedBase<Index>::type shared_{};  // declared before the books: outlives them
+    Watch watch_;   // declared before the books: outlives them
     Books books_;
     ItchStats stats_;
     std::vector<std::string> symbols_{1};

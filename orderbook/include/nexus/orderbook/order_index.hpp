@@ -208,6 +208,20 @@ public:
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     void reserve(std::size_t) {}  // the window needs none; the overflow grows as orders leave it
+    // Forgets every entry and starts over at ID 0, keeping the pages it has
+    // (on the free list) but not the overflow table.
+    void clear() {
+        for (std::size_t r = 0; r < ring_.size(); ++r) {
+            if (ring_[r] == nullptr) continue;
+            std::fill(ring_[r], ring_[r] + kPage, slab::Key::NONE);
+            free_.push_back(ring_[r]);
+            ring_[r] = nullptr;
+            counts_[r] = 0;
+        }
+        low_ = 0;
+        overflow_ = OpenAddressingIndex(1024);
+        size_ = 0;
+    }
     // Pages allocated so far (in the window or free), and entries outside it.
     [[nodiscard]] std::size_t pages_allocated() const noexcept { return storage_.size(); }
     [[nodiscard]] std::size_t overflow_size() const noexcept { return overflow_.size(); }
