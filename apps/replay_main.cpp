@@ -53,6 +53,10 @@ void usage(std::FILE* out) {
         "  --orders N         order cells to reserve up front (0 to 2147483647, default 0);\n"
         "                     a hint only: the books grow with the day's live orders\n"
         "  --levels N         price-level cells to reserve up front (0 to 2147483647, default 0)\n"
+        "  --threads N        replay with N threads (1 to 256, default 1): the locates are shared\n"
+        "                     out between them, each with its own books; outputs are the same\n"
+        "                     as with one thread (a gzip or piped input is read on a thread of\n"
+        "                     its own). ITCH input only\n"
         "  --lobster-book F   LOBSTER mode: the orderbook file to verify against (default: the\n"
         "                     message file's name with _message_ replaced by _orderbook_);\n"
         "                     a FILE ending in .csv is read as a LOBSTER message file\n"
@@ -94,6 +98,7 @@ void parse(int argc, char** argv, ReplayOptions& o) {
         else if (a == "--snapshot") o.snapshot_json = next();
         else if (a == "--orders") o.orders = parse_count(a, next(), 0, kMaxCells);
         else if (a == "--levels") o.levels = parse_count(a, next(), 0, kMaxCells);
+        else if (a == "--threads") o.threads = static_cast<unsigned>(parse_count(a, next(), 1, 256));
         else if (a == "--quiet") o.progress = false;
         else if (a == "--lobster-book") o.lobster_book = next();
         else if (a.size() > 1 && a[0] == '-') throw UsageError("unknown option " + a);
@@ -162,7 +167,13 @@ int main(int argc, char** argv) {
         return kExitUsageOrIo;
     }
     spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
-    if (opt.file.size() > 4 && opt.file.compare(opt.file.size() - 4, 4, ".csv") == 0) return run_lobster(opt);
+    if (opt.file.size() > 4 && opt.file.compare(opt.file.size() - 4, 4, ".csv") == 0) {
+        if (opt.threads > 1) {
+            std::fprintf(stderr, "nexus-replay: --threads applies to ITCH input, not to a LOBSTER file\n");
+            return kExitUsageOrIo;
+        }
+        return run_lobster(opt);
+    }
     install_signals();
     return run_itch(opt, g_stop);
 }

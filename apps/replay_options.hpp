@@ -31,6 +31,7 @@ struct ReplayOptions {
     std::size_t orders = 0;         // order cells to reserve up front (0: grow from nothing)
     std::size_t levels = 0;         // level cells to reserve up front
     bool progress = true;
+    unsigned threads = 1;           // ITCH: threads sharing the locates (1: no worker threads)
 };
 
 // A usage error: the message names the option and what was wrong.

@@ -97,6 +97,23 @@ struct Nexus {
     bool apply(const itch::Message& m) { return builder.apply(m); }
 };
 
+// A whole file through ItchBookBuilder::apply_block, with or without its look-ahead.
+template <bool kLookAhead>
+double run_blocks(Nexus& r, std::span<const std::uint8_t> data) {
+    r.fresh();
+    nexus::feed::ItchObserver none;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t pos = 0;
+    while (pos < data.size()) {
+        const std::size_t n = std::min<std::size_t>(data.size() - pos, std::size_t{4} << 20);
+        const auto b = r.builder.template apply_block<nexus::feed::ItchObserver, kLookAhead>(data.subspan(pos, n), pos, none);
+        pos += b.consumed;
+        if (b.stop || (b.error != itch::FrameError::None && pos + n >= data.size())) break;
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    return std::chrono::duration<double>(t1 - t0).count();
+}
+
 template <class Replayer, class F>
 double run(Replayer& r, std::span<const std::uint8_t> data, F&& per_message) {
     r.fresh();
@@ -200,24 +217,28 @@ int main(int argc, char** argv) {
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     auto nexus_r = std::make_unique<Nexus>();
     auto plain_r = std::make_unique<PlainItch>();
-    nb::Samples fast_ns, plain_ns;
+    nb::Samples fast_ns, noahead_ns, plain_ns;
     std::uint64_t anomalies = 0, peak_live = 0, plain_live = 0, fast_live = 0;
     for (int r = 0; r < rounds; ++r) {
         // Each round starts with the next replayer, so each runs in every
         // position (the first of a round tends to run faster on this host).
-        double f = 0, pl = 0;
-        for (int i = 0; i < 2; ++i) {
-            switch ((i + r) % 2) {
-                case 0: f = run(*nexus_r, data, [&](Nexus& x, const itch::Message& m) { x.apply(m); }); break;
+        double f = 0, fn = 0, pl = 0;
+        for (int i = 0; i < 3; ++i) {
+            switch ((i + r) % 3) {
+                case 0: f = run_blocks<true>(*nexus_r, data); break;
+                case 1: fn = run_blocks<false>(*nexus_r, data); break;
                 default: pl = run(*plain_r, data, [&](PlainItch& x, const itch::Message& m) { x.apply(m); }); break;
             }
         }
-        fast_ns.add(f * 1e9 / static_cast<double>(messages));
-        plain_ns.add(pl * 1e9 / static_cast<double>(messages));
-        const double n = static_cast<double>(messages) / 1e9;
-        std::fprintf(stderr, "round %d: nexus %.1f ns/msg, plain %.1f\n", r + 1, f / n, pl / n);
+        const double per = 1e9 / static_cast<double>(messages);
+        fast_ns.add(f * per);
+        noahead_ns.add(fn * per);
+        plain_ns.add(pl * per);
+        std::fprintf(stderr, "round %d: nexus %.1f ns/msg, without look-ahead %.1f, plain %.1f\n", r + 1, f * per, fn * per,
+                     pl * per);
     }
-    report.row("replay", "ns per message", 0, "nexus (MarketBook per locate, one WindowIndex)", 0, fast_ns);
+    report.row("replay", "ns per message", 0, "nexus (MarketBooks, blocks with look-ahead)", 0, fast_ns);
+    report.row("replay", "ns per message", 0, "nexus without the look-ahead", 0, noahead_ns);
     report.row("replay", "ns per message", 0, "PlainBook per locate (std::map + std::list + unordered_map)", 0, plain_ns);
 
     // Per-message latency by type, and the end state, from one timed pass.

@@ -1,14 +1,19 @@
 // nexus/feed/source.hpp — ITCH 5.0 input: files, pipes, FIFOs and standard
 // input, plain or gzipped.
 //
-// read_itch(path, on_message, opts) frames every message and calls
-// on_message(const itch::Message&), which returns false to stop early.
+//   read_itch(path, on_message, opts)   frames every message and calls
+//       on_message(const itch::Message&), which returns false to stop early;
+//   read_itch_blocks(path, on_block, opts)   hands out blocks of the stream
+//       for the consumer to frame itself (ItchBookBuilder::apply_block):
+//       on_block(std::span<const std::uint8_t>, std::uint64_t offset)
+//       returns a BlockResult saying how far it got and why it stopped.
+//
 // "-" is standard input. Gzip is recognised by its magic bytes, read from the
 // same descriptor as the rest (so a pipe or FIFO loses nothing to the check).
 //
-//  * A plain regular file is memory-mapped and framed in place; pages behind
-//    the framing position are dropped from the process as it goes, so a large
-//    file does not stay resident (the page cache keeps it).
+//  * A plain regular file is memory-mapped and handed out in slices of the
+//    mapping; pages behind the consumer are dropped from the process as it
+//    goes, so a large file does not stay resident (the page cache keeps it).
 //  * Anything else — a gzipped file, a pipe, a FIFO, a terminal — is streamed
 //    through a buffer: read (and inflated) in blocks, with a message cut by a
 //    block's end carried to the front of the next.
@@ -30,6 +35,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,6 +61,28 @@ struct ReadOptions {
     // when it is not known (a pipe or FIFO).
     std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
+
+using itch::BlockResult;
+
+// Frames a block and calls on_message for each message; the consumer
+// read_itch() gives read_itch_blocks().
+template <class F>
+BlockResult frame_block(std::span<const std::uint8_t> data, std::uint64_t offset, F& on_message) {
+    itch::Framer f(data, offset);
+    itch::Message m;
+    BlockResult b;
+    while (f.next(m)) {
+        ++b.messages;
+        if (!on_message(m)) {
+            b.stop = true;
+            break;
+        }
+    }
+    b.consumed = f.consumed();
+    b.error = b.stop ? itch::FrameError::None : f.error();
+    b.unknown = f.unknown_skipped();
+    return b;
+}
 
 namespace detail {
 
@@ -95,26 +123,11 @@ inline long read_some(int fd, std::uint8_t* p, std::size_t n, const ReadOptions&
     return static_cast<long>(got);
 }
 
-template <class F>
-bool frame_all(itch::Framer& f, F& on_message, ReadResult& r, const ReadOptions& opt) {
-    itch::Message m;
-    while (f.next(m)) {
-        ++r.messages;
-        if (!on_message(m)) {
-            r.stopped = true;
-            return false;
-        }
-        if ((r.messages & 0xFFFF) == 0 && stop_requested(opt)) {
-            r.stopped = true;
-            return false;
-        }
-    }
-    return true;
-}
-
 inline bool partial(itch::FrameError e) noexcept {
     return e == itch::FrameError::TruncatedMessage || e == itch::FrameError::TruncatedLength;
 }
+
+}  // namespace detail
 
 // A source of stream bytes for the buffered path: fill() writes up to `cap`
 // bytes at `dst` and says whether more may follow, or why not.
@@ -135,13 +148,13 @@ public:
         std::memcpy(dst, head_.data() + head_used_, produced);
         head_used_ += produced;
         if (produced < cap && !eof_) {
-            const long n = read_some(fd_, dst + produced, cap - produced, opt);
+            const long n = detail::read_some(fd_, dst + produced, cap - produced, opt);
             if (n < 0) {
                 error = std::string("read error: ") + std::strerror(errno);
                 return Fill::IoError;
             }
-            // read_some() stops short only at the end of the input or on a stop request.
-            if (static_cast<std::size_t>(n) < cap - produced && !stop_requested(opt)) eof_ = true;
+            // detail::read_some() stops short only at the end of the input or on a stop request.
+            if (static_cast<std::size_t>(n) < cap - produced && !detail::stop_requested(opt)) eof_ = true;
             produced += static_cast<std::size_t>(n);
         }
         consumed_ += produced;
@@ -186,13 +199,13 @@ public:
         }
         while (zs_.avail_out > 0) {
             if (zs_.avail_in == 0 && !eof_) {
-                const long n = read_some(fd_, in_.data(), in_.size(), opt);
+                const long n = detail::read_some(fd_, in_.data(), in_.size(), opt);
                 if (n < 0) {
                     error = std::string("read error after ") + std::to_string(in_total_) + " compressed bytes: " +
                             std::strerror(errno);
                     return out(), Fill::IoError;
                 }
-                const bool stopped = static_cast<std::size_t>(n) < in_.size() && stop_requested(opt);
+                const bool stopped = static_cast<std::size_t>(n) < in_.size() && detail::stop_requested(opt);
                 if (static_cast<std::size_t>(n) < in_.size() && !stopped) eof_ = true;
                 zs_.next_in = in_.data();
                 zs_.avail_in = static_cast<uInt>(n);
@@ -242,10 +255,24 @@ private:
     bool member_ended_ = false;   // inflate reached the end of a member
 };
 
-// The buffered path: blocks from `src` into a buffer, framed, the cut message
-// carried. `size` is the input's size for progress (0 if unknown).
-template <class Source, class F>
-void read_buffered(Source& src, std::uint64_t size, F& on_message, ReadResult& r, const ReadOptions& opt) {
+namespace detail {
+
+
+inline std::string frame_error_at(itch::FrameError e, std::uint64_t offset) {
+    return std::string(itch::to_string(e)) + " at byte offset " + std::to_string(offset);
+}
+
+// Adds a block's counts to the result.
+inline void count(ReadResult& r, const BlockResult& b) noexcept {
+    r.messages += b.messages;
+    r.unknown += b.unknown;
+}
+
+// The buffered path: blocks from `src` into a buffer, handed to the
+// consumer, the cut message carried. `size` is the input's size for progress
+// (0 if unknown).
+template <class Source, class B>
+void read_buffered(Source& src, std::uint64_t size, B& on_block, ReadResult& r, const ReadOptions& opt) {
     constexpr std::size_t kBuffer = std::size_t{4} << 20;
     std::vector<std::uint8_t> buf(kBuffer);
     std::size_t carry = 0;          // undelivered bytes at the front of buf
@@ -256,26 +283,25 @@ void read_buffered(Source& src, std::uint64_t size, F& on_message, ReadResult& r
         std::string src_error;
         const Fill st = src.fill(buf.data() + carry, buf.size() - carry, produced, src_error, opt);
         const std::size_t have = carry + produced;
-        itch::Framer f({buf.data(), have}, stream_pos);
-        const bool go_on = frame_all(f, on_message, r, opt);
-        r.unknown += f.unknown_skipped();
-        if (!go_on) {
-            stream_pos += f.consumed();
+        const BlockResult b = on_block(std::span<const std::uint8_t>(buf.data(), have), stream_pos);
+        count(r, b);
+        if (b.stop) {
+            stream_pos += b.consumed;
+            r.stopped = true;
             break;
         }
-        const bool source_failed = st == Fill::BadData || st == Fill::IoError;
-        if (f.error() != itch::FrameError::None && !partial(f.error()) && !source_failed) {
-            r.ok = false;
-            r.error = f.error_message();
-            stream_pos += f.consumed();
-            break;
-        }
-        const std::size_t used = f.consumed();
-        carry = have - used;
-        std::memmove(buf.data(), buf.data() + used, carry);
-        stream_pos += used;
         // A source error is the cause of any framing error in its last
         // output (inflate emits garbage before it notices a corruption).
+        const bool source_failed = st == Fill::BadData || st == Fill::IoError;
+        if (b.error != itch::FrameError::None && !partial(b.error) && !source_failed) {
+            r.ok = false;
+            r.error = frame_error_at(b.error, stream_pos + b.consumed);
+            stream_pos += b.consumed;
+            break;
+        }
+        carry = have - b.consumed;
+        std::memmove(buf.data(), buf.data() + b.consumed, carry);
+        stream_pos += b.consumed;
         if (source_failed) {
             r.ok = false;
             r.io_error = st == Fill::IoError;
@@ -289,12 +315,9 @@ void read_buffered(Source& src, std::uint64_t size, F& on_message, ReadResult& r
         }
         if (st == Fill::End) {
             if (carry != 0) {  // the input ends inside a message
-                itch::Framer tail({buf.data(), carry}, stream_pos);
-                itch::Message m;
-                while (tail.next(m)) {
-                }
                 r.ok = false;
-                r.error = tail.error_message();
+                r.error = frame_error_at(carry < 2 ? itch::FrameError::TruncatedLength : itch::FrameError::TruncatedMessage,
+                                         stream_pos);
             }
             break;
         }
@@ -307,10 +330,10 @@ void read_buffered(Source& src, std::uint64_t size, F& on_message, ReadResult& r
     r.bytes = stream_pos;
 }
 
-// The mapped path: a plain regular file framed in place, in slices so that
-// progress and the stop flag are seen, and the slices behind dropped.
-template <class F>
-bool read_mapped(int fd, std::uint64_t size, F& on_message, ReadResult& r, const ReadOptions& opt) {
+// The mapped path: a plain regular file handed out in slices of the mapping,
+// so that progress and the stop flag are seen, and the pages behind dropped.
+template <class B>
+bool read_mapped(int fd, std::uint64_t size, B& on_block, ReadResult& r, const ReadOptions& opt) {
     void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) return false;
     ::madvise(p, size, MADV_SEQUENTIAL);
@@ -321,20 +344,22 @@ bool read_mapped(int fd, std::uint64_t size, F& on_message, ReadResult& r, const
     std::uint64_t pos = 0, dropped = 0;
     while (pos < size) {
         const std::uint64_t end = pos + kSlice < size ? pos + kSlice : size;
-        itch::Framer f({bytes + pos, static_cast<std::size_t>(end - pos)}, pos);
-        const bool go_on = frame_all(f, on_message, r, opt);
-        r.unknown += f.unknown_skipped();
-        pos += f.consumed();
-        if (!go_on) break;
-        const bool last = end == size;
-        if (f.error() != itch::FrameError::None && (last || !partial(f.error()))) {
-            r.ok = false;
-            r.error = f.error_message();
+        const BlockResult b = on_block(std::span<const std::uint8_t>(bytes + pos, static_cast<std::size_t>(end - pos)), pos);
+        count(r, b);
+        pos += b.consumed;
+        if (b.stop) {
+            r.stopped = true;
             break;
         }
-        if (f.error() == itch::FrameError::None && last) break;
-        // Pages wholly behind the framing position are done with: out of
-        // the process's resident set (they stay in the page cache).
+        const bool last = end == size;
+        if (b.error != itch::FrameError::None && (last || !partial(b.error))) {
+            r.ok = false;
+            r.error = frame_error_at(b.error, pos);
+            break;
+        }
+        if (b.error == itch::FrameError::None && last) break;
+        // Pages wholly behind the consumer are done with: out of the
+        // process's resident set (they stay in the page cache).
         const std::uint64_t done = pos / page * page;
         if (done > dropped) {
             ::madvise(const_cast<std::uint8_t*>(bytes) + dropped, done - dropped, MADV_DONTNEED);
@@ -355,62 +380,118 @@ bool read_mapped(int fd, std::uint64_t size, F& on_message, ReadResult& r, const
 
 inline bool is_gzip_magic(const std::uint8_t* p, std::size_t n) noexcept { return n >= 2 && p[0] == 0x1f && p[1] == 0x8b; }
 
-template <class F>
-ReadResult read_itch(const std::string& path, F&& on_message, const ReadOptions& opt = {}) {
-    ReadResult r;
-    detail::InputFd in;
-    if (path == "-") {
-        in.fd = STDIN_FILENO;
-    } else {
-        // Opening a FIFO waits for a writer; a stop request ends the wait.
-        while ((in.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
-            if (detail::stop_requested(opt)) {
-                r.stopped = true;
-                return r;
+// An input opened for reading: a plain regular file to map, or a stream
+// whose first bytes have been read (for the gzip check) and are kept.
+class ItchInput {
+public:
+    // Opens `path` ("-": standard input) and looks at its first bytes.
+    ItchInput(const std::string& path, const ReadOptions& opt = {}) {
+        if (path == "-") {
+            in_.fd = STDIN_FILENO;
+        } else {
+            // Opening a FIFO waits for a writer; a stop request ends the wait.
+            while ((in_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+                if (detail::stop_requested(opt)) {
+                    stopped_ = true;
+                    return;
+                }
             }
+            in_.owned = true;
         }
-        in.owned = true;
+        if (in_.fd < 0) {
+            fail("cannot open");
+            return;
+        }
+        struct stat st {};
+        if (::fstat(in_.fd, &st) != 0) {
+            fail("cannot stat");
+            return;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            errno = EISDIR;
+            fail("cannot read");
+            return;
+        }
+        regular_ = S_ISREG(st.st_mode);
+        size_ = regular_ ? static_cast<std::uint64_t>(st.st_size) : 0;
+        head_.resize(2);
+        long got;
+        if (regular_ && size_ > 0) {
+            // pread: the descriptor stays at 0, so a stream can start there.
+            got = ::pread(in_.fd, head_.data(), 2, 0);
+            if (got < 0) {
+                fail("cannot read");
+                return;
+            }
+            gzip_ = is_gzip_magic(head_.data(), static_cast<std::size_t>(got));
+            got = 0;
+        } else {
+            got = detail::read_some(in_.fd, head_.data(), 2, opt);
+            if (got < 0) {
+                fail("cannot read");
+                return;
+            }
+            gzip_ = is_gzip_magic(head_.data(), static_cast<std::size_t>(got));
+        }
+        head_.resize(static_cast<std::size_t>(got));
     }
-    auto io_fail = [&](const std::string& what) {
+
+    [[nodiscard]] bool ok() const noexcept { return error_.empty() && !stopped_; }
+    [[nodiscard]] const std::string& error() const noexcept { return error_; }  // what failed (an I/O error)
+    [[nodiscard]] bool stopped() const noexcept { return stopped_; }            // a stop request came first
+    [[nodiscard]] int fd() const noexcept { return in_.fd; }
+    [[nodiscard]] bool gzip() const noexcept { return gzip_; }
+    // A plain regular file with something in it: it can be mapped.
+    [[nodiscard]] bool mappable() const noexcept { return regular_ && size_ > 0 && !gzip_; }
+    // Its size (0 when not a regular file).
+    [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
+    // The bytes a stream's first read took, which the stream must start with.
+    [[nodiscard]] std::vector<std::uint8_t> take_head() noexcept { return std::move(head_); }
+
+private:
+    void fail(const char* what) { error_ = std::string(what) + ": " + std::strerror(errno); }
+
+    detail::InputFd in_;
+    std::string error_;
+    bool stopped_ = false;
+    bool regular_ = false;
+    bool gzip_ = false;
+    std::uint64_t size_ = 0;
+    std::vector<std::uint8_t> head_;
+};
+
+template <class B>
+ReadResult read_itch_blocks(const std::string& path, B&& on_block, const ReadOptions& opt = {}) {
+    ReadResult r;
+    ItchInput in(path, opt);
+    if (in.stopped()) {
+        r.stopped = true;
+        return r;
+    }
+    if (!in.ok()) {
         r.ok = false;
         r.io_error = true;
-        r.error = what + ": " + std::strerror(errno);
+        r.error = in.error();
         return r;
-    };
-    if (in.fd < 0) return io_fail("cannot open");
-    struct stat st {};
-    if (::fstat(in.fd, &st) != 0) return io_fail("cannot stat");
-    if (S_ISDIR(st.st_mode)) {
-        errno = EISDIR;
-        return io_fail("cannot read");
     }
-    const bool regular = S_ISREG(st.st_mode);
-    const auto size = regular ? static_cast<std::uint64_t>(st.st_size) : 0;
-
-    // A regular plain file is mapped; its first bytes are read with pread so
-    // that the descriptor's position stays at 0 for the other paths.
-    std::vector<std::uint8_t> head(2);
-    long got = 0;
-    if (regular && size > 0) {
-        got = ::pread(in.fd, head.data(), 2, 0);
-        if (got < 0) return io_fail("cannot read");
-        r.gzip = is_gzip_magic(head.data(), static_cast<std::size_t>(got));
-        if (!r.gzip && detail::read_mapped(in.fd, size, on_message, r, opt)) return r;
-        got = 0;  // mapping failed (or gzip): stream from the start
+    r.gzip = in.gzip();
+    if (in.mappable() && detail::read_mapped(in.fd(), in.size(), on_block, r, opt)) return r;
+    // Anything else, or a file that could not be mapped, is streamed.
+    if (in.gzip()) {
+        GzipSource src(in.fd(), in.take_head());
+        detail::read_buffered(src, in.size(), on_block, r, opt);
     } else {
-        got = detail::read_some(in.fd, head.data(), 2, opt);
-        if (got < 0) return io_fail("cannot read");
-        r.gzip = is_gzip_magic(head.data(), static_cast<std::size_t>(got));
-    }
-    head.resize(static_cast<std::size_t>(got));
-    if (r.gzip) {
-        detail::GzipSource src(in.fd, std::move(head));
-        detail::read_buffered(src, size, on_message, r, opt);
-    } else {
-        detail::PlainSource src(in.fd, std::move(head));
-        detail::read_buffered(src, size, on_message, r, opt);
+        PlainSource src(in.fd(), in.take_head());
+        detail::read_buffered(src, in.size(), on_block, r, opt);
     }
     return r;
+}
+
+template <class F>
+ReadResult read_itch(const std::string& path, F&& on_message, const ReadOptions& opt = {}) {
+    return read_itch_blocks(
+        path, [&](std::span<const std::uint8_t> data, std::uint64_t offset) { return frame_block(data, offset, on_message); },
+        opt);
 }
 
 }  // namespace nexus::feed

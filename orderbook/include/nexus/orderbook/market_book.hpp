@@ -122,26 +122,33 @@ public:
     [[nodiscard]] InstrumentId instrument() const noexcept { return instrument_; }
 
     // ---- market data --------------------------------------------------------
+    //
+    // Always inlined: a caller that passes a feed's 32-bit fields lets the
+    // compiler drop the range checks those fields cannot fail.
 
     // A: a new order joins the back of its level.
-    bool add(OrderId id, Side side, Price price, Qty qty) {
-        if (auto r = validate_new(id, price, qty)) [[unlikely]]
+    [[gnu::always_inline]] bool add(OrderId id, Side side, Price price, Qty qty) {
+        if (auto r = validate_fields(id, price, qty)) [[unlikely]]
             return reject(id, *r);
-        const slab::Key k = side == Side::Buy ? rest<Side::Buy>(id, static_cast<std::uint32_t>(price), static_cast<std::uint32_t>(qty))
-                                              : rest<Side::Sell>(id, static_cast<std::uint32_t>(price), static_cast<std::uint32_t>(qty));
-        if (k.is_none()) [[unlikely]]
+        WindowIndex::Spot spot;
+        if (index().find(id, spot).is_some()) [[unlikely]]
+            return reject(id, Reject::DuplicateId);
+        const auto p = static_cast<std::uint32_t>(price);
+        const auto q = static_cast<std::uint32_t>(qty);
+        const bool ok = side == Side::Buy ? rest<Side::Buy>(id, p, q, spot) : rest<Side::Sell>(id, p, q, spot);
+        if (!ok) [[unlikely]]
             return reject(id, Reject::BookFull);
         listener().on_accepted(instrument_, id, side, price, qty);
         return true;
     }
 
     // E: `qty` of a resting order executes at its level's price.
-    bool execute(OrderId id, Qty qty) { return execute_impl(id, qty, std::nullopt); }
+    [[gnu::always_inline]] bool execute(OrderId id, Qty qty) { return execute_impl(id, qty, std::nullopt); }
     // C: executes at another (printed) price; the order keeps its level.
-    bool execute_at(OrderId id, Qty qty, Price price) { return execute_impl(id, qty, price); }
+    [[gnu::always_inline]] bool execute_at(OrderId id, Qty qty, Price price) { return execute_impl(id, qty, price); }
 
     // X: cancels part of an order; it keeps its priority, and leaves at zero.
-    bool cancel_qty(OrderId id, Qty qty) {
+    [[gnu::always_inline]] bool cancel_qty(OrderId id, Qty qty) {
         const Found f = lookup(id);
         if (!f) [[unlikely]]
             return reject(id, Reject::UnknownId);
@@ -153,7 +160,7 @@ public:
     }
 
     // D: removes what is left of an order.
-    bool remove(OrderId id) {
+    [[gnu::always_inline]] bool remove(OrderId id) {
         const Found f = lookup(id);
         if (!f) [[unlikely]]
             return reject(id, Reject::UnknownId);
@@ -163,19 +170,25 @@ public:
     }
 
     // U: the old order leaves; a new one (same side) joins the back of its level.
-    bool replace(OrderId old_id, OrderId new_id, Qty qty, Price price) {
+    [[gnu::always_inline]] bool replace(OrderId old_id, OrderId new_id, Qty qty, Price price) {
         const Found f = lookup(old_id);
         if (!f) [[unlikely]]
             return reject(old_id, Reject::UnknownId);
-        if (auto r = validate_new(new_id, price, qty)) [[unlikely]]
+        if (auto r = validate_fields(new_id, price, qty)) [[unlikely]]
             return reject(new_id, *r);
+        if (index().find(new_id).is_some()) [[unlikely]]
+            return reject(new_id, Reject::DuplicateId);
         const Side side = f.level->side;
         listener().on_cancelled(instrument_, old_id, static_cast<Qty>(f.order->qty), CancelReason::MarketData);
         unlink_and_free(f, old_id);
-        const slab::Key k = side == Side::Buy ? rest<Side::Buy>(new_id, static_cast<std::uint32_t>(price), static_cast<std::uint32_t>(qty))
-                                              : rest<Side::Sell>(new_id, static_cast<std::uint32_t>(price), static_cast<std::uint32_t>(qty));
+        // The erase may have freed the window page new_id would go on: find it again.
+        WindowIndex::Spot spot;
+        (void)index().find(new_id, spot);
+        const auto p = static_cast<std::uint32_t>(price);
+        const auto q = static_cast<std::uint32_t>(qty);
+        const bool ok = side == Side::Buy ? rest<Side::Buy>(new_id, p, q, spot) : rest<Side::Sell>(new_id, p, q, spot);
         // Only past the slab's 2^31-cell key space (the old order is gone by then).
-        if (k.is_none()) [[unlikely]]
+        if (!ok) [[unlikely]]
             return reject(new_id, Reject::BookFull);
         listener().on_accepted(instrument_, new_id, side, price, qty);
         return true;
@@ -220,6 +233,12 @@ public:
     }
     [[nodiscard]] std::size_t order_count() const noexcept { return live_; }
     [[nodiscard]] std::size_t level_count(Side side) const noexcept { return sides_[idx(side)].size(); }
+
+    // A word the book never reads, kept for its owner in the book's cache
+    // line (a replay counts each book's messages there, on the line the
+    // message touches anyway). 0 when the book is made or cleared.
+    [[nodiscard]] std::uint64_t& user_word() noexcept { return user_word_; }
+    [[nodiscard]] std::uint64_t user_word() const noexcept { return user_word_; }
 
     // Removes every order (no events).
     void clear() noexcept {
@@ -290,6 +309,7 @@ private:
         slab::Key key;
         MarketOrder* order = nullptr;
         MarketLevel* level = nullptr;
+        WindowIndex::Spot spot;  // for the erase, if the order leaves
         explicit operator bool() const noexcept { return order != nullptr; }
     };
 
@@ -306,14 +326,17 @@ private:
     // The order of this book with this ID: the shared index may hold it for
     // another instrument, which its level tells.
     [[nodiscard, gnu::always_inline]] Found lookup(OrderId id) const noexcept {
-        const slab::Key k = index().find(id);
-        if (k.is_none()) [[unlikely]]
-            return {};
-        MarketOrder& o = orders()[k];
+        Found f;
+        f.key = index().find(id, f.spot);
+        if (f.key.is_none()) [[unlikely]]
+            return Found{};
+        MarketOrder& o = orders()[f.key];
         MarketLevel& lv = levels()[o.level];
         if (lv.instrument != instrument_) [[unlikely]]
-            return {};
-        return {k, &o, &lv};
+            return Found{};
+        f.order = &o;
+        f.level = &lv;
+        return f;
     }
 
     [[gnu::cold, gnu::noinline]] bool reject(OrderId id, Reject r) {
@@ -321,32 +344,51 @@ private:
         return false;
     }
 
-    std::optional<Reject> validate_new(OrderId id, Price price, Qty qty) const noexcept {
-        if (id == 0) return Reject::InvalidId;
-        if (qty <= 0 || qty > kMarketMaxQty) return Reject::InvalidQty;
-        if (price < 1 || price > kMarketMaxPrice) return Reject::PriceOutOfRange;
-        if (index().find(id).is_some()) return Reject::DuplicateId;
+    // A new order's fields, in Book's order of checks (the duplicate check
+    // comes after, with the index walk the insertion reuses).
+    [[gnu::always_inline]] static std::optional<Reject> validate_fields(OrderId id, Price price, Qty qty) noexcept {
+        if (id == 0) [[unlikely]]
+            return Reject::InvalidId;
+        if (qty <= 0 || qty > kMarketMaxQty) [[unlikely]]
+            return Reject::InvalidQty;
+        if (price < 1 || price > kMarketMaxPrice) [[unlikely]]
+            return Reject::PriceOutOfRange;
         return std::nullopt;
     }
 
-    // A new order at the back of its level (the level made if new). NONE,
-    // nothing changed, when a slab is at its key space.
+    // A new order at the back of its level (the level made if new); `spot`
+    // from the ID's find(). False, nothing changed, when a slab is at its
+    // key space.
     template <Side S>
-    [[gnu::always_inline]] slab::Key rest(OrderId id, std::uint32_t price, std::uint32_t qty) {
+    [[gnu::always_inline]] bool rest(OrderId id, std::uint32_t price, std::uint32_t qty, WindowIndex::Spot spot) {
         PriceLevels& s = sides_[idx(S)];
         const auto [pos, found] = s.template locate<S>(price);
         const slab::Key k = orders().try_emplace_key(MarketOrder{id, qty, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE});
         if (k.is_none()) [[unlikely]]
-            return k;
-        const slab::Key lk = found ? s[pos].key : new_level(s, pos, price, S, k);
-        if (lk.is_none()) [[unlikely]]
-            return lk;
+            return false;
+        slab::Key lk;
+        if (found) {
+            lk = s[pos].key;
+        } else {
+            lk = new_level(s, pos, price, S, k);
+            if (lk.is_none()) [[unlikely]]
+                return false;
+        }
         MarketLevel& lv = levels()[lk];
-        append(k, orders()[k], lk, lv);
-        index().insert(id, k);
+        MarketOrder& o = orders()[k];
+        const slab::Key tail = lv.tail;
+        if (tail.is_some()) orders()[tail].next = k;
+        else lv.head = k;
+        o.level = lk;
+        o.prev = tail;
+        lv.tail = k;
+        lv.total += qty;
+        ++lv.count;
+        index().insert(id, k, spot);
         ++live_;
+        owner_->note_orders();
         emit_level(lv);
-        return k;
+        return true;
     }
     // A level for a price the side does not have, placed at `pos`; NONE (and
     // the order cell `k` given back) when the level slab is at its key space.
@@ -363,19 +405,8 @@ private:
             orders().remove(k);
             throw;
         }
+        owner_->note_levels();
         return lk;
-    }
-
-    // Links order k at the tail of level lk.
-    [[gnu::always_inline]] void append(slab::Key k, MarketOrder& o, slab::Key lk, MarketLevel& lv) noexcept {
-        o.level = lk;
-        o.prev = lv.tail;
-        o.next = slab::Key::NONE;
-        if (lv.tail.is_some()) orders()[lv.tail].next = k;
-        else lv.head = k;
-        lv.tail = k;
-        lv.total += o.qty;
-        ++lv.count;
     }
 
     // Removes an order entirely: FIFO, index, slab; drops its level if empty.
@@ -383,6 +414,7 @@ private:
         MarketOrder& o = *f.order;
         MarketLevel& lv = *f.level;
         const slab::Key lk = o.level, prev = o.prev, next = o.next;
+        const std::uint32_t qty = o.qty;
         // Both neighbours found before either is written: the slab's lookups
         // then share their loads of its chunk table.
         MarketOrder* before = prev.is_some() ? &orders()[prev] : nullptr;
@@ -391,12 +423,12 @@ private:
         else lv.head = next;
         if (after) after->prev = prev;
         else lv.tail = prev;
-        lv.total -= o.qty;
-        --lv.count;
-        index().erase(id);
+        lv.total -= qty;
+        const std::uint32_t left = --lv.count;
+        index().erase(id, f.spot);
         orders().remove(f.key);
         --live_;
-        if (lv.count == 0) drop_level(lk, lv);
+        if (left == 0) drop_level(lk, lv);
         else emit_level(lv);
     }
 
@@ -425,7 +457,7 @@ private:
         listener().on_level(instrument_, lv.side, static_cast<Price>(lv.price), static_cast<Qty>(lv.total), lv.count);
     }
 
-    bool execute_impl(OrderId id, Qty qty, std::optional<Price> printed) {
+    [[gnu::always_inline]] bool execute_impl(OrderId id, Qty qty, std::optional<Price> printed) {
         const Found f = lookup(id);
         if (!f) [[unlikely]]
             return reject(id, Reject::UnknownId);
@@ -441,6 +473,7 @@ private:
 
     MarketBooks<Listener>* owner_;  // pools, index and listener shared by every book
     PriceLevels sides_[2];          // bids, asks: best price last
+    std::uint64_t user_word_ = 0;   // see user_word()
     std::uint32_t live_ = 0;        // orders resting in this book
     InstrumentId instrument_;
     bool open_ = false;             // opened (a slot of the vector may be a book never opened)
@@ -494,6 +527,41 @@ public:
     [[nodiscard]] std::size_t size() const noexcept {
         return static_cast<std::size_t>(std::count_if(books_.begin(), books_.end(), [](const BookType& b) { return b.open_; }));
     }
+    // ---- look-ahead: bring lines closer for an operation soon to come -----
+    //
+    // A replay knows an operation's instrument and order ID some messages
+    // before it applies them. These change nothing and never fail; each is a
+    // stage that reads what the stage before brought in.
+
+    // Stage 1: the book's line, and the index entry of an ID (0: none).
+    [[gnu::always_inline]] void prefetch_book_and_entry(InstrumentId instrument, OrderId id) const noexcept {
+        if (instrument < books_.size()) __builtin_prefetch(&books_[instrument]);
+        if (id != 0) (void)index_.prefetch(id);
+    }
+    // Stage 2: the order's cell. Returns its key for prefetch_neighbourhood().
+    [[gnu::always_inline]] slab::Key prefetch_order(OrderId id) const noexcept {
+        const slab::Key k = index_.find(id);
+        if (k.is_some()) __builtin_prefetch(&pools_.orders[k]);
+        return k;
+    }
+    // Stage 2 for a new order on `side`: the touch end of that side's price array.
+    [[gnu::always_inline]] void prefetch_side(InstrumentId instrument, Side side) const noexcept {
+        if (instrument >= books_.size()) return;
+        const PriceLevels& a = books_[instrument].sides_[static_cast<std::size_t>(side)];
+        if (!a.empty()) __builtin_prefetch(&a.best());
+    }
+    // Stage 3: the level and FIFO neighbours of the order in cell `k` (from
+    // prefetch_order; operations since may have freed it or given it to
+    // another order: whichever order lives there now is the one looked at).
+    [[gnu::always_inline]] void prefetch_neighbourhood(slab::Key k) const noexcept {
+        const MarketOrder* o = pools_.orders.get(k);  // checked: k may be vacant by now
+        if (o == nullptr) return;
+        // A live order's level is live and its neighbours are live or NONE.
+        __builtin_prefetch(&pools_.levels[o->level]);
+        if (o->prev.is_some()) __builtin_prefetch(&pools_.orders[o->prev]);
+        if (o->next.is_some()) __builtin_prefetch(&pools_.orders[o->next]);
+    }
+
     // Empties every book and closes it, and starts the pools and the index
     // over on the memory they have: the next cells come out in key order, as
     // from new pools. Pointers to books stay valid.
@@ -501,25 +569,39 @@ public:
         for (auto& b : books_) {
             for (auto& s : b.sides_) s.clear();
             b.live_ = 0;
+            b.user_word_ = 0;
             b.open_ = false;
         }
         pools_.orders.clear();
         pools_.levels.clear();
         index_.clear();
+        peak_orders_ = peak_levels_ = 0;
     }
     [[nodiscard]] const MarketPools& pools() const noexcept { return pools_; }
     [[nodiscard]] const WindowIndex& index() const noexcept { return index_; }
     // Live orders and levels across every book.
     [[nodiscard]] std::size_t live_orders() const noexcept { return pools_.orders.len(); }
     [[nodiscard]] std::size_t live_levels() const noexcept { return pools_.levels.len(); }
+    // The most orders, and levels, live at once since construction or clear().
+    [[nodiscard]] std::size_t peak_orders() const noexcept { return peak_orders_; }
+    [[nodiscard]] std::size_t peak_levels() const noexcept { return peak_levels_; }
 
 private:
     friend class MarketBook<Listener>;
+
+    [[gnu::always_inline]] void note_orders() noexcept {
+        if (pools_.orders.len() > peak_orders_) peak_orders_ = pools_.orders.len();
+    }
+    void note_levels() noexcept {
+        if (pools_.levels.len() > peak_levels_) peak_levels_ = pools_.levels.len();
+    }
 
     Listener& listener_;
     MarketPools pools_;              // declared before the books: cells outlive their users
     WindowIndex index_;
     std::vector<BookType> books_;    // by instrument; slots below the highest opened may be unopened
+    std::size_t peak_orders_ = 0;
+    std::size_t peak_levels_ = 0;
 };
 
 }  // namespace nexus::orderbook
