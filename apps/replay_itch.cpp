@@ -83,6 +83,8 @@ int finish_itch(const ReplayOptions& opt, const std::atomic<bool>& stop, ReplayR
     if (result.io_error) fail(kExitUsageOrIo, run.name + ": " + result.error);
     else if (capacity)
         fail(kExitCapacity, run.name + ": " + book_error + "; the replay stopped there (the summary covers what was applied)");
+    else if (result.bad_stream)  // the cause of any error the books saw in its last bytes
+        fail(kExitMalformed, run.name + ": malformed input: " + result.error);
     else if (!book_error.empty() || !result.ok)
         fail(kExitMalformed, run.name + ": malformed input: " + (!book_error.empty() ? book_error : result.error));
     else if (result.stopped && stop.load()) {

@@ -158,7 +158,7 @@ private:
                 if (abandoned_) return;
             }
             std::uint8_t* buf = s.buf.data();
-            std::memcpy(buf, carry.data(), carry.size());
+            if (!carry.empty()) std::memcpy(buf, carry.data(), carry.size());
             std::size_t have = carry.size();
             Fill st = Fill::More;
             std::string err;
@@ -389,15 +389,27 @@ public:
             const BlockOut& first = *outs.front();
             std::uint32_t messages = 0;
             for (const BlockOut* o : outs) messages = std::max(messages, static_cast<std::uint32_t>(o->res.messages));
-            // The feed's live counts after each message, and their peaks.
-            for (std::uint32_t j = 0; j < messages; ++j) {
-                for (const BlockOut* o : outs) {
-                    if (j >= o->res.messages) continue;
-                    orders += o->d_orders[j];
-                    levels += o->d_levels[j];
+            // The feed's live counts after each message, and their peaks:
+            // the workers' changes summed message by message (a loop the
+            // compiler vectorises), then one running sum.
+            sum_orders_.assign(messages, 0);
+            sum_levels_.assign(messages, 0);
+            for (const BlockOut* o : outs) {
+                const std::size_t k = std::min<std::size_t>(messages, o->res.messages);
+                std::int16_t* so = sum_orders_.data();
+                std::int16_t* sl = sum_levels_.data();
+                const std::int8_t* dor = o->d_orders.data();
+                const std::int8_t* dl = o->d_levels.data();
+                for (std::size_t j = 0; j < k; ++j) {
+                    so[j] = static_cast<std::int16_t>(so[j] + dor[j]);
+                    sl[j] = static_cast<std::int16_t>(sl[j] + dl[j]);
                 }
-                if (orders > peak_orders_) peak_orders_ = orders;
-                if (levels > peak_levels_) peak_levels_ = levels;
+            }
+            for (std::uint32_t j = 0; j < messages; ++j) {
+                orders += sum_orders_[j];
+                levels += sum_levels_[j];
+                peak_orders_ = std::max(peak_orders_, orders);
+                peak_levels_ = std::max(peak_levels_, levels);
             }
             if (bbo != nullptr) write_bbo(outs, bbo);
             r.messages += messages;
@@ -517,6 +529,7 @@ private:
     std::uint64_t merged_ = 0;        // blocks merged
     std::atomic<bool> abort_{false};  // stop at the next block (the merge has seen the end, or a worker failed)
     std::int64_t peak_orders_ = 0, peak_levels_ = 0;
+    std::vector<std::int16_t> sum_orders_, sum_levels_;  // a block's changes, summed over the workers
     std::atomic<std::uint64_t> seen_{0};
 };
 
@@ -596,13 +609,12 @@ int run_itch_parallel(const ReplayOptions& opt, const std::atomic<bool>& stop, R
     replay.join();
     if (reader) {
         reader->join();
-        if (r.ok && (reader->end_state() == Fill::BadData || reader->end_state() == Fill::IoError)) {
+        // A failing source is the cause of whatever its last bytes made the
+        // workers report (inflate emits garbage before it notices).
+        if (reader->end_state() == Fill::BadData || reader->end_state() == Fill::IoError) {
             r.ok = false;
             r.io_error = reader->end_state() == Fill::IoError;
-            r.error = reader->error() + ", after " + std::to_string(r.bytes) + " stream bytes";
-        } else if (reader->end_state() == Fill::BadData || reader->end_state() == Fill::IoError) {
-            // A framing error in the last output of a failing source: the source is the cause.
-            r.io_error = reader->end_state() == Fill::IoError;
+            r.bad_stream = reader->end_state() == Fill::BadData;
             r.error = reader->error() + ", after " + std::to_string(r.bytes) + " stream bytes";
         }
     }

@@ -26,7 +26,7 @@ check "BBO CSV has a header and rows" test "$(head -1 "$tmp/bbo.csv")" = "timest
 check "snapshot is JSON with books" python3 -c "import json,sys; d=json.load(open('$tmp/snap.json')); sys.exit(0 if len(d['books'])>10 and all(len(b['bids'])<=3 for b in d['books']) else 1)"
 
 # Gzip gives the same summary counts.
-gzip -c "$tmp/day.itch" >"$tmp/day.itch.gz"
+gzip -n -c "$tmp/day.itch" >"$tmp/day.itch.gz"  # -n: the same bytes every run
 "$bin/nexus-replay" --quiet "$tmp/day.itch.gz" >"$tmp/outgz" 2>&1
 check "gzip replay exits 0" test $? -eq 0
 check "gzip and plain count the same messages by type" test "$(grep 'by type' "$tmp/out")" = "$(grep 'by type' "$tmp/outgz")"
@@ -181,7 +181,7 @@ stable() {
 same_summary() { diff <(stable "$1") <(stable "$2") >/dev/null; }
 same_snapshot() { cmp -s <(grep -v '"file":' "$1") <(grep -v '"file":' "$2"); }
 "$bin/nexus-synth" --symbols 300 --messages 300000 --seed 11 "$tmp/mt.itch" >/dev/null
-gzip -c "$tmp/mt.itch" >"$tmp/mt.itch.gz"
+gzip -n -c "$tmp/mt.itch" >"$tmp/mt.itch.gz"
 "$bin/nexus-replay" --quiet --bbo "$tmp/mt1.csv" --snapshot "$tmp/mt1.json" --depth 4 "$tmp/mt.itch" >"$tmp/mt1.out" 2>&1
 check "threads: the one-thread reference exits 0" test $? -eq 0
 for n in 2 3 8; do

@@ -214,7 +214,28 @@ TEST_CASE("itch files: bad files stop with what and where", "[feed][files][bad]"
         Seen seen;
         const ReadResult r = read_itch(tmp / "bad.gz", seen);
         CHECK_FALSE(r.ok);
+        CHECK(r.bad_stream);
+        CHECK_FALSE(r.io_error);
         CHECK_THAT(r.error, Catch::StartsWith("corrupt gzip stream") && Catch::Contains("compressed byte offset"));
+    }
+    SECTION("a corrupt gzip stream is the error even when the consumer stopped on its garbage first") {
+        write_gzip(tmp / "ok.gz", bytes);
+        auto gz = read_bytes(tmp / "ok.gz");
+        for (std::size_t i = gz.size() / 2; i < gz.size() / 2 + 64; ++i) gz[i] ^= 0x5A;
+        write_bytes(tmp / "bad.gz", gz);
+        // The corruption is in the first buffer inflate fills (about 3.3 of
+        // 6.6 MB): a consumer that stops within it (as a book stops on a
+        // message garbage made) must not hide the corrupt stream.
+        int refused = 0;
+        const ReadResult r = read_itch(tmp / "bad.gz", [&](const itch::Message& m) {
+            const bool ok = m.offset < (std::uint64_t{1} << 20);
+            refused += !ok;
+            return ok;
+        });
+        CHECK(refused == 1);  // it did stop
+        CHECK_FALSE(r.ok);
+        CHECK(r.bad_stream);
+        CHECK_THAT(r.error, Catch::StartsWith("corrupt gzip stream"));
     }
     SECTION("a truncated gzip file") {
         write_gzip(tmp / "ok.gz", bytes);

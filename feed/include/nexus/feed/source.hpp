@@ -53,6 +53,9 @@ struct ReadResult {
     std::uint64_t unknown = 0;    // unknown types skipped
     bool gzip = false;
     bool streamed = false;        // read through a buffer (gzip, pipe, FIFO) rather than mapped
+    // The stream itself is corrupt (a gzip error): that, not what the
+    // consumer made of the garbage inflate gave just before, is the error.
+    bool bad_stream = false;
 };
 
 struct ReadOptions {
@@ -145,7 +148,7 @@ public:
     PlainSource(int fd, std::vector<std::uint8_t> head) : fd_(fd), head_(std::move(head)) {}
     Fill fill(std::uint8_t* dst, std::size_t cap, std::size_t& produced, std::string& error, const ReadOptions& opt) {
         produced = std::min(cap, head_.size() - head_used_);
-        std::memcpy(dst, head_.data() + head_used_, produced);
+        if (produced != 0) std::memcpy(dst, head_.data() + head_used_, produced);
         head_used_ += produced;
         if (produced < cap && !eof_) {
             const long n = detail::read_some(fd_, dst + produced, cap - produced, opt);
@@ -175,7 +178,7 @@ private:
 class GzipSource {
 public:
     GzipSource(int fd, std::vector<std::uint8_t> head) : fd_(fd), in_(std::size_t{1} << 20) {
-        std::memcpy(in_.data(), head.data(), head.size());
+        if (!head.empty()) std::memcpy(in_.data(), head.data(), head.size());
         zs_.next_in = in_.data();
         zs_.avail_in = static_cast<uInt>(head.size());
         in_total_ = head.size();
@@ -285,14 +288,15 @@ void read_buffered(Source& src, std::uint64_t size, B& on_block, ReadResult& r, 
         const std::size_t have = carry + produced;
         const BlockResult b = on_block(std::span<const std::uint8_t>(buf.data(), have), stream_pos);
         count(r, b);
-        if (b.stop) {
+        // A source error is the cause of any error in its last output
+        // (inflate emits garbage before it notices a corruption): it is
+        // reported even when the consumer stopped on that garbage.
+        const bool source_failed = st == Fill::BadData || st == Fill::IoError;
+        if (b.stop && !source_failed) {
             stream_pos += b.consumed;
             r.stopped = true;
             break;
         }
-        // A source error is the cause of any framing error in its last
-        // output (inflate emits garbage before it notices a corruption).
-        const bool source_failed = st == Fill::BadData || st == Fill::IoError;
         if (b.error != itch::FrameError::None && !partial(b.error) && !source_failed) {
             r.ok = false;
             r.error = frame_error_at(b.error, stream_pos + b.consumed);
@@ -304,7 +308,9 @@ void read_buffered(Source& src, std::uint64_t size, B& on_block, ReadResult& r, 
         stream_pos += b.consumed;
         if (source_failed) {
             r.ok = false;
+            r.stopped = b.stop;
             r.io_error = st == Fill::IoError;
+            r.bad_stream = st == Fill::BadData;
             r.error = src_error + ", after " + std::to_string(stream_pos + carry) + " stream bytes";
             break;
         }
