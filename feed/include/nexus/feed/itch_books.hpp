@@ -260,7 +260,7 @@ private:
     // read, in three stages a few messages apart: the book's line and the
     // index entry kFar messages ahead; the order's cell (or, for an add,
     // the touch of its side) kMid ahead, when the entry has arrived; the
-    // order's level and FIFO neighbours kNear ahead, when the cell has. The
+    // order's level kNear ahead, when the cell has. The
     // walk only reads lengths (the message being applied is framed and
     // checked as usual), so a bad length ends the look-ahead, nothing else.
     template <class Owns>
@@ -289,12 +289,19 @@ private:
                 mid.key = books.prefetch_order(itch::be64(base_ + mid.pos + 2 + 11));
             }
             const Slot& near = slot(kFar - kNear);
-            if (near.kind == Kind::Refers && near.key.is_some()) books.prefetch_neighbourhood(near.key);
+            if (near.kind == Kind::Refers && near.key.is_some()) books.prefetch_level(near.key);
         }
 
     private:
         static constexpr unsigned kRing = 32;  // > kFar, a power of two
         enum class Kind : std::uint8_t { None, Add, Refers };
+        // Refers: E, C, X, D and U name a resting order (at byte 11).
+        static constexpr std::array<Kind, 256> kKinds = [] {
+            std::array<Kind, 256> k{};
+            k['A'] = k['F'] = Kind::Add;
+            k['E'] = k['C'] = k['X'] = k['D'] = k['U'] = Kind::Refers;
+            return k;
+        }();
         struct Slot {
             std::uint32_t pos;  // of the message's length prefix in the block
             Kind kind;          // Refers: E, C, X, D or U (the order at byte 11)
@@ -309,7 +316,8 @@ private:
             Slot& s = ring_[walked_++ & (kRing - 1)];
             s.kind = Kind::None;
             s.key = slab::Key::NONE;
-            if (size_ - cursor_ < kLongestFrame) return;
+            if (size_ - cursor_ < kLongestFrame) [[unlikely]]
+                return;
             const std::uint8_t* m = base_ + cursor_;
             const std::uint16_t len = itch::be16(m);
             const std::uint8_t t = m[2];
@@ -322,13 +330,9 @@ private:
             if constexpr (!Owns::kAll) {
                 if (!owns_(itch::be16(m + 3))) return;  // another share's books
             }
-            if (t == 'A' || t == 'F') {
-                s.kind = Kind::Add;
-                books.prefetch_book_and_entry(itch::be16(m + 3), 0);
-            } else if (t == 'D' || t == 'E' || t == 'U' || t == 'X' || t == 'C') {
-                s.kind = Kind::Refers;
-                books.prefetch_book_and_entry(itch::be16(m + 3), itch::be64(m + 13));
-            }
+            s.kind = kKinds[t];
+            if (s.kind == Kind::Add) books.prefetch_book_and_entry(itch::be16(m + 3), 0);
+            else if (s.kind == Kind::Refers) books.prefetch_book_and_entry(itch::be16(m + 3), itch::be64(m + 13));
         }
 
         const std::uint8_t* base_;

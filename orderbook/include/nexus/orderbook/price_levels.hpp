@@ -88,7 +88,8 @@ public:
     void insert(std::uint32_t pos, std::uint32_t price, slab::Key key) {
         if (size_ == cap_) [[unlikely]]
             grow();
-        std::memmove(data_ + pos + 1, data_ + pos, (size_ - pos) * sizeof(Entry));
+        // A new best level (the commonest insertion) moves nothing: no call.
+        if (pos != size_) std::memmove(data_ + pos + 1, data_ + pos, (size_ - pos) * sizeof(Entry));
         data_[pos] = Entry{price, key};
         ++size_;
     }
