@@ -83,26 +83,36 @@ private:
     std::vector<std::unique_ptr<ob::PlainBook<>>> books_;
 };
 
-// The pools are made once and kept across runs; each run starts a new
-// builder on them, cleared so that they hand out cells as new pools would
-// (a day's replay starts from new pools; after a day of churn the free
-// list is scattered). Unmapping and mapping hundreds of MiB between runs was
-// followed on this VM by thousands of 10-20 µs stalls in whatever ran next
+// The replayer is made once and kept across runs; each run starts from a
+// reset builder, whose pools are cleared so that they hand out cells as new
+// pools would (a day's replay starts from new pools; after a day of churn the
+// free list is scattered) without freeing and mapping again the memory they
+// grew into. Unmapping and mapping hundreds of MiB between runs was followed
+// on this VM by thousands of 10-20 µs stalls in whatever ran next
 // (bench/ANALYSIS.md), and a replay keeps its pools for its whole life.
-template <class Index>
-struct NexusWith {
-    ob::Pools pools{ob::PoolConfig{.orders = std::size_t{8} << 20, .levels = std::size_t{2} << 20}};
+struct Nexus {
     ob::NullListener nl;
-    std::optional<nexus::feed::ItchBookBuilder<ob::NullListener, Index>> builder;
-    void fresh() {
-        builder.reset();  // gives every node back to the pools
-        pools.clear();    // and their cells come out in key order again, as from new pools
-        builder.emplace(pools, nl);
-    }
-    bool apply(const itch::Message& m) { return builder->apply(m); }
+    nexus::feed::ItchBookBuilder<> builder{nl};
+    void fresh() { builder.reset(); }
+    bool apply(const itch::Message& m) { return builder.apply(m); }
 };
-using Nexus = NexusWith<ob::SharedIndex<ob::WindowIndex>>;  // the default builder
-using NexusPerBook = NexusWith<ob::OpenAddressingIndex>;
+
+// A whole file through ItchBookBuilder::apply_block, with or without its look-ahead.
+template <bool kLookAhead>
+double run_blocks(Nexus& r, std::span<const std::uint8_t> data) {
+    r.fresh();
+    nexus::feed::ItchObserver none;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t pos = 0;
+    while (pos < data.size()) {
+        const std::size_t n = std::min<std::size_t>(data.size() - pos, std::size_t{4} << 20);
+        const auto b = r.builder.template apply_block<nexus::feed::ItchObserver, kLookAhead>(data.subspan(pos, n), pos, none);
+        pos += b.consumed;
+        if (b.stop || (b.error != itch::FrameError::None && pos + n >= data.size())) break;
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    return std::chrono::duration<double>(t1 - t0).count();
+}
 
 template <class Replayer, class F>
 double run(Replayer& r, std::span<const std::uint8_t> data, F&& per_message) {
@@ -206,30 +216,29 @@ int main(int argc, char** argv) {
     // trimming it back to the OS (the same treatment the slab pools get).
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     auto nexus_r = std::make_unique<Nexus>();
-    auto perbook_r = std::make_unique<NexusPerBook>();
     auto plain_r = std::make_unique<PlainItch>();
-    nb::Samples fast_ns, perbook_ns, plain_ns;
+    nb::Samples fast_ns, noahead_ns, plain_ns;
     std::uint64_t anomalies = 0, peak_live = 0, plain_live = 0, fast_live = 0;
     for (int r = 0; r < rounds; ++r) {
         // Each round starts with the next replayer, so each runs in every
         // position (the first of a round tends to run faster on this host).
-        double f = 0, pb = 0, pl = 0;
+        double f = 0, fn = 0, pl = 0;
         for (int i = 0; i < 3; ++i) {
             switch ((i + r) % 3) {
-                case 0: f = run(*nexus_r, data, [&](Nexus& x, const itch::Message& m) { x.apply(m); }); break;
-                case 1: pb = run(*perbook_r, data, [&](NexusPerBook& x, const itch::Message& m) { x.apply(m); }); break;
+                case 0: f = run_blocks<true>(*nexus_r, data); break;
+                case 1: fn = run_blocks<false>(*nexus_r, data); break;
                 default: pl = run(*plain_r, data, [&](PlainItch& x, const itch::Message& m) { x.apply(m); }); break;
             }
         }
-        fast_ns.add(f * 1e9 / static_cast<double>(messages));
-        perbook_ns.add(pb * 1e9 / static_cast<double>(messages));
-        plain_ns.add(pl * 1e9 / static_cast<double>(messages));
-        const double n = static_cast<double>(messages) / 1e9;
-        std::fprintf(stderr, "round %d: nexus %.1f ns/msg, nexus per-book index %.1f, plain %.1f\n", r + 1, f / n, pb / n,
-                     pl / n);
+        const double per = 1e9 / static_cast<double>(messages);
+        fast_ns.add(f * per);
+        noahead_ns.add(fn * per);
+        plain_ns.add(pl * per);
+        std::fprintf(stderr, "round %d: nexus %.1f ns/msg, without look-ahead %.1f, plain %.1f\n", r + 1, f * per, fn * per,
+                     pl * per);
     }
-    report.row("replay", "ns per message", 0, "nexus (slab Book per locate, one WindowIndex)", 0, fast_ns);
-    report.row("replay", "ns per message", 0, "nexus, an OpenAddressingIndex per book", 0, perbook_ns);
+    report.row("replay", "ns per message", 0, "nexus (MarketBooks, blocks with look-ahead)", 0, fast_ns);
+    report.row("replay", "ns per message", 0, "nexus without the look-ahead", 0, noahead_ns);
     report.row("replay", "ns per message", 0, "PlainBook per locate (std::map + std::list + unordered_map)", 0, plain_ns);
 
     // Per-message latency by type, and the end state, from one timed pass.
@@ -249,15 +258,16 @@ int main(int argc, char** argv) {
             auto& s = by_type[static_cast<unsigned char>(t)];
             if (s.size() >= 100) report.row("replay", std::string("latency ns ") + t, 0, "nexus", 0, s);
         }
-        anomalies = x->builder->stats().total_anomalies();
-        peak_live = x->builder->stats().peak_live_orders;
-        fast_live = x->pools.orders.len();
-        const std::size_t cell = sizeof(ob::Order) + nexus::slab::kOverheadPerValue<ob::Order>;
-        const std::size_t level_cell = sizeof(ob::Level) + nexus::slab::kOverheadPerValue<ob::Level>;
+        anomalies = x->builder.stats().total_anomalies();
+        peak_live = x->builder.stats().peak_live_orders;
+        fast_live = x->builder.live_orders();
+        const std::size_t cell = sizeof(ob::MarketOrder) + nexus::slab::kOverheadPerValue<ob::MarketOrder>;
+        const std::size_t level_cell = sizeof(ob::MarketLevel) + nexus::slab::kOverheadPerValue<ob::MarketLevel>;
         report.info("order_cell_bytes", std::to_string(cell));
         report.info("level_cell_bytes", std::to_string(level_cell));
-        report.info("live_levels_end", std::to_string(x->pools.levels.len()));
-        const auto& window = x->builder->shared_index();
+        report.info("live_levels_end", std::to_string(x->builder.live_levels()));
+        report.info("peak_levels", std::to_string(x->builder.stats().peak_levels));
+        const auto& window = x->builder.books().index();
         report.info("window_pages_allocated", std::to_string(window.pages_allocated()));
         report.info("window_page_bytes", std::to_string(ob::WindowIndex::kPage * sizeof(nexus::slab::Key)));
         report.info("window_overflow_end", std::to_string(window.overflow_size()));

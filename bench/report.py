@@ -389,62 +389,165 @@ if os.path.exists(levels_path):
         w(f"| {name} | {r['p50']:.1f} | {fmt(b['p50']) if b else '—'} / {fmt(b['p99']) if b else '—'} | {fmt(ratio(base['p50'], r['p50'])) if base else '—'}× |")
     w("")
 
-# market-data replay
-replay_path = os.path.join(RAW, "replay.tsv")
-if os.path.exists(replay_path):
-    rrows, _, rinfo = read_tsv(replay_path)
-    ri = {i[0]: i[1] for i in rinfo if len(i) == 2}
-    rm = {(r["scenario"], r["impl"]): r for r in rrows}
-    fast_name = "nexus (slab Book per locate, one WindowIndex)"
-    perbook_name = "nexus, an OpenAddressingIndex per book"
-    plain_name = "PlainBook per locate (std::map + std::list + unordered_map)"
-    fast = rm.get(("ns per message", fast_name)) or rm.get(("ns per message", "nexus (slab Book per locate)"))
-    perbook = rm.get(("ns per message", perbook_name))
-    plain = rm.get(("ns per message", plain_name))
-    msgs = int(ri.get("messages", 0))
+# market-data replay (bench/replay.sh): this tree (B) beside a base build (A)
+def replay_section():
+    meta = {}
+    meta_path = os.path.join(RAW, "replay-meta.tsv")
+    if os.path.exists(meta_path):
+        for i in read_tsv(meta_path)[2]:
+            if len(i) == 2:
+                meta[i[0]] = i[1]
+    runs = {"A": [], "B": []}  # per bench process: (rows by impl, info)
+    for side in runs:
+        for path in sorted(glob.glob(os.path.join(RAW, f"replay-{side}-*.tsv"))):
+            rows, _, info = read_tsv(path)
+            runs[side].append(({(r["scenario"], r["impl"]): r for r in rows}, {i[0]: i[1] for i in info if len(i) == 2}, rows))
+    if not runs["B"]:
+        return
+    plain = "PlainBook per locate (std::map + std::list + unordered_map)"
+    def nexus_row(rows):
+        for (sc, impl), r in rows.items():
+            if sc == "ns per message" and impl.startswith("nexus") and "without" not in impl and "OpenAddressing" not in impl:
+                return r
+        return None
+    def med(v):
+        return statistics.median(v) if v else None
+    def collect(side, pick):
+        return [x for x in (pick(rows) for rows, _, _ in runs[side]) if x is not None]
+    a_ns = collect("A", lambda r: nexus_row(r)["p50"] if nexus_row(r) else None)
+    b_ns = collect("B", lambda r: nexus_row(r)["p50"] if nexus_row(r) else None)
+    b_noahead = collect("B", lambda r: r[("ns per message", "nexus without the look-ahead")]["p50"] if ("ns per message", "nexus without the look-ahead") in r else None)
+    a_rel = collect("A", lambda r: nexus_row(r)["p50"] / r[("ns per message", plain)]["p50"] if nexus_row(r) and ("ns per message", plain) in r else None)
+    b_rel = collect("B", lambda r: nexus_row(r)["p50"] / r[("ns per message", plain)]["p50"] if nexus_row(r) and ("ns per message", plain) in r else None)
+    a_plain = collect("A", lambda r: r[("ns per message", plain)]["p50"] if ("ns per message", plain) in r else None)
+    b_plain = collect("B", lambda r: r[("ns per message", plain)]["p50"] if ("ns per message", plain) in r else None)
+    bi = runs["B"][-1][1]
+    msgs = int(bi.get("messages", 0))
     w("## Market-data replay (ITCH 5.0)")
     w("")
-    w(f"`nexus-bench-replay` on a synthetic day of {msgs:,} messages ({int(ri.get('bytes', 0)) / 2**20:,.0f} MiB, made by `nexus-synth --symbols 8000 --messages 50000000`; quick runs use a small day), memory-mapped and already in the page cache. Decode plus book on one core: the file framed, every message decoded and applied to the books of its stock locate. nexus uses `ItchBookBuilder` (a slab `Book` per locate; by default all books share one `WindowIndex` from order reference to order); the same builder with an `OpenAddressingIndex` per book runs beside it, and the ordinary book applies the same messages to a `PlainBook` per locate. Same process, rounds interleaved, each round starting with the next replayer; wall-clock time around the whole file, nothing timed inside.")
+    base = meta.get("base")
+    w(f"`bench/replay.sh` (run by `bench/run.sh`; `bench/run.sh --only replay` runs it alone). B is this tree ({meta.get('head', '?')}), A the base build it is compared with ({base or 'none in quick runs'}, built by the script from `git archive` into build/bench-base); the two are run alternately, each pass starting with the other. The day: {msgs:,} messages ({int(bi.get('bytes', 0)) / 2**20:,.0f} MiB, `nexus-synth --symbols 8000 --messages 50000000`; quick runs use a small day and no A).")
     w("")
-    if fast and plain:
-        n_rounds = int(fast["n"])
-        w(f"| books | ns / message (median of {n_rounds} rounds) | worst round | messages / s | ÷ nexus |")
+    w(f"**CPU per message** — `nexus-bench-replay DAY --rounds 2`: the file mapped and in the page cache, decode plus book on one core, wall-clock time around the whole file; the plain book (a `PlainBook` per locate, `std::map` + `std::list` + `unordered_map`) replays the same messages in the same process, a reference for the host's speed at that moment. Median over {len(b_ns)} processes of each process's median of its rounds:")
+    w("")
+    w("| | ns / message | per process | plain book, same process | ÷ plain |")
+    w("|---|---|---|---|---|")
+    if a_ns:
+        w(f"| A: {base} (slab `Book` per locate) | {med(a_ns):.1f} | {', '.join(f'{x:.0f}' for x in a_ns)} | {med(a_plain):.1f} | {med(a_rel):.2f} |")
+    w(f"| B: `MarketBooks`, blocks with look-ahead | {med(b_ns):.1f} | {', '.join(f'{x:.0f}' for x in b_ns)} | {med(b_plain):.1f} | {med(b_rel):.2f} |")
+    if b_noahead:
+        w(f"| B without the look-ahead | {med(b_noahead):.1f} | {', '.join(f'{x:.0f}' for x in b_noahead)} | | |")
+    w("")
+    cg = {}
+    cg_path = os.path.join(RAW, "replay-callgrind.tsv")
+    if os.path.exists(cg_path):
+        with open(cg_path) as f:
+            for line in f:
+                p = line.rstrip("\n").split("\t")
+                if len(p) >= 10:
+                    cg[p[0]] = [int(x) for x in p[1:10]]
+    if a_ns:
+        goal = med(a_ns) / 2
+        got = med(b_ns)
+        w(f"Goal: at most half of A's time per message — at most {goal:.1f} ns here: **{got:.1f} ns, {got / med(a_ns):.2f} of A** ({'met' if got <= goal else 'not met'}). Measured against the plain book in the same process, which moves with the host: B is {med(b_rel):.2f} of the plain book's time, A {med(a_rel):.2f} ({med(b_rel) / med(a_rel):.2f} of A's ratio).")
+        w("")
+    if cg:
+        w("callgrind over `nexus-replay --quiet DAY`, the replay loop only (`--toggle-collect` on it), cache simulation of a 48 KiB first level and an 8 MiB last level (deterministic; the look-ahead's prefetches are not modelled, only their instructions), per message:")
+        w("")
+        w("| | instructions | first-level misses (read + write) | last-level misses | of which the file's own lines |")
         w("|---|---|---|---|---|")
-        rows = [(fast_name, fast)] + ([(perbook_name, perbook)] if perbook else []) + [(plain_name, plain)]
-        for name, r in rows:
-            w(f"| {name} | {r['p50']:.1f} | {r['max']:.1f} | {1e3 / r['p50']:.1f} M | {ratio(r['p50'], fast['p50']):.2f}× |")
+        day_bytes = int(bi.get("bytes", 0))
+        file_lines = day_bytes / 64
+        n = msgs if msgs else 1
+        for side, label in (("A", f"A: {base}"), ("B", "B")):
+            if side in cg:
+                ir, dr, dw, i1, d1r, d1w, ilr, dlr, dlw = cg[side]
+                w(f"| {label} | {ir / n:.0f} | {(d1r + d1w) / n:.2f} | {(dlr + dlw) / n:.2f} | {file_lines / n:.2f} |")
         w("")
-        met = "met" if fast["p50"] <= 50 else "not met"
-        w(f"Target: at most 50 ns per message on average — **{fast['p50']:.1f} ns** ({met}; see “Reading the results”). Order-flow anomalies: {ri.get('anomalies')} (the generator references only live orders).")
+    # whole process, as a user runs it
+    app = defaultdict(lambda: defaultdict(list))
+    app_path = os.path.join(RAW, "replay-app.tsv")
+    if os.path.exists(app_path):
+        with open(app_path) as f:
+            for line in f:
+                p = line.rstrip("\n").split("\t")
+                if len(p) == 11 and p[2] in ("synthetic", "sample"):
+                    app[(p[0], p[2])]["wall"].append(float(p[4]))
+                    app[(p[0], p[2])]["user"].append(float(p[5]))
+                    app[(p[0], p[2])]["rss"].append(float(p[7]) / 1024)
+                    app[(p[0], p[2])]["msgs"].append(int(p[8]))
+                    app[(p[0], p[2])]["peak"].append(int(p[9]))
+                    app[(p[0], p[2])]["levels"].append(int(p[10]))
+    if app:
+        w("**Whole process and memory** — `nexus-replay --quiet FILE` under `/usr/bin/time` (medians over the passes):")
         w("")
-    w("Per-message latency by type, nexus (every message timed alone in a separate pass, read overhead subtracted; ns):")
-    w("")
-    w("| type | messages | p50 | p99 | p99.9 | max |")
-    w("|---|---|---|---|---|---|")
-    for r in rrows:
-        if r["scenario"].startswith("latency ns "):
+        w("| | day | wall s | user CPU s | user ns / message | peak RSS MiB | peak live orders | peak levels | RSS goal MiB |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for day, name in (("synthetic", "synthetic"), ("sample", "bundled sample (gzip)")):
+            for side in ("A", "B"):
+                d = app.get((side, day))
+                if not d:
+                    continue
+                peak, levels = med(d["peak"]), med(d["levels"])
+                goal = 32 + (256 * peak + 64 * levels) / 2**20
+                if day == "sample":
+                    goal = min(goal, 64)
+                w(f"| {side} | {name} | {med(d['wall']):.2f} | {med(d['user']):.2f} | {1e9 * med(d['user']) / max(1, med(d['msgs'])):.0f} | {med(d['rss']):.1f} | {peak:,.0f} | {levels:,.0f} | {goal:.1f} |")
+        w("")
+        w("RSS goal: 32 MiB + 256 B per peak live order + 64 B per peak price level, and at most 64 MiB on the bundled sample day. " + "; ".join(
+            f"{side} on the {day} day: {med(app[(side, day)]['rss']):.1f} MiB ({'within' if med(app[(side, day)]['rss']) <= (min(64, 32 + (256 * med(app[(side, day)]['peak']) + 64 * med(app[(side, day)]['levels'])) / 2**20) if day == 'sample' else 32 + (256 * med(app[(side, day)]['peak']) + 64 * med(app[(side, day)]['levels'])) / 2**20) else 'over'})"
+            for day in ("synthetic", "sample") for side in ("A", "B") if (side, day) in app) + ".")
+        w("")
+    thr = defaultdict(lambda: defaultdict(list))
+    thr_path = os.path.join(RAW, "replay-threads.tsv")
+    if os.path.exists(thr_path):
+        with open(thr_path) as f:
+            for line in f:
+                p = line.rstrip("\n").split("\t")
+                if len(p) == 11:
+                    thr[int(p[3])]["wall"].append(float(p[4]))
+                    thr[int(p[3])]["user"].append(float(p[5]))
+                    thr[int(p[3])]["rss"].append(float(p[7]) / 1024)
+                    thr[int(p[3])]["msgs"].append(int(p[8]))
+    if thr and 1 in thr:
+        one = med(thr[1]["wall"])
+        cores = ""
+        machine = os.path.join(RAW, "machine.tsv")
+        if os.path.exists(machine):
+            with open(machine) as f:
+                for line in f:
+                    if line.startswith("cores\t"):
+                        cores = f"; this machine has {line.split(chr(9))[1].strip()} cores"
+        w(f"**Threads** — `nexus-replay --quiet --threads N DAY` (B), the locates shared out between N workers, outputs merged in feed order; medians over the passes{cores}:")
+        w("")
+        w("| threads | wall s | messages / s | × one thread | user CPU s | peak RSS MiB |")
+        w("|---|---|---|---|---|---|")
+        for n in sorted(thr):
+            d = thr[n]
+            w(f"| {n} | {med(d['wall']):.2f} | {med(d['msgs']) / med(d['wall']) / 1e6:.2f} M | {one / med(d['wall']):.2f}× | {med(d['user']):.2f} | {med(d['rss']):.1f} |")
+        w("")
+        if 2 in thr:
+            sp = one / med(thr[2]["wall"])
+            w(f"Goal: 2 threads at least 1.7× the message rate of one — **{sp:.2f}×** ({'met' if sp >= 1.7 else 'not met'}).")
+            w("")
+    bl = [r for r in runs["B"][-1][2] if r["scenario"].startswith("latency ns ")]
+    if bl:
+        w("Per-message latency by type, B (every message applied alone by `ItchBookBuilder::apply`, no look-ahead, timed between serialised TSC reads, read overhead subtracted; ns):")
+        w("")
+        w("| type | messages | p50 | p99 | p99.9 | max |")
+        w("|---|---|---|---|---|---|")
+        for r in bl:
             w(f"| {r['scenario'][-1]} | {r['n']:,} | {r['p50']:.0f} | {r['p99']:.0f} | {r['p999']:.0f} | {r['max']:.0f} |")
-    w("")
-    peak = int(ri.get("peak_live_orders", 0) or 0)
-    live = int(ri.get("live_orders_end", 0) or 0)
-    levels = int(ri.get("live_levels_end", 0) or 0)
-    oc, lc = int(ri.get("order_cell_bytes", 56)), int(ri.get("level_cell_bytes", 40))
-    if live:
-        share = lc * levels / live
-        pages = int(ri.get("window_pages_allocated", 0) or 0)
-        page_bytes = int(ri.get("window_page_bytes", 16384) or 16384)
-        overflow = int(ri.get("window_overflow_end", 0) or 0)
-        table = 16
-        while table < 2 * overflow:
-            table *= 2
-        index_bytes = pages * page_bytes + 16 * table
-        w(f"Memory per live order: an order cell of {oc} B, its share of level cells ({lc} B each; {levels:,} levels for {live:,} live orders at the end: {share:.0f} B), and its share of the index: the window's {pages} pages of {page_bytes // 1024} KiB plus {overflow:,} older orders in the overflow table ({table:,} entries of 16 B) — about {index_bytes / 2**20:.1f} MiB, {index_bytes / live:.0f} B per live order (per-book open-addressing tables take 32-64 B). In all about {oc + share + index_bytes / live:.0f} B per live order, beyond the pools' preallocated capacity. Peak live orders: {peak:,}; the process peaked at {ri.get('max_rss_mib')} MiB resident with all three runs and pools sized for 8 million orders.")
         w("")
-    chase = [(int(k[len("chase_ns_"):-1]), float(v)) for k, v in ri.items() if k.startswith("chase_ns_")]
+    oc, lc = int(bi.get("order_cell_bytes", 0) or 0), int(bi.get("level_cell_bytes", 0) or 0)
+    if oc:
+        w(f"Cells: an order {oc} B, a level {lc} B; the index's window {int(bi.get('window_pages_allocated', 0))} pages of {int(bi.get('window_page_bytes', 0)) // 1024} KiB and {int(bi.get('window_overflow_end', 0)):,} older orders in its overflow table at the end; {int(bi.get('peak_live_orders', 0)):,} peak live orders, {int(bi.get('peak_levels', 0)):,} peak levels.")
+        w("")
+    chase = [(int(k[len("chase_ns_"):-1]), float(v)) for k, v in bi.items() if k.startswith("chase_ns_")]
     if chase:
         def size(kib):
             return f"{kib // 1024} MiB" if kib >= 1024 else f"{kib} KiB"
-        w("What a dependent load costs on this machine, measured in the same process after the replays: a pointer chase through every 64-byte line of a buffer in one random cycle, each address read from the line before (so no two loads overlap and the prefetchers cannot help; the lines of the larger buffers also miss the TLB), median of 5 walks of 2 million loads. ns per load:")
+        w("What a dependent load costs on this machine, measured in B's process after the replays: a pointer chase through every 64-byte line of a buffer in one random cycle, each address read from the line before (so no two loads overlap and the prefetchers cannot help; the lines of the larger buffers also miss the TLB), median of 5 walks of 2 million loads. ns per load:")
         w("")
         w("| " + " | ".join(size(k) for k, _ in sorted(chase)) + " |")
         w("|" + "---|" * len(chase))
@@ -519,6 +622,8 @@ def lobster_section(path):
           "The one-symbol day, where every message is the exported symbol's and nearly every one writes a row, is the worst case for the exporter.")
         w("")
 
+
+replay_section()
 
 lobster_path = os.path.join(RAW, "lobster.tsv")
 if os.path.exists(lobster_path):

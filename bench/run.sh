@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# bench/run.sh [--quick] [--out DIR] [--bin DIR]
+# bench/run.sh [--quick] [--out DIR] [--bin DIR] [--only replay]
 #
 # Builds Release (unless --bin names a build's bench folder), runs every
 # benchmark and regenerates DIR/BENCHMARKS.md with its tables and the plots in
-# DIR/bench/results/ (DIR defaults to the repository root).
+# DIR/bench/results/ (DIR defaults to the repository root). --only replay runs
+# the replay's benchmarks alone (bench/replay.sh) and regenerates the report
+# with the other raw results as they are.
 #
 # The glibc process runs every allocator; jemalloc, tcmalloc and mimalloc are
 # preloaded (LD_PRELOAD) into processes that also run the floor and nexus, so
@@ -15,18 +17,31 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
 out=$root
 bin=""
+only=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --out) out=$2; shift ;;
     --bin) bin=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--out DIR] [--bin DIR]" >&2; exit 2 ;;
+    --only) only=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--out DIR] [--bin DIR] [--only replay]" >&2; exit 2 ;;
   esac
   shift
 done
 [ -n "$bin" ] || bin=$("$root/scripts/build-bench.sh")
 raw=$out/bench/results/raw
 mkdir -p "$raw"
+q=()
+[ $quick -eq 1 ] && q=(--quick)
+if [ "$only" = replay ]; then
+  "$root/bench/replay.sh" "${q[@]}" --out "$out" --bin "$bin"
+  python3 "$root/bench/report.py" "$raw" "$out"
+  echo "bench: wrote $out/BENCHMARKS.md"
+  exit 0
+elif [ -n "$only" ]; then
+  echo "$0: --only takes 'replay'" >&2
+  exit 2
+fi
 rm -f "$raw"/*.tsv "$raw"/*.json
 
 libdir=/usr/lib/x86_64-linux-gnu
@@ -35,9 +50,8 @@ declare -A preload=(
   [tcmalloc]=$libdir/libtcmalloc_minimal.so.4
   [mimalloc]=$libdir/libmimalloc.so.2
 )
-q=()
 passes=2
-if [ $quick -eq 1 ]; then q=(--quick); passes=1; fi
+if [ $quick -eq 1 ]; then passes=1; fi
 
 {
   echo "cpu	$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
@@ -65,18 +79,8 @@ echo "bench: order book"
 "$bin/nexus-bench-book" "${q[@]}" --out="$raw/book.tsv"
 echo "bench: price-level structures"
 "$bin/nexus-bench-levels" "${q[@]}" --out="$raw/levels.tsv"
-echo "bench: ITCH replay, nexus against the plain book"
-if [ $quick -eq 1 ]; then
-  day=$raw/day-quick.itch
-  "$bin/../apps/nexus-synth" --symbols 200 --messages 20000 "$day" >/dev/null
-  "$bin/nexus-bench-replay" "$day" --rounds 1 --out="$raw/replay.tsv" 2>/dev/null
-  rm -f "$day"
-else
-  # The 50-million-message day is made once and kept (about 1.6 GB).
-  day=${NEXUS_BENCH_DAY:-$root/build/day-50m.itch}
-  [ -f "$day" ] || "$bin/../apps/nexus-synth" --symbols 8000 --messages 50000000 "$day"
-  "$bin/nexus-bench-replay" "$day" --rounds 3 --out="$raw/replay.tsv"
-fi
+echo "bench: ITCH replay, against the base build and the plain book"
+"$root/bench/replay.sh" "${q[@]}" --out "$out" --bin "$bin"
 echo "bench: LOBSTER export and verification"
 "$bin/nexus-bench-lobster" "${q[@]}" --out="$raw/lobster.tsv" --dir="$root/build/bench-lobster"
 [ $quick -eq 1 ] || "$root/bench/lobster_callgrind.sh" "$bin" "$root/build/bench-lobster" "$raw/lobster.tsv"

@@ -144,9 +144,8 @@ struct ItchBooks {
 };
 inline ItchBooks read_itch_books(const std::string& path) {
     ItchBooks out;
-    orderbook::Pools pools(orderbook::PoolConfig{.orders = 1 << 16, .levels = 1 << 12});
     orderbook::NullListener nl;
-    feed::ItchBookBuilder<> builder(pools, nl);
+    feed::ItchBookBuilder<> builder(nl);
     const auto res = feed::read_itch(path, [&](const feed::itch::Message& m) { return builder.apply(m); });
     out.ok = res.ok;
     out.anomalies = builder.stats().total_anomalies();

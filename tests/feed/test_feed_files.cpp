@@ -8,12 +8,17 @@
 #include <nexus/feed/synth.hpp>
 #include <nexus/orderbook/plain_book.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "itch_builder.hpp"
@@ -50,6 +55,23 @@ struct Seen {
         return true;
     }
 };
+
+// Writes `bytes` to a descriptor in pieces of `piece` bytes (the first piece
+// a single byte, so a reader must not assume the gzip magic arrives whole),
+// then closes it.
+void write_in_pieces(int fd, const std::vector<std::uint8_t>& bytes, std::size_t piece) {
+    std::size_t pos = 0;
+    bool first = true;
+    while (pos < bytes.size()) {
+        const std::size_t n = std::min(first ? std::size_t{1} : piece, bytes.size() - pos);
+        const ssize_t w = ::write(fd, bytes.data() + pos, n);
+        if (w <= 0) break;
+        pos += static_cast<std::size_t>(w);
+        if (first) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        first = false;
+    }
+    ::close(fd);
+}
 
 }  // namespace
 
@@ -88,6 +110,73 @@ TEST_CASE("itch files: concatenated gzip members are one stream", "[feed][files]
     CHECK(seen.count == 21 + 41);
 }
 
+TEST_CASE("itch files: pipes and FIFOs are streamed, plain or gzip, with nothing lost to the gzip check", "[feed][files][stream]") {
+    nexus::test::TempDir tmp("feed");
+    const auto bytes = big_stream(60'000);  // about 3.3 MB: several pipe buffers, across the reader's block
+    nexus::test::write_file(tmp.path("day.itch"), bytes);
+    write_gzip(tmp.path("day.itch.gz"), bytes);
+    Seen reference;
+    REQUIRE(read_itch(tmp.path("day.itch"), reference).ok);
+    for (const bool gz : {false, true}) {
+        const auto payload = nexus::test::read_file(tmp.path(gz ? "day.itch.gz" : "day.itch"));
+        SECTION(std::string("a pipe, ") + (gz ? "gzip" : "plain")) {
+            int fds[2];
+            REQUIRE(::pipe(fds) == 0);
+            std::thread writer(write_in_pieces, fds[1], std::cref(payload), 65'536);
+            Seen seen;
+            const ReadResult r = read_itch("/dev/fd/" + std::to_string(fds[0]), seen);
+            writer.join();
+            ::close(fds[0]);
+            REQUIRE(r.ok);
+            CHECK(r.streamed);
+            CHECK(r.gzip == gz);
+            CHECK(seen.count == reference.count);
+            CHECK(seen.sum == reference.sum);
+            CHECK(seen.last_offset == reference.last_offset);
+            CHECK(r.bytes == bytes.size());
+        }
+        SECTION(std::string("a FIFO, ") + (gz ? "gzip" : "plain")) {
+            const std::string fifo = tmp.path("fifo");
+            REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+            std::thread writer([&] { write_in_pieces(::open(fifo.c_str(), O_WRONLY), payload, 100'000); });
+            Seen seen;
+            const ReadResult r = read_itch(fifo, seen);
+            writer.join();
+            REQUIRE(r.ok);
+            CHECK(r.streamed);
+            CHECK(r.gzip == gz);
+            CHECK(seen.count == reference.count);
+            CHECK(seen.sum == reference.sum);
+            CHECK(r.bytes == bytes.size());
+        }
+    }
+    SECTION("a truncated stream through a pipe is an error with its offset") {
+        auto cut = bytes;
+        cut.resize(cut.size() - 5);
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        std::thread writer(write_in_pieces, fds[1], std::cref(cut), 4096);
+        Seen seen;
+        const ReadResult r = read_itch("/dev/fd/" + std::to_string(fds[0]), seen);
+        writer.join();
+        ::close(fds[0]);
+        CHECK_FALSE(r.ok);
+        CHECK_FALSE(r.io_error);
+        CHECK(r.error == "message cut off by the end of the data at byte offset " + std::to_string(bytes.size() - 21));
+        CHECK(seen.count == reference.count - 1);
+    }
+    SECTION("an empty pipe is an empty stream") {
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        ::close(fds[1]);
+        Seen seen;
+        const ReadResult r = read_itch("/dev/fd/" + std::to_string(fds[0]), seen);
+        ::close(fds[0]);
+        CHECK(r.ok);
+        CHECK(seen.count == 0);
+    }
+}
+
 TEST_CASE("itch files: bad files stop with what and where", "[feed][files][bad]") {
     nexus::test::TempDir tmp("feed");
     auto bytes = big_stream(50'000);
@@ -108,7 +197,28 @@ TEST_CASE("itch files: bad files stop with what and where", "[feed][files][bad]"
         Seen seen;
         const ReadResult r = read_itch(tmp.path("bad.gz"), seen);
         CHECK_FALSE(r.ok);
+        CHECK(r.bad_stream);
+        CHECK_FALSE(r.io_error);
         CHECK_THAT(r.error, Catch::StartsWith("corrupt gzip stream") && Catch::Contains("compressed byte offset"));
+    }
+    SECTION("a corrupt gzip stream is the error even when the consumer stopped on its garbage first") {
+        write_gzip(tmp.path("ok.gz"), bytes);
+        auto gz = nexus::test::read_file(tmp.path("ok.gz"));
+        for (std::size_t i = gz.size() / 2; i < gz.size() / 2 + 64; ++i) gz[i] ^= 0x5A;
+        nexus::test::write_file(tmp.path("bad.gz"), gz);
+        // The corruption is in the first buffer inflate fills (about 3.3 of
+        // 6.6 MB): a consumer that stops within it (as a book stops on a
+        // message garbage made) must not hide the corrupt stream.
+        int refused = 0;
+        const ReadResult r = read_itch(tmp.path("bad.gz"), [&](const itch::Message& m) {
+            const bool ok = m.offset < (std::uint64_t{1} << 20);
+            refused += !ok;
+            return ok;
+        });
+        CHECK(refused == 1);  // it did stop
+        CHECK_FALSE(r.ok);
+        CHECK(r.bad_stream);
+        CHECK_THAT(r.error, Catch::StartsWith("corrupt gzip stream"));
     }
     SECTION("a truncated gzip file") {
         write_gzip(tmp.path("ok.gz"), bytes);
@@ -125,7 +235,23 @@ TEST_CASE("itch files: bad files stop with what and where", "[feed][files][bad]"
         Seen seen;
         const ReadResult r = read_itch(tmp.path("none.itch"), seen);
         CHECK_FALSE(r.ok);
+        CHECK(r.io_error);
         CHECK_THAT(r.error, Catch::StartsWith("cannot open"));
+    }
+    SECTION("a directory") {
+        Seen seen;
+        const ReadResult r = read_itch(tmp.dir.string(), seen);
+        CHECK_FALSE(r.ok);
+        CHECK(r.io_error);
+        CHECK_THAT(r.error, Catch::Contains("directory"));
+    }
+    SECTION("a gzip magic with nothing after it") {
+        nexus::test::write_file(tmp.path("magic.gz"), {0x1f, 0x8b});
+        Seen seen;
+        const ReadResult r = read_itch(tmp.path("magic.gz"), seen);
+        CHECK_FALSE(r.ok);
+        CHECK_FALSE(r.io_error);
+        CHECK_THAT(r.error, Catch::Contains("ends early"));
     }
 }
 
@@ -138,9 +264,8 @@ TEST_CASE("synthetic day: every reference exists, and the books match a plain mo
         ItchWriter w(tmp.path("day.itch.gz"), true);
         generate_day(cfg, w);
     }
-    nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 1 << 18, .levels = 1 << 15});
     nexus::orderbook::NullListener nl;
-    ItchBookBuilder<> builder(pools, nl);
+    ItchBookBuilder<> builder(nl);
     // The independent model: one PlainBook per locate, fed by a separate
     // decoder loop from the same messages.
     std::map<std::uint16_t, std::unique_ptr<nexus::orderbook::PlainBook<>>> model;

@@ -4,11 +4,17 @@
 
 #include <nexus/feed/itch.hpp>
 #include <nexus/feed/itch_books.hpp>
+#include <nexus/feed/synth.hpp>
+
+#include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -267,9 +273,8 @@ TEST_CASE("itch: the real NASDAQ sample frames cleanly and fills the stock direc
     const auto bytes = read_file(path);
     REQUIRE(bytes.size() == 40874);
     Framer f(bytes);
-    nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 16, .levels = 16});
     nexus::orderbook::NullListener nl;
-    ItchBookBuilder<> builder(pools, nl);
+    ItchBookBuilder<> builder(nl);
     std::map<char, int> types;
     Message m;
     std::uint64_t last_ts = 0;
@@ -311,9 +316,8 @@ TEST_CASE("itch: books are built with ITCH semantics, anomalies are counted and 
     itch_delete(1, 999).frame_into(s);                 // another
     itch_add(7, 300, 'B', 10, "NEW", 1000).frame_into(s);  // locate without a directory entry
     Framer f(s);
-    nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 64, .levels = 64});
     nexus::orderbook::NullListener nl;
-    ItchBookBuilder<> b(pools, nl);
+    ItchBookBuilder<> b(nl);
     Message m;
     while (f.next(m)) REQUIRE(b.apply(m));
     REQUIRE(f.error() == FrameError::None);
@@ -323,7 +327,7 @@ TEST_CASE("itch: books are built with ITCH semantics, anomalies are counted and 
     CHECK(aapl->best(nexus::orderbook::Side::Buy)->count == 2);
     CHECK(aapl->find(100)->qty == 200);
     CHECK(aapl->find(101)->qty == 150);
-    CHECK(aapl->find(102) == nullptr);
+    CHECK_FALSE(aapl->find(102));
     CHECK(aapl->find(103)->price == 1'502'000);
     CHECK(b.books().get(2)->order_count() == 0);
     CHECK(b.stats().anomalies['E'] == 1);
@@ -342,13 +346,140 @@ TEST_CASE("itch: a stock message with locate 0 is a format error naming the offs
     nexus::test::itch_directory(1, "AAPL").frame_into(s);
     nexus::test::itch_add(0, 100, 'B', 300, "AAPL", 1).frame_into(s);
     Framer f(s);
-    nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 8, .levels = 8});
     nexus::orderbook::NullListener nl;
-    ItchBookBuilder<> b(pools, nl);
+    ItchBookBuilder<> b(nl);
     Message m;
     REQUIRE(f.next(m));
     REQUIRE(b.apply(m));
     REQUIRE(f.next(m));
     CHECK_FALSE(b.apply(m));
     CHECK(b.error() == "order message with locate 0 (message type 'A') at byte offset 41");
+}
+
+namespace {
+
+// Records the offsets of the messages apply_block applies.
+struct Offsets : ItchObserver {
+    std::vector<std::uint64_t> seen;
+    bool after(const Message& m) {
+        seen.push_back(m.offset);
+        return true;
+    }
+};
+
+// A stream of valid order messages on a few locates, with unknown types
+// between them and, sometimes, one framing fault: a zero length, a length
+// that disagrees with the type, or a cut.
+std::vector<std::uint8_t> faulty_stream(std::mt19937_64& rng, int& fault) {
+    using namespace nexus::test;
+    std::vector<std::uint8_t> s;
+    const char* names[] = {"", "S1", "S2", "S3", "S4"};
+    for (std::uint16_t l = 1; l <= 4; ++l) itch_directory(l, names[l]).frame_into(s);
+    const int n = 20 + static_cast<int>(rng() % 300);
+    std::uint64_t ref = 1;
+    for (int i = 0; i < n; ++i) {
+        const auto loc = static_cast<std::uint16_t>(1 + rng() % 4);
+        switch (rng() % 5) {
+            case 0: {  // an unknown type, any length
+                const std::size_t len = 1 + rng() % 70;
+                s.push_back(static_cast<std::uint8_t>(len >> 8));
+                s.push_back(static_cast<std::uint8_t>(len));
+                s.push_back('z');
+                for (std::size_t k = 1; k < len; ++k) s.push_back(static_cast<std::uint8_t>(rng()));
+                break;
+            }
+            case 1: itch_delete(loc, ref > 1 ? 1 + rng() % (ref - 1) : 1).frame_into(s); break;
+            default: itch_add(loc, ref++, rng() % 2 ? 'B' : 'S', 100, "S", 1000 + static_cast<std::uint32_t>(rng() % 20)).frame_into(s); break;
+        }
+    }
+    fault = static_cast<int>(rng() % 4);
+    if (fault == 1) s.insert(s.end(), {0, 0, 'A'});                // zero length
+    if (fault == 2) itch_delete(1, 1).frame_into(s), s[s.size() - 20] = 18;  // D with length 18
+    if (fault == 3) s.resize(s.size() - 1 - rng() % 10);           // cut inside the last message
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("itch: apply_block frames exactly as Framer does, with and without its look-ahead", "[itch][bad]") {
+    std::mt19937_64 rng(20261128);
+    std::map<FrameError, int> errors;
+    for (int round = 0; round < 400; ++round) {
+        int fault = 0;
+        const auto s = faulty_stream(rng, fault);
+        // The reference: Framer over the whole stream.
+        Framer f(s);
+        Message m;
+        std::vector<std::uint64_t> want;
+        while (f.next(m)) want.push_back(m.offset);
+        ++errors[f.error()];
+        for (const bool look_ahead : {true, false}) {
+            nexus::orderbook::NullListener nl;
+            ItchBookBuilder<> b(nl);
+            Offsets seen;
+            const auto r = look_ahead ? b.apply_block<Offsets, true>(s, 0, seen) : b.apply_block<Offsets, false>(s, 0, seen);
+            INFO("round " << round << ", fault " << fault << ", look-ahead " << look_ahead);
+            REQUIRE_FALSE(r.stop);
+            CHECK(seen.seen == want);
+            CHECK(r.messages == want.size());
+            CHECK(r.consumed == f.consumed());
+            CHECK(r.error == f.error());
+            CHECK(r.unknown == f.unknown_skipped());
+        }
+    }
+    // Every kind of stop was exercised.
+    CHECK(errors[FrameError::None] > 0);
+    CHECK(errors[FrameError::ZeroLength] > 0);
+    CHECK(errors[FrameError::LengthMismatch] > 0);
+    CHECK(errors[FrameError::TruncatedMessage] > 0);
+}
+
+TEST_CASE("itch: locates shared out between builders give the same books as one builder", "[itch][books]") {
+    SynthConfig cfg;
+    cfg.symbols = 60;
+    cfg.order_messages = 60'000;
+    std::vector<std::uint8_t> day;
+    {
+        const auto path = std::filesystem::temp_directory_path() / ("nexus-shares-" + std::to_string(::getpid()) + ".itch");
+        {
+            ItchWriter w(path.string(), false);
+            generate_day(cfg, w);
+        }
+        std::ifstream in(path, std::ios::binary);
+        day.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        std::filesystem::remove(path);
+    }
+    nexus::orderbook::NullListener nl;
+    ItchBookBuilder<> whole(nl);
+    ItchObserver none;
+    REQUIRE(whole.apply_block(day, 0, none).error == FrameError::None);
+    std::vector<std::uint8_t> owner(65536);
+    for (std::size_t l = 0; l < owner.size(); ++l) owner[l] = static_cast<std::uint8_t>((l * 7 + l / 3) % 3);
+    owner[0] = 0;
+    std::vector<std::unique_ptr<ItchBookBuilder<>>> parts;
+    std::size_t live = 0;
+    std::uint64_t adds = 0;
+    for (std::uint8_t w = 0; w < 3; ++w) {
+        parts.push_back(std::make_unique<ItchBookBuilder<>>(nl));
+        const auto r = parts.back()->apply_block(day, 0, none, LocateShare{owner.data(), w});
+        REQUIRE_FALSE(r.stop);
+        CHECK(r.messages == whole.stats().messages);  // every share frames every message
+        live += parts.back()->live_orders();
+        adds += parts.back()->stats().by_type['A'];
+    }
+    CHECK(live == whole.live_orders());
+    CHECK(adds == whole.stats().by_type['A']);
+    std::size_t compared = 0;
+    for (std::uint16_t l = 1; l <= 60; ++l) {
+        const auto* a = whole.books().get(l);
+        const auto* b = parts[owner[l]]->books().get(l);
+        REQUIRE(a != nullptr);
+        REQUIRE(b != nullptr);
+        for (auto side : {nexus::orderbook::Side::Buy, nexus::orderbook::Side::Sell}) CHECK(a->depth(side) == b->depth(side));
+        CHECK(parts[owner[l]]->messages_for(l) == whole.messages_for(l));
+        for (std::uint8_t w = 0; w < 3; ++w)
+            if (w != owner[l]) CHECK(parts[w]->books().get(l) == nullptr);  // no share opens another's book
+        ++compared;
+    }
+    CHECK(compared == 60);
 }

@@ -255,9 +255,8 @@ TEST_CASE("lobster round trip: the last row is the independent replay's book at 
     const std::int64_t to = seconds(14, 0, 0);
     const std::size_t n = 5;
     const auto files = nexus::test::export_day(day.itch, config(n, seconds(10, 0, 0), to));
-    nexus::orderbook::Pools pools({.orders = 1 << 20, .levels = 1 << 16});
     nexus::orderbook::NullListener nl;
-    feed::ItchBookBuilder<> builder(pools, nl);
+    feed::ItchBookBuilder<> builder(nl);
     feed::read_itch(day.itch, [&](const feed::itch::Message& m) {
         if (static_cast<std::int64_t>(m.timestamp()) >= to) return false;
         return builder.apply(m);

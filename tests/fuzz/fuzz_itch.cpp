@@ -43,9 +43,8 @@ std::uint64_t touch(const itch::Message& m) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    nexus::orderbook::Pools pools(nexus::orderbook::PoolConfig{.orders = 512, .levels = 128});
     nexus::orderbook::NullListener nl;
-    ItchBookBuilder<> books(pools, nl);
+    ItchBookBuilder<> books(nl);
     itch::Framer f({data, size});
     itch::Message m;
     std::uint64_t h = 0;

@@ -249,6 +249,16 @@ constexpr const char* to_string(FrameError e) noexcept {
     return "?";
 }
 
+// What a consumer of a block of the stream did with it (see
+// read_itch_blocks in source.hpp and ItchBookBuilder::apply_block).
+struct BlockResult {
+    std::size_t consumed = 0;             // bytes up to the first length prefix not handled
+    FrameError error = FrameError::None;  // why it stopped short of the block's end, if it did
+    bool stop = false;                    // it wants no more (not an input error)
+    std::uint64_t messages = 0;           // known messages handled
+    std::uint64_t unknown = 0;            // unknown types skipped
+};
+
 // Walks length-prefixed messages in a byte range.
 class Framer {
 public:

@@ -70,6 +70,8 @@ public:
     void reserve(std::size_t n) {
         if (capacity_for(n) > table_.size()) rehash(capacity_for(n));
     }
+    // Brings the cache line of an ID's home slot closer, for a find() soon after.
+    void prefetch(OrderId id) const noexcept { __builtin_prefetch(&table_[slot(id)]); }
 
 private:
     struct Entry {
@@ -177,7 +179,7 @@ public:
 
     [[nodiscard, gnu::always_inline]] slab::Key find(OrderId id) const noexcept {
         const std::uint64_t p = id >> kPageBits;
-        if (p - low_ < ring_.size()) {
+        if (p - low_ <= mask_) {
             const slab::Key* page = ring_[p & mask_];
             return page != nullptr ? page[id & (kPage - 1)] : slab::Key::NONE;
         }
@@ -185,7 +187,7 @@ public:
     }
     [[gnu::always_inline]] void insert(OrderId id, slab::Key key) {
         const std::uint64_t p = id >> kPageBits;
-        slab::Key* page = p - low_ < ring_.size() ? ring_[p & mask_] : nullptr;
+        slab::Key* page = p - low_ <= mask_ ? ring_[p & mask_] : nullptr;
         if (page == nullptr) [[unlikely]] {
             insert_slow(id, key);
             return;
@@ -198,7 +200,7 @@ public:
     [[gnu::always_inline]] void erase(OrderId id) noexcept {
         const std::uint64_t p = id >> kPageBits;
         const std::size_t r = static_cast<std::size_t>(p & mask_);
-        if (p - low_ >= ring_.size() || --counts_[r] == 0) [[unlikely]] {
+        if (p - low_ > mask_ || --counts_[r] == 0) [[unlikely]] {
             erase_slow(id);
             return;
         }
@@ -206,8 +208,77 @@ public:
         --size_;
     }
 
+    // Brings the cache line of an ID's entry closer, for a find() soon
+    // after. Returns the entry's address when it is on a window page (the
+    // page may be given up before it is read: read it only while the index
+    // is unchanged), nullptr otherwise.
+    [[gnu::always_inline]] const slab::Key* prefetch(OrderId id) const noexcept {
+        const std::uint64_t p = id >> kPageBits;
+        if (p - low_ <= mask_) {
+            const slab::Key* page = ring_[p & mask_];
+            if (page == nullptr) return nullptr;
+            const slab::Key* entry = page + (id & (kPage - 1));
+            __builtin_prefetch(entry);
+            return entry;
+        }
+        overflow_.prefetch(id);
+        return nullptr;
+    }
+
+    // Where find(id, spot) saw an ID's entry on a page of the window, so that
+    // the insert or erase of that ID which follows, with no other change to
+    // the index in between, writes it without walking the window again.
+    struct Spot {
+        slab::Key* entry = nullptr;      // nullptr: the ID is not on a present window page
+        std::uint32_t* count = nullptr;  // its page's live entries
+    };
+    [[nodiscard, gnu::always_inline]] slab::Key find(OrderId id, Spot& spot) noexcept {
+        const std::uint64_t p = id >> kPageBits;
+        if (p - low_ <= mask_) {
+            const std::size_t r = static_cast<std::size_t>(p & mask_);
+            slab::Key* page = ring_[r];
+            if (page == nullptr) return slab::Key::NONE;
+            spot = Spot{page + (id & (kPage - 1)), &counts_[r]};
+            return *spot.entry;
+        }
+        return overflow_.find(id);
+    }
+    // Inserts an absent ID, `spot` from its find().
+    [[gnu::always_inline]] void insert(OrderId id, slab::Key key, Spot spot) {
+        if (spot.entry == nullptr) [[unlikely]] {
+            insert_slow(id, key);
+            return;
+        }
+        *spot.entry = key;
+        ++*spot.count;
+        ++size_;
+    }
+    // Erases a present ID, `spot` from its find().
+    [[gnu::always_inline]] void erase(OrderId id, Spot spot) noexcept {
+        if (spot.entry == nullptr || --*spot.count == 0) [[unlikely]] {
+            erase_slow(id);
+            return;
+        }
+        *spot.entry = slab::Key::NONE;
+        --size_;
+    }
+
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     void reserve(std::size_t) {}  // the window needs none; the overflow grows as orders leave it
+    // Forgets every entry and starts over at ID 0, keeping the pages it has
+    // (on the free list) but not the overflow table.
+    void clear() {
+        for (std::size_t r = 0; r < ring_.size(); ++r) {
+            if (ring_[r] == nullptr) continue;
+            std::fill(ring_[r], ring_[r] + kPage, slab::Key::NONE);
+            free_.push_back(ring_[r]);
+            ring_[r] = nullptr;
+            counts_[r] = 0;
+        }
+        low_ = 0;
+        overflow_ = OpenAddressingIndex(1024);
+        size_ = 0;
+    }
     // Pages allocated so far (in the window or free), and entries outside it.
     [[nodiscard]] std::size_t pages_allocated() const noexcept { return storage_.size(); }
     [[nodiscard]] std::size_t overflow_size() const noexcept { return overflow_.size(); }
@@ -227,7 +298,7 @@ private:
             overflow_.insert(id, key);
             return;
         }
-        if (p - low_ >= ring_.size()) slide(p - ring_.size() + 1);
+        if (p - low_ > mask_) slide(p - mask_);
         slab::Key*& page = ring_[p & mask_];
         if (page == nullptr) page = take_page();
         page[id & (kPage - 1)] = key;
@@ -238,7 +309,7 @@ private:
     [[gnu::noinline]] void erase_slow(OrderId id) noexcept {
         const std::uint64_t p = id >> kPageBits;
         --size_;
-        if (p - low_ >= ring_.size()) {
+        if (p - low_ > mask_) {
             overflow_.erase(id);
             return;
         }
