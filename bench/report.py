@@ -235,7 +235,7 @@ ins_t, ins_d = opm.get(("INSERT", NEXUS)), opm.get(("INSERT", "nexus direct (Han
 get_t = opm.get(("GET", NEXUS))
 life_t, life_f = opm.get(("LIFECYCLE", NEXUS)), opm.get(("LIFECYCLE", FLOOR))
 if ins_t and ins_d and get_t and life_t and life_f:
-    w(f"Targets: INSERT through the thread-local API within 1 tick of the direct API — thread-local minus direct is **{ins_t['p50'] - ins_d['p50']:+.2f} ticks** at p50; GET at most 2 — **{fmt(get_t['p50'])}**; lifecycle within 1.5× of the floor — **{ratio(life_t['p50'], life_f['p50']):.2f}×** at p50, **{ratio(life_t['p99'], life_f['p99']):.2f}×** at p99 (see “The floor gap” below).")
+    w(f"Targets: INSERT through the thread-local API within 1 tick of the direct API — thread-local minus direct is **{ins_t['p50'] - ins_d['p50']:+.2f} ticks** at p50; GET at most 2 — **{fmt(get_t['p50'])}**; lifecycle within 1.5× of the floor — **{ratio(life_t['p50'], life_f['p50']):.2f}×** at p50, **{ratio(life_t['p99'], life_f['p99']):.2f}×** at p99 (why: the analysis after the memory table).")
     w("")
 
 # headline lifecycle
