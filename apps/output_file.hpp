@@ -5,6 +5,7 @@
 #pragma once
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -23,14 +24,19 @@ public:
     }
 
     // Creates (or truncates) `path`; "" leaves the output off. Refuses a path
-    // that is the input file itself. Returns "" or the error.
-    std::string open(const std::string& path, const std::string& input) {
+    // that is the input file itself ("-": whatever standard input is), or
+    // the file of another output already open. Returns "" or the error.
+    std::string open(const std::string& path, const std::string& input, const OutputFile* other = nullptr) {
         path_ = path;
         if (path.empty()) return {};
         struct stat out_st {}, in_st {};
-        if (::stat(path.c_str(), &out_st) == 0 && ::stat(input.c_str(), &in_st) == 0 && out_st.st_dev == in_st.st_dev &&
-            out_st.st_ino == in_st.st_ino)
-            return path + ": is the input file; refusing to overwrite it";
+        if (::stat(path.c_str(), &out_st) == 0) {
+            const bool have_input = input == "-" ? ::fstat(STDIN_FILENO, &in_st) == 0 : ::stat(input.c_str(), &in_st) == 0;
+            if (have_input && same_file(out_st, in_st)) return path + ": is the input file; refusing to overwrite it";
+            struct stat other_st {};
+            if (other != nullptr && other->f_ != nullptr && ::fstat(::fileno(other->f_), &other_st) == 0 && same_file(out_st, other_st))
+                return path + ": is the same file as the other output, " + other->path_ + "; give each output a file of its own";
+        }
         f_ = std::fopen(path.c_str(), "w");
         if (!f_) return path + ": cannot write: " + std::strerror(errno);
         return {};
@@ -51,6 +57,8 @@ public:
     }
 
 private:
+    static bool same_file(const struct stat& a, const struct stat& b) noexcept { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
     std::string path_;
     std::FILE* f_ = nullptr;
 };

@@ -2,11 +2,14 @@
 // and applied by one ItchBookBuilder (replay_parallel.cpp runs several).
 #include "replay_itch.hpp"
 
+#include <nexus/slab/slab.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
 #include <chrono>
+#include <memory>
+#include <tuple>
 #include <cstdio>
 #include <new>
 #include <span>
@@ -22,6 +25,9 @@ namespace {
 
 namespace ob = nexus::orderbook;
 namespace itch = nexus::feed::itch;
+
+constexpr double kOrderCellBytes = sizeof(ob::MarketOrder) + nexus::slab::kOverheadPerValue<ob::MarketOrder>;
+constexpr double kLevelCellBytes = sizeof(ob::MarketLevel) + nexus::slab::kOverheadPerValue<ob::MarketLevel>;
 
 // Around every message: one in 16 timed, and with --bbo the best bid and
 // offer compared with what was last written for the locate.
@@ -95,15 +101,35 @@ int finish_itch(const ReplayOptions& opt, const std::atomic<bool>& stop, ReplayR
     return status;
 }
 
+// --orders and --levels only reserve: the books grow with the data anyway.
+// A reservation larger than the machine's memory is a mistake that would
+// otherwise be found by the kernel's OOM killer, so it is refused up front.
+static std::string reservation_error(const ReplayOptions& opt) {
+    const double bytes = static_cast<double>(opt.orders) * kOrderCellBytes + static_cast<double>(opt.levels) * kLevelCellBytes;
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return {};
+    const double memory = static_cast<double>(pages) * static_cast<double>(page);
+    if (bytes <= memory) return {};
+    char text[200];
+    std::snprintf(text, sizeof text, "--orders %zu and --levels %zu reserve %.1f GiB up front, more than this machine's %.1f GiB",
+                  opt.orders, opt.levels, bytes / 1073741824.0, memory / 1073741824.0);
+    return std::string(text) + "; the books grow with the data, so a smaller reservation (or none) loses nothing";
+}
+
 int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
     const std::string& file = opt.file;
     ReplayRun run;
     run.name = file == "-" ? std::string("standard input") : file;
 
+    if (const std::string err = reservation_error(opt); !err.empty()) {
+        spdlog::error("{}", err);
+        return kExitUsageOrIo;
+    }
     // Outputs first: a path that cannot be written fails before any work.
     OutputFile bbo, snapshot;
-    for (auto [out, path] : {std::pair{&bbo, &opt.bbo_csv}, std::pair{&snapshot, &opt.snapshot_json}}) {
-        if (const std::string err = out->open(*path, file); !err.empty()) {
+    for (auto [out, path, other] : {std::tuple{&bbo, &opt.bbo_csv, static_cast<OutputFile*>(nullptr)},
+                                    std::tuple{&snapshot, &opt.snapshot_json, &bbo}}) {
+        if (const std::string err = out->open(*path, file, other); !err.empty()) {
             spdlog::error("{}", err);
             return kExitUsageOrIo;
         }
@@ -112,7 +138,14 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
     if (opt.threads > 1) return run_itch_parallel(opt, stop, run, bbo, snapshot);
 
     ob::NullListener listener;
-    Builder builder(listener, ob::MarketPoolConfig{.orders = opt.orders, .levels = opt.levels});
+    std::unique_ptr<Builder> made;
+    try {
+        made = std::make_unique<Builder>(listener, ob::MarketPoolConfig{.orders = opt.orders, .levels = opt.levels});
+    } catch (const std::exception& e) {  // CapacityError or bad_alloc: the reservation cannot be had
+        spdlog::error("cannot reserve {} order and {} level cells up front (--orders, --levels): {}", opt.orders, opt.levels, e.what());
+        return kExitCapacity;
+    }
+    Builder& builder = *made;
     if (!opt.symbols.empty()) builder.select_symbols(opt.symbols);
     std::vector<Top> last_top(bbo.enabled() ? 65536 : 0);
     Latency lat;

@@ -37,6 +37,7 @@ constexpr int kExitCapacity = 4;  // the export's order or level pool is full
 constexpr int kExitInterrupted = 130;
 
 constexpr std::size_t kMaxLevels = 1000;
+constexpr std::size_t kMaxOrders = 2147483647;  // the slab's key space
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
@@ -201,7 +202,10 @@ ExportOptions parse_export(int argc, char** argv) {
         };
         if (a == "--lobster-out") o.out_dir = value();
         else if (a == "--levels") o.levels = parse_count(a, value(), 1, kMaxLevels);
-        else if (a == "--symbols") o.symbols = split_symbols(value());
+        else if (a == "--symbols") {  // repeated: the lists add up
+            for (auto& sym : split_symbols(value()))
+                if (std::find(o.symbols.begin(), o.symbols.end(), sym) == o.symbols.end()) o.symbols.push_back(std::move(sym));
+        }
         else if (a == "--from") o.from_ns = parse_clock(a, value());
         else if (a == "--to") o.to_ns = parse_clock(a, value());
         else if (a == "--date") {
@@ -211,7 +215,7 @@ ExportOptions parse_export(int argc, char** argv) {
             if (d.size() != 10 || std::sscanf(d.c_str(), "%4d-%2d-%2d%c", &y, &m, &day, &extra) != 3 || !valid_date(y, m, day))
                 usage_error("--date: not a date YYYY-MM-DD: '" + d + "'");
             o.date = d;
-        } else if (a == "--orders") o.orders = parse_count(a, value(), 1, std::size_t{1} << 32);
+        } else if (a == "--orders") o.orders = parse_count(a, value(), 1, kMaxOrders);
         else if (a == "--quiet") {
         } else if (!a.empty() && a[0] == '-' && a != "-")
             usage_error(a + " is not an option of the LOBSTER export (see --help)");
@@ -278,7 +282,10 @@ int lobster_export_main(int argc, char** argv) {
     }
     // The input is checked, and the output directory made, before the day is read.
     std::error_code ec;
-    const int unreadable = ::access(o.itch.c_str(), R_OK) != 0 ? errno : fs::is_directory(o.itch, ec) ? EISDIR : 0;
+    const int unreadable = o.itch == "-"                           ? 0  // standard input, as for the replay
+                           : ::access(o.itch.c_str(), R_OK) != 0 ? errno
+                           : fs::is_directory(o.itch, ec)         ? EISDIR
+                                                                  : 0;
     if (unreadable) {
         spdlog::error("cannot open {}: {}", o.itch, std::strerror(unreadable));
         return kExitUsage;

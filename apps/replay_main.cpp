@@ -55,8 +55,9 @@ void usage(std::FILE* out) {
         "  --levels N         price-level cells to reserve up front (0 to 2147483647, default 0)\n"
         "  --threads N        replay with N threads (1 to 256, default 1): the locates are shared\n"
         "                     out between them, each with its own books; outputs are the same\n"
-        "                     as with one thread (a gzip or piped input is read on a thread of\n"
-        "                     its own). ITCH input only\n"
+        "                     as with one thread while order references are unique across\n"
+        "                     stocks, as ITCH promises (docs/replay.md); a gzip or piped input\n"
+        "                     is read on a thread of its own. ITCH input only\n"
         "  --lobster-book F   the LOBSTER orderbook file to verify FILE against: FILE is then a\n"
         "                     LOBSTER message file, as is a FILE ending in .csv (see LOBSTER below)\n"
         "  --quiet            no progress bar\n"
@@ -99,7 +100,7 @@ void parse(int argc, char** argv, ReplayOptions& o) {
         if (itch_only.empty() && (a == "--symbols" || a == "--depth" || a == "--top" || a == "--bbo" ||
                                   a == "--snapshot" || a == "--orders" || a == "--levels" || a == "--threads"))
             itch_only = a;
-        if (a == "--symbols") o.symbols = split_list(next());
+        if (a == "--symbols") o.symbols.merge(split_list(next()));  // repeated: the lists add up
         else if (a == "--depth") o.depth = parse_count(a, next(), 1, 1'000'000);
         else if (a == "--top") o.top = parse_count(a, next(), 0, 65535);
         else if (a == "--bbo") o.bbo_csv = next();

@@ -168,17 +168,21 @@ private:
                 have += produced;
                 input_bytes_.store(src.input_bytes(), std::memory_order_relaxed);
             }
-            const bool ended = st != Fill::More || stop_.load(std::memory_order_relaxed);
+            const bool stopped = st == Fill::More && stop_.load(std::memory_order_relaxed);
+            const bool ended = st != Fill::More || stopped;
             // Cut after the last whole message; the workers frame everything
-            // before the cut. At the end, or with no boundary to cut at (a
-            // zero length), everything goes, and the workers report it.
+            // before the cut. At the end of the input, or with no boundary to
+            // cut at (a zero length), everything goes, and the workers report
+            // it. On a stop request the bytes after the last whole message
+            // are the rest of a message still on its way, not a fault: they
+            // are left unread, as the one-thread replay leaves them.
             std::size_t cut = 0;
             while (have - cut >= 2) {
                 const std::size_t len = itch::be16(buf + cut);
                 if (len == 0 || have - cut - 2 < len) break;
                 cut += 2 + len;
             }
-            if (ended || cut == 0) cut = have;
+            if (!stopped && (ended || cut == 0)) cut = have;
             carry.assign(buf + cut, buf + have);
             {
                 std::lock_guard lock(mu_);
@@ -343,7 +347,7 @@ public:
                     const std::uint64_t n = std::min<std::uint64_t>(kBlock, size - pos);
                     b = Block{map + pos, static_cast<std::size_t>(n), pos, pos + n == size};
                     return true;
-                }, [&](std::uint64_t, const itch::BlockResult& r) { pos += r.consumed; });
+                }, [&](std::uint64_t, const itch::BlockResult& r) { pos += r.consumed; }, true);
             });
     }
     // Blocks from the reader thread, shared.
@@ -355,7 +359,7 @@ public:
                     if (!blk) return false;
                     b = *blk;
                     return true;
-                }, [&](std::uint64_t seq, const itch::BlockResult&) { reader.release(seq); });
+                }, [&](std::uint64_t seq, const itch::BlockResult&) { reader.release(seq); }, false);
             });
     }
     void join() {
@@ -446,13 +450,16 @@ public:
 private:
     // A worker: takes blocks from `next`, applies its share, hands the
     // results to the merge, and `done` returns the block to its source.
+    // `own_stop`: the worker itself stops on a stop request (a mapping has no
+    // reader to end the blocks); a streamed input's reader ends the stream on
+    // a stop instead, so every worker applies every block that was read.
     template <class Next, class Done>
-    void work(Worker& w, Next&& next, Done&& done) {
+    void work(Worker& w, Next&& next, Done&& done, bool own_stop) {
         WorkerHooks hooks(w, !opt_.bbo_csv.empty());
         const nexus::feed::LocateShare share{owner_, static_cast<std::uint8_t>(w.id)};
         for (std::uint64_t seq = 0;; ++seq) {
             Block b;
-            if (stop_.load(std::memory_order_relaxed) || abort_.load(std::memory_order_relaxed) || !next(seq, b)) break;
+            if ((own_stop && stop_.load(std::memory_order_relaxed)) || abort_.load(std::memory_order_relaxed) || !next(seq, b)) break;
             {
                 std::unique_lock lock(mu_);
                 cv_.wait(lock, [&] { return seq < merged_ + kInFlight || abort_.load(); });
@@ -583,7 +590,15 @@ int run_itch_parallel(const ReplayOptions& opt, const std::atomic<bool>& stop, R
     }
     const std::vector<std::uint8_t> owner = partition(counts, n);
 
-    Replay replay(opt, stop, n, owner.data());
+    std::optional<Replay> made;
+    try {
+        made.emplace(opt, stop, n, owner.data());
+    } catch (const std::exception& e) {  // CapacityError or bad_alloc: the reservation cannot be had
+        if (reader) reader->abandon();
+        spdlog::error("cannot reserve {} order and {} level cells up front (--orders, --levels): {}", opt.orders, opt.levels, e.what());
+        return kExitCapacity;
+    }
+    Replay& replay = *made;
     if (map != nullptr) {
         replay.start_mapped(map, in.size());
     } else {

@@ -416,5 +416,61 @@ check "--help documents the LOBSTER modes and their exit statuses" \
   bash -c "grep -q -- '--lobster-out DIR --levels N' '$tmp/help' && grep -q '3 true mismatches' '$tmp/help' && grep -q '4 the order or level pool is full' '$tmp/help'"
 
 
+# Operator mistakes found by trying the replay from outside.
+# A reservation larger than the machine's memory is refused up front (the
+# OOM killer would otherwise be the one to say so), with the options named.
+"$bin/nexus-replay" --quiet --orders 2147483647 --levels 2147483647 "$tmp/day.itch" >"$tmp/o" 2>&1
+check "--orders/--levels beyond the machine's memory exit 1 naming both" \
+  bash -c "test $? -eq 1 && grep -q -- '--orders 2147483647 and --levels 2147483647 reserve' '$tmp/o'"
+"$bin/nexus-replay" --quiet --threads 2 --orders 2147483647 "$tmp/day.itch" >"$tmp/o" 2>&1
+check "the same with --threads 2" bash -c "test $? -eq 1 && grep -q 'more than this machine' '$tmp/o'"
+# One file for two outputs, and the input given as '-' named as an output.
+"$bin/nexus-replay" --quiet --bbo "$tmp/both.out" --snapshot "$tmp/both.out" "$tmp/day.itch" >"$tmp/o" 2>&1
+check "--bbo and --snapshot to one file exit 1 before any work" \
+  bash -c "test $? -eq 1 && grep -q 'is the same file as the other output' '$tmp/o' && ! grep -q 'replaying' '$tmp/o'"
+cp "$tmp/day.itch" "$tmp/stdin.itch"
+"$bin/nexus-replay" --quiet --snapshot "$tmp/stdin.itch" - <"$tmp/stdin.itch" >"$tmp/o" 2>&1
+check "'-' as input with the same file as --snapshot: refused, the input intact" \
+  bash -c "test $? -eq 1 && grep -q 'is the input file' '$tmp/o' && cmp -s '$tmp/day.itch' '$tmp/stdin.itch'"
+# A repeated --symbols adds to the list.
+"$bin/nexus-replay" --quiet --symbols AAAA --symbols AAAB --snapshot "$tmp/s2.json" "$tmp/day.itch" >/dev/null 2>&1
+"$bin/nexus-replay" --quiet --symbols AAAA,AAAB --snapshot "$tmp/s1.json" "$tmp/day.itch" >/dev/null 2>&1
+check "--symbols A --symbols B is --symbols A,B" cmp -s "$tmp/s1.json" "$tmp/s2.json"
+
+# Ctrl-C while the input's writer has stalled: the replay stops at once (not
+# when the writer goes on), with every message it had read in its summary.
+# The writer sends a third of a day, then holds the pipe open.
+stalled() {  # stalled NAME FILE-TO-SEND REPLAY-ARGS...
+  local name=$1 src=$2
+  shift 2
+  rm -f "$tmp/stall"
+  mkfifo "$tmp/stall"
+  (head -c $(($(stat -c %s "$src") / 3)) "$src"; sleep 30) >"$tmp/stall" &
+  local writer=$!
+  "$bin/nexus-replay" "$@" "$tmp/stall" >"$tmp/ostall" 2>&1 &
+  local pid=$!
+  sleep 1.5
+  kill -INT $pid
+  local waited=0
+  while kill -0 $pid 2>/dev/null && [ $waited -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+  kill -0 $pid 2>/dev/null && kill -9 $pid
+  wait $pid
+  local rc=$?
+  kill $writer 2>/dev/null
+  wait $writer 2>/dev/null
+  check "$name: Ctrl-C with a stalled writer stops (exit 130, within 10 s of the writer's 30)" test $rc -eq 130
+  check "$name: the summary covers what was read" bash -c "grep -qE '^  messages +[1-9]' '$tmp/ostall' || grep -qE 'messages +[1-9][0-9]* read' '$tmp/ostall'"
+}
+stalled "plain FIFO, 2 threads" "$tmp/big.itch" --quiet --threads 2
+gzip -1 -n -c "$tmp/big.itch" >"$tmp/big.itch.gz"
+stalled "gzip FIFO, 1 thread" "$tmp/big.itch.gz" --quiet
+stalled "LOBSTER export from a FIFO" "$tmp/big.itch" --quiet --lobster-out "$tmp/lostall" --levels 2 --symbols AAAA
+
+# The export reads standard input as '-', as the replay does.
+"$bin/nexus-replay" "$tmp/day.itch" --lobster-out "$tmp/lofile" --levels 5 --symbols AAAA,AAAB --date 2024-03-01 >/dev/null 2>&1
+"$bin/nexus-replay" - --lobster-out "$tmp/lostdin" --levels 5 --symbols AAAA,AAAB --date 2024-03-01 <"$tmp/day.itch" >"$tmp/o" 2>&1
+check "export from '-' exits 0 and writes the files the file gives" \
+  bash -c "test $? -eq 0 && test -n \"\$(ls '$tmp/lostdin')\" && diff -r '$tmp/lofile' '$tmp/lostdin' >/dev/null"
+
 echo "replay_test: $fails failed"
 exit $((fails > 0))

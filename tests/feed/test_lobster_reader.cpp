@@ -54,7 +54,8 @@ TEST_CASE("lobster reader: times are read as exact nanoseconds, at any precision
         {"34200.004241176", 34'200'004'241'176}, {"34200.00426064", 34'200'004'260'640}, {"34200.1", 34'200'100'000'000},
         {"34200", 34'200'000'000'000},           {"34200.", 34'200'000'000'000},          {".5", 500'000'000},
         {"0.000000001", 1},                      {"86400.000000000", 86'400'000'000'000}, {"7.123456789", 7'123'456'789},
-        {"57599.9999999999", 57'599'999'999'999}, {"034200.5", 34'200'500'000'000}};
+        {"57599.9999999999", 57'599'999'999'999}, {"034200.5", 34'200'500'000'000},
+        {"0000000000034200.5", 34'200'500'000'000}, {"000.25", 250'000'000}};
     for (const auto& [text, ns] : cases) {
         const std::string row = std::string(text) + ",5,0,100,10000,1\n";
         lob::MessageReader r("m.csv", row);
@@ -70,6 +71,27 @@ TEST_CASE("lobster reader: times are read as exact nanoseconds, at any precision
         CHECK_FALSE(r.next(m));
         CHECK_THAT(r.error(), Catch::Contains("time out of range"));
     }
+}
+
+TEST_CASE("lobster reader: leading zeros do not count as digits, a field shown in an error is printable", "[lobster][reader]") {
+    const std::string zeros = "34200.1,1,000000000000000000000000000005,0000000000000000000000100,000000000000000000010000,1\n";
+    lob::MessageReader ok("m.csv", zeros);
+    lob::Message m;
+    REQUIRE(ok.next(m));
+    CHECK(m.id == 5);
+    CHECK(m.size == 100);
+    CHECK(m.price == 10000);
+    const std::string nineteen = "34200.1,1,5,1234567890123456789,10000,1\n";
+    lob::MessageReader big("m.csv", nineteen);
+    CHECK_FALSE(big.next(m));
+    CHECK_THAT(big.error(), Catch::Contains("number out of range"));
+    std::string binary = "34200.1,1,5,";
+    for (int i = 0; i < 200; ++i) binary += static_cast<char>(i % 7 == 0 ? 0x01 : 0xC3);
+    binary += ",10000,1\n";
+    lob::MessageReader bin("m.csv", binary);
+    CHECK_FALSE(bin.next(m));
+    CHECK_THAT(bin.error(), Catch::Contains("\\x01\\xc3") && Catch::Contains("..."));
+    for (char c : bin.error()) CHECK((static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f));
 }
 
 TEST_CASE("lobster reader: message rows outside the format name the file, line and column", "[lobster][reader][bad]") {

@@ -73,7 +73,8 @@ public:
     Fields(std::string_view line, std::size_t pos, std::size_t column) noexcept
         : line_(line), p_(line.data() + pos), e_(line.data() + line.size()), column_(column) {}
 
-    // A decimal integer with an optional '-', at most 18 digits.
+    // A decimal integer with an optional '-', at most 18 significant digits
+    // (leading zeros are allowed and do not count).
     [[gnu::always_inline]] bool integer(std::int64_t& out) {
         if (!begin_field()) return false;
         const char* start = p_;
@@ -96,8 +97,11 @@ public:
         }
         if (p_ == digits || (p_ < e_ && *p_ != ',')) [[unlikely]]
             return fail_field(start, "not a number");
-        if (p_ - digits > 18) [[unlikely]]
-            return fail_field(start, "number out of range");
+        if (p_ - digits > 18) [[unlikely]] {
+            const char* significant = digits;
+            while (significant + 1 < p_ && *significant == '0') ++significant;
+            if (p_ - significant > 18) return fail_field(start, "number out of range");
+        }
         out = negative ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
         return true;
     }
@@ -123,9 +127,11 @@ public:
             }
         }
         std::int64_t whole = 0;
-        int whole_digits = 0;
+        int whole_digits = 0;  // significant ones: leading zeros do not count
+        bool any_whole = false;
         while (p_ < e_ && *p_ >= '0' && *p_ <= '9') {
-            if (++whole_digits <= 6) whole = whole * 10 + (*p_ - '0');
+            any_whole = true;
+            if ((whole_digits > 0 || *p_ != '0') && ++whole_digits <= 6) whole = whole * 10 + (*p_ - '0');
             ++p_;
         }
         std::int64_t frac = 0;
@@ -138,7 +144,7 @@ public:
                 ++p_;
             }
         }
-        if ((whole_digits == 0 && frac_digits == 0) || (p_ < e_ && *p_ != ','))
+        if ((!any_whole && frac_digits == 0) || (p_ < e_ && *p_ != ','))
             return fail_field(start, "not a time in seconds after midnight");
         for (int i = std::min(frac_digits, 9); i < 9; ++i) frac *= 10;
         if (whole_digits > 6 || whole * kNanosPerSecond + frac > kDayNanos)
@@ -178,8 +184,29 @@ private:
     bool fail_field(const char* start, const char* what) {
         const char* end = start;
         while (end < e_ && *end != ',') ++end;
-        problem_ = std::string(what) + ": '" + std::string(start, end) + "'";
+        problem_ = std::string(what) + ": '" + printable(start, end) + "'";
         return false;
+    }
+    // A field as it may be shown on a terminal: bytes outside printable
+    // ASCII as \xNN, and a long field cut (a binary file read as CSV has
+    // fields of any length and content).
+    static std::string printable(const char* start, const char* end) {
+        constexpr std::ptrdiff_t kShown = 40;
+        std::string out;
+        const std::ptrdiff_t shown = std::min(end - start, kShown);
+        for (std::ptrdiff_t i = 0; i < shown; ++i) {
+            const auto b = static_cast<unsigned char>(start[i]);
+            if (b >= 0x20 && b < 0x7f) {
+                out += start[i];
+            } else {
+                static constexpr char kHex[] = "0123456789abcdef";
+                out += "\\x";
+                out += kHex[b >> 4];
+                out += kHex[b & 15];
+            }
+        }
+        if (end - start > kShown) out += "...";
+        return out;
     }
     bool fail_columns() {
         problem_ = "expected " + std::to_string(expected_) + " columns, found " + std::to_string(count_columns());

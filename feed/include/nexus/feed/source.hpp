@@ -25,6 +25,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -108,9 +109,20 @@ inline bool stop_requested(const ReadOptions& opt) noexcept {
 // read() until `n` bytes or the end of the input. Returns the count, or -1
 // with errno set. An interrupted read is retried unless a stop was asked for
 // (then it returns what it has, and the caller sees the stop flag).
+// With a stop flag, a read waits in poll() with a short timeout first: the
+// signal that raised the flag may have arrived just before the read, or been
+// taken by another thread, and a pipe whose writer stalls would otherwise
+// keep the read blocked however long the writer waits.
 inline long read_some(int fd, std::uint8_t* p, std::size_t n, const ReadOptions& opt) {
+    constexpr int kStopCheckMs = 100;
     std::size_t got = 0;
     while (got < n) {
+        if (opt.stop != nullptr) {
+            if (stop_requested(opt)) break;
+            pollfd pfd{fd, POLLIN, 0};
+            const int ready = ::poll(&pfd, 1, kStopCheckMs);
+            if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+        }
         const ssize_t r = ::read(fd, p + got, n - got);
         if (r > 0) {
             got += static_cast<std::size_t>(r);
