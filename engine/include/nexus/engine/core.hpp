@@ -6,7 +6,7 @@
 // encoded as Sequenced Data packets, each preceded by the 4-byte user index
 // it is for) to `CoreOut::events`, and the public market data as ITCH 5.0 to
 // `CoreOut::itch`. The caller journals the command, applies it, commits the
-// journal, and only then releases both (see server.hpp). Replaying a journal
+// journal, and only then releases both (engine/src/shard.cpp). Replaying a journal
 // through a fresh ShardCore gives the same books, events and ITCH bytes.
 //
 // ITCH output per command:

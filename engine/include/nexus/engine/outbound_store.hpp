@@ -24,7 +24,7 @@
 // (8 bytes per 256 messages). Each record carries the offset of the same
 // user's previous one, so a replay from message N starts at the checkpoint
 // at or after N and walks back at most 256 records; it is served a chunk of
-// at most 256 messages at a time, as the client reads (server.hpp), through a
+// at most 256 messages at a time, as the client reads (engine/src/session.cpp), through a
 // 64 KiB read cache.
 //
 // Layout, little-endian. Header, 64 bytes: magic "NXOUTB01", u32 header size

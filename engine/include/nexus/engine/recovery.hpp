@@ -46,14 +46,10 @@
 #include "nexus/engine/journal.hpp"
 #include "nexus/engine/outbound_store.hpp"
 #include "nexus/engine/router.hpp"
+#include "nexus/engine/start_mode.hpp"
 #include "nexus/engine/venue.hpp"
 
 namespace nexus::engine {
-
-enum class StartMode : std::uint8_t {
-    Serve,    // recover, repair and open for appending
-    Inspect,  // read and check only (--recover-only)
-};
 
 struct Recovered {
     Manifest manifest;                   // with the configuration's description and today's counts
