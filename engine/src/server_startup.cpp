@@ -40,7 +40,7 @@ void ServerImpl::recover() {
     for (auto& s : shards_) cores.push_back(&s->core());
     Recovered r;
     try {
-        r = Recovery(cfg_, mode_, std::move(cores), router_, store_, std::move(itch)).run();
+        r = recover_journals(cfg_, mode_, std::move(cores), router_, store_, std::move(itch));
     } catch (...) {
         if (itch_file_.is_open()) std::filesystem::remove(itch_tmp);
         throw;
