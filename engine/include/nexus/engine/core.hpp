@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include <nexus/feed/synth.hpp>
+#include <nexus/feed/itch_encoder.hpp>
 #include <nexus/orderbook/book_set.hpp>
 
 #include "nexus/engine/config.hpp"
