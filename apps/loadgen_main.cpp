@@ -1,6 +1,6 @@
 // nexus-loadgen: drives nexus-engine over TCP and measures each order's round
 // trip, from the moment it was due to be sent to its answer (Accepted,
-// Replaced, Cancelled or Rejected), with the TSC (bench/harness/tsc.hpp).
+// Replaced, Cancelled or Rejected), with the TSC (nexus/timing/tsc.hpp).
 //
 // Open loop (--rate R): requests are due at fixed intervals whatever the
 // answers do, and latency is counted from the due time, so a stall in the
@@ -45,12 +45,12 @@
 #include <nexus/engine/client.hpp>
 #include <nexus/engine/config.hpp>
 
-#include "harness/stats.hpp"
-#include "harness/tsc.hpp"
+#include <nexus/timing/stats.hpp>
+#include <nexus/timing/tsc.hpp>
 
 namespace en = nexus::engine;
 namespace wire = nexus::engine::wire;
-namespace nb = nexus::bench;
+namespace nb = nexus::timing;
 
 namespace {
 

@@ -22,8 +22,7 @@
 #include <unistd.h>
 
 #include "common/impls.hpp"
-#include "harness/stats.hpp"
-#include "harness/tsc.hpp"
+#include "harness/timing.hpp"
 
 namespace nb = nexus::bench;
 using nb::Samples;

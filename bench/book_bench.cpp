@@ -25,8 +25,7 @@
 
 #include "common/book_flow.hpp"
 #include "harness/cli.hpp"
-#include "harness/stats.hpp"
-#include "harness/tsc.hpp"
+#include "harness/timing.hpp"
 #include "orderbook/random_ops.hpp"
 
 namespace nb = nexus::bench;

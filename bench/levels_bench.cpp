@@ -30,8 +30,7 @@
 
 #include "common/book_flow.hpp"
 #include "harness/cli.hpp"
-#include "harness/stats.hpp"
-#include "harness/tsc.hpp"
+#include "harness/timing.hpp"
 
 namespace nb = nexus::bench;
 using namespace nexus::orderbook;

@@ -30,8 +30,7 @@
 #include <nexus/orderbook/plain_book.hpp>
 #include <nexus/slab/slab.hpp>
 
-#include "harness/stats.hpp"
-#include "harness/tsc.hpp"
+#include "harness/timing.hpp"
 
 namespace nb = nexus::bench;
 namespace ob = nexus::orderbook;

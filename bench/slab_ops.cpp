@@ -18,8 +18,7 @@
 
 #include "common/impls.hpp"
 #include "harness/cli.hpp"
-#include "harness/stats.hpp"
-#include "harness/tsc.hpp"
+#include "harness/timing.hpp"
 
 namespace nb = nexus::bench;
 using nb::Samples;

@@ -17,7 +17,19 @@
 #include <vector>
 
 #include <nexus/engine/client.hpp>
+#include <nexus/engine/config.hpp>
+#include <nexus/engine/core.hpp>
+#include <nexus/engine/crc32c.hpp>
+#include <nexus/engine/dir_lock.hpp>
+#include <nexus/engine/journal.hpp>
+#include <nexus/engine/journal_format.hpp>
+#include <nexus/engine/outbound_store.hpp>
+#include <nexus/engine/protocol.hpp>
+#include <nexus/engine/recovery.hpp>
+#include <nexus/engine/router.hpp>
 #include <nexus/engine/server.hpp>
+#include <nexus/engine/venue.hpp>
+#include <spdlog/spdlog.h>
 #include <nexus/feed/itch_books.hpp>
 #include <nexus/feed/source.hpp>
 

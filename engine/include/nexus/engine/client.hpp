@@ -110,13 +110,15 @@ public:
     Received receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
-            if (in_.size() >= 2) {
-                const std::size_t len = static_cast<std::size_t>(wire::get_be(in_.data(), 2));
-                if (len >= 1 && in_.size() >= 2 + len) {
+            namespace f = wire::layout::packet;
+            if (in_.size() >= f::length.width) {
+                const std::size_t len = static_cast<std::size_t>(wire::get(in_.data(), f::length));
+                const std::size_t end = f::length.width + len;
+                if (len >= f::type.width && in_.size() >= end) {
                     Received r;
-                    r.packet = static_cast<char>(in_[2]);
-                    r.payload.assign(in_.begin() + 3, in_.begin() + static_cast<std::ptrdiff_t>(2 + len));
-                    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(2 + len));
+                    r.packet = wire::get_char(in_.data(), f::type);
+                    r.payload.assign(in_.begin() + f::header, in_.begin() + static_cast<std::ptrdiff_t>(end));
+                    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(end));
                     if (r.packet == wire::kSequenced) r.msg = wire::decode_outbound(r.payload);
                     return r;
                 }

@@ -24,7 +24,7 @@
 // (8 bytes per 256 messages). Each record carries the offset of the same
 // user's previous one, so a replay from message N starts at the checkpoint
 // at or after N and walks back at most 256 records; it is served a chunk of
-// at most 256 messages at a time, as the client reads (server.hpp), through a
+// at most 256 messages at a time, as the client reads (engine/src/session.cpp), through a
 // 64 KiB read cache.
 //
 // Layout, little-endian. Header, 64 bytes: magic "NXOUTB01", u32 header size
@@ -62,28 +62,9 @@ constexpr std::size_t kRecordHead = 32;
 constexpr std::size_t kMaxPacket = 256;  // far above any Sequenced Data packet; a larger length is damage
 constexpr std::uint8_t kFromValidation = 255;
 
-inline void encode_header(std::uint64_t venue, std::uint64_t created_ns, std::uint8_t* out) noexcept {
-    using journal_format::put;
-    std::memset(out, 0, kHeaderSize);
-    std::memcpy(out, kMagic, 8);
-    put<std::uint32_t>(out + 8, kHeaderSize);
-    put<std::uint32_t>(out + 12, kRecordHead);
-    put(out + 16, venue);
-    put(out + 24, created_ns);
-    put(out + 60, crc32c(out, 60));
-}
+void encode_header(std::uint64_t venue, std::uint64_t created_ns, std::uint8_t* out) noexcept;
 // Returns what is wrong, or "".
-inline std::string decode_header(const std::uint8_t* p, std::size_t n, std::uint64_t& venue) {
-    using journal_format::get;
-    if (n < 8 || std::memcmp(p, kMagic, 6) != 0) return "offset 0: not a nexus outbound store (bad magic)";
-    if (std::memcmp(p + 6, kMagic + 6, 2) != 0)
-        return "offset 0: outbound store format " + std::string(reinterpret_cast<const char*>(p) + 6, 2) + "; this engine reads 01";
-    if (n < kHeaderSize) return "offset 0: header cut short";
-    if (get<std::uint32_t>(p + 60) != crc32c(p, 60)) return "offset 0: damaged header (checksum mismatch)";
-    if (get<std::uint32_t>(p + 8) != kHeaderSize || get<std::uint32_t>(p + 12) != kRecordHead) return "offset 8: unexpected sizes";
-    venue = get<std::uint64_t>(p + 16);
-    return "";
-}
+std::string decode_header(const std::uint8_t* p, std::size_t n, std::uint64_t& venue);
 
 struct Record {
     std::uint64_t offset = 0;
@@ -120,54 +101,19 @@ inline std::string outbound_path(const std::string& dir) { return dir + "/outbou
 // Reads an outbound store from its start, record by record (recovery).
 class OutboundScanner {
 public:
-    explicit OutboundScanner(const std::string& path) : file_(path, O_RDONLY) {
-        file_size_ = file_.size();
-        std::uint8_t head[outbound_format::kHeaderSize];
-        const std::size_t n = file_.read_some(head, sizeof head);
-        if (n == 0) throw JournalError(path + ": empty (0 bytes; the store has at least its 64-byte header): emptied or replaced");
-        if (const std::string bad = outbound_format::decode_header(head, n, venue_); !bad.empty()) throw JournalError(path + ": " + bad);
-        good_bytes_ = outbound_format::kHeaderSize;
-        buf_.resize(1 << 20);
-    }
+    explicit OutboundScanner(const std::string& path);
     [[nodiscard]] std::uint64_t venue() const noexcept { return venue_; }
     [[nodiscard]] const std::string& path() const noexcept { return file_.path(); }
 
     // The next record (its packet valid until the next call); false at the
     // end, where torn_bytes() says what incomplete record was left.
-    bool next(outbound_format::Record& r) {
-        for (;;) {
-            const auto st = outbound_format::decode_record(buf_.data() + pos_, end_ - pos_, r);
-            if (st == outbound_format::Status::Good) break;
-            if (st == outbound_format::Status::Damaged)
-                throw JournalError(file_.path() + ": offset " + std::to_string(good_bytes_) + ": record " + std::to_string(records_ + 1) +
-                                   " is damaged (impossible length or checksum mismatch): not a torn write");
-            if (!refill()) return false;
-        }
-        r.offset = good_bytes_;
-        const std::uint32_t expected = static_cast<std::uint32_t>(records_ + 1);
-        if (r.number != expected)
-            throw JournalError(file_.path() + ": offset " + std::to_string(good_bytes_) + ": record number " + std::to_string(r.number) +
-                               " where " + std::to_string(expected) + " belongs: " +
-                               (r.number < expected ? "a record repeated or moved" : "records cut out or moved"));
-        const std::size_t size = outbound_format::kRecordHead + r.packet.size();
-        pos_ += size;
-        good_bytes_ += size;
-        ++records_;
-        return true;
-    }
+    bool next(outbound_format::Record& r);
     [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
     [[nodiscard]] std::uint64_t good_bytes() const noexcept { return good_bytes_; }
     [[nodiscard]] std::uint64_t torn_bytes() const noexcept { return file_size_ - good_bytes_; }
 
 private:
-    bool refill() {
-        std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
-        end_ -= pos_;
-        pos_ = 0;
-        const std::size_t got = file_.read_some(buf_.data() + end_, buf_.size() - end_);
-        end_ += got;
-        return got > 0;
-    }
+    bool refill();
     PosixFile file_;
     std::uint64_t venue_ = 0, file_size_ = 0, good_bytes_ = 0, records_ = 0;
     std::vector<std::uint8_t> buf_;
@@ -181,71 +127,23 @@ public:
     explicit OutboundStore(std::size_t users) : users_(users) {}
 
     // A new store file with its header.
-    void create(const std::string& path, std::uint64_t venue, std::uint64_t created_ns, SyncPolicy policy) {
-        file_ = PosixFile(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND);
-        std::uint8_t head[outbound_format::kHeaderSize];
-        outbound_format::encode_header(venue, created_ns, head);
-        file_.write_all(head, sizeof head);
-        file_.datasync();
-        file_bytes_ = sizeof head;
-        policy_ = policy;
-    }
+    void create(const std::string& path, std::uint64_t venue, std::uint64_t created_ns, SyncPolicy policy);
     // The scanned file, for appending after its last good record (any torn
     // tail already cut).
-    void open_existing(const std::string& path, std::uint64_t good_bytes, SyncPolicy policy) {
-        file_ = PosixFile(path, O_RDWR | O_APPEND);
-        file_bytes_ = good_bytes;
-        policy_ = policy;
-    }
+    void open_existing(const std::string& path, std::uint64_t good_bytes, SyncPolicy policy);
     // Without a file (--recover-only): appends are counted and dropped.
     [[nodiscard]] bool has_file() const noexcept { return file_.is_open(); }
 
     // Recovery: checks that the scanned record continues its user's stream,
     // and indexes it. Returns what is wrong, or "".
-    std::string index(const outbound_format::Record& r) {
-        if (r.user >= users_.size())
-            return "names user " + std::to_string(r.user + 1) + " of a configuration with " + std::to_string(users_.size());
-        UserIndex& u = users_[r.user];
-        if (r.seq != u.next || r.prev != u.last)
-            return "is message " + std::to_string(r.seq) + " of its user's stream (previous at offset " + std::to_string(r.prev) +
-                   ") where message " + std::to_string(u.next) + " (previous at offset " + std::to_string(u.last) + ") belongs";
-        note(u, r.offset);
-        ++records_;
-        return "";
-    }
+    std::string index(const outbound_format::Record& r);
 
     // Appends a packet to `user`'s stream; returns its number. It reaches the
     // file at the next commit(), which must come before the packet is sent.
-    std::uint64_t append(std::uint32_t user, std::uint8_t source, std::span<const std::uint8_t> packet) {
-        using journal_format::put;
-        UserIndex& u = users_[user];
-        const std::uint64_t offset = file_bytes_ + buf_.size();
-        const std::size_t at = buf_.size();
-        buf_.resize(at + outbound_format::kRecordHead + packet.size());
-        std::uint8_t* p = buf_.data() + at;
-        put(p + 4, static_cast<std::uint16_t>(packet.size()));
-        p[6] = source;
-        p[7] = 0;
-        put(p + 8, user);
-        put(p + 12, static_cast<std::uint32_t>(++records_));
-        put(p + 16, u.next);
-        put(p + 24, u.last);
-        std::memcpy(p + outbound_format::kRecordHead, packet.data(), packet.size());
-        put(p, crc32c(p + 4, outbound_format::kRecordHead - 4 + packet.size()));
-        const std::uint64_t seq = u.next;
-        note(u, offset);
-        if (!file_.is_open()) buf_.clear();
-        return seq;
-    }
+    std::uint64_t append(std::uint32_t user, std::uint8_t source, std::span<const std::uint8_t> packet);
     [[nodiscard]] bool pending() const noexcept { return !buf_.empty(); }
     // Writes what was appended (and fdatasyncs under `sync fsync`).
-    void commit() {
-        if (buf_.empty()) return;
-        file_.write_all(buf_.data(), buf_.size());
-        if (policy_ == SyncPolicy::Fsync) file_.datasync();
-        file_bytes_ += buf_.size();
-        buf_.clear();
-    }
+    void commit();
 
     // The number the user's next message will get.
     [[nodiscard]] std::uint64_t next_seq(std::uint32_t user) const noexcept { return users_[user].next; }
@@ -256,31 +154,7 @@ public:
     // the 256-message chunk that holds it (or to the stream's end); returns
     // the number after the last one appended. Throws JournalError if the
     // file does not hold what the index says (damage while running).
-    std::uint64_t read_chunk(std::uint32_t user, std::uint64_t from, std::vector<std::uint8_t>& out) {
-        const UserIndex& u = users_[user];
-        if (from >= u.next) return u.next;
-        const std::uint64_t chunk = (from - 1) / kCheckpointEvery;
-        const std::uint64_t last = std::min((chunk + 1) * kCheckpointEvery, u.next - 1);
-        std::uint64_t offset = last == u.next - 1 ? u.last : u.checkpoints[chunk];
-        walk_.clear();
-        scratch_.clear();
-        for (std::uint64_t seq = last;; --seq) {
-            outbound_format::Record r;
-            read_at(offset, r);
-            if (r.user != user || r.seq != seq)
-                throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": expected message " + std::to_string(seq) +
-                                   " of user " + std::to_string(user + 1) + ", found message " + std::to_string(r.seq) + " of user " +
-                                   std::to_string(r.user + 1));
-            walk_.push_back({scratch_.size(), r.packet.size()});
-            scratch_.insert(scratch_.end(), r.packet.begin(), r.packet.end());
-            if (seq == from) break;
-            offset = r.prev;
-        }
-        for (auto it = walk_.rbegin(); it != walk_.rend(); ++it)
-            out.insert(out.end(), scratch_.begin() + static_cast<std::ptrdiff_t>(it->first),
-                       scratch_.begin() + static_cast<std::ptrdiff_t>(it->first + it->second));
-        return last + 1;
-    }
+    std::uint64_t read_chunk(std::uint32_t user, std::uint64_t from, std::vector<std::uint8_t>& out);
 
 private:
     struct UserIndex {
@@ -295,27 +169,7 @@ private:
     }
     // The record at `offset`: from the pending buffer, or from the file
     // through the read cache.
-    void read_at(std::uint64_t offset, outbound_format::Record& r) {
-        outbound_format::Status st;
-        if (offset >= file_bytes_) {
-            const std::size_t at = offset - file_bytes_;
-            st = at < buf_.size() ? outbound_format::decode_record(buf_.data() + at, buf_.size() - at, r) : outbound_format::Status::Incomplete;
-        } else {
-            st = from_cache(offset, r);
-            if (st == outbound_format::Status::Incomplete) {
-                // Load the 64 KiB that end just past this record: a backward
-                // walk finds the user's earlier records there too.
-                const std::uint64_t end = offset + outbound_format::kRecordHead + outbound_format::kMaxPacket;
-                cache_.resize(1 << 16);
-                cache_at_ = end > cache_.size() ? end - cache_.size() : 0;
-                cache_len_ = file_.pread_some(cache_.data(), cache_.size(), cache_at_);
-                st = from_cache(offset, r);
-            }
-        }
-        if (st != outbound_format::Status::Good)
-            throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": damaged or missing record while replaying");
-        r.offset = offset;
-    }
+    void read_at(std::uint64_t offset, outbound_format::Record& r);
     outbound_format::Status from_cache(std::uint64_t offset, outbound_format::Record& r) const noexcept {
         if (offset < cache_at_ || offset >= cache_at_ + cache_len_) return outbound_format::Status::Incomplete;
         const std::size_t at = offset - cache_at_;

@@ -115,9 +115,10 @@ private:
 
 // fsync(2) of a directory, so that files created or renamed in it survive a
 // power loss.
-inline void sync_directory(const std::string& dir) {
-    PosixFile d(dir, O_RDONLY | O_DIRECTORY);
-    if (::fsync(d.fd()) != 0) d.fail("fsync of the directory failed");
-}
+void sync_directory(const std::string& dir);
+
+// write(2) of all n bytes (retried after EINTR and short writes); throws
+// std::runtime_error naming `what` if the write fails.
+void write_fd_all(int fd, const std::uint8_t* p, std::size_t n, const std::string& what);
 
 }  // namespace nexus::engine

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,8 +81,115 @@ constexpr char kServerHeartbeat = 'H';
 constexpr char kEndOfSession = 'Z';
 constexpr char kDebug = '+';
 
-constexpr std::size_t kLoginPayload = 6 + 10 + 10 + 20;  // user, password, session, sequence
-constexpr std::size_t kLoginAcceptedPayload = 10 + 20;   // session, sequence
+// ---- message layouts ----------------------------------------------------------
+
+// Where a field lies in its message: offset and width in bytes. Every
+// message's fields are listed once, here; the encoders and decoders below
+// read and write only through these tables (docs/protocol.md shows the same
+// layouts for people).
+struct Field {
+    std::size_t offset;
+    std::size_t width;
+};
+
+namespace layout {
+
+// True if `fields`, in order, cover [0, size) with no gap and no overlap.
+constexpr bool tiles(std::initializer_list<Field> fields, std::size_t size) {
+    std::size_t at = 0;
+    for (const Field& f : fields) {
+        if (f.offset != at || f.width == 0) return false;
+        at += f.width;
+    }
+    return at == size;
+}
+
+// Every packet: a big-endian length (of the type byte and the payload), the
+// type byte, the payload.
+namespace packet {
+constexpr Field length{0, 2}, type{2, 1};
+constexpr std::size_t header = 3;
+static_assert(tiles({length, type}, header));
+}  // namespace packet
+
+// Login Request payload (text fields, space-padded; sequence right-justified digits).
+namespace login {
+constexpr Field user{0, 6}, password{6, 10}, session{16, 10}, sequence{26, 20};
+constexpr std::size_t size = 46;
+static_assert(tiles({user, password, session, sequence}, size));
+}  // namespace login
+// Login Accepted payload.
+namespace login_accepted {
+constexpr Field session{0, 10}, sequence{10, 20};
+constexpr std::size_t size = 30;
+static_assert(tiles({session, sequence}, size));
+}  // namespace login_accepted
+// Login Rejected payload.
+namespace login_rejected {
+constexpr Field reason{0, 1};
+constexpr std::size_t size = 1;
+}  // namespace login_rejected
+
+// Order messages, client to server (the Unsequenced payload).
+namespace enter {
+constexpr Field type{0, 1}, token{1, 8}, side{9, 1}, qty{10, 4}, symbol{14, 8}, price{22, 4}, tif{26, 1}, order_type{27, 1},
+    post_only{28, 1}, stp{29, 1};
+constexpr std::size_t size = 30;
+static_assert(tiles({type, token, side, qty, symbol, price, tif, order_type, post_only, stp}, size));
+}  // namespace enter
+namespace replace {
+constexpr Field type{0, 1}, token{1, 8}, new_token{9, 8}, qty{17, 4}, price{21, 4};
+constexpr std::size_t size = 25;
+static_assert(tiles({type, token, new_token, qty, price}, size));
+}  // namespace replace
+namespace cancel {
+constexpr Field type{0, 1}, token{1, 8}, qty{9, 4};
+constexpr std::size_t size = 13;
+static_assert(tiles({type, token, qty}, size));
+}  // namespace cancel
+
+// Order messages, server to client (the Sequenced payload).
+namespace accepted {
+constexpr Field type{0, 1}, ts{1, 8}, token{9, 8}, side{17, 1}, qty{18, 4}, symbol{22, 8}, price{30, 4}, tif{34, 1},
+    order_type{35, 1}, ref{36, 8};
+constexpr std::size_t size = 44;
+static_assert(tiles({type, ts, token, side, qty, symbol, price, tif, order_type, ref}, size));
+}  // namespace accepted
+namespace replaced {
+constexpr Field type{0, 1}, ts{1, 8}, token{9, 8}, prev_token{17, 8}, side{25, 1}, qty{26, 4}, symbol{30, 8}, price{38, 4},
+    ref{42, 8};
+constexpr std::size_t size = 50;
+static_assert(tiles({type, ts, token, prev_token, side, qty, symbol, price, ref}, size));
+}  // namespace replaced
+namespace cancelled {
+constexpr Field type{0, 1}, ts{1, 8}, token{9, 8}, qty{17, 4}, reason{21, 1};
+constexpr std::size_t size = 22;
+static_assert(tiles({type, ts, token, qty, reason}, size));
+}  // namespace cancelled
+namespace executed {
+constexpr Field type{0, 1}, ts{1, 8}, token{9, 8}, qty{17, 4}, price{21, 4}, liquidity{25, 1}, match{26, 8};
+constexpr std::size_t size = 34;
+static_assert(tiles({type, ts, token, qty, price, liquidity, match}, size));
+}  // namespace executed
+namespace rejected {
+constexpr Field type{0, 1}, ts{1, 8}, token{9, 8}, reason{17, 1};
+constexpr std::size_t size = 18;
+static_assert(tiles({type, ts, token, reason}, size));
+}  // namespace rejected
+
+}  // namespace layout
+
+// Field access through a layout: numbers big-endian, letters one byte,
+// byte strings (symbols) as they are.
+inline std::uint64_t get(const std::uint8_t* m, Field f) noexcept { return get_be(m + f.offset, static_cast<int>(f.width)); }
+inline void put(std::uint8_t* m, Field f, std::uint64_t v) noexcept { put_be(m + f.offset, v, static_cast<int>(f.width)); }
+inline char get_char(const std::uint8_t* m, Field f) noexcept { return static_cast<char>(m[f.offset]); }
+inline void put_char(std::uint8_t* m, Field f, char c) noexcept { m[f.offset] = static_cast<std::uint8_t>(c); }
+inline void get_bytes(const std::uint8_t* m, Field f, char* out) noexcept { std::memcpy(out, m + f.offset, f.width); }
+inline void put_bytes(std::uint8_t* m, Field f, const char* in) noexcept { std::memcpy(m + f.offset, in, f.width); }
+
+constexpr std::size_t kLoginPayload = layout::login::size;
+constexpr std::size_t kLoginAcceptedPayload = layout::login_accepted::size;
 // The longest packet a client may send (the login request); a length field
 // above it is refused at once, before any of the body is read.
 constexpr std::size_t kMaxInboundLength = 1 + kLoginPayload;
@@ -92,9 +200,9 @@ constexpr std::size_t kMaxOutboundLength = 128;
 constexpr char kEnterOrder = 'O';
 constexpr char kReplaceOrder = 'U';
 constexpr char kCancelOrder = 'X';
-constexpr std::size_t kEnterOrderSize = 1 + 8 + 1 + 4 + 8 + 4 + 1 + 1 + 1 + 1;  // 30
-constexpr std::size_t kReplaceOrderSize = 1 + 8 + 8 + 4 + 4;                   // 25
-constexpr std::size_t kCancelOrderSize = 1 + 8 + 4;                            // 13
+constexpr std::size_t kEnterOrderSize = layout::enter::size;
+constexpr std::size_t kReplaceOrderSize = layout::replace::size;
+constexpr std::size_t kCancelOrderSize = layout::cancel::size;
 
 // Order messages, server to client (first byte of the Sequenced payload).
 constexpr char kAccepted = 'A';
@@ -102,11 +210,11 @@ constexpr char kReplaced = 'U';
 constexpr char kCancelled = 'C';
 constexpr char kExecuted = 'E';
 constexpr char kRejected = 'J';
-constexpr std::size_t kAcceptedSize = 1 + 8 + 8 + 1 + 4 + 8 + 4 + 1 + 1 + 8;  // 44
-constexpr std::size_t kReplacedSize = 1 + 8 + 8 + 8 + 1 + 4 + 8 + 4 + 8;      // 50
-constexpr std::size_t kCancelledSize = 1 + 8 + 8 + 4 + 1;                     // 22
-constexpr std::size_t kExecutedSize = 1 + 8 + 8 + 4 + 4 + 1 + 8;              // 34
-constexpr std::size_t kRejectedSize = 1 + 8 + 8 + 1;                          // 18
+constexpr std::size_t kAcceptedSize = layout::accepted::size;
+constexpr std::size_t kReplacedSize = layout::replaced::size;
+constexpr std::size_t kCancelledSize = layout::cancelled::size;
+constexpr std::size_t kExecutedSize = layout::executed::size;
+constexpr std::size_t kRejectedSize = layout::rejected::size;
 
 // Reject reasons (the Rejected message's last byte).
 namespace reason {
@@ -189,15 +297,15 @@ inline Inbound decode_order(std::span<const std::uint8_t> m) noexcept {
                 return in;
             }
             in.kind = InKind::Enter;
-            in.enter.token = get_be(p + 1, 8);
-            in.enter.side = static_cast<char>(p[9]);
-            in.enter.qty = static_cast<std::uint32_t>(get_be(p + 10, 4));
-            std::memcpy(in.enter.symbol.data(), p + 14, 8);
-            in.enter.price = static_cast<std::uint32_t>(get_be(p + 22, 4));
-            in.enter.tif = static_cast<char>(p[26]);
-            in.enter.type = static_cast<char>(p[27]);
-            in.enter.post_only = static_cast<char>(p[28]);
-            in.enter.stp = static_cast<char>(p[29]);
+            in.enter.token = get(p, layout::enter::token);
+            in.enter.side = get_char(p, layout::enter::side);
+            in.enter.qty = static_cast<std::uint32_t>(get(p, layout::enter::qty));
+            get_bytes(p, layout::enter::symbol, in.enter.symbol.data());
+            in.enter.price = static_cast<std::uint32_t>(get(p, layout::enter::price));
+            in.enter.tif = get_char(p, layout::enter::tif);
+            in.enter.type = get_char(p, layout::enter::order_type);
+            in.enter.post_only = get_char(p, layout::enter::post_only);
+            in.enter.stp = get_char(p, layout::enter::stp);
             return in;
         case kReplaceOrder:
             if (m.size() != kReplaceOrderSize) {
@@ -205,10 +313,10 @@ inline Inbound decode_order(std::span<const std::uint8_t> m) noexcept {
                 return in;
             }
             in.kind = InKind::Replace;
-            in.replace.token = get_be(p + 1, 8);
-            in.replace.new_token = get_be(p + 9, 8);
-            in.replace.qty = static_cast<std::uint32_t>(get_be(p + 17, 4));
-            in.replace.price = static_cast<std::uint32_t>(get_be(p + 21, 4));
+            in.replace.token = get(p, layout::replace::token);
+            in.replace.new_token = get(p, layout::replace::new_token);
+            in.replace.qty = static_cast<std::uint32_t>(get(p, layout::replace::qty));
+            in.replace.price = static_cast<std::uint32_t>(get(p, layout::replace::price));
             return in;
         case kCancelOrder:
             if (m.size() != kCancelOrderSize) {
@@ -216,8 +324,8 @@ inline Inbound decode_order(std::span<const std::uint8_t> m) noexcept {
                 return in;
             }
             in.kind = InKind::Cancel;
-            in.cancel.token = get_be(p + 1, 8);
-            in.cancel.qty = static_cast<std::uint32_t>(get_be(p + 9, 4));
+            in.cancel.token = get(p, layout::cancel::token);
+            in.cancel.qty = static_cast<std::uint32_t>(get(p, layout::cancel::qty));
             return in;
         default:
             in.error = "unknown order message type";
@@ -245,15 +353,16 @@ public:
     // Examines buf[pos..end); on Packet, advances `consumed` past it.
     Status next(std::span<const std::uint8_t> buf, std::size_t& consumed, Packet& out) {
         const std::size_t avail = buf.size() - consumed;
-        if (avail < 2) return Status::NeedMore;
+        if (avail < layout::packet::length.width) return Status::NeedMore;
         const std::uint8_t* p = buf.data() + consumed;
-        const std::size_t len = static_cast<std::size_t>(get_be(p, 2));
+        namespace f = layout::packet;
+        const std::size_t len = static_cast<std::size_t>(get(p, f::length));
         if (len == 0) return fail("zero packet length");
         if (len > max_) return fail("packet length above the maximum");
-        if (avail < 2 + len) return Status::NeedMore;
-        out.type = static_cast<char>(p[2]);
-        out.payload = std::span<const std::uint8_t>(p + 3, len - 1);
-        consumed += 2 + len;
+        if (avail < f::length.width + len) return Status::NeedMore;
+        out.type = get_char(p, f::type);
+        out.payload = std::span<const std::uint8_t>(p + f::header, len - f::type.width);
+        consumed += f::length.width + len;
         return Status::Packet;
     }
     [[nodiscard]] const char* error() const noexcept { return error_; }
@@ -286,15 +395,15 @@ inline bool parse_numeric(std::span<const std::uint8_t> f, std::uint64_t& out) n
 // Parses a login request payload; returns what is wrong with it, or nullptr.
 inline const char* decode_login(std::span<const std::uint8_t> pl, Login& out) {
     if (pl.size() != kLoginPayload) return "login request of the wrong length";
-    auto field = [&](std::size_t off, std::size_t n) {
-        std::string s(reinterpret_cast<const char*>(pl.data() + off), n);
+    auto field = [&](Field f) {
+        std::string s(reinterpret_cast<const char*>(pl.data() + f.offset), f.width);
         while (!s.empty() && s.back() == ' ') s.pop_back();
         return s;
     };
-    out.user = field(0, 6);
-    out.password = field(6, 10);
-    out.session = field(16, 10);
-    if (!parse_numeric(pl.subspan(26, 20), out.sequence)) return "login request: the requested sequence number is not a number";
+    out.user = field(layout::login::user);
+    out.password = field(layout::login::password);
+    out.session = field(layout::login::session);
+    if (!parse_numeric(pl.subspan(layout::login::sequence.offset, layout::login::sequence.width), out.sequence)) return "login request: the requested sequence number is not a number";
     return nullptr;
 }
 
@@ -305,9 +414,10 @@ struct LoginAccepted {
 };
 inline bool decode_login_accepted(std::span<const std::uint8_t> pl, LoginAccepted& out) {
     if (pl.size() != kLoginAcceptedPayload) return false;
-    out.session.assign(reinterpret_cast<const char*>(pl.data()), 10);
+    const Field session = layout::login_accepted::session, sequence = layout::login_accepted::sequence;
+    out.session.assign(reinterpret_cast<const char*>(pl.data() + session.offset), session.width);
     while (!out.session.empty() && out.session.back() == ' ') out.session.pop_back();
-    return parse_numeric(pl.subspan(10, 20), out.sequence);
+    return parse_numeric(pl.subspan(sequence.offset, sequence.width), out.sequence);
 }
 
 // ---- encoding ------------------------------------------------------------------
@@ -330,48 +440,51 @@ public:
     // sequence: the first message wanted (1: the whole stream), 0: only new ones.
     void login(std::string_view user, std::string_view password, std::string_view session = "", std::uint64_t sequence = 0) {
         std::uint8_t* p = begin(kLoginRequest, kLoginPayload);
-        text(p, user, 6);
-        text(p + 6, password, 10);
-        text(p + 16, session, 10);
-        text(p + 26, std::to_string(sequence), 20, true);
+        text(p, layout::login::user, user);
+        text(p, layout::login::password, password);
+        text(p, layout::login::session, session);
+        text(p, layout::login::sequence, std::to_string(sequence), true);
     }
     void enter(const EnterOrder& o) {
         std::uint8_t* p = begin(kUnsequenced, kEnterOrderSize);
-        p[0] = kEnterOrder;
-        put_be(p + 1, o.token, 8);
-        p[9] = static_cast<std::uint8_t>(o.side);
-        put_be(p + 10, o.qty, 4);
-        std::memcpy(p + 14, o.symbol.data(), 8);
-        put_be(p + 22, o.price, 4);
-        p[26] = static_cast<std::uint8_t>(o.tif);
-        p[27] = static_cast<std::uint8_t>(o.type);
-        p[28] = static_cast<std::uint8_t>(o.post_only);
-        p[29] = static_cast<std::uint8_t>(o.stp);
+        namespace f = layout::enter;
+        put_char(p, f::type, kEnterOrder);
+        put(p, f::token, o.token);
+        put_char(p, f::side, o.side);
+        put(p, f::qty, o.qty);
+        put_bytes(p, f::symbol, o.symbol.data());
+        put(p, f::price, o.price);
+        put_char(p, f::tif, o.tif);
+        put_char(p, f::order_type, o.type);
+        put_char(p, f::post_only, o.post_only);
+        put_char(p, f::stp, o.stp);
     }
     void replace(const ReplaceOrder& o) {
         std::uint8_t* p = begin(kUnsequenced, kReplaceOrderSize);
-        p[0] = kReplaceOrder;
-        put_be(p + 1, o.token, 8);
-        put_be(p + 9, o.new_token, 8);
-        put_be(p + 17, o.qty, 4);
-        put_be(p + 21, o.price, 4);
+        namespace f = layout::replace;
+        put_char(p, f::type, kReplaceOrder);
+        put(p, f::token, o.token);
+        put(p, f::new_token, o.new_token);
+        put(p, f::qty, o.qty);
+        put(p, f::price, o.price);
     }
     void cancel(const CancelOrder& o) {
         std::uint8_t* p = begin(kUnsequenced, kCancelOrderSize);
-        p[0] = kCancelOrder;
-        put_be(p + 1, o.token, 8);
-        put_be(p + 9, o.qty, 4);
+        namespace f = layout::cancel;
+        put_char(p, f::type, kCancelOrder);
+        put(p, f::token, o.token);
+        put(p, f::qty, o.qty);
     }
 
     // Server side.
     void login_accepted(std::string_view session, std::uint64_t next_seq) {
         std::uint8_t* p = begin(kLoginAccepted, kLoginAcceptedPayload);
-        text(p, session, 10);
-        text(p + 10, std::to_string(next_seq), 20, true);
+        text(p, layout::login_accepted::session, session);
+        text(p, layout::login_accepted::sequence, std::to_string(next_seq), true);
     }
     void login_rejected(char why) {
-        std::uint8_t* p = begin(kLoginRejected, 1);
-        p[0] = static_cast<std::uint8_t>(why);
+        std::uint8_t* p = begin(kLoginRejected, layout::login_rejected::size);
+        put_char(p, layout::login_rejected::reason, why);
     }
     void debug(std::string_view text_) {
         const std::size_t n = text_.size() < kMaxOutboundLength - 1 ? text_.size() : kMaxOutboundLength - 1;
@@ -381,55 +494,60 @@ public:
     void accepted(std::uint64_t ts, std::uint64_t token, char side, std::uint32_t qty, const Symbol& sym,
                   std::uint32_t price, char tif, char type, std::uint64_t ref) {
         std::uint8_t* p = begin(kSequenced, kAcceptedSize);
-        p[0] = kAccepted;
-        put_be(p + 1, ts, 8);
-        put_be(p + 9, token, 8);
-        p[17] = static_cast<std::uint8_t>(side);
-        put_be(p + 18, qty, 4);
-        std::memcpy(p + 22, sym.data(), 8);
-        put_be(p + 30, price, 4);
-        p[34] = static_cast<std::uint8_t>(tif);
-        p[35] = static_cast<std::uint8_t>(type);
-        put_be(p + 36, ref, 8);
+        namespace f = layout::accepted;
+        put_char(p, f::type, kAccepted);
+        put(p, f::ts, ts);
+        put(p, f::token, token);
+        put_char(p, f::side, side);
+        put(p, f::qty, qty);
+        put_bytes(p, f::symbol, sym.data());
+        put(p, f::price, price);
+        put_char(p, f::tif, tif);
+        put_char(p, f::order_type, type);
+        put(p, f::ref, ref);
     }
     void replaced(std::uint64_t ts, std::uint64_t token, std::uint64_t prev_token, char side, std::uint32_t qty,
                   const Symbol& sym, std::uint32_t price, std::uint64_t ref) {
         std::uint8_t* p = begin(kSequenced, kReplacedSize);
-        p[0] = kReplaced;
-        put_be(p + 1, ts, 8);
-        put_be(p + 9, token, 8);
-        put_be(p + 17, prev_token, 8);
-        p[25] = static_cast<std::uint8_t>(side);
-        put_be(p + 26, qty, 4);
-        std::memcpy(p + 30, sym.data(), 8);
-        put_be(p + 38, price, 4);
-        put_be(p + 42, ref, 8);
+        namespace f = layout::replaced;
+        put_char(p, f::type, kReplaced);
+        put(p, f::ts, ts);
+        put(p, f::token, token);
+        put(p, f::prev_token, prev_token);
+        put_char(p, f::side, side);
+        put(p, f::qty, qty);
+        put_bytes(p, f::symbol, sym.data());
+        put(p, f::price, price);
+        put(p, f::ref, ref);
     }
     void cancelled(std::uint64_t ts, std::uint64_t token, std::uint32_t qty, char why) {
         std::uint8_t* p = begin(kSequenced, kCancelledSize);
-        p[0] = kCancelled;
-        put_be(p + 1, ts, 8);
-        put_be(p + 9, token, 8);
-        put_be(p + 17, qty, 4);
-        p[21] = static_cast<std::uint8_t>(why);
+        namespace f = layout::cancelled;
+        put_char(p, f::type, kCancelled);
+        put(p, f::ts, ts);
+        put(p, f::token, token);
+        put(p, f::qty, qty);
+        put_char(p, f::reason, why);
     }
     void executed(std::uint64_t ts, std::uint64_t token, std::uint32_t qty, std::uint32_t price, char liquidity,
                   std::uint64_t match) {
         std::uint8_t* p = begin(kSequenced, kExecutedSize);
-        p[0] = kExecuted;
-        put_be(p + 1, ts, 8);
-        put_be(p + 9, token, 8);
-        put_be(p + 17, qty, 4);
-        put_be(p + 21, price, 4);
-        p[25] = static_cast<std::uint8_t>(liquidity);
-        put_be(p + 26, match, 8);
+        namespace f = layout::executed;
+        put_char(p, f::type, kExecuted);
+        put(p, f::ts, ts);
+        put(p, f::token, token);
+        put(p, f::qty, qty);
+        put(p, f::price, price);
+        put_char(p, f::liquidity, liquidity);
+        put(p, f::match, match);
     }
     void rejected(std::uint64_t ts, std::uint64_t token, char why) {
         std::uint8_t* p = begin(kSequenced, kRejectedSize);
-        p[0] = kRejected;
-        put_be(p + 1, ts, 8);
-        put_be(p + 9, token, 8);
-        p[17] = static_cast<std::uint8_t>(why);
+        namespace f = layout::rejected;
+        put_char(p, f::type, kRejected);
+        put(p, f::ts, ts);
+        put(p, f::token, token);
+        put_char(p, f::reason, why);
     }
 
 private:
@@ -440,20 +558,22 @@ private:
     }
     // Writes the packet header; returns where the payload goes.
     std::uint8_t* begin(char type, std::size_t payload) {
-        const std::size_t at = grow(prefix_len_ + 3 + payload);  // may move the buffer: take data() after
+        const std::size_t at = grow(prefix_len_ + layout::packet::header + payload);  // may move the buffer: take data() after
         std::uint8_t* p = out_.data() + at;
         if (prefix_len_ != 0) {
             std::memcpy(p, &prefix_, 4);
             p += 4;
         }
-        put_be(p, 1 + payload, 2);
-        p[2] = static_cast<std::uint8_t>(type);
-        return p + 3;
+        put(p, layout::packet::length, layout::packet::type.width + payload);
+        put_char(p, layout::packet::type, type);
+        return p + layout::packet::header;
     }
-    static void text(std::uint8_t* p, std::string_view s, std::size_t n, bool right = false) {
-        std::memset(p, ' ', n);
-        const std::size_t k = s.size() < n ? s.size() : n;
-        std::memcpy(p + (right ? n - k : 0), s.data(), k);
+    // A text field: space-padded, left-justified (or right-justified digits).
+    static void text(std::uint8_t* m, Field f, std::string_view s, bool right = false) {
+        std::uint8_t* p = m + f.offset;
+        std::memset(p, ' ', f.width);
+        const std::size_t k = s.size() < f.width ? s.size() : f.width;
+        std::memcpy(p + (right ? f.width - k : 0), s.data(), k);
     }
     std::vector<std::uint8_t>& out_;
     std::uint32_t prefix_ = 0;
@@ -485,35 +605,61 @@ inline Outbound decode_outbound(std::span<const std::uint8_t> m) noexcept {
     const char t = static_cast<char>(p[0]);
     auto fits = [&](std::size_t n) { return m.size() == n; };
     switch (t) {
-        case kAccepted:
-            if (!fits(kAcceptedSize)) return o;
-            o.ts = get_be(p + 1, 8); o.token = get_be(p + 9, 8); o.side = static_cast<char>(p[17]);
-            o.qty = static_cast<std::uint32_t>(get_be(p + 18, 4)); std::memcpy(o.symbol.data(), p + 22, 8);
-            o.price = static_cast<std::uint32_t>(get_be(p + 30, 4)); o.tif = static_cast<char>(p[34]);
-            o.order_type = static_cast<char>(p[35]); o.ref = get_be(p + 36, 8);
+        case kAccepted: {
+            namespace f = layout::accepted;
+            if (!fits(f::size)) return o;
+            o.ts = get(p, f::ts);
+            o.token = get(p, f::token);
+            o.side = get_char(p, f::side);
+            o.qty = static_cast<std::uint32_t>(get(p, f::qty));
+            get_bytes(p, f::symbol, o.symbol.data());
+            o.price = static_cast<std::uint32_t>(get(p, f::price));
+            o.tif = get_char(p, f::tif);
+            o.order_type = get_char(p, f::order_type);
+            o.ref = get(p, f::ref);
             break;
-        case kReplaced:
-            if (!fits(kReplacedSize)) return o;
-            o.ts = get_be(p + 1, 8); o.token = get_be(p + 9, 8); o.prev_token = get_be(p + 17, 8);
-            o.side = static_cast<char>(p[25]); o.qty = static_cast<std::uint32_t>(get_be(p + 26, 4));
-            std::memcpy(o.symbol.data(), p + 30, 8); o.price = static_cast<std::uint32_t>(get_be(p + 38, 4));
-            o.ref = get_be(p + 42, 8);
+        }
+        case kReplaced: {
+            namespace f = layout::replaced;
+            if (!fits(f::size)) return o;
+            o.ts = get(p, f::ts);
+            o.token = get(p, f::token);
+            o.prev_token = get(p, f::prev_token);
+            o.side = get_char(p, f::side);
+            o.qty = static_cast<std::uint32_t>(get(p, f::qty));
+            get_bytes(p, f::symbol, o.symbol.data());
+            o.price = static_cast<std::uint32_t>(get(p, f::price));
+            o.ref = get(p, f::ref);
             break;
-        case kCancelled:
-            if (!fits(kCancelledSize)) return o;
-            o.ts = get_be(p + 1, 8); o.token = get_be(p + 9, 8); o.qty = static_cast<std::uint32_t>(get_be(p + 17, 4));
-            o.reason = static_cast<char>(p[21]);
+        }
+        case kCancelled: {
+            namespace f = layout::cancelled;
+            if (!fits(f::size)) return o;
+            o.ts = get(p, f::ts);
+            o.token = get(p, f::token);
+            o.qty = static_cast<std::uint32_t>(get(p, f::qty));
+            o.reason = get_char(p, f::reason);
             break;
-        case kExecuted:
-            if (!fits(kExecutedSize)) return o;
-            o.ts = get_be(p + 1, 8); o.token = get_be(p + 9, 8); o.qty = static_cast<std::uint32_t>(get_be(p + 17, 4));
-            o.price = static_cast<std::uint32_t>(get_be(p + 21, 4)); o.liquidity = static_cast<char>(p[25]);
-            o.match = get_be(p + 26, 8);
+        }
+        case kExecuted: {
+            namespace f = layout::executed;
+            if (!fits(f::size)) return o;
+            o.ts = get(p, f::ts);
+            o.token = get(p, f::token);
+            o.qty = static_cast<std::uint32_t>(get(p, f::qty));
+            o.price = static_cast<std::uint32_t>(get(p, f::price));
+            o.liquidity = get_char(p, f::liquidity);
+            o.match = get(p, f::match);
             break;
-        case kRejected:
-            if (!fits(kRejectedSize)) return o;
-            o.ts = get_be(p + 1, 8); o.token = get_be(p + 9, 8); o.reason = static_cast<char>(p[17]);
+        }
+        case kRejected: {
+            namespace f = layout::rejected;
+            if (!fits(f::size)) return o;
+            o.ts = get(p, f::ts);
+            o.token = get(p, f::token);
+            o.reason = get_char(p, f::reason);
             break;
+        }
         default:
             return o;
     }

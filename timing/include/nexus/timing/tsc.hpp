@@ -1,4 +1,5 @@
-// nexus bench harness: serialised TSC reads, calibrated overhead.
+// nexus/timing/tsc.hpp — serialised TSC reads and their calibrated overhead,
+// for the benchmarks and nexus-loadgen.
 //
 // start(): lfence; rdtsc     — earlier instructions have finished before the read
 // stop():  rdtscp; lfence    — the timed code has finished before the read, and
@@ -18,7 +19,7 @@
 #include <ctime>
 #include <x86intrin.h>
 
-namespace nexus::bench {
+namespace nexus::timing {
 
 namespace detail {
 inline sigjmp_buf probe_env;
@@ -119,4 +120,4 @@ inline TscInfo calibrate() {
     return info;
 }
 
-}  // namespace nexus::bench
+}  // namespace nexus::timing

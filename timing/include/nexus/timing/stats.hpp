@@ -1,4 +1,5 @@
-// Samples and percentiles for the bench harness.
+// nexus/timing/stats.hpp — samples, percentiles and the result lines the
+// benchmarks and nexus-loadgen write (bench/report.py reads them).
 #pragma once
 
 #include <algorithm>
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace nexus::bench {
+namespace nexus::timing {
 
 // Per-operation costs in TSC ticks (a batch's ticks divided by its size).
 class Samples {
@@ -82,4 +83,4 @@ private:
     std::FILE* out_;
 };
 
-}  // namespace nexus::bench
+}  // namespace nexus::timing
