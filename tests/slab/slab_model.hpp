@@ -86,7 +86,7 @@ struct Item {
         // `life` is the first member, so it is the last destroyed: a value in
         // a cycle, destroyed from inside its partner's destructor, still counts
         // as alive here.
-        if (child.is_valid() && !ledger().is_alive(child.get().life.serial)) ++teardown_inserts().owned_died_first;
+        if (child.is_valid() && !ledger().is_alive(child.value().life.serial)) ++teardown_inserts().owned_died_first;
         if (child_key.is_some()) Traits::remove_from_destructor(child_key);
         if (insert_on_destroy) {
             const bool done = Traits::insert_from_destructor();

@@ -92,12 +92,12 @@ TEST_CASE("allocator: every Slot and allocator operation", "[alloc]") {
     CHECK(str_alloc::is_empty());
 
     auto s = str_alloc::insert(std::string("alpha"));
-    CHECK(s.get() == "alpha");
+    CHECK(s.value() == "alpha");
     s.get_mut() += "!";
     CHECK(*s == "alpha!");
     CHECK(s->size() == 6);
     CHECK(s.is_valid());
-    CHECK(s.as_ptr() == &s.get());
+    CHECK(s.as_ptr() == &s.value());
     CHECK(s.as_mut_ptr() == &s.get_mut());
     const Key k = s.key();
     CHECK(str_alloc::contains_key(k));

@@ -123,7 +123,7 @@ long run(Api& api, std::size_t capacity, std::uint32_t key_range, std::uint64_t 
             const std::uint64_t want = model.at(l.key.into_raw());
             expect(api.at(l.key) == want);
             expect(api.get(l.key) != nullptr && *api.get(l.key) == want);
-            if (l.owner) expect(l.owner->get() == want && l.owner->key() == l.key && l.owner->as_ptr() == &api.at(l.key));
+            if (l.owner) expect(l.owner->value() == want && l.owner->key() == l.key && l.owner->as_ptr() == &api.at(l.key));
         } else if (r < 95) {  // contains_key on any key, live or not
             const Key k = rng() % 64 == 0 ? Key::NONE : Key::from_raw(static_cast<std::uint32_t>(rng() % key_range));
             const auto it = model.find(k.into_raw());

@@ -75,11 +75,11 @@ TEMPLATE_TEST_CASE("direct slab: handle operations", "[direct]", Bounded, Unboun
 
     auto h = slab->insert(std::string("alpha"));
     REQUIRE(h.is_valid());
-    CHECK(h.get() == "alpha");
+    CHECK(h.value() == "alpha");
     h.get_mut() += "!";
     CHECK(*h == "alpha!");
     CHECK(h->size() == 6);
-    CHECK(h.as_ptr() == &h.get());
+    CHECK(h.as_ptr() == &h.value());
     CHECK(h.as_mut_ptr() == &h.get_mut());
     CHECK(slab->len() == 1);
 

@@ -22,10 +22,10 @@ class OwnerBase {
 public:
     using value_type = T;
 
-    [[nodiscard]] const T& get() const noexcept { return *checked("used")->value(); }
+    [[nodiscard]] const T& value() const noexcept { return *checked("used")->value(); }
     [[nodiscard]] T& get_mut() noexcept { return *checked("used")->value(); }
     [[nodiscard]] T& operator*() noexcept { return get_mut(); }
-    [[nodiscard]] const T& operator*() const noexcept { return get(); }
+    [[nodiscard]] const T& operator*() const noexcept { return value(); }
     T* operator->() noexcept { return checked("used")->value(); }
     const T* operator->() const noexcept { return checked("used")->value(); }
     [[nodiscard]] const T* as_ptr() const noexcept { return cell_ ? checked("used")->value() : nullptr; }
