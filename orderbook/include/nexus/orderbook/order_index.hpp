@@ -36,7 +36,7 @@ public:
             const Entry& e = table_[i];
             // Emptiness first: an empty slot's id is 0, so find(0) must not match it.
             if (e.id == 0) return slab::Key::NONE;
-            if (e.id == id) return slab::Key::from_raw(e.key);
+            if (e.id == id) return slab::Key::from_index(e.key);
             i = (i + 1) & mask_;
         }
     }
@@ -44,7 +44,7 @@ public:
     void insert(OrderId id, slab::Key key) {
         if (size_ >= grow_at_) [[unlikely]]
             rehash(table_.size() * 2);
-        place(id, key.into_raw());
+        place(id, key.index());
         ++size_;
     }
 
@@ -336,7 +336,7 @@ private:
             slab::Key* page = ring_[r];
             if (page == nullptr) continue;
             for (std::size_t i = 0; i < kPage && counts_[r] > 0; ++i) {
-                if (page[i].is_none()) continue;
+                if (!page[i].has_value()) continue;
                 overflow_.insert((q << kPageBits) | i, page[i]);
                 page[i] = slab::Key::NONE;
                 --counts_[r];
