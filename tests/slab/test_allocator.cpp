@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tracker.hpp"
@@ -97,7 +98,7 @@ TEST_CASE("allocator: every Slot and allocator operation", "[alloc]") {
     CHECK(*s == "alpha!");
     CHECK(s->size() == 6);
     CHECK(s.has_value());
-    CHECK(s.get() == &s.value());
+    CHECK(std::as_const(s).get() == &std::as_const(s).value());
     CHECK(s.get() == &s.value());
     const Key k = s.key();
     CHECK(str_alloc::contains(k));

@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tracker.hpp"
@@ -79,7 +80,7 @@ TEMPLATE_TEST_CASE("direct slab: handle operations", "[direct]", Bounded, Unboun
     h.value() += "!";
     CHECK(*h == "alpha!");
     CHECK(h->size() == 6);
-    CHECK(h.get() == &h.value());
+    CHECK(std::as_const(h).get() == &std::as_const(h).value());
     CHECK(h.get() == &h.value());
     CHECK(slab->size() == 1);
 

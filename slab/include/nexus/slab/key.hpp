@@ -34,7 +34,7 @@ public:
     // The cell index (bounded) or chunk/offset composite (unbounded). Also the
     // form in which to store a key outside the process (see the warning at the top).
     [[nodiscard]] constexpr std::uint32_t index() const noexcept { return raw_; }
-    [[nodiscard]] static constexpr Key from_index(std::uint32_t raw) noexcept { return Key(raw); }
+    [[nodiscard]] static constexpr Key from_index(std::uint32_t index) noexcept { return Key(index); }
 
     [[nodiscard]] constexpr bool has_value() const noexcept { return raw_ != kNoneIndex; }
 
