@@ -21,8 +21,9 @@
 // adding or removing a level near the touch moves few entries, and the best
 // level is one load. Lookup scans the last few entries, then bisects; an
 // order joining an existing level usually skips that through a small
-// direct-mapped cache of level Keys per side (measured in BENCHMARKS.md,
-// "Price-level structure").
+// direct-mapped cache of level Keys per side: orders arrive at a handful of
+// prices near the touch, so one hashed probe usually finds the level without
+// a scan.
 //
 // Two families of operations:
 //  * market data (rebuilding a venue's book, ITCH semantics): add, execute,

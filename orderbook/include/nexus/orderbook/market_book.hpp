@@ -555,8 +555,9 @@ public:
     // Stage 3: the level of the order in cell `k` (from prefetch_order;
     // operations since may have freed it or given it to another order:
     // whichever order lives there now is the one looked at). Its FIFO
-    // neighbours are not fetched: measured, the four lookups that would
-    // take cost about what the misses they save.
+    // neighbours are not fetched: finding them is itself a chain of
+    // dependent loads (order, then its prev and next keys, then their
+    // cells), which costs about what the misses it would save.
     [[gnu::always_inline]] void prefetch_level(slab::Key k) const noexcept {
         const MarketOrder* o = pools_.orders.get(k);  // checked: k may be vacant by now
         if (o == nullptr) return;

@@ -1,6 +1,7 @@
 // nexus/orderbook/order_index.hpp — exchange order ID -> slab Key.
 //
-// Three interchangeable indexes (chosen by measurement, see BENCHMARKS.md):
+// Interchangeable indexes, one per shape of ID stream (the Book takes the
+// index as a template parameter):
 //   OpenAddressingIndex  linear probing, Fibonacci hashing, backward-shift
 //                        deletion (no tombstones), load factor <= 1/2. The default.
 //   PagedIndex           a direct map of pages of 4096 keys indexed by id >> 12;
@@ -91,8 +92,8 @@ private:
         while (table_[i].id != 0) i = (i + 1) & mask_;
         table_[i] = Entry{id, key};
     }
-    // Out of line and cold: inlined, its register pressure gave every
-    // insert a long prologue and epilogue (about 18 of its 40 instructions).
+    // Out of line and cold: inlined, its register pressure would make every
+    // insert save and restore registers it only needs when the table grows.
     [[gnu::noinline, gnu::cold]] void rehash(std::size_t cap) {
         std::vector<Entry> old = std::move(table_);
         table_.assign(cap, Entry{});
