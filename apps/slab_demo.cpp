@@ -30,14 +30,14 @@ int main() {
     Key head = Key::NONE, tail = Key::NONE;
     std::uint64_t total_qty = 0;
     for (std::uint64_t id = 1; id <= kOrders; ++id) {
-        const Key k = order_alloc::emplace(Order{id, 1'000'000, static_cast<std::uint32_t>(id % 100 + 1), Key::NONE}).leak();
-        if (tail.is_some()) order_alloc::get_unchecked_mut(tail).next = k;
+        const Key k = order_alloc::emplace(Order{id, 1'000'000, static_cast<std::uint32_t>(id % 100 + 1), Key::NONE}).release();
+        if (tail.has_value()) order_alloc::get_unchecked(tail).next = k;
         else head = k;
         tail = k;
         total_qty += id % 100 + 1;
     }
     std::printf("linked %zu orders: len %zu, capacity %zu (grew by whole chunks, nothing moved)\n", kOrders,
-                order_alloc::len(), order_alloc::capacity());
+                order_alloc::size(), order_alloc::capacity());
 
     // Fill the oldest half of the queue, as a matching engine would.
     std::uint64_t filled = 0;
@@ -49,15 +49,15 @@ int main() {
         head = next;
     }
     std::printf("filled %llu of %llu shares from the front; len now %zu\n", static_cast<unsigned long long>(filled),
-                static_cast<unsigned long long>(total_qty), order_alloc::len());
+                static_cast<unsigned long long>(total_qty), order_alloc::size());
 
     // LIFO reuse: the next insert lands in the most recently freed cell.
     auto slot = order_alloc::insert(Order{kOrders + 1, 999'900, 10, Key::NONE});
     std::printf("new order got key %u (last freed: %u) at a stable address %p\n", slot.key().index(),
-                last_freed.index(), static_cast<const void*>(slot.as_ptr()));
+                last_freed.index(), static_cast<const void*>(slot.get()));
     slot.reset();
 
-    while (head.is_some()) {
+    while (head.has_value()) {
         const Key next = order_alloc::get_unchecked(head).next;
         order_alloc::remove(head);
         head = next;

@@ -290,7 +290,7 @@ void run_size(const Config& cfg, nb::Report& report, Evictor& ev) {
         std::vector<Samples> all(entries.size());
         for (int round = 1; round <= cfg.rounds; ++round) {
             // Interleaved: every impl once per round, each round starting
-            // with the next one (the first of a round can run faster).
+            // with the next one, so that each runs in every position.
             for (std::size_t i = 0; i < entries.size(); ++i) {
                 const std::size_t e = (i + static_cast<std::size_t>(round - 1)) % entries.size();
                 Samples s;

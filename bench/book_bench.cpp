@@ -53,10 +53,9 @@ constexpr Price kMid = 10'000;
 // One book under test, behind the common API. Owns its pools (if any).
 // `fresh()` gives an empty book on pools that hand out cells as new ones
 // would (slab clear()). The pools outlive the runs:
-// handing 64 MiB back to the OS and mapping it again between runs was followed,
-// on this VM, by thousands of 10-20 µs stalls in the next run, whichever book it
-// was (bench/ANALYSIS.md, "The order book"), and a deployed book keeps its
-// pools for the life of the process anyway.
+// handing 64 MiB back to the OS and mapping it again between runs makes the
+// next run pay for page faults and the kernel's reclaim, whichever book it
+// is, and a deployed book keeps its pools for the life of the process anyway.
 template <class B>
 struct Subject;
 
@@ -208,8 +207,8 @@ int main(int argc, char** argv) {
             Samples f_all, p_all;
             for (int r = 1; r <= rounds; ++r) {
                 Samples f, p;
-                // Alternate which book goes first: the first of a pair ran
-                // measurably faster on this host.
+                // Alternate which book goes first, so that neither always
+                // runs with the caches and the clock as the other left them.
                 if (r % 2 == 1) {
                     for (int i = 0; i < samples_per_round; ++i) fast->run(op, f);
                     for (int i = 0; i < samples_per_round; ++i) plain->run(op, p);
@@ -258,8 +257,8 @@ int main(int argc, char** argv) {
     };
     std::vector<Samples> lat(variants.size()), thr(variants.size());
     // Each round starts with the next variant, so every variant runs in
-    // every position (whatever runs first in a round ran faster on this
-    // host: about 15-25% in a check with the order reversed).
+    // every position: a run's speed depends on what ran before it (caches,
+    // clock), and rotating spreads that over all variants equally.
     for (int r = 1; r <= rounds; ++r) {
         for (std::size_t i = 0; i < variants.size(); ++i) {
             const std::size_t v = (i + static_cast<std::size_t>(r - 1)) % variants.size();

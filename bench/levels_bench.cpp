@@ -75,18 +75,18 @@ public:
     std::uint32_t find(Side s, Price p) const {
         const LevelArray& a = side(s);
         const auto [i, found] = a.locate(p);
-        return found ? a[i].key.into_raw() : 0;
+        return found ? a[i].key.index() : 0;
     }
     void insert(Side s, Price p, std::uint32_t key) {
         LevelArray& a = side(s);
-        a.insert(a.locate(p).first, p, nexus::slab::Key::from_raw(key));
+        a.insert(a.locate(p).first, p, nexus::slab::Key::from_index(key));
     }
     void erase(Side s, Price p) {
         LevelArray& a = side(s);
         if (a.best().price == p) a.pop_best();  // as the Book drops the touch
         else a.erase(a.locate(p).first);
     }
-    std::uint32_t best(Side s) const { return side(s).empty() ? 0 : side(s).best().key.into_raw(); }
+    std::uint32_t best(Side s) const { return side(s).empty() ? 0 : side(s).best().key.index(); }
 
 private:
     LevelArray& side(Side s) { return sides_[static_cast<int>(s)]; }

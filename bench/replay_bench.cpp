@@ -86,9 +86,9 @@ private:
 // reset builder, whose pools are cleared so that they hand out cells as new
 // pools would (a day's replay starts from new pools; after a day of churn the
 // free list is scattered) without freeing and mapping again the memory they
-// grew into. Unmapping and mapping hundreds of MiB between runs was followed
-// on this VM by thousands of 10-20 µs stalls in whatever ran next
-// (bench/ANALYSIS.md), and a replay keeps its pools for its whole life.
+// grew into. Unmapping and mapping hundreds of MiB between runs would make
+// whatever runs next pay for page faults and the kernel's reclaim, and a
+// replay keeps its pools for its whole life.
 struct Nexus {
     ob::NullListener nl;
     nexus::feed::ItchBookBuilder<> builder{nl};
@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
     std::uint64_t anomalies = 0, peak_live = 0, plain_live = 0, fast_live = 0;
     for (int r = 0; r < rounds; ++r) {
         // Each round starts with the next replayer, so each runs in every
-        // position (the first of a round tends to run faster on this host).
+        // position and none always inherits the caches and clock of another.
         double f = 0, fn = 0, pl = 0;
         for (int i = 0; i < 3; ++i) {
             switch ((i + r) % 3) {
@@ -281,8 +281,8 @@ int main(int argc, char** argv) {
     }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    // Last, after every replay: freeing the large buffers is followed by
-    // stalls on this VM (bench/ANALYSIS.md), which must not land in a timed run.
+    // Last, after every replay: the kernel reclaims the freed large buffers
+    // in the background, which must not land in a timed run.
     for (const std::size_t kib : {32, 1024, 4 * 1024, 16 * 1024, 64 * 1024, 512 * 1024})
         report.info("chase_ns_" + std::to_string(kib) + "k", std::to_string(chase_ns(kib * std::size_t{1024}, 2'000'000)));
     report.info("anomalies", std::to_string(anomalies));

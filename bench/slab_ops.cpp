@@ -93,7 +93,7 @@ struct ThreadOps {
             const auto& s = live[0];
             batch(out, nothing, [&](int) { sink += s->w[0]; nb::barrier(); }, nothing);
         } else if (op == "GET_MUT") {
-            batch(out, nothing, [&](int i) { const_cast<val_alloc::Slot&>(next_live()).get_mut().w[1] = i; }, nothing);
+            batch(out, nothing, [&](int i) { const_cast<val_alloc::Slot&>(next_live()).value().w[1] = i; }, nothing);
         } else if (op == "INSERT") {
             batch(out, nothing, [&](int i) { ::new (&slots()[i]) val_alloc::Slot(val_alloc::emplace(i)); },
                   [&] { for (int i = 0; i < kBatch; ++i) slots()[i].~Slot(); });
@@ -105,7 +105,7 @@ struct ThreadOps {
                 sink += const_cast<val_alloc::Slot&>(next_live()).replace(Val(i)).w[0];
             }, nothing);
         } else if (op == "CONTAINS") {
-            batch(out, nothing, [&](int) { sink += val_alloc::contains_key(probe[pos++ % kLive]); }, nothing);
+            batch(out, nothing, [&](int) { sink += val_alloc::contains(probe[pos++ % kLive]); }, nothing);
         } else if (op == "LIFECYCLE") {
             batch(out, nothing, [&](int i) {
                 auto s = val_alloc::emplace(i);
@@ -144,7 +144,7 @@ struct DirectOps {
     Val& next_live() {
         const std::uint32_t i = order[pos++ % kLive];
         if constexpr (UseKeys) return slab[keys[i]];
-        else return live[i].get_mut();
+        else return live[i].value();
     }
 
     void run(const std::string& op, Samples& out) {
@@ -180,7 +180,7 @@ struct DirectOps {
                     sink += live[order[pos++ % kLive]].replace(Val(i)).w[0];
                 }, nothing);
         } else if (op == "CONTAINS") {
-            batch(out, nothing, [&](int) { sink += slab.contains_key(probe[pos++ % kLive]); }, nothing);
+            batch(out, nothing, [&](int) { sink += slab.contains(probe[pos++ % kLive]); }, nothing);
         } else if (op == "LIFECYCLE") {
             if constexpr (UseKeys)
                 batch(out, nothing, [&](int i) {

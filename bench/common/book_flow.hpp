@@ -16,26 +16,25 @@ namespace nexus::bench {
 constexpr orderbook::Price kFlowMid = 10'000;
 
 inline std::vector<nexus::test::Op> record_book_flow(std::size_t n) {
-    using namespace nexus::orderbook;
     using nexus::test::Op;
-    Pools pools{PoolConfig{.orders = 1 << 20, .levels = 1 << 14}};
-    NullListener nl;
-    Book<NullListener> book(pools, nl, 1, BookLimits{}, 1 << 16);
+    orderbook::Pools pools{orderbook::PoolConfig{.orders = 1 << 20, .levels = 1 << 14}};
+    orderbook::NullListener nl;
+    orderbook::Book<orderbook::NullListener> book(pools, nl, 1, orderbook::BookLimits{}, 1 << 16);
     nexus::test::OpGenerator gen(77, kFlowMid, 40, 3000);
-    std::vector<OrderId> live;
+    std::vector<orderbook::OrderId> live;
     std::vector<Op> flow;
     flow.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-        const auto bb = book.best(Side::Buy), ba = book.best(Side::Sell);
-        const Price bid = bb ? bb->price : 0, ask = ba ? ba->price : 0;
+        const auto bb = book.best(orderbook::Side::Buy), ba = book.best(orderbook::Side::Sell);
+        const orderbook::Price bid = bb ? bb->price : 0, ask = ba ? ba->price : 0;
         Op op = gen.next(live, bid, ask);
-        nexus::test::resolve(op, gen, [&](OrderId id) { return book.find(id); }, bid, ask);
+        nexus::test::resolve(op, gen, [&](orderbook::OrderId id) { return book.find(id); }, bid, ask);
         nexus::test::apply(book, op);
         flow.push_back(op);
         if (op.kind == Op::Submit && book.find(op.rq.id)) live.push_back(op.rq.id);
         if (op.kind == Op::MdAdd && book.find(op.id)) live.push_back(op.id);
         if (op.kind == Op::MdReplace && book.find(op.new_id)) live.push_back(op.new_id);
-        if (i % 64 == 0) live.erase(std::remove_if(live.begin(), live.end(), [&](OrderId id) { return !book.find(id); }), live.end());
+        if (i % 64 == 0) live.erase(std::remove_if(live.begin(), live.end(), [&](orderbook::OrderId id) { return !book.find(id); }), live.end());
     }
     return flow;
 }

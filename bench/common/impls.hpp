@@ -69,7 +69,7 @@ private:
 };
 
 // The floor plus the two things nexus keeps that the floor does not: a live
-// count (for an O(1) len()) and a per-cell vacancy word (for contains_key and
+// count (for an O(1) size()) and a per-cell vacancy word (for contains and
 // the debug checks). Shows where the gap between floor and nexus comes from.
 template <std::size_t S>
 class FloorPlusPool {

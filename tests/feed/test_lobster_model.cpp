@@ -53,7 +53,7 @@ public:
         }
     }
     std::vector<std::string> messages, books;
-    std::vector<int> types;
+    std::vector<lob::EventType> types;
 
 private:
     struct Order {
@@ -212,7 +212,7 @@ private:
         if (!live_) return;
         messages.push_back(time_text(t) + "," + std::to_string(static_cast<int>(type)) + "," + std::to_string(id) + "," +
                            std::to_string(size) + "," + std::to_string(price) + "," + (s == Side::Buy ? "1" : "-1"));
-        types.push_back(static_cast<int>(type));
+        types.push_back(type);
         std::vector<lob::Level> sides[2];
         for (const Side s : {Side::Buy, Side::Sell})
             for (const Price p : top(s, d_.levels)) sides[idx(s)].push_back({p, qty_[idx(s)].at(p)});
@@ -305,9 +305,9 @@ TEST_CASE("lobster plain day: one corrupted row is caught at that row", "[lobste
         d.events = 8'000;
         const PlainDay day(d);
         for (int trial = 0; trial < 50; ++trial) {
-            std::size_t k;  // a row of type 1-4 after the first (types 5-7 leave no trace)
+            std::size_t k;  // a row that changes the book, after the first (the others leave no trace)
             do k = 1 + rng() % (day.messages.size() - 1);
-            while (day.types[k] > 4);
+            while (!lob::changes_book(day.types[k]));
             auto m = day.messages;
             auto b = day.books;
             std::string what;
@@ -330,7 +330,7 @@ TEST_CASE("lobster plain day: one corrupted row is caught at that row", "[lobste
                     // Not when the next row adds on the same side: a better price
                     // pushes this row's level out of view, and the file without
                     // the row is a consistent one (docs/lobster.md §6).
-                    if (k + 1 < m.size() && day.types[k + 1] == 1 && field(m[k + 1], 5) == field(m[k], 5)) continue;
+                    if (k + 1 < m.size() && day.types[k + 1] == lob::EventType::Add && field(m[k + 1], 5) == field(m[k], 5)) continue;
                     m.erase(m.begin() + static_cast<std::ptrdiff_t>(k));
                     b.erase(b.begin() + static_cast<std::ptrdiff_t>(k));
                     what = "missing row";

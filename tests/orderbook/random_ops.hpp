@@ -10,37 +10,35 @@
 
 namespace nexus::test {
 
-using namespace nexus::orderbook;
-
 struct Op {
     enum Kind : std::uint8_t { Submit, Cancel, Modify, MdAdd, MdExecute, MdExecuteAt, MdCancelQty, MdDelete, MdReplace };
     Kind kind;
-    OrderRequest rq;       // Submit
-    OrderId id = 0;        // the others
-    OrderId new_id = 0;    // MdReplace
-    Side side = Side::Buy;
-    Price price = 0;
-    Qty qty = 0;
+    orderbook::OrderRequest rq;       // Submit
+    orderbook::OrderId id = 0;        // the others
+    orderbook::OrderId new_id = 0;    // MdReplace
+    orderbook::Side side = orderbook::Side::Buy;
+    orderbook::Price price = 0;
+    orderbook::Qty qty = 0;
     bool wrong_side = false;  // Modify: deliberately name the other side
 };
 
 // Prices stay within mid +- band so the number of levels is bounded.
 class OpGenerator {
 public:
-    explicit OpGenerator(std::uint64_t seed, Price mid = 10'000, Price band = 40, std::size_t max_live = 3000)
+    explicit OpGenerator(std::uint64_t seed, orderbook::Price mid = 10'000, orderbook::Price band = 40, std::size_t max_live = 3000)
         : rng_(seed), mid_(mid), band_(band), max_live_(max_live) {}
 
     // `live` are the IDs believed live (the caller keeps it current);
     // best_bid/best_ask bound market-data adds to the passive side.
-    Op next(const std::vector<OrderId>& live, Price best_bid, Price best_ask) {
+    Op next(const std::vector<orderbook::OrderId>& live, orderbook::Price best_bid, orderbook::Price best_ask) {
         Op op{};
         const unsigned r = pick(1000);
         const bool any = !live.empty();
-        auto live_id = [&]() -> OrderId {
+        auto live_id = [&]() -> orderbook::OrderId {
             if (!any || pick(50) == 0) return 900'000'000 + pick(1000);  // unknown
             return live[pick(static_cast<unsigned>(live.size()))];
         };
-        auto qty = [&]() -> Qty {
+        auto qty = [&]() -> orderbook::Qty {
             const unsigned q = pick(100);
             if (q == 0) return pick(2) ? 0 : -3;  // invalid
             return 1 + pick(q < 80 ? 100 : 1000);
@@ -51,18 +49,18 @@ public:
             op.rq.id = next_id_++;
             if (pick(200) == 0) op.rq.id = any ? live[0] : 0;  // duplicate or zero
             op.rq.owner = 1 + pick(6);
-            op.rq.side = pick(2) ? Side::Buy : Side::Sell;
+            op.rq.side = pick(2) ? orderbook::Side::Buy : orderbook::Side::Sell;
             // Most limit orders join their own side; one in five is priced anywhere (and may take).
             op.rq.price = pick(5) ? passive(op.rq.side, best_bid, best_ask) : price_near();
             if (pick(300) == 0) op.rq.price = -1;  // out of range
             op.rq.qty = qty();
             const unsigned t = pick(100);
-            if (t < 6) op.rq.type = OrderType::Market, op.rq.tif = pick(3) ? TimeInForce::IOC : TimeInForce::FOK;
-            else if (t < 14) op.rq.tif = TimeInForce::IOC;
-            else if (t < 20) op.rq.tif = TimeInForce::FOK;
+            if (t < 6) op.rq.type = orderbook::OrderType::Market, op.rq.tif = pick(3) ? orderbook::TimeInForce::IOC : orderbook::TimeInForce::FOK;
+            else if (t < 14) op.rq.tif = orderbook::TimeInForce::IOC;
+            else if (t < 20) op.rq.tif = orderbook::TimeInForce::FOK;
             else if (t < 27) op.rq.post_only = true;
-            if (pick(400) == 0) op.rq.type = OrderType::Market, op.rq.post_only = true;  // invalid combination
-            op.rq.stp = static_cast<SelfTrade>(pick(3));
+            if (pick(400) == 0) op.rq.type = orderbook::OrderType::Market, op.rq.post_only = true;  // invalid combination
+            op.rq.stp = static_cast<orderbook::SelfTrade>(pick(3));
         } else if (r < 620) {
             op.kind = Op::Cancel;
             op.id = live_id();
@@ -75,7 +73,7 @@ public:
         } else if (r < 820) {
             op.kind = Op::MdAdd;
             op.id = next_id_++;
-            op.side = pick(2) ? Side::Buy : Side::Sell;
+            op.side = pick(2) ? orderbook::Side::Buy : orderbook::Side::Sell;
             op.price = passive(op.side, best_bid, best_ask);
             op.qty = qty();
         } else if (r < 870) {
@@ -104,29 +102,29 @@ public:
         return op;
     }
 
-    Price passive(Side side, Price best_bid, Price best_ask) {
-        const Price p = price_near();
-        if (side == Side::Buy) return best_ask > 0 && p >= best_ask ? best_ask - 1 - static_cast<Price>(pick(5)) : p;
-        return best_bid > 0 && p <= best_bid ? best_bid + 1 + static_cast<Price>(pick(5)) : p;
+    orderbook::Price passive(orderbook::Side side, orderbook::Price best_bid, orderbook::Price best_ask) {
+        const orderbook::Price p = price_near();
+        if (side == orderbook::Side::Buy) return best_ask > 0 && p >= best_ask ? best_ask - 1 - static_cast<orderbook::Price>(pick(5)) : p;
+        return best_bid > 0 && p <= best_bid ? best_bid + 1 + static_cast<orderbook::Price>(pick(5)) : p;
     }
 
     unsigned pick(unsigned n) { return static_cast<unsigned>(rng_() % n); }
-    Price price_near() { return mid_ - band_ + static_cast<Price>(pick(static_cast<unsigned>(2 * band_ + 1))); }
+    orderbook::Price price_near() { return mid_ - band_ + static_cast<orderbook::Price>(pick(static_cast<unsigned>(2 * band_ + 1))); }
 
 private:
     std::mt19937_64 rng_;
-    Price mid_, band_;
+    orderbook::Price mid_, band_;
     std::size_t max_live_;
-    OrderId next_id_ = 1;
+    orderbook::OrderId next_id_ = 1;
 };
 
 // Fills in what depends on the order's current state (its side, its price),
 // once, before the op is applied to any book.
 template <class Lookup>
-void resolve(Op& op, OpGenerator& gen, Lookup&& lookup, Price best_bid, Price best_ask) {
-    const Order* o = (op.kind == Op::Modify || op.kind == Op::MdReplace) ? lookup(op.id) : nullptr;
+void resolve(Op& op, OpGenerator& gen, Lookup&& lookup, orderbook::Price best_bid, orderbook::Price best_ask) {
+    const orderbook::Order* o = (op.kind == Op::Modify || op.kind == Op::MdReplace) ? lookup(op.id) : nullptr;
     if (op.kind == Op::Modify) {
-        op.side = o ? (op.wrong_side ? opposite(o->side) : o->side) : Side::Buy;
+        op.side = o ? (op.wrong_side ? opposite(o->side) : o->side) : orderbook::Side::Buy;
         if (op.price == 0) op.price = o ? o->price : 100;
     } else if (op.kind == Op::MdReplace) {
         op.price = o ? gen.passive(o->side, best_bid, best_ask) : 100;

@@ -367,7 +367,7 @@ TEST_CASE("book: many instruments share one pool", "[book][set]") {
     CHECK(set.get(9)->best(Side::Buy)->price == 200);
     CHECK(set.get(4) == nullptr);
     CHECK(set.get(60000) == nullptr);
-    CHECK(pools.orders.len() == 2);
+    CHECK(pools.orders.size() == 2);
     int n = 0;
     set.for_each([&](auto& b) { n += static_cast<int>(b.order_count()); });
     CHECK(n == 2);
@@ -415,17 +415,17 @@ TEST_CASE("order index: open addressing survives heavy insert/erase churn", "[in
             model.erase(id);
         } else {
             const auto k = static_cast<std::uint32_t>(rng() % 1'000'000);
-            idx.insert(id, nexus::slab::Key::from_raw(k));
+            idx.insert(id, nexus::slab::Key::from_index(k));
             model[id] = k;
         }
         if (i % 97 == 0) {
             const OrderId probe = 1 + rng() % 5000;
             const auto it = model.find(probe);
-            REQUIRE(idx.find(probe) == (it == model.end() ? nexus::slab::Key::NONE : nexus::slab::Key::from_raw(it->second)));
+            REQUIRE(idx.find(probe) == (it == model.end() ? nexus::slab::Key::NONE : nexus::slab::Key::from_index(it->second)));
         }
     }
     CHECK(idx.size() == model.size());
-    for (const auto& [id, k] : model) REQUIRE(idx.find(id) == nexus::slab::Key::from_raw(k));
+    for (const auto& [id, k] : model) REQUIRE(idx.find(id) == nexus::slab::Key::from_index(k));
 }
 
 TEST_CASE("order index: the window index agrees with a model through slides, jumps and old IDs", "[index]") {
@@ -436,7 +436,7 @@ TEST_CASE("order index: the window index agrees with a model through slides, jum
     OrderId next = 1;
     auto check = [&](OrderId probe) {
         const auto it = model.find(probe);
-        REQUIRE(idx.find(probe) == (it == model.end() ? nexus::slab::Key::NONE : nexus::slab::Key::from_raw(it->second)));
+        REQUIRE(idx.find(probe) == (it == model.end() ? nexus::slab::Key::NONE : nexus::slab::Key::from_index(it->second)));
     };
     for (int i = 0; i < 300'000; ++i) {
         const auto r = rng() % 1000;
@@ -448,7 +448,7 @@ TEST_CASE("order index: the window index agrees with a model through slides, jum
             if (model.count(id)) continue;
             next = std::max(next, id + 1 + rng() % 3);
             const auto k = static_cast<std::uint32_t>(rng() % 1'000'000);
-            idx.insert(id, nexus::slab::Key::from_raw(k));
+            idx.insert(id, nexus::slab::Key::from_index(k));
             model[id] = k;
             live.push_back(id);
         } else {
@@ -467,7 +467,7 @@ TEST_CASE("order index: the window index agrees with a model through slides, jum
         }
     }
     CHECK(idx.size() == model.size());
-    for (const auto& [id, k] : model) REQUIRE(idx.find(id) == nexus::slab::Key::from_raw(k));
+    for (const auto& [id, k] : model) REQUIRE(idx.find(id) == nexus::slab::Key::from_index(k));
     CHECK(idx.find(0) == nexus::slab::Key::NONE);
     CHECK(idx.overflow_size() > 0);     // old orders did leave the window
     CHECK(idx.pages_allocated() <= 4);  // memory stays bounded by the window
@@ -475,8 +475,8 @@ TEST_CASE("order index: the window index agrees with a model through slides, jum
     for (const auto& [id, k] : model) idx.erase(id);
     CHECK(idx.size() == 0);
     CHECK(idx.overflow_size() == 0);
-    idx.insert(next, nexus::slab::Key::from_raw(7));
-    CHECK(idx.find(next) == nexus::slab::Key::from_raw(7));
+    idx.insert(next, nexus::slab::Key::from_index(7));
+    CHECK(idx.find(next) == nexus::slab::Key::from_index(7));
     CHECK(idx.pages_allocated() <= 4);
 }
 
@@ -544,7 +544,7 @@ TEST_CASE("book: order ID 0 is unknown to every operation (found by fuzzing)", "
     CHECK(book.check_invariants() == "");
     OpenAddressingIndex idx(4);
     CHECK(idx.find(0) == nexus::slab::Key::NONE);
-    idx.insert(1, nexus::slab::Key::from_raw(9));
+    idx.insert(1, nexus::slab::Key::from_index(9));
     CHECK(idx.find(0) == nexus::slab::Key::NONE);
 }
 
@@ -674,12 +674,12 @@ TEST_CASE("level array: locate, insert and erase agree with an ordered map on bo
             REQUIRE(found == (model.count(p) == 1));
             if (found) {
                 REQUIRE(a[pos].price == p);
-                REQUIRE(a[pos].key.into_raw() == model[p]);
+                REQUIRE(a[pos].key.index() == model[p]);
                 if (rng() % 3 == 0 && a.best().price == p) a.pop_best();
                 else a.erase(pos);
                 model.erase(p);
             } else {
-                a.insert(pos, p, nexus::slab::Key::from_raw(next_key));
+                a.insert(pos, p, nexus::slab::Key::from_index(next_key));
                 model[p] = next_key++;
             }
             if (step % 97 == 0 || model.size() < 3) {

@@ -12,13 +12,13 @@ int main(int argc, char**) {
     if (argc > 1) {  // the per-thread allocator
         stale_alloc::init().bounded(8).build();
         auto s = stale_alloc::insert(42);
-        const std::uint64_t* stale = s.as_ptr();
+        const std::uint64_t* stale = s.get();
         s.reset();
         sink = *stale;
     } else {  // a direct slab
         nexus::slab::UnboundedSlab<std::uint64_t> slab({.chunk_capacity = 8});
         auto h = slab.insert(42);
-        const std::uint64_t* stale = h.as_ptr();
+        const std::uint64_t* stale = h.get();
         h.reset();
         sink = *stale;
     }

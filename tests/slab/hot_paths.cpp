@@ -40,7 +40,7 @@ constexpr int kBatch = 100;
 HP_NOINLINE obj_alloc::Slot slot_insert(std::uint64_t v) { return obj_alloc::emplace(v); }
 HP_NOINLINE void slot_drop(obj_alloc::Slot& s) { s.reset(); }
 HP_NOINLINE std::uint64_t slot_get(const obj_alloc::Slot& s) { return s->w[0]; }
-HP_NOINLINE bool slot_contains(Key k) { return obj_alloc::contains_key(k); }
+HP_NOINLINE bool slot_contains(Key k) { return obj_alloc::contains(k); }
 HP_NOINLINE std::uint64_t slot_get_by_key(Key k) { return obj_alloc::get_unchecked(k).w[0]; }
 
 HP_NOINLINE dtor_alloc::Slot dslot_insert(std::uint64_t v) { return dtor_alloc::emplace(v); }
@@ -57,12 +57,12 @@ HP_NOINLINE std::uint64_t handle_get(const nexus::slab::Handle<Obj>& h) { return
 HP_NOINLINE Key key_insert(Bounded& s, std::uint64_t v) { return s.emplace_key(v); }
 HP_NOINLINE void key_remove(Bounded& s, Key k) { s.remove(k); }
 HP_NOINLINE std::uint64_t key_get(Bounded& s, Key k) { return s[k].w[0]; }
-HP_NOINLINE bool key_contains(const Bounded& s, Key k) { return s.contains_key(k); }
+HP_NOINLINE bool key_contains(const Bounded& s, Key k) { return s.contains(k); }
 
 HP_NOINLINE Key ukey_insert(Unbounded& s, std::uint64_t v) { return s.emplace_key(v); }
 HP_NOINLINE void ukey_remove(Unbounded& s, Key k) { s.remove(k); }
 HP_NOINLINE std::uint64_t ukey_get(Unbounded& s, Key k) { return s[k].w[0]; }
-HP_NOINLINE bool ukey_contains(const Unbounded& s, Key k) { return s.contains_key(k); }
+HP_NOINLINE bool ukey_contains(const Unbounded& s, Key k) { return s.contains(k); }
 
 HP_NOINLINE Key dkey_insert(DBounded& s, std::uint64_t v) { return s.emplace_key(v); }
 HP_NOINLINE void dkey_remove(DBounded& s, Key k) { s.remove(k); }

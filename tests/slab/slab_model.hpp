@@ -9,7 +9,7 @@
 // Source (seeded random numbers, or the fuzzer's bytes) to the slab and to a
 // plain model (a map of the values that should be alive, and who owns each),
 // and after every operation checks that
-//   - the slab's len() is the model's count,
+//   - the slab's size() is the model's count,
 //   - the ledger's live instances are exactly the model's values (every
 //     construction matched by exactly one destruction, nothing extra alive),
 //   - no value was destroyed twice,
@@ -66,7 +66,7 @@ struct Item {
 
     Item(std::uint64_t i, std::uint64_t p) noexcept : id(i), payload(p) {}
     // A moved-from Item owns nothing: its destructor must not remove the key
-    // or insert (take, into_inner and replace destroy one in the cell).
+    // or insert (take, take and replace destroy one in the cell).
     Item(Item&& o) noexcept
         : life(std::move(o.life)),
           id(o.id),
@@ -86,8 +86,8 @@ struct Item {
         // `life` is the first member, so it is the last destroyed: a value in
         // a cycle, destroyed from inside its partner's destructor, still counts
         // as alive here.
-        if (child.is_valid() && !ledger().is_alive(child.get().life.serial)) ++teardown_inserts().owned_died_first;
-        if (child_key.is_some()) Traits::remove_from_destructor(child_key);
+        if (child.has_value() && !ledger().is_alive(child.value().life.serial)) ++teardown_inserts().owned_died_first;
+        if (child_key.has_value()) Traits::remove_from_destructor(child_key);
         if (insert_on_destroy) {
             const bool done = Traits::insert_from_destructor();
             if (teardown_inserts().in_teardown) {
@@ -134,7 +134,7 @@ struct DirectTraits {
     static void remove_from_destructor(Key k) { current->remove(k); }
     static bool insert_from_destructor() {
         const Key k = current->try_emplace_key(std::uint64_t{0}, std::uint64_t{0});
-        if (k.is_none()) return false;
+        if (!k.has_value()) return false;
         current->remove(k);
         return true;
     }
@@ -163,8 +163,8 @@ struct DirectTraits {
     static Owner adopt(Key k) { return slab->adopt(k); }
     static Value& at(Key k) { return (*slab)[k]; }
     static Value* get(Key k) { return slab->get(k); }
-    static bool contains(Key k) { return slab->contains_key(k); }
-    static std::size_t len() { return slab->len(); }
+    static bool contains(Key k) { return slab->contains(k); }
+    static std::size_t size() { return slab->size(); }
     static std::size_t capacity() { return slab->capacity(); }
 };
 
@@ -195,29 +195,29 @@ struct ThreadTraits {
     static Owner insert(std::uint64_t id, std::uint64_t p) { return A::emplace(id, p); }
     static Key try_insert_key(std::uint64_t id, std::uint64_t p) {
         auto s = A::try_emplace(id, p);
-        return s ? s->leak() : Key::NONE;
+        return s ? s->release() : Key::NONE;
     }
     static void remove(Key k) { A::remove(k); }
     static Value take(Key k) { return A::take(k); }
     static Owner adopt(Key k) { return A::adopt(k); }
-    static Value& at(Key k) { return A::get_unchecked_mut(k); }
+    static Value& at(Key k) { return A::get_unchecked(k); }
     static Value* get(Key k) { return A::get(k); }
-    static bool contains(Key k) { return A::contains_key(k); }
-    static std::size_t len() { return A::len(); }
+    static bool contains(Key k) { return A::contains(k); }
+    static std::size_t size() { return A::size(); }
     static std::size_t capacity() { return A::capacity(); }
 };
 
 // ---- the driver ------------------------------------------------------------
 
 enum class Op : std::uint8_t {
-    insert_handle, insert_key, insert_when_full, drop_handle, remove_key, take_key, into_inner, replace,
+    insert_handle, insert_key, insert_when_full, drop_handle, remove_key, take_key, take, replace,
     leak, adopt, attach_handle, attach_key, detach_child, promote_child, remove_child_key, make_cycle, read,
     probe_key, write, mark_inserter, clear, recreate, shutdown, cross_thread_drop, count
 };
 
 inline const char* op_name(Op op) {
     static constexpr const char* kNames[] = {
-        "insert_handle", "insert_key", "insert_when_full", "drop_handle", "remove_key", "take_key", "into_inner",
+        "insert_handle", "insert_key", "insert_when_full", "drop_handle", "remove_key", "take_key", "take",
         "replace", "leak", "adopt", "attach_handle", "attach_key", "detach_child", "promote_child",
         "remove_child_key", "make_cycle", "read", "probe_key", "write", "mark_inserter", "clear", "recreate",
         "shutdown", "cross_thread_drop"};
@@ -292,7 +292,7 @@ private:
     }
 
     void check_counts(const char* when) {
-        expect(Traits::len() == nodes_.size(), when);
+        expect(Traits::size() == nodes_.size(), when);
         expect(ledger().alive() == static_cast<long>(nodes_.size()), "ledger: live values differ from the model");
         expect(ledger().double_destroyed() == 0, "ledger: a value was destroyed twice");
         expect(teardown_inserts().owned_died_first == 0, "a value was destroyed before the value owning its handle");
@@ -304,14 +304,14 @@ private:
             expect(v != nullptr, "a live value's key is not found");
             if (v == nullptr) continue;
             expect(v->id == id && v->payload == n.payload, "a value read back through its key differs");
-            expect(Traits::contains(n.key), "contains_key is false for a live key");
-            const std::uint64_t ch = v->child.is_valid() ? id_at(v->child.key()) : 0;
+            expect(Traits::contains(n.key), "contains is false for a live key");
+            const std::uint64_t ch = v->child.has_value() ? id_at(v->child.key()) : 0;
             expect(ch == n.child_h, "a value's child handle points elsewhere than the model says");
-            expect((v->child_key.is_some() ? id_at(v->child_key) : 0) == n.child_k,
+            expect((v->child_key.has_value() ? id_at(v->child_key) : 0) == n.child_k,
                    "a value's child key differs from the model");
         }
         for (std::size_t i = 0; i < handles_.size(); ++i)
-            expect(handles_[i].second.is_valid() && handles_[i].second->id == handles_[i].first,
+            expect(handles_[i].second.has_value() && handles_[i].second->id == handles_[i].first,
                    "an outside handle does not hold its value");
     }
 
@@ -389,7 +389,7 @@ private:
     // owns their values then).
     void leak_outside_handles() {
         for (auto& [id, h] : handles_) {
-            const Key k = h.leak();
+            const Key k = h.release();
             keys_.push_back({id, k});
             nodes_.at(id).via = Via::key;
         }
@@ -445,8 +445,8 @@ private:
             case Op::insert_key: {
                 const std::uint64_t id = next_id_++, p = payload();
                 const Key k = Traits::try_insert_key(id, p);
-                expect(k.is_some() != full(), "try_insert_key disagrees with the model about room");
-                if (k.is_none()) return false;
+                expect(k.has_value() != full(), "try_insert_key disagrees with the model about room");
+                if (!k.has_value()) return false;
                 model_add(id, p, k, Via::key);
                 keys_.push_back({id, k});
                 return true;
@@ -496,14 +496,14 @@ private:
                 take_key(i);
                 return true;
             }
-            case Op::into_inner: {
+            case Op::take: {
                 if (handles_.empty()) return false;
                 const std::size_t i = pick_index(handles_);
                 const std::uint64_t id = handles_[i].first, want = nodes_.at(id).payload;
                 {
-                    Value v = handles_[i].second.into_inner();
-                    expect(v.id == id && v.payload == want, "into_inner returned another value");
-                    expect(!handles_[i].second.is_valid(), "into_inner left the handle owning");
+                    Value v = handles_[i].second.take();
+                    expect(v.id == id && v.payload == want, "take returned another value");
+                    expect(!handles_[i].second.has_value(), "take left the handle owning");
                 }
                 take_handle(i);
                 model_destroy(id);
@@ -528,7 +528,7 @@ private:
                 if (handles_.empty()) return false;
                 const std::size_t i = pick_index(handles_);
                 const std::uint64_t id = handles_[i].first;
-                const Key k = handles_[i].second.leak();
+                const Key k = handles_[i].second.release();
                 expect(k == nodes_.at(id).key, "leak returned another key");
                 keys_.push_back({id, k});
                 nodes_.at(id).via = Via::key;
@@ -590,7 +590,7 @@ private:
                 nodes_.at(id).child_h = 0;
                 nodes_.at(child).via = Via::handle;
                 model_destroy(id);
-                expect(h.is_valid() && h->id == child, "a handle assigned from its value's child holds another");
+                expect(h.has_value() && h->id == child, "a handle assigned from its value's child holds another");
                 return true;
             }
             case Op::remove_child_key: {  // a value lets go of its keyed child itself
@@ -614,7 +614,7 @@ private:
                 if (!a || !b) return false;
                 model_add(a_id, 1, a->key(), Via::child_handle);
                 model_add(b_id, 2, b->key(), Via::child_handle);
-                Value& av = a->get_mut();
+                Value& av = a->value();
                 av.child = std::move(*b);
                 av.child->child = std::move(*a);
                 nodes_.at(a_id).child_h = b_id;
@@ -631,14 +631,14 @@ private:
                 expect(v.id == id && v.payload == n.payload, "read through a key differs");
                 return true;
             }
-            case Op::probe_key: {  // contains_key/get on any key, live or not
+            case Op::probe_key: {  // contains/get on any key, live or not
                 const std::uint32_t r = src_.pick(8);
                 const Key k = r == 0   ? Key::NONE
-                              : r == 1 ? Key::from_raw(0x8000'0000u | src_.pick(64))
-                                       : Key::from_raw(src_.pick(256));
+                              : r == 1 ? Key::from_index(0x8000'0000u | src_.pick(64))
+                                       : Key::from_index(src_.pick(256));
                 bool live = false;
                 for (const auto& [id, n] : nodes_) live = live || n.key == k;
-                expect(Traits::contains(k) == live, "contains_key disagrees with the model");
+                expect(Traits::contains(k) == live, "contains disagrees with the model");
                 expect((Traits::get(k) != nullptr) == live, "get disagrees with the model");
                 return true;
             }
@@ -660,11 +660,11 @@ private:
             case Op::clear: {
                 if (!Traits::can_clear() || src_.pick(12) != 0) return false;
                 teardown_all(&Traits::clear);
-                expect(Traits::len() == 0, "clear left values behind");
+                expect(Traits::size() == 0, "clear left values behind");
                 const std::uint64_t id = next_id_++;
                 const Key k = Traits::try_insert_key(id, 5);
-                expect(k.into_raw() == 0, "after clear() the first key is not 0");
-                if (k.is_some()) {
+                expect(k.index() == 0, "after clear() the first key is not 0");
+                if (k.has_value()) {
                     model_add(id, 5, k, Via::key);
                     keys_.push_back({id, k});
                 }

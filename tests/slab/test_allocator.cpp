@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tracker.hpp"
@@ -70,7 +71,7 @@ void init(Mode m, std::size_t n) {
 }
 template <class A>
 void require_clean_shutdown() {
-    REQUIRE(A::len() == 0);
+    REQUIRE(A::size() == 0);
     REQUIRE(A::shutdown().ok());
     REQUIRE_FALSE(A::is_initialized());
 }
@@ -89,21 +90,21 @@ TEST_CASE("allocator: every Slot and allocator operation", "[alloc]") {
     const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
     init<str_alloc>(mode, 8);
     REQUIRE(str_alloc::is_initialized());
-    CHECK(str_alloc::is_empty());
+    CHECK(str_alloc::empty());
 
     auto s = str_alloc::insert(std::string("alpha"));
-    CHECK(s.get() == "alpha");
-    s.get_mut() += "!";
+    CHECK(s.value() == "alpha");
+    s.value() += "!";
     CHECK(*s == "alpha!");
     CHECK(s->size() == 6);
-    CHECK(s.is_valid());
-    CHECK(s.as_ptr() == &s.get());
-    CHECK(s.as_mut_ptr() == &s.get_mut());
+    CHECK(s.has_value());
+    CHECK(std::as_const(s).get() == &std::as_const(s).value());
+    CHECK(s.get() == &s.value());
     const Key k = s.key();
-    CHECK(str_alloc::contains_key(k));
-    CHECK(&str_alloc::get_unchecked(k) == s.as_ptr());
-    CHECK(&str_alloc::get_unchecked_mut(k) == s.as_ptr());
-    CHECK(str_alloc::get(k) == s.as_ptr());
+    CHECK(str_alloc::contains(k));
+    CHECK(&str_alloc::get_unchecked(k) == s.get());
+    CHECK(&str_alloc::get_unchecked(k) == s.get());
+    CHECK(str_alloc::get(k) == s.get());
 
     CHECK(s.replace("beta") == "alpha!");
     CHECK(s.key() == k);
@@ -111,7 +112,7 @@ TEST_CASE("allocator: every Slot and allocator operation", "[alloc]") {
     auto c = str_alloc::insert(copy);
     auto e = str_alloc::emplace(2, 'z');
     CHECK(*e == "zz");
-    CHECK(str_alloc::len() == 3);
+    CHECK(str_alloc::size() == 3);
     CHECK(str_alloc::capacity() == (mode == Mode::bounded ? 8u : 4u));  // unbounded: one chunk of 4 so far
 
     auto t = str_alloc::try_insert(std::string("delta"));
@@ -121,22 +122,22 @@ TEST_CASE("allocator: every Slot and allocator operation", "[alloc]") {
     CHECK(**te == "epsilon");
 
     str_alloc::Slot moved = std::move(*t);
-    CHECK_FALSE(t->is_valid());
+    CHECK_FALSE(t->has_value());
     CHECK(*moved == "delta");
-    CHECK(moved.into_inner() == "delta");
-    CHECK_FALSE(moved.is_valid());
+    CHECK(moved.take() == "delta");
+    CHECK_FALSE(moved.has_value());
 
-    const Key leaked = c.leak();
-    CHECK_FALSE(c.is_valid());
-    CHECK(str_alloc::contains_key(leaked));
+    const Key leaked = c.release();
+    CHECK_FALSE(c.has_value());
+    CHECK(str_alloc::contains(leaked));
     CHECK(str_alloc::take(leaked) == "gamma");
-    CHECK_FALSE(str_alloc::contains_key(leaked));
+    CHECK_FALSE(str_alloc::contains(leaked));
 
-    const Key leaked2 = e.leak();
+    const Key leaked2 = e.release();
     str_alloc::remove(leaked2);
     CHECK(str_alloc::get(leaked2) == nullptr);
 
-    auto back = str_alloc::adopt(te->leak());
+    auto back = str_alloc::adopt(te->release());
     CHECK(*back == "epsilon");
 
     s.reset();
@@ -160,14 +161,14 @@ TEST_CASE("allocator: a Slot assigned from inside the value it owns, as in poppi
     while (head) {
         seen.push_back(head->name.substr(0, 6));
         head = std::move(head->next);
-        CHECK(list_alloc::len() == 5 - seen.size());
+        CHECK(list_alloc::size() == 5 - seen.size());
     }
     CHECK(seen == std::vector<std::string>{"node 0", "node 1", "node 2", "node 3", "node 4"});
     // Self-assignment keeps the value.
     head = list_alloc::emplace(9);
     auto& alias = head;
     head = std::move(alias);
-    REQUIRE(head.is_valid());
+    REQUIRE(head.has_value());
     CHECK(head->name.substr(0, 6) == "node 9");
     head.reset();
     require_clean_shutdown<list_alloc>();
@@ -190,7 +191,7 @@ TEST_CASE("allocator: capacity 1, fill, LIFO reuse", "[alloc]") {
     {
         std::vector<u64_alloc::Slot> slots;
         for (std::uint64_t i = 0; i < 100; ++i) slots.push_back(u64_alloc::insert(i));
-        CHECK(u64_alloc::len() == 100);
+        CHECK(u64_alloc::size() == 100);
         std::set<Key> keys;
         for (auto& s : slots) keys.insert(s.key());
         CHECK(keys.size() == 100);
@@ -200,8 +201,8 @@ TEST_CASE("allocator: capacity 1, fill, LIFO reuse", "[alloc]") {
         const Key k10 = slots[10].key(), k50 = slots[50].key();
         slots[10].reset();
         slots[50].reset();
-        CHECK(u64_alloc::insert(1000).leak() == k50);
-        CHECK(u64_alloc::insert(1001).leak() == k10);
+        CHECK(u64_alloc::insert(1000).release() == k50);
+        CHECK(u64_alloc::insert(1001).release() == k10);
         u64_alloc::remove(k50);
         u64_alloc::remove(k10);
     }
@@ -223,16 +224,16 @@ TEST_CASE("allocator: try_insert on a full slab hands the value back", "[alloc]"
 
 TEST_CASE("allocator: use before init or after shutdown throws in every build", "[alloc][errors]") {
     REQUIRE_FALSE(str_alloc::is_initialized());
-    CHECK(str_alloc::len() == 0);
+    CHECK(str_alloc::size() == 0);
     CHECK(str_alloc::capacity() == 0);
-    CHECK(str_alloc::is_empty());
-    CHECK_FALSE(str_alloc::contains_key(Key::from_raw(0)));
-    CHECK(str_alloc::get(Key::from_raw(0)) == nullptr);
+    CHECK(str_alloc::empty());
+    CHECK_FALSE(str_alloc::contains(Key::from_index(0)));
+    CHECK(str_alloc::get(Key::from_index(0)) == nullptr);
     CHECK_THROWS_AS(str_alloc::insert(std::string("x")), NotInitialized);
     CHECK_THROWS_AS(str_alloc::emplace("x"), NotInitialized);
     CHECK_THROWS_AS(str_alloc::try_insert(std::string("x")), NotInitialized);
     CHECK_THROWS_AS(str_alloc::try_emplace("x"), NotInitialized);
-    CHECK_THROWS_AS((void)str_alloc::take(Key::from_raw(0)), NotInitialized);
+    CHECK_THROWS_AS((void)str_alloc::take(Key::from_index(0)), NotInitialized);
     try {
         (void)str_alloc::insert(std::string("x"));
     } catch (const NotInitialized& e) {
@@ -254,7 +255,7 @@ TEST_CASE("allocator: shutdown with slots in use refuses and counts them, then r
     tracked_alloc::init().bounded(8).build();
     auto a = tracked_alloc::emplace(1u);
     auto b = tracked_alloc::emplace(2u);
-    const Key leaked = tracked_alloc::emplace(3u).leak();
+    const Key leaked = tracked_alloc::emplace(3u).release();
     const auto r = tracked_alloc::shutdown();
     CHECK_FALSE(r.ok());
     CHECK(r.slots_remaining == 3);
@@ -283,16 +284,16 @@ TEST_CASE("allocator: every value is destroyed exactly once", "[alloc][tracker]"
     const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
     init<tracked_alloc>(mode, 32);
     { auto dropped = tracked_alloc::emplace(1u); }
-    { Tracked out = tracked_alloc::emplace(2u).into_inner(); CHECK(out.value() == 2); }
+    { Tracked out = tracked_alloc::emplace(2u).take(); CHECK(out.value() == 2); }
     {
         auto s = tracked_alloc::emplace(3u);
         Tracked old = s.replace(Tracked(4));
         CHECK(old.value() == 3);
     }
-    const Key leaked = tracked_alloc::emplace(5u).leak();
+    const Key leaked = tracked_alloc::emplace(5u).release();
     CHECK(counts().live() == 1);
     tracked_alloc::remove(leaked);
-    CHECK(tracked_alloc::take(tracked_alloc::emplace(6u).leak()).value() == 6);
+    CHECK(tracked_alloc::take(tracked_alloc::emplace(6u).release()).value() == 6);
     CHECK(counts().live() == 0);
     CHECK(counts().constructed == counts().destroyed);
     require_clean_shutdown<tracked_alloc>();
@@ -302,7 +303,7 @@ TEST_CASE("allocator: values left at thread exit are destroyed and the storage f
     CountScope scope;
     std::thread([] {
         tracked_alloc::init().unbounded().chunk_capacity(2).build();
-        for (std::uint64_t i = 0; i < 5; ++i) (void)tracked_alloc::emplace(i).leak();
+        for (std::uint64_t i = 0; i < 5; ++i) (void)tracked_alloc::emplace(i).release();
         auto s = tracked_alloc::emplace(9u);  // dropped normally before teardown
         CHECK(counts().live() == 6);
     }).join();
@@ -322,11 +323,11 @@ TEST_CASE("allocator: over-aligned, empty and 4 KiB values, handle and key agree
             s64.push_back(a64_alloc::insert(Aligned64{{i, i + 1, i + 2}}));
         }
         for (std::uint64_t i = 0; i < 9; ++i) {
-            CHECK(reinterpret_cast<std::uintptr_t>(s16[i].as_ptr()) % 16 == 0);
-            CHECK(reinterpret_cast<std::uintptr_t>(s64[i].as_ptr()) % 64 == 0);
-            CHECK(&a16_alloc::get_unchecked(s16[i].key()) == s16[i].as_ptr());
-            CHECK(&a64_alloc::get_unchecked(s64[i].key()) == s64[i].as_ptr());
-            a16_alloc::get_unchecked_mut(s16[i].key()).hi = 500 + i;
+            CHECK(reinterpret_cast<std::uintptr_t>(s16[i].get()) % 16 == 0);
+            CHECK(reinterpret_cast<std::uintptr_t>(s64[i].get()) % 64 == 0);
+            CHECK(&a16_alloc::get_unchecked(s16[i].key()) == s16[i].get());
+            CHECK(&a64_alloc::get_unchecked(s64[i].key()) == s64[i].get());
+            a16_alloc::get_unchecked(s16[i].key()).hi = 500 + i;
             CHECK(s16[i]->hi == 500 + i);
             CHECK(s16[i]->lo == i);
             CHECK(s64[i]->words[2] == i + 2);
@@ -361,12 +362,12 @@ TEST_CASE("allocator: values aligned to 128 and 4096 bytes are aligned", "[alloc
         for (std::uint64_t i = 0; i < 9; ++i) s128.push_back(a128_alloc::insert(Aligned128{{i, i, i, i, i}}));
         for (std::uint64_t i = 0; i < 6; ++i) pages.push_back(page_aligned_alloc::emplace());
         for (auto& s : s128) {
-            CHECK(reinterpret_cast<std::uintptr_t>(s.as_ptr()) % 128 == 0);
-            CHECK(&a128_alloc::get_unchecked(s.key()) == s.as_ptr());
+            CHECK(reinterpret_cast<std::uintptr_t>(s.get()) % 128 == 0);
+            CHECK(&a128_alloc::get_unchecked(s.key()) == s.get());
         }
         for (auto& p : pages) {
-            CHECK(reinterpret_cast<std::uintptr_t>(p.as_ptr()) % 4096 == 0);
-            CHECK(&page_aligned_alloc::get_unchecked(p.key()) == p.as_ptr());
+            CHECK(reinterpret_cast<std::uintptr_t>(p.get()) % 4096 == 0);
+            CHECK(&page_aligned_alloc::get_unchecked(p.key()) == p.get());
         }
     }
     require_clean_shutdown<a128_alloc>();
@@ -428,11 +429,11 @@ TEST_CASE("allocator: unbounded growth keeps addresses across chunk boundaries",
         std::vector<const std::uint64_t*> where;
         for (std::uint64_t i = 0; i < 100'000; ++i) {
             slots.push_back(u64_alloc::insert(i));
-            where.push_back(slots.back().as_ptr());
+            where.push_back(slots.back().get());
         }
         bool stable = true;
         for (std::uint64_t i = 0; i < slots.size(); ++i)
-            stable = stable && slots[i].as_ptr() == where[i] && *slots[i] == i &&
+            stable = stable && slots[i].get() == where[i] && *slots[i] == i &&
                      &u64_alloc::get_unchecked(slots[i].key()) == where[i];
         CHECK(stable);
         CHECK(u64_alloc::capacity() == 98 * 1024);
@@ -459,10 +460,10 @@ TEST_CASE("allocator: two threads use their own slabs at once", "[alloc][threads
                 std::swap(live[i], live.back());
                 live.pop_back();
             }
-            if (u64_alloc::len() != live.size()) failures.fetch_add(1);
+            if (u64_alloc::size() != live.size()) failures.fetch_add(1);
         }
         for (auto& s : live)
-            if ((*s >> 32) != tag || &u64_alloc::get_unchecked(s.key()) != s.as_ptr()) failures.fetch_add(1);
+            if ((*s >> 32) != tag || &u64_alloc::get_unchecked(s.key()) != s.get()) failures.fetch_add(1);
         live.clear();
         if (!u64_alloc::shutdown().ok()) failures.fetch_add(1);
     };
@@ -474,9 +475,9 @@ TEST_CASE("allocator: two threads use their own slabs at once", "[alloc][threads
     CHECK_FALSE(u64_alloc::is_initialized());
 }
 
-TEST_CASE("allocator: len() and is_empty() do not visit cells", "[alloc]") {
-    // The cells of a two-million-cell slab are made inaccessible: a len() or
-    // is_empty() that scanned them (the reference crate's O(capacity) scan)
+TEST_CASE("allocator: size() and empty() do not visit cells", "[alloc]") {
+    // The cells of a two-million-cell slab are made inaccessible: a size() or
+    // empty() that scanned them (the reference crate's O(capacity) scan)
     // would crash here instead of returning the counter.
     constexpr std::size_t n = 2'000'000;
     u64_alloc::init().bounded(n).build();
@@ -484,21 +485,21 @@ TEST_CASE("allocator: len() and is_empty() do not visit cells", "[alloc]") {
         auto a = u64_alloc::insert(1);
         auto b = u64_alloc::insert(2);
         const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-        const auto first = reinterpret_cast<std::uintptr_t>(a.as_ptr());
+        const auto first = reinterpret_cast<std::uintptr_t>(a.get());
         const std::uintptr_t lo = (first + 2 * page) & ~(page - 1);  // past the two live cells
         const std::uintptr_t hi = (first + n * sizeof(std::uint64_t)) & ~(page - 1);  // well inside the chunk
         REQUIRE(hi > lo);
         REQUIRE(mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_NONE) == 0);
-        const std::size_t len = u64_alloc::len();
-        const bool empty = u64_alloc::is_empty();
+        const std::size_t len = u64_alloc::size();
+        const bool empty = u64_alloc::empty();
         const std::size_t cap = u64_alloc::capacity();
         REQUIRE(mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_READ | PROT_WRITE) == 0);
         CHECK(len == 2);
         CHECK_FALSE(empty);
         CHECK(cap == n);
         a.reset();
-        CHECK(u64_alloc::len() == 1);
+        CHECK(u64_alloc::size() == 1);
     }
-    CHECK(u64_alloc::is_empty());
+    CHECK(u64_alloc::empty());
     require_clean_shutdown<u64_alloc>();
 }

@@ -43,7 +43,7 @@ TEST_CASE("checks: removing the same key twice is caught", "[checks]") {
 TEST_CASE("checks: a second owner of a cell is refused when it is made", "[checks][ownership]") {
     const auto d = run_in_child([] {
         checked_alloc::init().bounded(4).build();
-        const Key k = checked_alloc::insert(5).leak();
+        const Key k = checked_alloc::insert(5).release();
         auto a = checked_alloc::adopt(k);
         auto b = checked_alloc::adopt(k);  // a second owner of the same cell
     });
@@ -87,15 +87,15 @@ TEST_CASE("checks: remove, take and adopt of a key a live handle owns abort nami
 TEST_CASE("checks: a leaked handle's key may be removed, taken and adopted", "[checks][ownership]") {
     const auto d = run_in_child([] {
         checked_alloc::init().bounded(8).build();
-        checked_alloc::remove(checked_alloc::insert(1).leak());
-        (void)checked_alloc::take(checked_alloc::insert(2).leak());
-        auto back = checked_alloc::adopt(checked_alloc::insert(3).leak());
+        checked_alloc::remove(checked_alloc::insert(1).release());
+        (void)checked_alloc::take(checked_alloc::insert(2).release());
+        auto back = checked_alloc::adopt(checked_alloc::insert(3).release());
         back.reset();
         nexus::slab::BoundedSlab<int> slab(4);
-        slab.remove(slab.insert(1).leak());
-        (void)slab.take(slab.insert(2).leak());
-        auto h = slab.adopt(slab.insert(3).leak());
-        if (!checked_alloc::is_empty() || slab.len() != 1) std::_Exit(3);
+        slab.remove(slab.insert(1).release());
+        (void)slab.take(slab.insert(2).release());
+        auto h = slab.adopt(slab.insert(3).release());
+        if (!checked_alloc::empty() || slab.size() != 1) std::_Exit(3);
     });
     CHECK_FALSE(d.aborted);
     CHECK(d.exit_code == 0);
@@ -116,21 +116,21 @@ TEST_CASE("checks: freeing a key that was never inserted is caught", "[checks]")
     const auto d1 = run_in_child([] {
         nexus::slab::UnboundedSlab<int> slab({.chunk_capacity = 8});
         (void)slab.insert_key(1);
-        slab.remove(Key::from_raw(5));  // in range, vacant
+        slab.remove(Key::from_index(5));  // in range, vacant
     });
     CHECK(d1.aborted);
     CHECK_THAT(d1.err, Catch::Contains("remove of a vacant or out-of-range key (5) on slab of int"));
 
     const auto d2 = run_in_child([] {
         checked_alloc::init().bounded(4).build();
-        checked_alloc::remove(Key::from_raw(3));
+        checked_alloc::remove(Key::from_index(3));
     });
     CHECK(d2.aborted);
     CHECK_THAT(d2.err, Catch::Contains("remove of a vacant or out-of-range key (3) on allocator 'checked_alloc'"));
 
     const auto d3 = run_in_child([] {
         nexus::slab::BoundedSlab<int> slab(4);
-        (void)slab.take(Key::from_raw(100));  // out of range
+        (void)slab.take(Key::from_index(100));  // out of range
     });
     CHECK(d3.aborted);
     CHECK_THAT(d3.err, Catch::Contains("take of a vacant or out-of-range key (100) on slab of int"));
@@ -171,7 +171,7 @@ TEST_CASE("checks: handles given back before the slab goes are fine", "[checks]"
     const auto d = run_in_child([] {
         auto slab = std::make_unique<nexus::slab::BoundedSlab<int>>(4);
         auto h1 = slab->insert(1);
-        const Key k = slab->insert(2).leak();  // leaked: owned by the slab now
+        const Key k = slab->insert(2).release();  // leaked: owned by the slab now
         (void)k;
         h1.reset();
         slab.reset();
@@ -192,21 +192,21 @@ TEST_CASE("checks: access through an empty handle is reported", "[checks]") {
 }
 
 TEST_CASE("checks: remove on an allocator that was never initialised names it", "[checks]") {
-    const auto d = run_in_child([] { checked_alloc::remove(Key::from_raw(0)); });
+    const auto d = run_in_child([] { checked_alloc::remove(Key::from_index(0)); });
     CHECK(d.aborted);
     CHECK_THAT(d.err, Catch::Contains("remove of key 0 on allocator 'checked_alloc', which is not initialised on "
                                       "this thread"));
 }
 
 TEST_CASE("checks: get_unchecked before init() says so", "[checks]") {
-    const auto d = run_in_child([] { (void)checked_alloc::get_unchecked(Key::from_raw(3)); });
+    const auto d = run_in_child([] { (void)checked_alloc::get_unchecked(Key::from_index(3)); });
     CHECK(d.aborted);
     CHECK_THAT(d.err, Catch::Contains("access through key 3 on allocator 'checked_alloc' before init() or after "
                                       "shutdown()"));
     const auto d2 = run_in_child([] {
         checked_alloc::init().bounded(2).build();
         (void)checked_alloc::shutdown();
-        (void)checked_alloc::get_unchecked_mut(Key::from_raw(0));
+        (void)checked_alloc::get_unchecked(Key::from_index(0));
     });
     CHECK(d2.aborted);
     CHECK_THAT(d2.err, Catch::Contains("before init() or after shutdown()"));
@@ -348,7 +348,7 @@ TEST_CASE("checks: a direct slab's Handles are bound to one thread", "[checks][t
             auto h = slab.insert(1);
             std::thread([&h, how] {
                 if (how == 0) (void)*h;
-                else (void)h.as_ptr();
+                else (void)h.get();
             }).join();
         });
         CHECK(d3.aborted);
@@ -365,7 +365,7 @@ TEST_CASE("checks: a direct slab without live Handles may move to another thread
         std::thread([&] {  // handed over: keys, handles made and dropped there, destroyed there
             slab->remove(k);
             auto h2 = slab->insert(3);
-            const Key k2 = h2.leak();
+            const Key k2 = h2.release();
             auto h3 = slab->adopt(k2);
             h3.reset();
             slab.reset();
@@ -391,7 +391,7 @@ TEST_CASE("checks: a fork()ed child uses and drops what its thread made before t
         slot.reset();
         handle.reset();
         auto more = slab.insert(std::string("made in the child"));
-        std::_Exit(ok && forked_alloc::len() == 0 && slab.len() == 1 ? 0 : 3);
+        std::_Exit(ok && forked_alloc::size() == 0 && slab.size() == 1 ? 0 : 3);
     });
     CHECK_FALSE(d.aborted);
     CHECK(d.err.empty());

@@ -1,6 +1,6 @@
 // A million random operations per flavour against a std::unordered_map model:
-// inserts (by handle and by key), removals (drop, into_inner, remove, take),
-// replaces, reads through handles and keys, contains_key on random keys, and
+// inserts (by handle and by key), removals (drop, take, remove, take),
+// replaces, reads through handles and keys, contains on random keys, and
 // leak/adopt. After every operation the slab's length must equal the model's.
 #include <catch2/catch.hpp>
 
@@ -29,10 +29,10 @@ struct DirectApi {
     void remove(Key k) { slab->remove(k); }
     std::uint64_t take(Key k) { return slab->take(k); }
     std::uint64_t& at(Key k) { return (*slab)[k]; }
-    bool contains(Key k) { return slab->contains_key(k); }
+    bool contains(Key k) { return slab->contains(k); }
     const std::uint64_t* get(Key k) { return slab->get(k); }
     Owner adopt(Key k) { return slab->adopt(k); }
-    std::size_t len() { return slab->len(); }
+    std::size_t size() { return slab->size(); }
 };
 
 struct ThreadApi {
@@ -40,15 +40,15 @@ struct ThreadApi {
     std::optional<Owner> try_insert(std::uint64_t v) { return model_alloc::try_insert(v); }
     Key try_insert_key(std::uint64_t v) {
         auto s = model_alloc::try_insert(v);
-        return s ? s->leak() : Key::NONE;
+        return s ? s->release() : Key::NONE;
     }
     void remove(Key k) { model_alloc::remove(k); }
     std::uint64_t take(Key k) { return model_alloc::take(k); }
-    std::uint64_t& at(Key k) { return model_alloc::get_unchecked_mut(k); }
-    bool contains(Key k) { return model_alloc::contains_key(k); }
+    std::uint64_t& at(Key k) { return model_alloc::get_unchecked(k); }
+    bool contains(Key k) { return model_alloc::contains(k); }
     const std::uint64_t* get(Key k) { return model_alloc::get(k); }
     Owner adopt(Key k) { return model_alloc::adopt(k); }
-    std::size_t len() { return model_alloc::len(); }
+    std::size_t size() { return model_alloc::size(); }
 };
 
 // Returns the number of disagreements with the model (0 expected).
@@ -81,70 +81,70 @@ long run(Api& api, std::size_t capacity, std::uint32_t key_range, std::uint64_t 
                 expect(h.has_value() != full);
                 if (h) {
                     const Key k = h->key();
-                    expect(model.emplace(k.into_raw(), value).second);  // a live key is never handed out twice
+                    expect(model.emplace(k.index(), value).second);  // a live key is never handed out twice
                     expect(**h == value);
                     live.push_back({k, std::move(h)});
                 }
             } else {
                 const Key k = api.try_insert_key(value);
-                expect(k.is_some() != full);
-                if (k.is_some()) {
-                    expect(model.emplace(k.into_raw(), value).second);
+                expect(k.has_value() != full);
+                if (k.has_value()) {
+                    expect(model.emplace(k.index(), value).second);
                     live.push_back({k, std::nullopt});
                 }
             }
         } else if (r < 55) {  // remove one way or another
             const std::size_t i = pick();
             Live& l = live[i];
-            const std::uint64_t want = model.at(l.key.into_raw());
+            const std::uint64_t want = model.at(l.key.index());
             switch (rng() % 3) {
                 case 0:
                     if (l.owner) l.owner->reset();
                     else api.remove(l.key);
                     break;
                 case 1:
-                    if (l.owner) expect(l.owner->into_inner() == want);
+                    if (l.owner) expect(l.owner->take() == want);
                     else expect(api.take(l.key) == want);
                     break;
                 default:
-                    if (l.owner) api.remove(l.owner->leak());
+                    if (l.owner) api.remove(l.owner->release());
                     else expect(api.take(l.key) == want);
                     break;
             }
-            model.erase(l.key.into_raw());
+            model.erase(l.key.index());
             drop_at(i);
         } else if (r < 65) {  // replace / write
             Live& l = live[pick()];
-            if (l.owner) expect(l.owner->replace(value) == model[l.key.into_raw()]);
+            if (l.owner) expect(l.owner->replace(value) == model[l.key.index()]);
             else api.at(l.key) = value;
-            model[l.key.into_raw()] = value;
+            model[l.key.index()] = value;
         } else if (r < 80) {  // read through both paths
             Live& l = live[pick()];
-            const std::uint64_t want = model.at(l.key.into_raw());
+            const std::uint64_t want = model.at(l.key.index());
             expect(api.at(l.key) == want);
             expect(api.get(l.key) != nullptr && *api.get(l.key) == want);
-            if (l.owner) expect(l.owner->get() == want && l.owner->key() == l.key && l.owner->as_ptr() == &api.at(l.key));
-        } else if (r < 95) {  // contains_key on any key, live or not
-            const Key k = rng() % 64 == 0 ? Key::NONE : Key::from_raw(static_cast<std::uint32_t>(rng() % key_range));
-            const auto it = model.find(k.into_raw());
+            if (l.owner) expect(l.owner->value() == want && l.owner->key() == l.key && l.owner->get() == &api.at(l.key));
+        } else if (r < 95) {  // contains on any key, live or not
+            const Key k = rng() % 64 == 0 ? Key::NONE : Key::from_index(static_cast<std::uint32_t>(rng() % key_range));
+            const auto it = model.find(k.index());
             expect(api.contains(k) == (it != model.end()));
             expect((api.get(k) != nullptr) == (it != model.end()));
         } else {  // ownership changes hands: handle <-> key
             Live& l = live[pick()];
             if (l.owner) {
-                expect(l.owner->leak() == l.key);
+                expect(l.owner->release() == l.key);
                 l.owner.reset();
             } else {
                 l.owner = api.adopt(l.key);
             }
         }
-        expect(api.len() == model.size());
+        expect(api.size() == model.size());
     }
     for (Live& l : live) {
         if (l.owner) l.owner->reset();
         else api.remove(l.key);
     }
-    expect(api.len() == 0);
+    expect(api.size() == 0);
     return bad;
 }
 

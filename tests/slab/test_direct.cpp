@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tracker.hpp"
@@ -71,24 +72,24 @@ struct Throws {
 
 TEMPLATE_TEST_CASE("direct slab: handle operations", "[direct]", Bounded, Unbounded) {
     auto slab = TestType::template make<std::string>(8);
-    REQUIRE(slab->is_empty());
+    REQUIRE(slab->empty());
 
     auto h = slab->insert(std::string("alpha"));
-    REQUIRE(h.is_valid());
-    CHECK(h.get() == "alpha");
-    h.get_mut() += "!";
+    REQUIRE(h.has_value());
+    CHECK(h.value() == "alpha");
+    h.value() += "!";
     CHECK(*h == "alpha!");
     CHECK(h->size() == 6);
-    CHECK(h.as_ptr() == &h.get());
-    CHECK(h.as_mut_ptr() == &h.get_mut());
-    CHECK(slab->len() == 1);
+    CHECK(std::as_const(h).get() == &std::as_const(h).value());
+    CHECK(h.get() == &h.value());
+    CHECK(slab->size() == 1);
 
     // The handle and the key reach the same object.
     const Key k = h.key();
-    CHECK(slab->contains_key(k));
-    CHECK(&(*slab)[k] == h.as_ptr());
-    CHECK(slab->get(k) == h.as_ptr());
-    CHECK(&slab->get_unchecked(k) == h.as_ptr());
+    CHECK(slab->contains(k));
+    CHECK(&(*slab)[k] == h.get());
+    CHECK(slab->get(k) == h.get());
+    CHECK(&slab->get_unchecked(k) == h.get());
 
     CHECK(h.replace("beta") == "alpha!");
     CHECK(*h == "beta");
@@ -96,29 +97,29 @@ TEMPLATE_TEST_CASE("direct slab: handle operations", "[direct]", Bounded, Unboun
 
     auto e = slab->emplace(3, 'x');
     CHECK(*e == "xxx");
-    CHECK(slab->len() == 2);
+    CHECK(slab->size() == 2);
 
     // Moving transfers ownership; the source is empty.
     Handle<std::string> moved = std::move(e);
-    CHECK_FALSE(e.is_valid());
+    CHECK_FALSE(e.has_value());
     CHECK_FALSE(static_cast<bool>(e));
-    CHECK(e.as_ptr() == nullptr);
+    CHECK(e.get() == nullptr);
     CHECK(*moved == "xxx");
 
-    CHECK(moved.into_inner() == "xxx");
-    CHECK_FALSE(moved.is_valid());
-    CHECK(slab->len() == 1);
+    CHECK(moved.take() == "xxx");
+    CHECK_FALSE(moved.has_value());
+    CHECK(slab->size() == 1);
 
     // leak keeps the value under its key; adopt takes it back.
-    const Key leaked = h.leak();
-    CHECK_FALSE(h.is_valid());
-    CHECK(slab->contains_key(leaked));
-    CHECK(slab->len() == 1);
+    const Key leaked = h.release();
+    CHECK_FALSE(h.has_value());
+    CHECK(slab->contains(leaked));
+    CHECK(slab->size() == 1);
     auto again = slab->adopt(leaked);
     CHECK(*again == "beta");
     again.reset();
-    CHECK_FALSE(slab->contains_key(leaked));
-    CHECK(slab->is_empty());
+    CHECK_FALSE(slab->contains(leaked));
+    CHECK(slab->empty());
 }
 
 TEMPLATE_TEST_CASE("direct slab: a Handle assigned from inside the value it owns, as in popping a list's head",
@@ -136,14 +137,14 @@ TEMPLATE_TEST_CASE("direct slab: a Handle assigned from inside the value it owns
     while (head) {
         seen.push_back(head->name.substr(0, 6));
         head = std::move(head->next);
-        CHECK(slab->len() == 5 - seen.size());
+        CHECK(slab->size() == 5 - seen.size());
     }
     CHECK(seen == std::vector<std::string>{"node 0", "node 1", "node 2", "node 3", "node 4"});
     // Self-assignment keeps the value.
     head = slab->emplace(9);
     auto& alias = head;
     head = std::move(alias);
-    REQUIRE(head.is_valid());
+    REQUIRE(head.has_value());
     CHECK(head->name.substr(0, 6) == "node 9");
 }
 
@@ -155,19 +156,19 @@ TEMPLATE_TEST_CASE("direct slab: key operations", "[direct]", Bounded, Unbounded
     const Key c = slab->emplace_key(2, 'c');
     const Key d = slab->try_emplace_key("d");
     CHECK(std::set<Key>{a, b, c, d}.size() == 4);
-    CHECK(slab->len() == 4);
+    CHECK(slab->size() == 4);
     CHECK((*slab)[c] == "cc");
     (*slab)[c] = "changed";
     CHECK(slab->get_unchecked(c) == "changed");
-    slab->get_unchecked_mut(a) += "+";
+    slab->get_unchecked(a) += "+";
     CHECK(*slab->get(a) == "a+");
 
     CHECK(slab->try_emplace_key("e") == Key::NONE);  // full
     CHECK(slab->take(b) == "b");
-    CHECK_FALSE(slab->contains_key(b));
+    CHECK_FALSE(slab->contains(b));
     CHECK(slab->get(b) == nullptr);
     slab->remove(a);
-    CHECK(slab->len() == 2);
+    CHECK(slab->size() == 2);
     const auto& const_slab = *slab;
     CHECK(*const_slab.get(c) == "changed");
     CHECK(const_slab.get(a) == nullptr);
@@ -192,16 +193,16 @@ TEMPLATE_TEST_CASE("direct slab: fill to capacity, then fail cleanly", "[direct]
     std::set<Key> keys;
     for (std::uint64_t i = 0; i < n; ++i) keys.insert(slab->insert_key(i * 3));
     CHECK(keys.size() == n);
-    CHECK(slab->len() == n);
+    CHECK(slab->size() == n);
     CHECK(slab->capacity() == n);
     std::uint64_t i = 0;
     for (Key k : keys) CHECK((*slab)[k] == 3 * i++);  // keys are handed out in ascending order
     CHECK(slab->try_emplace_key(std::uint64_t{1}) == Key::NONE);
     CHECK_FALSE(slab->try_insert(std::uint64_t{1}));
     CHECK_THROWS_AS(slab->insert_key(std::uint64_t{1}), typename TestType::FullError);
-    CHECK(slab->len() == n);  // failed inserts changed nothing
+    CHECK(slab->size() == n);  // failed inserts changed nothing
     for (Key k : keys) slab->remove(k);
-    CHECK(slab->is_empty());
+    CHECK(slab->empty());
 }
 
 TEMPLATE_TEST_CASE("direct slab: LIFO reuse of freed cells", "[direct]", Bounded, Unbounded) {
@@ -242,20 +243,20 @@ TEMPLATE_TEST_CASE("direct slab: try_insert on a full slab hands the value back"
     CHECK(counts().live() == 0);
 }
 
-TEMPLATE_TEST_CASE("direct slab: contains_key for none, out-of-range, vacant and occupied keys", "[direct]",
+TEMPLATE_TEST_CASE("direct slab: contains for none, out-of-range, vacant and occupied keys", "[direct]",
                    Bounded, Unbounded) {
     auto slab = TestType::template make<int>(8);
     const Key k = slab->insert_key(1);
     const Key vacant = slab->insert_key(2);
     slab->remove(vacant);
-    CHECK(slab->contains_key(k));
-    CHECK_FALSE(slab->contains_key(vacant));
-    CHECK_FALSE(slab->contains_key(Key::NONE));
-    CHECK_FALSE(slab->contains_key(Key::from_raw(8)));
-    CHECK_FALSE(slab->contains_key(Key::from_raw(1000)));
-    CHECK_FALSE(slab->contains_key(Key::from_raw(0x7FFF'FFFF)));
-    CHECK_FALSE(slab->contains_key(Key::from_raw(0x8000'0000)));
-    CHECK_FALSE(slab->contains_key(Key::from_raw(0x8000'0000 | k.into_raw())));  // a vacant tag pattern
+    CHECK(slab->contains(k));
+    CHECK_FALSE(slab->contains(vacant));
+    CHECK_FALSE(slab->contains(Key::NONE));
+    CHECK_FALSE(slab->contains(Key::from_index(8)));
+    CHECK_FALSE(slab->contains(Key::from_index(1000)));
+    CHECK_FALSE(slab->contains(Key::from_index(0x7FFF'FFFF)));
+    CHECK_FALSE(slab->contains(Key::from_index(0x8000'0000)));
+    CHECK_FALSE(slab->contains(Key::from_index(0x8000'0000 | k.index())));  // a vacant tag pattern
     CHECK(slab->get(Key::NONE) == nullptr);
 }
 
@@ -270,10 +271,10 @@ TEMPLATE_TEST_CASE("direct slab: over-aligned values land aligned, handle and ke
         h64.push_back(s64->insert(Aligned64{{i, i * 2, ~i}}));
     }
     for (std::uint64_t i = 0; i < 9; ++i) {
-        CHECK(reinterpret_cast<std::uintptr_t>(h16[i].as_ptr()) % 16 == 0);
-        CHECK(reinterpret_cast<std::uintptr_t>(h64[i].as_ptr()) % 64 == 0);
-        CHECK(&(*s16)[h16[i].key()] == h16[i].as_ptr());
-        CHECK(&(*s64)[h64[i].key()] == h64[i].as_ptr());
+        CHECK(reinterpret_cast<std::uintptr_t>(h16[i].get()) % 16 == 0);
+        CHECK(reinterpret_cast<std::uintptr_t>(h64[i].get()) % 64 == 0);
+        CHECK(&(*s16)[h16[i].key()] == h16[i].get());
+        CHECK(&(*s64)[h64[i].key()] == h64[i].get());
         // written through the key, read through the handle
         (*s16)[h16[i].key()].hi = i + 100;
         (*s64)[h64[i].key()].words[2] = i + 200;
@@ -302,8 +303,8 @@ void check_alignment(std::size_t n) {
         }
     }
     for (auto& h : hs) {
-        CHECK(reinterpret_cast<std::uintptr_t>(h.as_ptr()) % alignof(V) == 0);
-        CHECK(&(*slab)[h.key()] == h.as_ptr());
+        CHECK(reinterpret_cast<std::uintptr_t>(h.get()) % alignof(V) == 0);
+        CHECK(&(*slab)[h.key()] == h.get());
     }
     for (Key k : keys) CHECK(reinterpret_cast<std::uintptr_t>(&(*slab)[k]) % alignof(V) == 0);
 }
@@ -323,7 +324,7 @@ TEMPLATE_TEST_CASE("direct slab: empty and 4 KiB values", "[direct]", Bounded, U
     auto empties = TestType::template make<Empty>(3);
     auto a = empties->insert(Empty{});
     auto b = empties->emplace();
-    CHECK(a.as_ptr() != b.as_ptr());
+    CHECK(a.get() != b.get());
     CHECK(a.key() != b.key());
 
     auto pages = TestType::template make<Page>(4);
@@ -336,7 +337,7 @@ TEMPLATE_TEST_CASE("direct slab: empty and 4 KiB values", "[direct]", Bounded, U
     for (std::uint8_t i = 0; i < 4; ++i) {
         CHECK(hs[i]->bytes.front() == i);
         CHECK(hs[i]->bytes.back() == i);
-        CHECK(reinterpret_cast<std::uintptr_t>(hs[i].as_ptr()) % alignof(Page) == 0);
+        CHECK(reinterpret_cast<std::uintptr_t>(hs[i].get()) % alignof(Page) == 0);
     }
 }
 
@@ -345,21 +346,21 @@ TEMPLATE_TEST_CASE("direct slab: every value is destroyed exactly once", "[direc
     {
         auto slab = TestType::template make<Tracked>(64);
         { auto dropped = slab->emplace(1u); }                       // drop
-        { Tracked out = slab->emplace(2u).into_inner(); CHECK(out.value() == 2); }  // into_inner
+        { Tracked out = slab->emplace(2u).take(); CHECK(out.value() == 2); }  // take
         {
             auto h = slab->emplace(3u);
             Tracked old = h.replace(Tracked(4));                     // replace
             CHECK(old.value() == 3);
             CHECK(h->value() == 4);
         }
-        const Key leaked = slab->emplace(5u).leak();                // leak, then remove by key
+        const Key leaked = slab->emplace(5u).release();                // leak, then remove by key
         CHECK(counts().live() == 1);
         slab->remove(leaked);
         const Key taken = slab->emplace_key(6u);                      // take by key
         CHECK(slab->take(taken).value() == 6);
         CHECK(counts().live() == 0);
         for (std::uint64_t i = 0; i < 10; ++i) (void)slab->emplace_key(i);  // left for the destructor
-        (void)slab->emplace(99u).leak();
+        (void)slab->emplace(99u).release();
         CHECK(counts().live() == 11);
     }
     CHECK(counts().live() == 0);
@@ -377,21 +378,21 @@ TEMPLATE_TEST_CASE("direct slab: clear destroys every value and hands keys out a
     CHECK(counts().live() == 13);
     slab->clear();
     CHECK(counts().live() == 0);
-    CHECK(slab->len() == 0);
-    CHECK(slab->is_empty());
+    CHECK(slab->size() == 0);
+    CHECK(slab->empty());
     CHECK(slab->capacity() == cap);
-    for (const Key k : keys) CHECK_FALSE(slab->contains_key(k));
+    for (const Key k : keys) CHECK_FALSE(slab->contains(k));
     // Keys come out from 0 up again, and the whole capacity is usable.
     for (std::uint32_t i = 0; i < 32; ++i) {
         const Key k = slab->emplace_key(std::uint64_t{100} + i);
-        CHECK(k.into_raw() == i);
+        CHECK(k.index() == i);
         CHECK(slab->get(k)->value() == 100 + i);
     }
-    CHECK(slab->len() == 32);
+    CHECK(slab->size() == 32);
     CHECK_THROWS_AS(slab->emplace_key(std::uint64_t{1}), typename TestType::FullError);
     slab->clear();
     CHECK(counts().live() == 0);
-    CHECK(slab->emplace_key(std::uint64_t{7}).into_raw() == 0);
+    CHECK(slab->emplace_key(std::uint64_t{7}).index() == 0);
 }
 
 // Move construction cannot throw; move assignment always does (a type that
@@ -419,9 +420,9 @@ TEMPLATE_TEST_CASE("direct slab: a throwing constructor gives its cell back", "[
     auto slab = TestType::template make<Throws>(2);
     auto ok = slab->emplace(false);
     CHECK_THROWS_AS(slab->emplace(true), std::runtime_error);
-    CHECK(slab->len() == 1);
+    CHECK(slab->size() == 1);
     auto ok2 = slab->emplace(false);  // the cell was returned: room for one more
-    CHECK(slab->len() == 2);
+    CHECK(slab->size() == 2);
 }
 
 TEST_CASE("unbounded slab: addresses stay put while it grows by a million entries", "[direct][unbounded]") {
@@ -437,12 +438,12 @@ TEST_CASE("unbounded slab: addresses stay put while it grows by a million entrie
         where.push_back(&slab[k]);
         if (i == 999 || i == 1000) CHECK(slab.capacity() == 1000 * (i / 1000 + 1));
     }
-    CHECK(slab.len() == n);
+    CHECK(slab.size() == n);
     CHECK(slab.capacity() == n);
     bool all_stable = true;
     for (std::uint64_t i = 0; i < n; ++i) {
         all_stable = all_stable && &slab[keys[i]] == where[i] && *where[i] == i;
-        all_stable = all_stable && keys[i].into_raw() == ((i / 1000) << 10 | (i % 1000));  // chunk << shift | offset
+        all_stable = all_stable && keys[i].index() == ((i / 1000) << 10 | (i % 1000));  // chunk << shift | offset
     }
     CHECK(all_stable);
 }
@@ -532,15 +533,15 @@ TEST_CASE("unbounded slab: max_capacity is exact, chunk sizes need not be powers
     UnboundedSlab<int> slab({.chunk_capacity = 3, .max_capacity = 7});  // chunks of 3, 3, and 1 usable cell
     std::set<Key> keys;
     for (int i = 0; i < 7; ++i) keys.insert(slab.insert_key(i));
-    CHECK(slab.len() == 7);
+    CHECK(slab.size() == 7);
     CHECK(slab.capacity() == 7);
     CHECK(slab.try_emplace_key(8) == Key::NONE);
     CHECK_THROWS_AS(slab.insert_key(8), CapacityError);
     // chunk << 2 | offset, offsets below 3
-    CHECK(keys == std::set<Key>{Key::from_raw(0), Key::from_raw(1), Key::from_raw(2), Key::from_raw(4),
-                                Key::from_raw(5), Key::from_raw(6), Key::from_raw(8)});
-    CHECK_FALSE(slab.contains_key(Key::from_raw(3)));  // between chunks: no cell
-    CHECK_FALSE(slab.contains_key(Key::from_raw(9)));  // the last chunk's unusable cells
+    CHECK(keys == std::set<Key>{Key::from_index(0), Key::from_index(1), Key::from_index(2), Key::from_index(4),
+                                Key::from_index(5), Key::from_index(6), Key::from_index(8)});
+    CHECK_FALSE(slab.contains(Key::from_index(3)));  // between chunks: no cell
+    CHECK_FALSE(slab.contains(Key::from_index(9)));  // the last chunk's unusable cells
     slab.clear();
     for (int i = 0; i < 7; ++i) (void)slab.insert_key(i);
     CHECK(slab.try_emplace_key(8) == Key::NONE);  // still exact after clear()
@@ -569,7 +570,7 @@ TEST_CASE("unbounded key space: the growth limit keeps every key below 2^31", "[
         // The last key the slab can ever hand out:
         const std::uint64_t last_key = (plan.max_chunks << plan.shift) - 1;
         CHECK(last_key == nexus::slab::kMaxCells - 1);
-        CHECK(last_key < Key::kNoneRaw);
+        CHECK(last_key < Key::kNoneIndex);
         CHECK(last_key < 0x8000'0000u);  // below the vacant bit: no collision, no wrap
     }
     // Non-power-of-two chunk sizes round up; max_capacity rounds up to whole chunks.
@@ -587,7 +588,7 @@ TEST_CASE("unbounded slab: growth stops at max_capacity with a clear error", "[d
     } catch (const CapacityError& e) {
         CHECK_THAT(e.what(), Catch::Contains("cannot grow past 8 cells"));
     }
-    CHECK(slab.len() == 8);
+    CHECK(slab.size() == 8);
 }
 
 TEST_CASE("bounded slab: the full error says so and names the capacity", "[direct][capacity]") {

@@ -12,31 +12,28 @@ TEST_CASE("Key is a 4-byte trivially copyable index", "[key]") {
     STATIC_REQUIRE(std::is_trivially_copyable_v<Key>);
 }
 
-TEST_CASE("Key round-trips through its raw form", "[key]") {
-    const Key k = Key::from_raw(12345);
+TEST_CASE("Key round-trips through its index", "[key]") {
+    const Key k = Key::from_index(12345);
     CHECK(k.index() == 12345);
-    CHECK(k.into_raw() == 12345);
-    CHECK(Key::from_raw(k.into_raw()) == k);
-    CHECK(k.is_some());
-    CHECK_FALSE(k.is_none());
+    CHECK(Key::from_index(k.index()) == k);
+    CHECK(k.has_value());
 }
 
 TEST_CASE("Key::NONE is the sentinel and the default", "[key]") {
-    CHECK(Key::NONE.is_none());
-    CHECK_FALSE(Key::NONE.is_some());
+    CHECK_FALSE(Key::NONE.has_value());
     CHECK(Key{} == Key::NONE);
-    CHECK(Key::from_raw(Key::kNoneRaw) == Key::NONE);
-    CHECK(Key::from_raw(0).is_some());
+    CHECK(Key::from_index(Key::kNoneIndex) == Key::NONE);
+    CHECK(Key::from_index(0).has_value());
     // Every valid key is below kMaxCells, so none can be NONE.
-    CHECK(Key::NONE.into_raw() >= nexus::slab::kMaxCells);
+    CHECK(Key::NONE.index() >= nexus::slab::kMaxCells);
 }
 
 TEST_CASE("Keys compare and hash by index", "[key]") {
-    CHECK(Key::from_raw(1) < Key::from_raw(2));
-    CHECK(Key::from_raw(7) != Key::from_raw(8));
-    CHECK(Key::from_raw(3) <= Key::from_raw(3));
-    std::unordered_set<Key> set{Key::from_raw(1), Key::from_raw(2), Key::from_raw(1)};
+    CHECK(Key::from_index(1) < Key::from_index(2));
+    CHECK(Key::from_index(7) != Key::from_index(8));
+    CHECK(Key::from_index(3) <= Key::from_index(3));
+    std::unordered_set<Key> set{Key::from_index(1), Key::from_index(2), Key::from_index(1)};
     CHECK(set.size() == 2);
-    CHECK(set.count(Key::from_raw(2)) == 1);
-    CHECK(std::hash<Key>{}(Key::from_raw(9)) == std::hash<Key>{}(Key::from_raw(9)));
+    CHECK(set.count(Key::from_index(2)) == 1);
+    CHECK(std::hash<Key>{}(Key::from_index(9)) == std::hash<Key>{}(Key::from_index(9)));
 }

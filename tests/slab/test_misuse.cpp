@@ -42,7 +42,7 @@ TEST_CASE("misuse: remove of a key a live Slot or Handle owns aborts, naming key
 TEST_CASE("misuse: a key removed twice aborts, naming key and slab", "[misuse]") {
     const auto d = run_in_child([] {
         misuse_alloc::init().bounded(4).build();
-        const Key k = misuse_alloc::insert(std::string("once")).leak();
+        const Key k = misuse_alloc::insert(std::string("once")).release();
         misuse_alloc::remove(k);
         misuse_alloc::remove(k);  // the cell is vacant (nothing was inserted in between)
     });

@@ -58,7 +58,7 @@ struct DNode {
     BoundedSlab<DNode>* slab = nullptr;  // for removal by key
     explicit DNode(std::string n) : name(std::move(n)) {}
     ~DNode() {
-        if (slab != nullptr && child_key.is_some()) slab->remove(child_key);
+        if (slab != nullptr && child_key.has_value()) slab->remove(child_key);
     }
 };
 
@@ -70,7 +70,7 @@ TEST_CASE("teardown: the issue's parent-owns-child program destroys the child on
         node_alloc::init().bounded(16).build();
         auto child = node_alloc::insert(Node("child"));          // key 0
         auto parent = node_alloc::insert(Node("parent", std::move(child)));  // key 1, owns key 0
-        (void)parent.leak();  // left in the slab for the thread's exit
+        (void)parent.release();  // left in the slab for the thread's exit
     }).join();
     CHECK(ledger().double_destroyed() == 0);
     CHECK(ledger().alive() == 0);
@@ -88,14 +88,14 @@ TEST_CASE("teardown: a chain of children, parents at lower and higher keys, ever
             if (tail) n->child = std::move(*tail);
             tail = std::move(n);
         }
-        (void)tail->leak();
+        (void)tail->release();
         node_alloc::Slot root = node_alloc::insert(Node("high-root"));
         node_alloc::Slot* at = &root;
         for (int i = 0; i < 9; ++i) {
-            at->get_mut().child = node_alloc::insert(Node("high-" + std::to_string(i)));
-            at = &at->get_mut().child;
+            at->value().child = node_alloc::insert(Node("high-" + std::to_string(i)));
+            at = &at->value().child;
         }
-        (void)root.leak();
+        (void)root.release();
     }).join();
     CHECK(ledger().double_destroyed() == 0);
     CHECK(ledger().alive() == 0);
@@ -114,10 +114,10 @@ TEMPLATE_TEST_CASE("teardown: a direct slab's destruction destroys each node onc
             if (by_handle) {
                 parent->child = std::move(child);
             } else {
-                parent->child_key = child.leak();
+                parent->child_key = child.release();
                 parent->slab = &slab;
             }
-            (void)parent.leak();
+            (void)parent.release();
         }
     }
     CHECK(ledger().double_destroyed() == 0);
@@ -135,16 +135,16 @@ TEMPLATE_TEST_CASE("teardown: clear() destroys each node once and the slab start
         if (by_handle) {
             parent->child = std::move(child);
         } else {
-            parent->child_key = child.leak();
+            parent->child_key = child.release();
             parent->slab = &slab;
         }
-        (void)parent.leak();
+        (void)parent.release();
     }
     slab.clear();
     CHECK(ledger().double_destroyed() == 0);
     CHECK(ledger().alive() == 0);
-    CHECK(slab.len() == 0);
-    CHECK(slab.emplace_key("again").into_raw() == 0);
+    CHECK(slab.size() == 0);
+    CHECK(slab.emplace_key("again").index() == 0);
 }
 
 namespace {
@@ -187,7 +187,7 @@ struct Busy {
     Busy() = default;
     Busy(Busy&&) = default;
     ~Busy() {
-        if (owned_key.is_some()) busy_alloc::remove(owned_key);
+        if (owned_key.has_value()) busy_alloc::remove(owned_key);
         if (!insert_on_destroy) return;
         auto s = busy_alloc::try_insert(Busy{});
         if (s) ++report().inserts_succeeded;
@@ -219,13 +219,13 @@ TEST_CASE("teardown: values owning Slots across two allocators, initialised in e
         for (int p = 0; p < 3; ++p) {
             auto parent = parent_alloc::emplace();
             for (int c = 0; c < 4; ++c) parent->children.push_back(child_alloc::emplace());
-            (void)parent.leak();
+            (void)parent.release();
         }
         // A child owning a parent that owns children.
         auto orphan = child_alloc::emplace();
         orphan->back = parent_alloc::emplace();
         orphan->back->children.push_back(child_alloc::emplace());
-        (void)orphan.leak();
+        (void)orphan.release();
     }).join();
     CHECK(ledger().double_destroyed() == 0);
     CHECK(ledger().alive() == 0);
@@ -237,19 +237,19 @@ TEST_CASE("teardown: destructors that remove keys, drop Slots and insert, at thr
     std::thread([] {
         busy_alloc::init().unbounded().chunk_capacity(3).build();
         std::vector<Key> keys;
-        for (int i = 0; i < 12; ++i) keys.push_back(busy_alloc::emplace().leak());
+        for (int i = 0; i < 12; ++i) keys.push_back(busy_alloc::emplace().release());
         // Owners by key at higher and lower keys than what they own.
-        busy_alloc::get_unchecked_mut(keys[5]).owned_key = keys[1];
-        busy_alloc::get_unchecked_mut(keys[2]).owned_key = keys[9];
-        busy_alloc::get_unchecked_mut(keys[9]).owned_key = keys[10];  // a chain of removals
+        busy_alloc::get_unchecked(keys[5]).owned_key = keys[1];
+        busy_alloc::get_unchecked(keys[2]).owned_key = keys[9];
+        busy_alloc::get_unchecked(keys[9]).owned_key = keys[10];  // a chain of removals
         // Owners by Slot, and a cycle of two Slots nobody else owns.
-        busy_alloc::get_unchecked_mut(keys[0]).owned = busy_alloc::emplace();
+        busy_alloc::get_unchecked(keys[0]).owned = busy_alloc::emplace();
         auto a = busy_alloc::emplace();
         a->owned = busy_alloc::emplace();          // a owns b
-        Busy& b = a->owned.get_mut();
-        b.owned = busy_alloc::adopt(a.leak());     // b owns a: a cycle nothing outside owns
-        busy_alloc::get_unchecked_mut(keys[3]).insert_on_destroy = true;
-        busy_alloc::get_unchecked_mut(keys[11]).insert_on_destroy = true;
+        Busy& b = a->owned.value();
+        b.owned = busy_alloc::adopt(a.release());     // b owns a: a cycle nothing outside owns
+        busy_alloc::get_unchecked(keys[3]).insert_on_destroy = true;
+        busy_alloc::get_unchecked(keys[11]).insert_on_destroy = true;
     }).join();
     CHECK(ledger().double_destroyed() == 0);
     CHECK(ledger().alive() == 0);
@@ -295,7 +295,7 @@ TEST_CASE("teardown: init() from a destructor while the thread exits is refused"
         reiniter_alloc::init().bounded(4).build();
         auto r = reiniter_alloc::emplace();
         r->outcome = &outcome;
-        (void)r.leak();
+        (void)r.release();
     }).join();
     CHECK(outcome == 1);
     CHECK(ledger().double_destroyed() == 0);
@@ -314,7 +314,7 @@ TEST_CASE("teardown: a direct slab's values owning keys and Handles, and values 
             for (Key k : keyed_kids) slab->remove(k);
             if (refused != nullptr) {
                 const Key k = slab->try_emplace_key();
-                *refused = k.is_none();
+                *refused = !k.has_value();
                 try {
                     (void)slab->emplace_key();
                     *refused = false;
@@ -346,7 +346,7 @@ TEST_CASE("teardown: a direct slab's values owning keys and Handles, and values 
     CHECK(ledger().double_destroyed() == 0);
     CHECK(ledger().alive() == 0);
     CHECK(refused_at_clear);
-    CHECK(slab->len() == 0);
+    CHECK(slab->size() == 0);
     build(&refused_at_destruction);
     slab.reset();
     CHECK(ledger().double_destroyed() == 0);
@@ -369,7 +369,7 @@ TEST_CASE("teardown: values left in the main thread's allocators are destroyed w
         auto p = parent_alloc::emplace();
         p->children.push_back(child_alloc::emplace());
         p->children.push_back(child_alloc::emplace());
-        (void)p.leak();
+        (void)p.release();
         std::exit(0);
     });
     CHECK_FALSE(d.aborted);

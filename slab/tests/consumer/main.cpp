@@ -12,7 +12,7 @@ int main() {
     nexus::slab::UnboundedSlab<int> ints({.chunk_capacity = 2});
     const auto k = ints.insert_key(41);
     ints[k] += 1;
-    const bool ok = *s == "installed" && ints[k] == 42 && name_alloc::len() == 1;
+    const bool ok = *s == "installed" && ints[k] == 42 && name_alloc::size() == 1;
     s.reset();
     if (!name_alloc::shutdown().ok()) return 2;
     std::puts(ok ? "consumer ok" : "consumer FAILED");

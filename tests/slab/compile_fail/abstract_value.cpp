@@ -9,5 +9,5 @@ struct Shape {
 
 int main() {
     nexus::slab::BoundedSlab<Shape> slab(2);
-    return slab.contains_key(nexus::slab::Key::from_raw(0)) ? 1 : 0;
+    return slab.contains(nexus::slab::Key::from_index(0)) ? 1 : 0;
 }

@@ -4,5 +4,5 @@
 
 int main() {
     nexus::slab::UnboundedSlab<const int> slab;
-    return static_cast<int>(slab.len());
+    return static_cast<int>(slab.size());
 }

@@ -9,5 +9,5 @@ NEXUS_SLAB_ALLOCATOR(bytes_alloc, std::array<char, 64>);
 
 int main() {
     nexus::slab::BoundedSlab<std::array<int, 4>> slab(8);
-    return static_cast<int>(slab.len() + bytes_alloc::len());
+    return static_cast<int>(slab.size() + bytes_alloc::size());
 }

@@ -4,5 +4,5 @@
 
 int main() {
     nexus::slab::BoundedSlab<int[4]> slab(8);
-    return static_cast<int>(slab.len());
+    return static_cast<int>(slab.size());
 }

@@ -4,4 +4,4 @@
 
 NEXUS_SLAB_ALLOCATOR(bytes_alloc, char[64]);
 
-int main() { return static_cast<int>(bytes_alloc::len()); }
+int main() { return static_cast<int>(bytes_alloc::size()); }

@@ -289,7 +289,7 @@ private:
                 mid.key = books.prefetch_order(itch::be64(base_ + mid.pos + 2 + 11));
             }
             const Slot& near = slot(kFar - kNear);
-            if (near.kind == Kind::Refers && near.key.is_some()) books.prefetch_level(near.key);
+            if (near.kind == Kind::Refers && near.key.has_value()) books.prefetch_level(near.key);
         }
 
     private:

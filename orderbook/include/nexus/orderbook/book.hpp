@@ -21,8 +21,9 @@
 // adding or removing a level near the touch moves few entries, and the best
 // level is one load. Lookup scans the last few entries, then bisects; an
 // order joining an existing level usually skips that through a small
-// direct-mapped cache of level Keys per side (measured in BENCHMARKS.md,
-// "Price-level structure").
+// direct-mapped cache of level Keys per side: orders arrive at a handful of
+// prices near the touch, so one hashed probe usually finds the level without
+// a scan.
 //
 // Two families of operations:
 //  * market data (rebuilding a venue's book, ITCH semantics): add, execute,
@@ -100,7 +101,7 @@ public:
     bool add(OrderId id, Side side, Price price, Qty qty, OwnerId owner = 0) {
         if (auto r = validate_new(id, price, qty)) return reject(id, *r);
         const slab::Key k = rest(id, owner, side, price, static_cast<std::uint64_t>(qty), SelfTrade::CancelIncoming, 0);
-        if (k.is_none()) return reject(id, Reject::BookFull);
+        if (!k.has_value()) return reject(id, Reject::BookFull);
         listener_.on_accepted(instrument_, id, side, price, qty);
         return true;
     }
@@ -113,7 +114,7 @@ public:
     // X: cancels part of an order; it keeps its priority, and leaves at zero.
     bool cancel_qty(OrderId id, Qty qty) {
         const slab::Key k = lookup(id);
-        if (k.is_none()) return reject(id, Reject::UnknownId);
+        if (!k.has_value()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
         if (qty <= 0 || static_cast<std::uint64_t>(qty) > o.qty) return reject(id, Reject::InvalidQty);
         listener_.on_cancelled(instrument_, id, qty, CancelReason::MarketData);
@@ -124,7 +125,7 @@ public:
     // D: removes what is left of an order.
     bool remove(OrderId id) {
         const slab::Key k = lookup(id);
-        if (k.is_none()) return reject(id, Reject::UnknownId);
+        if (!k.has_value()) return reject(id, Reject::UnknownId);
         listener_.on_cancelled(instrument_, id, static_cast<Qty>(orders()[k].qty), CancelReason::MarketData);
         unlink_and_free(k, true);
         return true;
@@ -133,7 +134,7 @@ public:
     // U: the old order leaves; a new one (same side) joins the back of its level.
     bool replace(OrderId old_id, OrderId new_id, Qty qty, Price price) {
         const slab::Key k = lookup(old_id);
-        if (k.is_none()) return reject(old_id, Reject::UnknownId);
+        if (!k.has_value()) return reject(old_id, Reject::UnknownId);
         if (auto r = validate_new(new_id, price, qty)) return reject(new_id, *r);
         const Order& o = orders()[k];
         const Side side = o.side;
@@ -160,7 +161,7 @@ public:
         if (market && rq.post_only) return reject(rq.id, Reject::InvalidOrder);
         if (!market && (rq.price < limits_.min_price || rq.price > limits_.max_price))
             return reject(rq.id, Reject::PriceOutOfRange);
-        if (!index_.find(rq.id).is_none()) return reject(rq.id, Reject::DuplicateId);
+        if (index_.find(rq.id).has_value()) return reject(rq.id, Reject::DuplicateId);
         const bool may_rest = !market && rq.tif == TimeInForce::GTC;
         if (may_rest && !room_for(rq.side, rq.price)) return reject(rq.id, Reject::BookFull);
         if (rq.post_only && crosses(rq.side, rq.price, false)) return reject(rq.id, Reject::WouldCross);
@@ -182,7 +183,7 @@ public:
     // Cancels a resting order in full.
     bool cancel(OrderId id) {
         const slab::Key k = lookup(id);
-        if (k.is_none()) return reject(id, Reject::UnknownId);
+        if (!k.has_value()) return reject(id, Reject::UnknownId);
         listener_.on_cancelled(instrument_, id, static_cast<Qty>(orders()[k].qty), CancelReason::User);
         unlink_and_free(k, true);
         return true;
@@ -193,7 +194,7 @@ public:
     // price leaves the level and enters as a new limit order (it may trade).
     bool modify(OrderId id, Side side, Price price, Qty qty) {
         const slab::Key k = lookup(id);
-        if (k.is_none()) return reject(id, Reject::UnknownId);
+        if (!k.has_value()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
         if (o.side != side) return reject(id, Reject::SideMismatch);
         if (qty <= 0 || qty > limits_.max_qty) return reject(id, Reject::InvalidQty);
@@ -249,11 +250,11 @@ public:
         const LevelArray& a = sides_[idx(side)].array;
         const auto [pos, found] = a.locate(price);
         if (!found) return;
-        for (slab::Key k = levels()[a[pos].key].head; k.is_some(); k = orders()[k].next) f(orders()[k]);
+        for (slab::Key k = levels()[a[pos].key].head; k.has_value(); k = orders()[k].next) f(orders()[k]);
     }
     [[nodiscard]] const Order* find(OrderId id) const noexcept {
         const slab::Key k = lookup(id);
-        return k.is_none() ? nullptr : &orders()[k];
+        return !k.has_value() ? nullptr : &orders()[k];
     }
     [[nodiscard]] std::size_t order_count() const noexcept { return live_; }
     [[nodiscard]] std::size_t level_count(Side side) const noexcept { return sides_[idx(side)].array.size(); }
@@ -263,7 +264,7 @@ public:
         for (auto& s : sides_) {
             for (const LevelArray::Entry& e : s.array) {
                 const slab::Key lk = e.key;
-                for (slab::Key k = levels()[lk].head; k.is_some();) {
+                for (slab::Key k = levels()[lk].head; k.has_value();) {
                     const slab::Key next = orders()[k].next;
                     index_.erase(orders()[k].id);
                     orders().remove(k);
@@ -285,16 +286,16 @@ public:
             const LevelArray& a = sides_[idx(side)].array;
             if (a.side() != side) return "level array of the other side";
             for (std::size_t i = 0; i < a.size(); ++i) {
-                if (!levels().contains_key(a[i].key)) return "level key is vacant";
+                if (!levels().contains(a[i].key)) return "level key is vacant";
                 const Level& lv = levels()[a[i].key];
                 if (lv.price != a[i].price) return "level price differs from the array";
                 if (lv.side != side) return "level on the wrong side";
                 if (i > 0 && !a.better(a[i].price, a[i - 1].price)) return "levels out of price order";
-                if (lv.count == 0 || lv.head.is_none()) return "empty level kept";
+                if (lv.count == 0 || !lv.head.has_value()) return "empty level kept";
                 std::uint64_t total = 0;
                 std::uint32_t count = 0;
                 slab::Key prev = slab::Key::NONE;
-                for (slab::Key k = lv.head; k.is_some(); k = orders()[k].next) {
+                for (slab::Key k = lv.head; k.has_value(); k = orders()[k].next) {
                     const Order& o = orders()[k];
                     if (o.prev != prev) return "broken FIFO back link at order " + std::to_string(o.id);
                     if (o.level != a[i].key) return "order points at another level: " + std::to_string(o.id);
@@ -318,7 +319,7 @@ public:
             const SideLevels& s = sides_[idx(side)];
             for (std::size_t i = 0; i < kLevelCacheEntries; ++i) {
                 const slab::Key c = s.cache[i];
-                if (c.is_none()) continue;
+                if (!c.has_value()) continue;
                 if (std::none_of(s.array.begin(), s.array.end(), [&](const LevelArray::Entry& e) { return e.key == c; }))
                     return "level cache names a level the side does not have";
                 if (level_cache_slot(levels()[c].price) != i) return "level cache entry in the wrong slot";
@@ -366,7 +367,7 @@ private:
     [[nodiscard, gnu::always_inline]] slab::Key lookup(OrderId id) const noexcept {
         const slab::Key k = index_.find(id);
         if constexpr (kIsSharedIndex<Index>) {
-            if (k.is_some() && orders()[k].instrument != instrument_) [[unlikely]]
+            if (k.has_value() && orders()[k].instrument != instrument_) [[unlikely]]
                 return slab::Key::NONE;
         }
         return k;
@@ -381,14 +382,14 @@ private:
         if (id == 0) return Reject::InvalidId;
         if (qty <= 0 || qty > limits_.max_qty) return Reject::InvalidQty;
         if (price < limits_.min_price || price > limits_.max_price) return Reject::PriceOutOfRange;
-        if (!index_.find(id).is_none()) return Reject::DuplicateId;
+        if (index_.find(id).has_value()) return Reject::DuplicateId;
         return std::nullopt;
     }
 
     // Enough free cells to rest one order, and a level if its price is new.
     bool room_for(Side side, Price price) const noexcept {
-        if (orders().len() >= orders().capacity()) return false;
-        if (levels().len() < levels().capacity()) return true;
+        if (orders().size() >= orders().capacity()) return false;
+        if (levels().size() < levels().capacity()) return true;
         return sides_[idx(side)].array.locate(price).second;
     }
 
@@ -410,10 +411,10 @@ private:
     [[gnu::always_inline]] slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
                                           SelfTrade stp, std::uint64_t tag) {
         const slab::Key lk = sides_[idx(side)].cache[level_cache_slot(price)];
-        if (lk.is_none() || levels()[lk].price != price) [[unlikely]]
+        if (!lk.has_value() || levels()[lk].price != price) [[unlikely]]
             return rest_uncached(id, owner, side, price, qty, stp, tag);
         const slab::Key k = new_order(id, owner, side, price, qty, stp, tag);
-        if (k.is_none()) [[unlikely]]
+        if (!k.has_value()) [[unlikely]]
             return k;
         link_new(k, id, lk);
         return k;
@@ -424,14 +425,14 @@ private:
         slab::Key& cached = s.cache[level_cache_slot(price)];
         const auto [pos, found] = s.array.locate(price);
         const slab::Key k = new_order(id, owner, side, price, qty, stp, tag);
-        if (k.is_none()) [[unlikely]]
+        if (!k.has_value()) [[unlikely]]
             return k;
         slab::Key lk;
         if (found) {
             lk = s.array[pos].key;
         } else {
             lk = levels().try_emplace_key(Level{price, 0, 0, slab::Key::NONE, slab::Key::NONE, side});
-            if (lk.is_none()) [[unlikely]] {
+            if (!lk.has_value()) [[unlikely]] {
                 orders().remove(k);
                 return slab::Key::NONE;
             }
@@ -461,7 +462,7 @@ private:
         o.level = lk;
         o.prev = lv.tail;
         o.next = slab::Key::NONE;
-        if (lv.tail.is_some()) orders()[lv.tail].next = k;
+        if (lv.tail.has_value()) orders()[lv.tail].next = k;
         else lv.head = k;
         lv.tail = k;
         lv.total += o.qty;
@@ -470,9 +471,9 @@ private:
 
     // Unlinks an order from its level's FIFO (the level keeps its other orders).
     void unlink(Order& o, Level& lv) noexcept {
-        if (o.prev.is_some()) orders()[o.prev].next = o.next;
+        if (o.prev.has_value()) orders()[o.prev].next = o.next;
         else lv.head = o.next;
-        if (o.next.is_some()) orders()[o.next].prev = o.prev;
+        if (o.next.has_value()) orders()[o.next].prev = o.prev;
         else lv.tail = o.prev;
         lv.total -= o.qty;
         --lv.count;
@@ -520,7 +521,7 @@ private:
 
     bool execute_impl(OrderId id, Qty qty, std::optional<Price> printed) {
         const slab::Key k = lookup(id);
-        if (k.is_none()) return reject(id, Reject::UnknownId);
+        if (!k.has_value()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
         if (qty <= 0 || static_cast<std::uint64_t>(qty) > o.qty) return reject(id, Reject::InvalidQty);
         if (printed && (*printed < limits_.min_price || *printed > limits_.max_price))
@@ -540,7 +541,7 @@ private:
         for (std::size_t i = 0; i < s.array.size(); ++i) {
             const Level& lv = levels()[s.array.from_touch(i).key];
             if (!tradable(rq.side, rq.price, lv.price, market)) break;
-            for (slab::Key k = lv.head; k.is_some(); k = orders()[k].next) {
+            for (slab::Key k = lv.head; k.has_value(); k = orders()[k].next) {
                 const Order& o = orders()[k];
                 if (rq.owner != 0 && o.owner == rq.owner) {
                     if (rq.stp == SelfTrade::CancelResting) continue;
@@ -571,7 +572,7 @@ private:
             Level& lv = levels()[lk];
             if (!tradable(side, price, lv.price, market)) break;
             bool stop_incoming = false;
-            for (slab::Key k = lv.head; k.is_some() && left > 0;) {
+            for (slab::Key k = lv.head; k.has_value() && left > 0;) {
                 Order& o = orders()[k];
                 const slab::Key next = o.next;
                 if (owner != 0 && o.owner == owner) [[unlikely]] {

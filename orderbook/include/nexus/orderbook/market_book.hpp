@@ -131,7 +131,7 @@ public:
         if (auto r = validate_fields(id, price, qty)) [[unlikely]]
             return reject(id, *r);
         WindowIndex::Spot spot;
-        if (index().find(id, spot).is_some()) [[unlikely]]
+        if (index().find(id, spot).has_value()) [[unlikely]]
             return reject(id, Reject::DuplicateId);
         const auto p = static_cast<std::uint32_t>(price);
         const auto q = static_cast<std::uint32_t>(qty);
@@ -176,7 +176,7 @@ public:
             return reject(old_id, Reject::UnknownId);
         if (auto r = validate_fields(new_id, price, qty)) [[unlikely]]
             return reject(new_id, *r);
-        if (index().find(new_id).is_some()) [[unlikely]]
+        if (index().find(new_id).has_value()) [[unlikely]]
             return reject(new_id, Reject::DuplicateId);
         const Side side = f.level->side;
         listener().on_cancelled(instrument_, old_id, static_cast<Qty>(f.order->qty), CancelReason::MarketData);
@@ -220,7 +220,7 @@ public:
         const PriceLevels& a = sides_[idx(side)];
         const auto [pos, found] = a.locate(side, static_cast<std::uint32_t>(price));
         if (!found) return;
-        for (slab::Key k = levels()[a[pos].key].head; k.is_some(); k = orders()[k].next) {
+        for (slab::Key k = levels()[a[pos].key].head; k.has_value(); k = orders()[k].next) {
             const MarketOrder& o = orders()[k];
             f(MarketOrderInfo{o.id, side, price, static_cast<Qty>(o.qty)});
         }
@@ -244,7 +244,7 @@ public:
     void clear() noexcept {
         for (auto& s : sides_) {
             for (const PriceLevels::Entry& e : s) {
-                for (slab::Key k = levels()[e.key].head; k.is_some();) {
+                for (slab::Key k = levels()[e.key].head; k.has_value();) {
                     const slab::Key next = orders()[k].next;
                     index().erase(orders()[k].id);
                     orders().remove(k);
@@ -264,19 +264,19 @@ public:
         for (Side side : {Side::Buy, Side::Sell}) {
             const PriceLevels& a = sides_[idx(side)];
             for (std::size_t i = 0; i < a.size(); ++i) {
-                if (!levels().contains_key(a[i].key)) return "level key is vacant";
+                if (!levels().contains(a[i].key)) return "level key is vacant";
                 const MarketLevel& lv = levels()[a[i].key];
                 if (lv.price != a[i].price) return "level price differs from the array";
                 if (lv.side != side) return "level on the wrong side";
                 if (lv.instrument != instrument_) return "level of another instrument";
                 if (i > 0 && !(side == Side::Buy ? a[i].price > a[i - 1].price : a[i].price < a[i - 1].price))
                     return "levels out of price order";
-                if (lv.count == 0 || lv.head.is_none()) return "empty level kept";
+                if (lv.count == 0 || !lv.head.has_value()) return "empty level kept";
                 std::uint64_t total = 0;
                 std::uint32_t count = 0;
                 slab::Key prev = slab::Key::NONE;
-                for (slab::Key k = lv.head; k.is_some(); k = orders()[k].next) {
-                    if (!orders().contains_key(k)) return "order key is vacant";
+                for (slab::Key k = lv.head; k.has_value(); k = orders()[k].next) {
+                    if (!orders().contains(k)) return "order key is vacant";
                     const MarketOrder& o = orders()[k];
                     if (o.prev != prev) return "broken FIFO back link at order " + std::to_string(o.id);
                     if (o.level != a[i].key) return "order points at another level: " + std::to_string(o.id);
@@ -328,7 +328,7 @@ private:
     [[nodiscard, gnu::always_inline]] Found lookup(OrderId id) const noexcept {
         Found f;
         f.key = index().find(id, f.spot);
-        if (f.key.is_none()) [[unlikely]]
+        if (!f.key.has_value()) [[unlikely]]
             return Found{};
         MarketOrder& o = orders()[f.key];
         MarketLevel& lv = levels()[o.level];
@@ -368,18 +368,18 @@ private:
         if (!cell) [[unlikely]]
             return false;
         MarketOrder& o = **cell;
-        const slab::Key k = cell->leak();
+        const slab::Key k = cell->release();
         slab::Key lk;
         if (found) {
             lk = s[pos].key;
         } else {
             lk = new_level(s, pos, price, S, k);
-            if (lk.is_none()) [[unlikely]]
+            if (!lk.has_value()) [[unlikely]]
                 return false;
         }
         MarketLevel& lv = levels()[lk];
         const slab::Key tail = lv.tail;
-        if (tail.is_some()) orders()[tail].next = k;
+        if (tail.has_value()) orders()[tail].next = k;
         else lv.head = k;
         o.level = lk;
         o.prev = tail;
@@ -396,7 +396,7 @@ private:
     // the order cell `k` given back) when the level slab is at its key space.
     [[gnu::noinline]] slab::Key new_level(PriceLevels& s, std::uint32_t pos, std::uint32_t price, Side side, slab::Key k) {
         const slab::Key lk = levels().try_emplace_key(MarketLevel{0, slab::Key::NONE, slab::Key::NONE, 0, price, instrument_, side});
-        if (lk.is_none()) {
+        if (!lk.has_value()) {
             orders().remove(k);
             return lk;
         }
@@ -419,8 +419,8 @@ private:
         const std::uint32_t qty = o.qty;
         // Both neighbours found before either is written: the slab's lookups
         // then share their loads of its chunk table.
-        MarketOrder* before = prev.is_some() ? &orders()[prev] : nullptr;
-        MarketOrder* after = next.is_some() ? &orders()[next] : nullptr;
+        MarketOrder* before = prev.has_value() ? &orders()[prev] : nullptr;
+        MarketOrder* after = next.has_value() ? &orders()[next] : nullptr;
         if (before) before->next = next;
         else lv.head = next;
         if (after) after->prev = prev;
@@ -543,7 +543,7 @@ public:
     // Stage 2: the order's cell. Returns its key for prefetch_level().
     [[gnu::always_inline]] slab::Key prefetch_order(OrderId id) const noexcept {
         const slab::Key k = index_.find(id);
-        if (k.is_some()) __builtin_prefetch(&pools_.orders[k]);
+        if (k.has_value()) __builtin_prefetch(&pools_.orders[k]);
         return k;
     }
     // Stage 2 for a new order on `side`: the touch end of that side's price array.
@@ -555,8 +555,9 @@ public:
     // Stage 3: the level of the order in cell `k` (from prefetch_order;
     // operations since may have freed it or given it to another order:
     // whichever order lives there now is the one looked at). Its FIFO
-    // neighbours are not fetched: measured, the four lookups that would
-    // take cost about what the misses they save.
+    // neighbours are not fetched: finding them is itself a chain of
+    // dependent loads (order, then its prev and next keys, then their
+    // cells), which costs about what the misses it would save.
     [[gnu::always_inline]] void prefetch_level(slab::Key k) const noexcept {
         const MarketOrder* o = pools_.orders.get(k);  // checked: k may be vacant by now
         if (o == nullptr) return;
@@ -581,8 +582,8 @@ public:
     [[nodiscard]] const MarketPools& pools() const noexcept { return pools_; }
     [[nodiscard]] const WindowIndex& index() const noexcept { return index_; }
     // Live orders and levels across every book.
-    [[nodiscard]] std::size_t live_orders() const noexcept { return pools_.orders.len(); }
-    [[nodiscard]] std::size_t live_levels() const noexcept { return pools_.levels.len(); }
+    [[nodiscard]] std::size_t live_orders() const noexcept { return pools_.orders.size(); }
+    [[nodiscard]] std::size_t live_levels() const noexcept { return pools_.levels.size(); }
     // The most orders, and levels, live at once since construction or clear().
     [[nodiscard]] std::size_t peak_orders() const noexcept { return peak_orders_; }
     [[nodiscard]] std::size_t peak_levels() const noexcept { return peak_levels_; }
@@ -591,10 +592,10 @@ private:
     friend class MarketBook<Listener>;
 
     [[gnu::always_inline]] void note_orders() noexcept {
-        if (pools_.orders.len() > peak_orders_) peak_orders_ = pools_.orders.len();
+        if (pools_.orders.size() > peak_orders_) peak_orders_ = pools_.orders.size();
     }
     void note_levels() noexcept {
-        if (pools_.levels.len() > peak_levels_) peak_levels_ = pools_.levels.len();
+        if (pools_.levels.size() > peak_levels_) peak_levels_ = pools_.levels.size();
     }
 
     Listener& listener_;

@@ -1,6 +1,7 @@
 // nexus/orderbook/order_index.hpp — exchange order ID -> slab Key.
 //
-// Three interchangeable indexes (chosen by measurement, see BENCHMARKS.md):
+// Interchangeable indexes, one per shape of ID stream (the Book takes the
+// index as a template parameter):
 //   OpenAddressingIndex  linear probing, Fibonacci hashing, backward-shift
 //                        deletion (no tombstones), load factor <= 1/2. The default.
 //   PagedIndex           a direct map of pages of 4096 keys indexed by id >> 12;
@@ -36,7 +37,7 @@ public:
             const Entry& e = table_[i];
             // Emptiness first: an empty slot's id is 0, so find(0) must not match it.
             if (e.id == 0) return slab::Key::NONE;
-            if (e.id == id) return slab::Key::from_raw(e.key);
+            if (e.id == id) return slab::Key::from_index(e.key);
             i = (i + 1) & mask_;
         }
     }
@@ -44,7 +45,7 @@ public:
     void insert(OrderId id, slab::Key key) {
         if (size_ >= grow_at_) [[unlikely]]
             rehash(table_.size() * 2);
-        place(id, key.into_raw());
+        place(id, key.index());
         ++size_;
     }
 
@@ -91,8 +92,8 @@ private:
         while (table_[i].id != 0) i = (i + 1) & mask_;
         table_[i] = Entry{id, key};
     }
-    // Out of line and cold: inlined, its register pressure gave every
-    // insert a long prologue and epilogue (about 18 of its 40 instructions).
+    // Out of line and cold: inlined, its register pressure would make every
+    // insert save and restore registers it only needs when the table grows.
     [[gnu::noinline, gnu::cold]] void rehash(std::size_t cap) {
         std::vector<Entry> old = std::move(table_);
         table_.assign(cap, Entry{});
@@ -336,7 +337,7 @@ private:
             slab::Key* page = ring_[r];
             if (page == nullptr) continue;
             for (std::size_t i = 0; i < kPage && counts_[r] > 0; ++i) {
-                if (page[i].is_none()) continue;
+                if (!page[i].has_value()) continue;
                 overflow_.insert((q << kPageBits) | i, page[i]);
                 page[i] = slab::Key::NONE;
                 --counts_[r];

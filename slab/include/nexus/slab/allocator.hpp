@@ -19,7 +19,7 @@
 // remember the thread in the Slot and abort, naming the allocator and both
 // threads, if it is used or dropped anywhere else; release builds keep the
 // Slot at 8 bytes and do not check. Move the value, not the Slot:
-// into_inner() on one thread, insert on the other.
+// take() on one thread, insert on the other.
 //
 // Why a Slot is 8 bytes: it holds only the cell pointer. Its destructor finds
 // the slab through the thread-local core named by the Slot's type, and the
@@ -33,7 +33,7 @@
 // in every build. Key-based access
 // (get_unchecked, remove, take, adopt) requires a live key, verified in checks
 // builds only; there remove, take and adopt also require that no live Slot
-// owns the value. contains_key() and get() are always safe.
+// owns the value. contains() and get() are always safe.
 //
 // Teardown: values still in the slab when the thread exits are destroyed,
 // each exactly once, together with those of the thread's other allocators
@@ -208,15 +208,12 @@ public:
         return Slot(c);
     }
 
-    [[nodiscard]] static bool contains_key(Key k) noexcept { return core_.find(k) != nullptr; }
+    [[nodiscard]] static bool contains(Key k) noexcept { return core_.find(k) != nullptr; }
     [[nodiscard]] static T* get(Key k) noexcept {
         auto* c = core_.find(k);
         return c ? c->value() : nullptr;
     }
-    [[nodiscard]] static const T& get_unchecked(Key k) noexcept {
-        return *core_.live_cell(k, KeyOp::access, name())->value();
-    }
-    [[nodiscard]] static T& get_unchecked_mut(Key k) noexcept {
+    [[nodiscard]] static T& get_unchecked(Key k) noexcept {
         return *core_.live_cell(k, KeyOp::access, name())->value();
     }
     // Removal by key, for values whose Slot was leaked.
@@ -233,7 +230,7 @@ public:
         core_.template erase<detail::kHeldByKey>(c, name());
         return out;
     }
-    // Takes ownership of a live key (for example one from Slot::leak()).
+    // Takes ownership of a live key (for example one from Slot::release()).
     [[nodiscard]] static Slot adopt(Key k) noexcept {
         if (!core_.initialized()) [[unlikely]]
             not_initialized("adopt", k);
@@ -242,16 +239,16 @@ public:
         return Slot(c);
     }
 
-    [[nodiscard]] static std::size_t len() noexcept { return core_.len(); }
+    [[nodiscard]] static std::size_t size() noexcept { return core_.size(); }
     [[nodiscard]] static std::size_t capacity() noexcept { return core_.capacity(); }
-    [[nodiscard]] static bool is_empty() noexcept { return core_.len() == 0; }
+    [[nodiscard]] static bool empty() noexcept { return core_.size() == 0; }
 
     // Frees this thread's slab if it holds no values; otherwise leaves it alone
     // and reports how many slots are still in use. A no-op when not
     // initialised, and when called by a destructor while the thread's exit is
     // tearing the slab down (the exit frees it).
     static ShutdownResult shutdown() noexcept {
-        if (core_.len() != 0 || core_.tearing_down()) return ShutdownResult{core_.len()};
+        if (core_.size() != 0 || core_.tearing_down()) return ShutdownResult{core_.size()};
         core_.destroy(name());
         return ShutdownResult{0};
     }
@@ -273,7 +270,7 @@ private:
     [[noreturn, gnu::cold, gnu::noinline]] static void not_initialized(const char* op, Key k) noexcept {
         detail::fatalf("%s of key %u on allocator '%s', which is not initialised on this thread (before init() or "
                        "after shutdown())",
-                       op, k.into_raw(), name());
+                       op, k.index(), name());
     }
 
     [[noreturn, gnu::cold, gnu::noinline]] static void wrong_thread(std::uint32_t owner, const char* verb) noexcept {

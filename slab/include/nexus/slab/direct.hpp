@@ -26,7 +26,7 @@
 //    value and destroys whatever is still alive when the slab is destroyed.
 //    Lookup is a shift, a mask and two loads. This is what linked node
 //    structures (the order book) use.
-// Handle::leak() turns a handle into a key; adopt(key) turns it back. While a
+// Handle::release() turns a handle into a key; adopt(key) turns it back. While a
 // Handle owns a value, remove/take/adopt of its key are misuse (a second
 // owner): checks builds abort naming the key.
 //
@@ -34,7 +34,7 @@
 // (unbounded at max_capacity or the key space); try_* hand the value back
 // untouched (nullopt / Key::NONE). remove/take/operator[] require a live key:
 // checks builds (NEXUS_SLAB_CHECKS) abort naming the problem, release builds
-// trust the caller. contains_key() and get() are always checked.
+// trust the caller. contains() and get() are always checked.
 //
 // Teardown: the destructor and clear() destroy every value exactly once,
 // even when values own Handles or keys of other values in the same slab
@@ -165,7 +165,7 @@ public:
             return std::nullopt;
         return Handle<T>(c, &core_);
     }
-    // Takes ownership of a live key (for example one from Handle::leak()).
+    // Takes ownership of a live key (for example one from Handle::release()).
     Handle<T> adopt(Key k) noexcept {
         auto* c = core_.template live_cell<kBounded>(k, KeyOp::adopt, nullptr);
         c->state |= detail::kHeldByHandle;
@@ -182,13 +182,13 @@ public:
         auto* c = core_.template try_emplace<detail::kHeldByKey>(std::forward<Args>(args)...);
         if (c == nullptr) [[unlikely]]
             core_.throw_no_room(nullptr);
-        return Key::from_raw(c->key);
+        return Key::from_index(c->key);
     }
     // Key::NONE, arguments untouched, when there is no room.
     template <class... Args>
     [[gnu::always_inline]] Key try_emplace_key(Args&&... args) {
         auto* c = core_.template try_emplace<detail::kHeldByKey>(std::forward<Args>(args)...);
-        return c ? Key::from_raw(c->key) : Key::NONE;
+        return c ? Key::from_index(c->key) : Key::NONE;
     }
 
     // Destroys the value under a live key and frees its cell.
@@ -203,7 +203,7 @@ public:
         return out;
     }
 
-    [[nodiscard]] bool contains_key(Key k) const noexcept { return core_.template find<kBounded>(k) != nullptr; }
+    [[nodiscard]] bool contains(Key k) const noexcept { return core_.template find<kBounded>(k) != nullptr; }
     [[nodiscard]] T* get(Key k) noexcept {
         auto* c = core_.template find<kBounded>(k);
         return c ? c->value() : nullptr;
@@ -219,11 +219,11 @@ public:
         return *core_.template live_cell<kBounded>(k, KeyOp::access, nullptr)->value();
     }
     [[nodiscard]] const T& get_unchecked(Key k) const noexcept { return (*this)[k]; }
-    [[nodiscard]] T& get_unchecked_mut(Key k) noexcept { return (*this)[k]; }
+    [[nodiscard]] T& get_unchecked(Key k) noexcept { return (*this)[k]; }
 
-    [[nodiscard]] std::size_t len() const noexcept { return core_.len(); }
+    [[nodiscard]] std::size_t size() const noexcept { return core_.size(); }
     [[nodiscard]] std::size_t capacity() const noexcept { return core_.capacity(); }
-    [[nodiscard]] bool is_empty() const noexcept { return core_.len() == 0; }
+    [[nodiscard]] bool empty() const noexcept { return core_.size() == 0; }
 
     // Destroys every value still in the slab, each once, and starts over with
     // the storage it has: the next inserts get keys 0, 1, 2... in order, as
@@ -249,7 +249,7 @@ private:
             if (core_.live_handles_ != 0) [[unlikely]] {
                 const std::string_view type = detail::type_name<T>();
                 detail::fatalf("the slab of %.*s at %p was %s while %zu handles to it from outside it were alive "
-                               "(drop or leak() them first)",
+                               "(drop or release() them first)",
                                static_cast<int>(type.size()), type.data(), static_cast<const void*>(&core_), done,
                                core_.live_handles_);
             }

@@ -5,7 +5,7 @@
 // external identities (exchange order IDs), and those are what get validated.
 // Keys are for internal linkage (a FIFO of orders linked by Key, an ID index
 // mapping to Key). A Key whose cell was freed and reused names the new value;
-// `contains_key()` only tells whether the cell is occupied.
+// `contains()` only tells whether the cell is occupied.
 //
 // Layout: valid keys are below 2^31 (`kMaxCells`); `Key::NONE` is 0xFFFFFFFF
 // and is never a valid key in any slab. In an unbounded slab a key is
@@ -24,31 +24,29 @@ inline constexpr std::uint64_t kMaxCells = std::uint64_t{1} << 31;
 
 class Key {
 public:
-    static constexpr std::uint32_t kNoneRaw = 0xFFFF'FFFFu;
+    static constexpr std::uint32_t kNoneIndex = 0xFFFF'FFFFu;
 
     // The sentinel: "no key". A default-constructed Key is NONE.
     static const Key NONE;
 
     constexpr Key() noexcept = default;
 
-    // The cell index (bounded) or chunk/offset composite (unbounded).
+    // The cell index (bounded) or chunk/offset composite (unbounded). Also the
+    // form in which to store a key outside the process (see the warning at the top).
     [[nodiscard]] constexpr std::uint32_t index() const noexcept { return raw_; }
-    // For storing a key outside the process (see the warning at the top).
-    [[nodiscard]] constexpr std::uint32_t into_raw() const noexcept { return raw_; }
-    [[nodiscard]] static constexpr Key from_raw(std::uint32_t raw) noexcept { return Key(raw); }
+    [[nodiscard]] static constexpr Key from_index(std::uint32_t index) noexcept { return Key(index); }
 
-    [[nodiscard]] constexpr bool is_none() const noexcept { return raw_ == kNoneRaw; }
-    [[nodiscard]] constexpr bool is_some() const noexcept { return raw_ != kNoneRaw; }
+    [[nodiscard]] constexpr bool has_value() const noexcept { return raw_ != kNoneIndex; }
 
     friend constexpr bool operator==(Key, Key) noexcept = default;
     friend constexpr auto operator<=>(Key, Key) noexcept = default;
 
 private:
     constexpr explicit Key(std::uint32_t raw) noexcept : raw_(raw) {}
-    std::uint32_t raw_ = kNoneRaw;
+    std::uint32_t raw_ = kNoneIndex;
 };
 
-inline constexpr Key Key::NONE = Key::from_raw(Key::kNoneRaw);
+inline constexpr Key Key::NONE = Key::from_index(Key::kNoneIndex);
 
 static_assert(sizeof(Key) == 4, "Key must stay 4 bytes: it is stored in every linked node");
 
@@ -57,6 +55,6 @@ static_assert(sizeof(Key) == 4, "Key must stay 4 bytes: it is stored in every li
 template <>
 struct std::hash<nexus::slab::Key> {
     std::size_t operator()(nexus::slab::Key k) const noexcept {
-        return std::hash<std::uint32_t>{}(k.into_raw());
+        return std::hash<std::uint32_t>{}(k.index());
     }
 };

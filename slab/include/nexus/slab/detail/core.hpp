@@ -179,7 +179,7 @@ public:
     constexpr SlabCore() noexcept = default;
 
     [[nodiscard]] bool initialized() const noexcept { return chunks_ != nullptr; }
-    [[nodiscard]] std::size_t len() const noexcept { return len_; }
+    [[nodiscard]] std::size_t size() const noexcept { return len_; }
     [[nodiscard]] std::size_t capacity() const noexcept {
         const std::uint64_t allocated = std::uint64_t{num_chunks_} * chunk_cells_;
         return allocated < max_cells_ ? allocated : max_cells_;
@@ -377,7 +377,7 @@ public:
     // otherwise the chunk table is read first: one more dependent load.
     template <bool kSingleChunk = false>
     [[nodiscard, gnu::always_inline]] CellT* cell_at(Key k) const noexcept {
-        const std::uint32_t raw = k.into_raw();
+        const std::uint32_t raw = k.index();
         if constexpr (kSingleChunk) return first_chunk_ + raw;
         else return chunks_[raw >> shift_] + (raw & mask_);
     }
@@ -386,7 +386,7 @@ public:
     // and out-of-range keys.
     template <bool kSingleChunk = false>
     [[nodiscard, gnu::always_inline]] CellT* cell_in_range(Key k) const noexcept {
-        const std::uint32_t raw = k.into_raw();
+        const std::uint32_t raw = k.index();
         if constexpr (kSingleChunk) {
             if (raw >= chunk_cells_) return nullptr;
             return first_chunk_ + raw;
@@ -402,7 +402,7 @@ public:
     // Key -> occupied cell, or nullptr for NONE, out-of-range and vacant keys.
     template <bool kSingleChunk = false>
     [[nodiscard]] CellT* find(Key k) const noexcept {
-        const std::uint32_t raw = k.into_raw();
+        const std::uint32_t raw = k.index();
         CellT* c;
         if constexpr (kSingleChunk) {
             if (raw >= chunk_cells_) return nullptr;
@@ -536,7 +536,7 @@ private:
         const std::string name = label(who);
         if (!c->occupied()) fatalf("double free of key %u on %s: the cell is already vacant", c->key, name.c_str());
         if (expected == kHeldByKey)
-            fatalf("remove of key %u on %s, whose value a live Slot or Handle owns (drop or leak() the handle first)",
+            fatalf("remove of key %u on %s, whose value a live Slot or Handle owns (drop or release() the handle first)",
                    c->key, name.c_str());
         fatalf("a handle freed key %u on %s, a cell the slab owns by key (the cell has a second owner)", c->key,
                name.c_str());
@@ -550,14 +550,14 @@ private:
         const char* verb = kVerb[static_cast<int>(op)];
         const std::string described = label(who);
         const char* name = described.c_str();
-        const unsigned key = k.into_raw();
+        const unsigned key = k.index();
         if (!initialized())
             fatalf("%s key %u on %s before init() or after shutdown() (on this thread, for a per-thread allocator)",
                    verb, key, name);
         if (c == nullptr) fatalf("%s a vacant or out-of-range key (%u) on %s", verb, key, name);
         if (c->occupied()) {
             if (op == KeyOp::access || (c->state & kHeldByHandle) == 0) return const_cast<CellT*>(c);
-            fatalf("%s key %u on %s, whose value a live Slot or Handle owns (drop or leak() the handle first)",
+            fatalf("%s key %u on %s, whose value a live Slot or Handle owns (drop or release() the handle first)",
                    verb, key, name);
         }
         if (c->state == kRetired && tearing_down_) {
@@ -635,7 +635,7 @@ private:
 
     // Hot: read and written by every claim/release.
     CellT* free_head_ = nullptr;  // top of the LIFO list of vacant cells; nullptr = none
-    std::size_t len_ = 0;         // live values (doomed ones included), kept so len() is O(1)
+    std::size_t len_ = 0;         // live values (doomed ones included), kept so size() is O(1)
     // Warm: read by key lookups.
     CellT** chunks_ = nullptr;    // chunk table; nullptr exactly when uninitialised
     CellT* first_chunk_ = nullptr;  // chunks_[0], for single-chunk (bounded) lookups

@@ -22,14 +22,14 @@ class OwnerBase {
 public:
     using value_type = T;
 
-    [[nodiscard]] const T& get() const noexcept { return *checked("used")->value(); }
-    [[nodiscard]] T& get_mut() noexcept { return *checked("used")->value(); }
-    [[nodiscard]] T& operator*() noexcept { return get_mut(); }
-    [[nodiscard]] const T& operator*() const noexcept { return get(); }
+    [[nodiscard]] const T& value() const noexcept { return *checked("used")->value(); }
+    [[nodiscard]] T& value() noexcept { return *checked("used")->value(); }
+    [[nodiscard]] T& operator*() noexcept { return value(); }
+    [[nodiscard]] const T& operator*() const noexcept { return value(); }
     T* operator->() noexcept { return checked("used")->value(); }
     const T* operator->() const noexcept { return checked("used")->value(); }
-    [[nodiscard]] const T* as_ptr() const noexcept { return cell_ ? checked("used")->value() : nullptr; }
-    [[nodiscard]] T* as_mut_ptr() noexcept { return cell_ ? checked("used")->value() : nullptr; }
+    [[nodiscard]] const T* get() const noexcept { return cell_ ? checked("used")->value() : nullptr; }
+    [[nodiscard]] T* get() noexcept { return cell_ ? checked("used")->value() : nullptr; }
 
     // Swaps in a new value in place (same cell, same key); returns the old one.
     // Never throws once `value` is built, so the slab is never left without
@@ -40,8 +40,8 @@ public:
     T replace(T value) noexcept {
         static_assert(std::is_nothrow_move_constructible_v<T>,
                       "nexus::slab: replace() needs T's move constructor to be noexcept, so that it can never "
-                      "leave the cell without a value; for such a type assign through get_mut() or use "
-                      "into_inner() and insert");
+                      "leave the cell without a value; for such a type assign through value() or use "
+                      "take() and insert");
         T* p = checked("used")->value();
         T old(std::move(*p));
         if constexpr (std::is_nothrow_move_assignable_v<T>) {
@@ -54,7 +54,7 @@ public:
     }
 
     // Moves the value out and frees the cell; the handle is empty afterwards.
-    [[nodiscard]] T into_inner() {
+    [[nodiscard]] T take() {
         CellT* c = checked("used");
         T out(std::move(*c->value()));
         cell_ = nullptr;
@@ -62,20 +62,20 @@ public:
         return out;
     }
 
-    [[nodiscard]] Key key() const noexcept { return Key::from_raw(checked("used")->key); }
+    [[nodiscard]] Key key() const noexcept { return Key::from_index(checked("used")->key); }
 
     // Gives up ownership without freeing: the value stays in the slab under the
     // returned key until it is removed by key (or the slab is torn down).
-    [[nodiscard]] Key leak() noexcept {
+    [[nodiscard]] Key release() noexcept {
         CellT* c = checked("leaked");
         c->state &= ~kHeldByHandle;  // the slab owns it now (a teardown's doomed mark stays)
         cell_ = nullptr;
         self().disown();
-        return Key::from_raw(c->key);
+        return Key::from_index(c->key);
     }
 
     // False for a moved-from, leaked, consumed or default-constructed handle.
-    [[nodiscard]] bool is_valid() const noexcept { return cell_ != nullptr; }
+    [[nodiscard]] bool has_value() const noexcept { return cell_ != nullptr; }
     explicit operator bool() const noexcept { return cell_ != nullptr; }
 
     // Destroys the value and frees the cell now.
