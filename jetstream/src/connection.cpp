@@ -25,6 +25,7 @@ std::string url_of(natsConnection* nc) {
 }
 
 void notify(Connection::Impl& impl, natsConnection* nc, ConnectionEvent e) {
+    if (e != ConnectionEvent::Closed && impl.closing.load()) return;
     if (impl.on_event) impl.on_event(e, url_of(nc));
 }
 
@@ -86,6 +87,7 @@ Connection::Connection(ConnectOptions options, std::function<void(ConnectionEven
         check(natsConnection_JetStream(&m.js, m.nc, &jo), "open a JetStream context", m.servers);
     } catch (...) {
         if (m.nc != nullptr) {
+            m.closing.store(true);
             natsConnection_Close(m.nc);
             std::unique_lock lock(m.mutex);
             m.closed_cv.wait_for(lock, std::chrono::seconds(5), [&] { return m.closed; });
@@ -99,6 +101,7 @@ Connection::Connection(ConnectOptions options, std::function<void(ConnectionEven
 
 Connection::~Connection() {
     Impl& m = *impl_;
+    m.closing.store(true);
     jsCtx_Destroy(m.js);
     natsConnection_Close(m.nc);
     {

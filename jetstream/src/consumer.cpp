@@ -77,7 +77,9 @@ struct PullConsumer::Impl {
 
     void unsubscribe() noexcept {
         if (sub == nullptr) return;
-        natsSubscription_Unsubscribe(sub);  // removes the consumer on the server (if it is there to hear)
+        // Removing the consumer is a request to the server: not worth
+        // waiting for without one (it goes by itself after InactiveThreshold).
+        if (conn.state() == ConnectionState::Connected) natsSubscription_Unsubscribe(sub);
         natsSubscription_Destroy(sub);
         sub = nullptr;
     }

@@ -4,6 +4,7 @@
 
 #include <nats/nats.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -27,6 +28,7 @@ struct Connection::Impl {
     std::mutex mutex;
     std::condition_variable closed_cv;
     bool closed = false;
+    std::atomic<bool> closing{false};  // our own close: its disconnection is no news
 };
 
 namespace detail {

@@ -32,6 +32,7 @@ StreamInfo describe(const jsStreamInfo& si) {
     out.bytes = si.State.Bytes;
     out.first_sequence = si.State.Msgs == 0 ? 0 : si.State.FirstSeq;
     out.last_sequence = si.State.LastSeq;
+    out.consumers = static_cast<std::uint64_t>(si.State.Consumers);
     return out;
 }
 

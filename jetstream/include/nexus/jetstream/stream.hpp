@@ -30,6 +30,7 @@ struct StreamInfo {
     std::uint64_t bytes = 0;
     std::uint64_t first_sequence = 0;  // 0 when empty
     std::uint64_t last_sequence = 0;
+    std::uint64_t consumers = 0;       // readers attached now
 };
 
 // Creates the stream, or checks that the existing one takes every subject of
