@@ -1,5 +1,6 @@
 // Reading an ITCH 5.0 feed from a JetStream stream (see itch_feed.hpp).
 #include <charconv>
+#include <memory>
 #include <optional>
 
 #include "nexus/feed/itch.hpp"
@@ -69,6 +70,8 @@ feed::ReadResult read_itch_stream(const FeedUrl& url, const BlockConsumer& on_bl
         r.error = "stream '" + url.stream + "' sequence " + std::to_string(m.sequence()) + " (subject " +
                   std::string(m.subject()) + "): " + what;
     };
+    std::unique_ptr<Connection> conn;
+    std::uint64_t last_seq = options.start_sequence - 1;  // of the last batch taken
     try {
         ConnectOptions co;
         co.servers = {url.server};
@@ -80,13 +83,13 @@ feed::ReadResult read_itch_stream(const FeedUrl& url, const BlockConsumer& on_bl
             options.log(e == ConnectionEvent::Disconnected ? "lost the connection to the NATS server; reconnecting"
                                                            : "reconnected to " + server);
         };
-        Connection conn(co, on_event);
+        conn = std::make_unique<Connection>(co, on_event);
         ConsumerOptions cons;
         cons.stream = url.stream;
         cons.subject = url.subject;
         cons.start_sequence = options.start_sequence;
         cons.fetch_wait = std::chrono::milliseconds(200);  // the stop flag is seen this often
-        PullConsumer consumer(conn, cons);
+        PullConsumer consumer(*conn, cons);
 
         std::optional<std::uint64_t> expected;  // feed offset the next batch must start at
         std::optional<Clock::time_point> lost_since;
@@ -98,7 +101,7 @@ feed::ReadResult read_itch_stream(const FeedUrl& url, const BlockConsumer& on_bl
             }
             std::vector<Message> batch = consumer.fetch();
             if (batch.empty()) {
-                if (conn.state() == ConnectionState::Connected) {
+                if (conn->state() == ConnectionState::Connected) {
                     lost_since.reset();
                 } else if (!lost_since) {
                     lost_since = Clock::now();
@@ -146,6 +149,7 @@ feed::ReadResult read_itch_stream(const FeedUrl& url, const BlockConsumer& on_bl
                 }
                 if (info.first_sequence == 0) info.first_sequence = m.sequence();
                 info.last_sequence = m.sequence();
+                last_seq = m.sequence();
                 ++info.batches;
                 const itch::BlockResult b = on_block(m.data().first(c.cut), *offset);
                 r.messages += b.messages;
@@ -171,7 +175,12 @@ feed::ReadResult read_itch_stream(const FeedUrl& url, const BlockConsumer& on_bl
             if (read.progress) read.progress(r.bytes, 0);
         }
     } catch (const Error& e) {
-        io_fail(e.what());
+        // A request that timed out because the server went away says so.
+        if (conn && conn->state() != ConnectionState::Connected)
+            io_fail("lost the connection to " + url.server + " while reading stream '" + url.stream + "' (after sequence " +
+                    std::to_string(last_seq) + "): " + e.what());
+        else
+            io_fail(e.what());
     }
     if (where != nullptr) *where = info;
     return r;
