@@ -6,7 +6,10 @@
 //   listen 127.0.0.1:9000          # address:port; port 0 picks a free one
 //   shards 2                       # matching threads (instruments go round-robin)
 //   journal_dir /var/lib/nexus     # journal-<shard>.nxj files live here
-//   sync os                        # os: written to the OS before the ack; fsync: fsync'd before the ack
+//   sync os                        # os: written to the OS before the ack; fsync: fsync'd before the ack;
+//                                  # replicated: also acknowledged by NATS JetStream (planned: docs/replication.md)
+//   replicate_to nats://127.0.0.1:4222/NEXUS   # sync replicated: the stream (one subject per shard)
+//   replication_timeout_ms 2000    # sync replicated: longest wait for JetStream's acknowledgement
 //   itch_out /var/lib/nexus/md.itch
 //   outbound_limit 1048576         # bytes queued to one client before it is disconnected
 //   heartbeat_ms 1000              # server heartbeat interval
@@ -53,6 +56,10 @@ struct UserConfig {
 enum class SyncPolicy : std::uint8_t {
     Os,     // write(2) before the ack: survives a crash of the process
     Fsync,  // fdatasync(2) before the ack, in group commits: survives a power loss
+    // Written as Os, and the batch acknowledged by a JetStream stream before
+    // the ack: survives the loss of the machine. Parsed, not built yet:
+    // nexus-engine refuses to serve with it (docs/replication.md).
+    Replicated,
 };
 
 struct Config {
@@ -62,6 +69,8 @@ struct Config {
     unsigned shards = 1;
     std::string journal_dir = ".";
     SyncPolicy sync = SyncPolicy::Os;
+    std::string replicate_to;              // sync replicated: nats://HOST[:PORT]/STREAM
+    unsigned replication_timeout_ms = 2000;
     std::string itch_out;  // empty: no market-data file
     std::size_t outbound_limit = 1 << 20;
     unsigned heartbeat_ms = 1000;
@@ -155,7 +164,17 @@ inline Config parse_config(std::istream& in, const std::string& name) {
             const std::string& v = one();
             if (v == "os") c.sync = SyncPolicy::Os;
             else if (v == "fsync") c.sync = SyncPolicy::Fsync;
-            else throw ConfigError(where + ": sync: expected 'os' or 'fsync', got '" + v + "'");
+            else if (v == "replicated") c.sync = SyncPolicy::Replicated;
+            else throw ConfigError(where + ": sync: expected 'os', 'fsync' or 'replicated', got '" + v + "'");
+        } else if (key == "replicate_to") {
+            const std::string& v = one();
+            const auto slash = v.find('/', 7);
+            if (!v.starts_with("nats://") || slash == std::string::npos || slash == 7 || slash + 1 == v.size() ||
+                v.find('/', slash + 1) != std::string::npos)
+                throw ConfigError(where + ": replicate_to: expected nats://HOST[:PORT]/STREAM, got '" + v + "'");
+            c.replicate_to = v;
+        } else if (key == "replication_timeout_ms") {
+            c.replication_timeout_ms = static_cast<unsigned>(parse_uint(one(), where + ": replication_timeout_ms", 1, 600'000));
         } else if (key == "itch_out") {
             c.itch_out = one();
         } else if (key == "outbound_limit") {
@@ -242,6 +261,10 @@ inline Config parse_config(std::istream& in, const std::string& name) {
     if (c.instruments.size() > 65000) throw ConfigError(name + ": more than 65000 instruments");
     if (c.users.size() > 1'000'000) throw ConfigError(name + ": more than 1000000 users");
     if (!has_shards) c.shards = 1;
+    if (c.sync == SyncPolicy::Replicated && c.replicate_to.empty())
+        throw ConfigError(name + ": sync replicated needs replicate_to nats://HOST[:PORT]/STREAM");
+    if (c.sync != SyncPolicy::Replicated && !c.replicate_to.empty())
+        throw ConfigError(name + ": replicate_to is set but sync is not 'replicated' (nothing would be replicated)");
     // Not clamped: the shard count is part of what a journal depends on, and
     // a clamp would change it when an instrument is added.
     if (c.shards > c.instruments.size())
