@@ -119,6 +119,21 @@ void wait_for_reader(const std::string& url, const std::string& stream) {
     FAIL("no reader attached to stream " << stream);
 }
 
+// Waits until the stream exists (its publisher has made it).
+void wait_for_stream(const std::string& url, const std::string& stream) {
+    js::Connection c(options_for(url));
+    for (int i = 0; i < 500; ++i) {
+        try {
+            js::stream_info(c, stream);
+            return;
+        } catch (const js::Error& e) {
+            if (e.kind() != js::ErrorKind::NotFound) throw;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    FAIL("stream " << stream << " never made");
+}
+
 }  // namespace
 
 TEST_CASE("itch over nats: the sample day replays through nats:// exactly as from the file", "[jetstream][itch][server]") {
@@ -151,6 +166,42 @@ TEST_CASE("itch over nats: the sample day replays through nats:// exactly as fro
     INFO(tail);
     CHECK_THAT(tail, Catch::Contains("read 1 batches, stream sequences " + std::to_string(info.last_sequence)));
     CHECK_THAT(tail, Catch::Contains("up to the end of the session"));
+}
+
+TEST_CASE("itch over nats: a file being written is published as it grows and replayed live to its end",
+          "[jetstream][itch][server]") {
+    if (!have_nats_server()) return;
+    nexus::test::SingleServer s;
+    nexus::test::ScratchDir tmp("itch-nats-follow");
+    const Day day;
+    const std::string path = tmp.file("live.itch");
+    std::ofstream(path, std::ios::binary).close();
+    const std::string url = s.server.url() + "/LIVE";
+    const pid_t pub = start({NEXUS_PUBLISH_BIN, "--follow", path, url}, tmp.file("pub.log"));
+    wait_for_stream(s.server.url(), "LIVE");
+    // The replay is attached before most of the day is written: it reads live.
+    const pid_t replay = start({NEXUS_REPLAY_BIN, "--quiet", "--snapshot", tmp.file("n.json"), url}, tmp.file("n.out"));
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::app);
+        // Pieces of odd sizes, so that messages are cut between writes.
+        const std::size_t piece = day.bytes.size() / 23 + 7;
+        for (std::size_t at = 0; at < day.bytes.size(); at += piece) {
+            const std::size_t n = std::min(piece, day.bytes.size() - at);
+            out.write(reinterpret_cast<const char*>(day.bytes.data() + at), static_cast<std::streamsize>(n));
+            out.flush();
+            if (at == 0) wait_for_reader(s.server.url(), "LIVE");
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+    CHECK(finish(pub) == 0);
+    const int rc = finish(replay);
+    const std::string out = read_text(tmp.file("n.out"));
+    INFO(read_text(tmp.file("pub.log")) << out);
+    REQUIRE(rc == 0);
+    CHECK_THAT(out, Catch::Contains("up to the end of the session"));
+    REQUIRE(run({NEXUS_REPLAY_BIN, "--quiet", "--snapshot", tmp.file("f.json"), kDay}, tmp.file("f.out")) == 0);
+    CHECK(summary_of(out) == summary_of(read_text(tmp.file("f.out"))));
+    CHECK(without_file_line(read_text(tmp.file("n.json"))) == without_file_line(read_text(tmp.file("f.json"))));
 }
 
 TEST_CASE("itch over nats: a foreign, malformed or out-of-place batch is refused, naming its stream sequence",

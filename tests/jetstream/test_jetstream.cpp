@@ -86,7 +86,7 @@ std::vector<js::Message> read_all(js::Connection& c, const std::string& stream, 
 
 }  // namespace
 
-TEST_CASE("jetstream: feed URLs are parsed strictly", "[jetstream]") {
+TEST_CASE("client: feed URLs are parsed strictly", "[jetstream]") {
     auto u = js::parse_feed_url("nats://127.0.0.1:4333/DAY/DAY.itch");
     CHECK(u.server == "nats://127.0.0.1:4333");
     CHECK(u.stream == "DAY");
@@ -113,7 +113,7 @@ TEST_CASE("jetstream: feed URLs are parsed strictly", "[jetstream]") {
     CHECK_FALSE(js::valid_subject("a*b", true));
 }
 
-TEST_CASE("jetstream: connecting where no server listens fails, naming the server", "[jetstream]") {
+TEST_CASE("client: connecting where no server listens fails, naming the server", "[jetstream]") {
     const std::uint16_t port = nexus::test::free_port();
     const std::string url = "nats://127.0.0.1:" + std::to_string(port);
     try {
@@ -126,7 +126,7 @@ TEST_CASE("jetstream: connecting where no server listens fails, naming the serve
     CHECK_THROWS_AS(js::Connection(options_for({})), js::Error);
 }
 
-TEST_CASE("jetstream: a stream is created once, found again, and a conflicting one refused", "[jetstream][server]") {
+TEST_CASE("client: a stream is created once, found again, and a conflicting one refused", "[jetstream][server]") {
     if (!have_nats_server()) return;
     nexus::test::SingleServer s;
     js::Connection c(options_for({s.server.url()}));
@@ -157,7 +157,7 @@ TEST_CASE("jetstream: a stream is created once, found again, and a conflicting o
     CHECK_FALSE(js::delete_stream(c, "S1"));
 }
 
-TEST_CASE("jetstream: random synchronous and windowed publishes read back in order, each with its sequence",
+TEST_CASE("client: random synchronous and windowed publishes read back in order, each with its sequence",
           "[jetstream][server]") {
     if (!have_nats_server()) return;
     nexus::test::SingleServer s;
@@ -233,7 +233,7 @@ TEST_CASE("jetstream: random synchronous and windowed publishes read back in ord
     CHECK_THROWS_WITH((js::PullConsumer(c, reader("GONE"))), Catch::Contains("no stream 'GONE'"));
 }
 
-TEST_CASE("jetstream: what was acknowledged survives the server's crash; a dead server fails publishes clearly",
+TEST_CASE("client: what was acknowledged survives the server's crash, and a dead server fails publishes clearly",
           "[jetstream][server][fault]") {
     if (!have_nats_server()) return;
     nexus::test::SingleServer s;
@@ -276,7 +276,7 @@ TEST_CASE("jetstream: what was acknowledged survives the server's crash; a dead 
     for (std::size_t i = 0; i < acked; ++i) CHECK(text_of(msgs[i].data()) == tag("m", i));
 }
 
-TEST_CASE("jetstream: a 3-node cluster keeps a replicated stream through the loss of a node", "[jetstream][server][cluster]") {
+TEST_CASE("client: a 3-node cluster keeps a replicated stream through the loss of a node", "[jetstream][server][cluster]") {
     if (!have_nats_server()) return;
     nexus::test::NatsCluster cluster;
     js::Connection c(options_for(cluster.urls()));
