@@ -33,6 +33,7 @@ void on_disconnected(natsConnection* nc, void* closure) {
     notify(*static_cast<Connection::Impl*>(closure), nc, ConnectionEvent::Disconnected);
 }
 void on_reconnected(natsConnection* nc, void* closure) {
+    static_cast<Connection::Impl*>(closure)->reconnects.fetch_add(1);
     notify(*static_cast<Connection::Impl*>(closure), nc, ConnectionEvent::Reconnected);
 }
 void on_closed(natsConnection* nc, void* closure) {
@@ -128,6 +129,7 @@ ConnectionState Connection::state() const noexcept {
 const std::string& Connection::servers() const noexcept { return impl_->servers; }
 std::string Connection::connected_url() const { return url_of(impl_->nc); }
 const ConnectOptions& Connection::options() const noexcept { return impl_->options; }
+std::uint64_t Connection::reconnects() const noexcept { return impl_->reconnects.load(); }
 std::int64_t Connection::max_payload() const noexcept { return natsConnection_GetMaxPayload(impl_->nc); }
 
 void Connection::wait_for_jetstream(std::chrono::milliseconds timeout) {

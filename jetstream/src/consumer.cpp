@@ -42,6 +42,10 @@ std::optional<std::string_view> Message::header(const char* key) const {
 
 // ---- PullConsumer -------------------------------------------------------------
 
+// Failed fetches or consumer creations in a row on a live connection before
+// the failure is thrown.
+constexpr int kMaxFailures = 10;
+
 struct PullConsumer::Impl {
     Connection& conn;
     ConsumerOptions options;
@@ -49,6 +53,7 @@ struct PullConsumer::Impl {
     natsSubscription* sub = nullptr;
     std::uint64_t last_seq = 0;
     int failures = 0;  // fetch errors in a row on a live connection
+    std::uint64_t epoch = 0;  // the connection's reconnects() when the consumer was made
 
     Impl(Connection& c, ConsumerOptions o) : conn(c), options(std::move(o)) {}
 
@@ -68,6 +73,7 @@ struct PullConsumer::Impl {
         // Left behind by a reader that died, the server removes it after this.
         so.Config.InactiveThreshold = std::int64_t{60} * 1'000'000'000;
         jsErrCode code = static_cast<jsErrCode>(0);
+        epoch = conn.reconnects();
         const natsStatus s = js_PullSubscribe(&sub, conn.impl().js, filter.c_str(), nullptr, nullptr, &so, &code);
         if (s != NATS_OK) {
             sub = nullptr;
@@ -101,7 +107,12 @@ PullConsumer::PullConsumer(Connection& c, ConsumerOptions options) : impl_(std::
         }
         m.filter = info.subjects.front();
     }
-    m.subscribe();
+    try {
+        m.subscribe();
+    } catch (const Error& e) {
+        // The server went away while answering: fetch() makes it again.
+        if (e.kind() != ErrorKind::Timeout && e.kind() != ErrorKind::Disconnected) throw;
+    }
 }
 
 PullConsumer::~PullConsumer() { impl_->unsubscribe(); }
@@ -111,7 +122,24 @@ std::uint64_t PullConsumer::last_sequence() const noexcept { return impl_->last_
 std::vector<Message> PullConsumer::fetch() {
     Impl& m = *impl_;
     std::vector<Message> out;
-    if (m.sub == nullptr) m.subscribe();
+    // After a reconnection the consumer on the server may have handed out
+    // messages we never received (they would come again only after its ack
+    // wait, out of order): it is dropped and made again after the last
+    // message we have, so that delivery stays in sequence.
+    if (m.sub != nullptr && m.epoch != m.conn.reconnects() && m.conn.state() == ConnectionState::Connected) m.unsubscribe();
+    if (m.sub == nullptr) {
+        // Made again after a failure (a server that restarted and lost the
+        // consumer may take a moment to serve its streams again).
+        try {
+            m.subscribe();
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::Invalid) throw;
+            // While reconnecting, the caller decides how long to wait.
+            if (m.conn.state() == ConnectionState::Connected && ++m.failures > kMaxFailures) throw;
+            std::this_thread::sleep_for(m.options.fetch_wait);
+            return out;
+        }
+    }
     natsMsgList list{nullptr, 0};
     jsErrCode code = static_cast<jsErrCode>(0);
     const natsStatus s = natsSubscription_Fetch(&list, m.sub, m.options.batch, detail::ms(m.options.fetch_wait), &code);
@@ -145,10 +173,10 @@ std::vector<Message> PullConsumer::fetch() {
         return out;
     }
     // Connected, yet the fetch failed: a server that restarted has lost the
-    // consumer. Make it again from where we are, a few times at most.
-    if (++m.failures > 3) detail::fail(s, code, "read " + m.where() + " after sequence " + std::to_string(m.last_seq), m.conn.servers());
+    // consumer. It is made again, from where we are, by the next call.
+    if (++m.failures > kMaxFailures)
+        detail::fail(s, code, "read " + m.where() + " after sequence " + std::to_string(m.last_seq), m.conn.servers());
     m.unsubscribe();
-    m.subscribe();
     return out;
 }
 

@@ -29,7 +29,7 @@ PublisherOptions publisher_options(const std::string& stream, const ItchPublishe
 }  // namespace
 
 ItchPublisher::ItchPublisher(Connection& c, std::string stream, std::string subject, ItchPublisherOptions options)
-    : pub_(c, publisher_options(stream, options)), subject_(std::move(subject)) {
+    : pub_(c, publisher_options(stream, options)), subject_(std::move(subject)), sent_(options.start_offset) {
     if (!valid_subject(subject_, false))
         throw Error(ErrorKind::Invalid, "'" + subject_ + "' is not a subject to publish to (dot-separated tokens, no wildcards)");
     const auto max = static_cast<std::size_t>(std::max<std::int64_t>(c.max_payload(), 0));

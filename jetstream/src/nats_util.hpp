@@ -29,6 +29,7 @@ struct Connection::Impl {
     std::condition_variable closed_cv;
     bool closed = false;
     std::atomic<bool> closing{false};  // our own close: its disconnection is no news
+    std::atomic<std::uint64_t> reconnects{0};
 };
 
 namespace detail {

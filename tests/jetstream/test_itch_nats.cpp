@@ -270,6 +270,38 @@ TEST_CASE("itch over nats: a server killed mid-stream ends the replay with a cle
     CHECK_THAT(out, Catch::Contains("by type"));  // the summary of what was read
 }
 
+TEST_CASE("itch over nats: a server restarted mid-stream: the replay reconnects and reads on to the end",
+          "[jetstream][itch][server][fault]") {
+    if (!have_nats_server()) return;
+    nexus::test::SingleServer s;
+    nexus::test::ScratchDir tmp("itch-nats-restart");
+    const Day day;
+    const auto first = day.head(100000);
+    publish(s.server.url(), "BACK", first);
+    const pid_t replay = start({NEXUS_REPLAY_BIN, "--quiet", "--nats-timeout", "30", s.server.url() + "/BACK"}, tmp.file("out"));
+    wait_for_reader(s.server.url(), "BACK");
+    s.server.stop(SIGKILL);
+    s.server.restart();
+    {
+        // The rest of the day, continuing the feed where it stopped.
+        js::Connection c(options_for(s.server.url()));
+        c.wait_for_jetstream(10s);
+        js::ItchPublisherOptions po;
+        po.start_offset = first.size();
+        js::ItchPublisher p(c, "BACK", "BACK.itch", po);
+        p.add(std::span<const std::uint8_t>(day.bytes).subspan(first.size()));
+        p.flush();
+        CHECK(p.bytes() == day.bytes.size());
+    }
+    const int rc = finish(replay);
+    const std::string out = read_text(tmp.file("out"));
+    INFO(out);
+    REQUIRE(rc == 0);
+    CHECK_THAT(out, Catch::Contains("up to the end of the session"));
+    REQUIRE(run({NEXUS_REPLAY_BIN, "--quiet", kDay}, tmp.file("f.out")) == 0);
+    CHECK(summary_of(out) == summary_of(read_text(tmp.file("f.out"))));
+}
+
 TEST_CASE("itch over nats: SIGINT while waiting for more ends the replay with its summary and exit 130",
           "[jetstream][itch][server]") {
     if (!have_nats_server()) return;

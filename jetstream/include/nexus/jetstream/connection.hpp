@@ -55,6 +55,8 @@ public:
     // The URL of the server it is connected to ("" when not connected).
     [[nodiscard]] std::string connected_url() const;
     [[nodiscard]] const ConnectOptions& options() const noexcept;
+    // How many times the connection was lost and regained.
+    [[nodiscard]] std::uint64_t reconnects() const noexcept;
     // The largest message payload the server accepts.
     [[nodiscard]] std::int64_t max_payload() const noexcept;
 

@@ -7,7 +7,9 @@
 // messages. fetch() returns the next messages in stream order, each with its
 // stream sequence; a message delivered twice (its acknowledgement lost, say)
 // is dropped, so sequences only grow. Messages are acknowledged as they are
-// handed out.
+// handed out. After a reconnection the consumer is made again from the last
+// message handed out, so that a message the server sent into the outage
+// cannot come back later out of order.
 #pragma once
 
 #include <chrono>

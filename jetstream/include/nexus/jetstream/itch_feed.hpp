@@ -41,6 +41,9 @@ struct ItchPublisherOptions {
     std::size_t batch_bytes = 64 * 1024;  // payload per NATS message (capped by the server's max payload)
     std::size_t window = 64;              // batches awaiting acknowledgement
     std::chrono::milliseconds ack_timeout{5000};
+    // The feed byte offset of the first message added: 0 for a new feed,
+    // or where a feed already on the stream ends, to continue it.
+    std::uint64_t start_offset = 0;
 };
 
 // Batches framed ITCH messages and publishes them, asynchronously and
@@ -57,7 +60,8 @@ public:
     // Sends, then waits until every batch is acknowledged (throws the first failure).
     void flush();
 
-    [[nodiscard]] std::uint64_t bytes() const noexcept { return sent_ + batch_.size(); }  // feed bytes taken
+    // The feed offset reached: start_offset plus the bytes taken.
+    [[nodiscard]] std::uint64_t bytes() const noexcept { return sent_ + batch_.size(); }
     [[nodiscard]] std::uint64_t batches() const noexcept { return batches_; }               // batches sent
     [[nodiscard]] std::uint64_t last_sequence() const noexcept { return pub_.last_sequence(); }
     [[nodiscard]] std::size_t batch_limit() const noexcept { return limit_; }
@@ -67,7 +71,7 @@ private:
     std::string subject_;
     std::size_t limit_;
     std::vector<std::uint8_t> batch_;
-    std::uint64_t sent_ = 0;  // feed bytes in batches sent
+    std::uint64_t sent_;      // feed offset of the batch being filled
     std::uint64_t batches_ = 0;
 };
 
