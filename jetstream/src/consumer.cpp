@@ -54,6 +54,8 @@ struct PullConsumer::Impl {
     std::uint64_t last_seq = 0;
     int failures = 0;  // fetch errors in a row on a live connection
     std::uint64_t epoch = 0;  // the connection's reconnects() when the consumer was made
+    std::uint64_t delivered = 0;  // the consumer's own sequence of the last delivery received
+    bool stale = false;           // deliveries were missed: make the consumer again
 
     Impl(Connection& c, ConsumerOptions o) : conn(c), options(std::move(o)) {}
 
@@ -74,6 +76,8 @@ struct PullConsumer::Impl {
         so.Config.InactiveThreshold = std::int64_t{60} * 1'000'000'000;
         jsErrCode code = static_cast<jsErrCode>(0);
         epoch = conn.reconnects();
+        delivered = 0;
+        stale = false;
         const natsStatus s = js_PullSubscribe(&sub, conn.impl().js, filter.c_str(), nullptr, nullptr, &so, &code);
         if (s != NATS_OK) {
             sub = nullptr;
@@ -126,7 +130,8 @@ std::vector<Message> PullConsumer::fetch() {
     // messages we never received (they would come again only after its ack
     // wait, out of order): it is dropped and made again after the last
     // message we have, so that delivery stays in sequence.
-    if (m.sub != nullptr && m.epoch != m.conn.reconnects() && m.conn.state() == ConnectionState::Connected) m.unsubscribe();
+    if (m.sub != nullptr && (m.stale || m.epoch != m.conn.reconnects()) && m.conn.state() == ConnectionState::Connected)
+        m.unsubscribe();
     if (m.sub == nullptr) {
         // Made again after a failure (a server that restarted and lost the
         // consumer may take a moment to serve its streams again).
@@ -151,7 +156,17 @@ std::vector<Message> PullConsumer::fetch() {
             jsMsgMetaData* meta = nullptr;
             if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) continue;  // not a stream message (a status): dropped
             const std::uint64_t seq = meta->Sequence.Stream;
+            const std::uint64_t delivery = meta->Sequence.Consumer;
             jsMsgMetaData_Destroy(meta);
+            if (delivery != m.delivered + 1) {
+                // A delivery we never received (sent into an outage): what
+                // follows is out of order. The consumer is made again, after
+                // the last message handed out, by the next call.
+                natsMsgList_Destroy(&list);
+                m.stale = true;
+                return out;
+            }
+            m.delivered = delivery;
             natsMsg_Ack(msg, nullptr);  // a redelivery is acknowledged too, so it stops
             if (seq <= m.last_seq) continue;  // delivered again: already handed out
             m.last_seq = seq;
