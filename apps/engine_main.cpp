@@ -178,6 +178,9 @@ int main(int argc, char** argv) {
     std::unique_ptr<en::Server> server;
     try {
         en::Config cfg = en::load_config(opt.config);
+        if (cfg.sync == en::SyncPolicy::Replicated && !opt.recover_only)
+            throw en::ConfigError(opt.config + ": sync replicated: publishing the journal to NATS JetStream is not built yet "
+                                  "(docs/replication.md); refusing to serve rather than acknowledge orders kept only here");
         server = std::make_unique<en::Server>(std::move(cfg), opt.recover_only ? en::StartMode::Inspect : en::StartMode::Serve);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());

@@ -1,5 +1,6 @@
 // nexus-replay, ITCH 5.0 mode, one thread: the stream read block by block
-// and applied by one ItchBookBuilder (replay_parallel.cpp runs several).
+// (from a file, or from a JetStream stream: replay_nats.cpp) and applied by
+// one ItchBookBuilder (replay_parallel.cpp runs several).
 #include "replay_itch.hpp"
 
 #include <nexus/slab/slab.hpp>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "output_file.hpp"
+#include "replay_nats.hpp"
 #include "replay_parallel.hpp"
 #include "replay_report.hpp"
 
@@ -164,16 +166,19 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
 
     std::string book_error;
     bool capacity = false;
+    const bool nats = nats_input(file);
+    NatsPosition where;
     try {
         auto replay = [&](auto& h) {
-            return nexus::feed::read_itch_blocks(
-                file, [&](std::span<const std::uint8_t> data, std::uint64_t offset) { return builder.apply_block(data, offset, h); },
-                ropt);
+            auto on_block = [&](std::span<const std::uint8_t> data, std::uint64_t offset) { return builder.apply_block(data, offset, h); };
+            if (nats) return read_nats(opt, on_block, ropt, where);
+            return nexus::feed::read_itch_blocks(file, on_block, ropt);
         };
         run.read = bbo.enabled() ? replay(with_bbo) : replay(plain);
         if (!builder.error().empty()) {
             book_error = builder.error();
             capacity = builder.error_kind() == nexus::feed::ItchError::Capacity;
+            if (nats) book_error += " (in the batch at stream sequence " + std::to_string(where.last_sequence) + ")";
         }
     } catch (const std::bad_alloc&) {
         // The books could not grow. What was applied stays readable; the
@@ -187,6 +192,9 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
     bar.clear();
     run.peak_orders = builder.stats().peak_live_orders;
     run.peak_levels = builder.stats().peak_levels;
+    if (nats && where.batches != 0)
+        spdlog::info("read {} batches, stream sequences {} to {}{}", where.batches, where.first_sequence, where.last_sequence,
+                     where.end_of_session ? ", up to the end of the session" : "");
     return finish_itch(opt, stop, run, ReplayBooks(builder), lat, bbo, snapshot, book_error, capacity);
 }
 

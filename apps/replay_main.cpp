@@ -16,6 +16,7 @@
 
 #include "replay_itch.hpp"
 #include "replay_lobster.hpp"
+#include "replay_nats.hpp"
 #include "replay_options.hpp"
 
 using namespace nexus::apps;
@@ -43,7 +44,11 @@ void usage(std::FILE* out) {
         "gzipped; gzip is recognised by its first bytes) through nexus order books, one\n"
         "per stock locate, and prints a summary. FILE may be a file, a pipe or a FIFO\n"
         "(e.g. /dev/stdin); \"-\" is standard input. With no FILE it replays the bundled\n"
-        "synthetic day (" NEXUS_DEFAULT_DAY ").\n\n"
+        "synthetic day (" NEXUS_DEFAULT_DAY ").\n"
+        "FILE may also be nats://HOST[:PORT]/STREAM[/SUBJECT]: the feed published to that\n"
+        "NATS JetStream stream (by nexus-itch-publish), read from its start until the\n"
+        "End of Messages system event, or SIGINT/SIGTERM. A batch that is not a nexus ITCH\n"
+        "batch, or is malformed, is refused naming its stream sequence (exit status 2).\n\n"
         "  --symbols A,B,...  only build books for these symbols (others are counted, not applied)\n"
         "  --depth N          levels per side in the snapshot (1 to 1000000, default 5)\n"
         "  --top N            busiest symbols shown in the summary (0 to 65535, default 10)\n"
@@ -60,6 +65,9 @@ void usage(std::FILE* out) {
         "                     is read on a thread of its own. ITCH input only\n"
         "  --lobster-book F   the LOBSTER orderbook file to verify FILE against: FILE is then a\n"
         "                     LOBSTER message file, as is a FILE ending in .csv (see LOBSTER below)\n"
+        "  --start-sequence N nats:// input: the first stream sequence to read (default 1)\n"
+        "  --nats-timeout S   nats:// input: seconds a lost server may take to come back before\n"
+        "                     the replay fails (1 to 86400, default 10)\n"
         "  --quiet            no progress bar\n"
         "  --help             this text\n\n"
         "Output files are opened before the replay starts: one that cannot be written\n"
@@ -67,7 +75,8 @@ void usage(std::FILE* out) {
         "Exit status:\n"
         "  0    done\n"
         "  1    usage error (unknown option, a value out of range), or an input that\n"
-        "       cannot be read or an output that cannot be written\n"
+        "       cannot be read (a NATS server unreachable or lost) or an output that\n"
+        "       cannot be written\n"
         "  2    malformed input: framing, gzip or message error (after the summary of\n"
         "       what was read, with the byte offset or line)\n"
         "  3    LOBSTER verification found true mismatches\n"
@@ -82,11 +91,14 @@ void usage(std::FILE* out) {
 constexpr std::uint64_t kMaxCells = 2147483647;  // the slab's key space
 
 // A LOBSTER message file to verify: named as one, or given an orderbook file.
-bool lobster_input(const ReplayOptions& o) { return !o.lobster_book.empty() || nexus::replay::lobster_file_name(o.file); }
+bool lobster_input(const ReplayOptions& o) {
+    return !nats_input(o.file) && (!o.lobster_book.empty() || nexus::replay::lobster_file_name(o.file));
+}
 
 void parse(int argc, char** argv, ReplayOptions& o) {
     bool have_file = false;
     std::string itch_only;  // the first option given that only an ITCH replay takes
+    std::string nats_only;  // ... that only a nats:// input takes
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -97,6 +109,7 @@ void parse(int argc, char** argv, ReplayOptions& o) {
             usage(stdout);
             std::exit(kExitOk);
         }
+        if (nats_only.empty() && (a == "--start-sequence" || a == "--nats-timeout")) nats_only = a;
         if (itch_only.empty() && (a == "--symbols" || a == "--depth" || a == "--top" || a == "--bbo" ||
                                   a == "--snapshot" || a == "--orders" || a == "--levels" || a == "--threads"))
             itch_only = a;
@@ -108,6 +121,8 @@ void parse(int argc, char** argv, ReplayOptions& o) {
         else if (a == "--orders") o.orders = parse_count(a, next(), 0, kMaxCells);
         else if (a == "--levels") o.levels = parse_count(a, next(), 0, kMaxCells);
         else if (a == "--threads") o.threads = static_cast<unsigned>(parse_count(a, next(), 1, 256));
+        else if (a == "--start-sequence") o.start_sequence = parse_count(a, next(), 1, UINT64_MAX);
+        else if (a == "--nats-timeout") o.nats_timeout_ms = parse_count(a, next(), 1, 86400) * 1000;
         else if (a == "--quiet") o.progress = false;
         else if (a == "--lobster-book") o.lobster_book = next();
         else if (a.size() > 1 && a[0] == '-') throw UsageError("unknown option " + a);
@@ -119,6 +134,13 @@ void parse(int argc, char** argv, ReplayOptions& o) {
     }
     if (!have_file && !o.lobster_book.empty()) throw UsageError("--lobster-book needs the MESSAGE.csv FILE to verify");
     if (!have_file) o.file = NEXUS_DEFAULT_DAY;
+    if (nats_input(o.file)) {
+        check_nats_url(o.file);
+        if (o.threads > 1) throw UsageError("--threads: a nats:// input is replayed with one thread");
+        if (!o.lobster_book.empty()) throw UsageError("--lobster-book: a nats:// input is an ITCH feed");
+    } else if (!nats_only.empty()) {
+        throw UsageError(nats_only + " is an option of a nats:// input");
+    }
     if (lobster_input(o) && !itch_only.empty())
         throw UsageError(itch_only + " is an option of the ITCH replay, not of LOBSTER verification" +
                          (itch_only == "--levels" ? " (the levels are read from the orderbook rows)" : ""));

@@ -21,7 +21,7 @@ enum ExitStatus : int {
 };
 
 struct ReplayOptions {
-    std::string file;               // "-" is standard input
+    std::string file;               // "-" is standard input; nats://... a JetStream stream
     std::set<std::string> symbols;  // empty: all
     std::size_t depth = 5;
     std::size_t top = 10;
@@ -32,6 +32,10 @@ struct ReplayOptions {
     std::size_t levels = 0;         // level cells to reserve up front
     bool progress = true;
     unsigned threads = 1;           // ITCH: threads sharing the locates (1: no worker threads)
+    // A nats:// input: the first stream sequence read, and how long a lost
+    // server may take to come back before the replay fails.
+    std::uint64_t start_sequence = 1;
+    std::uint64_t nats_timeout_ms = 10000;
 };
 
 // A usage error: the message names the option and what was wrong.

@@ -64,7 +64,17 @@ Config parse_config(std::istream& in, const std::string& name) {
             const std::string& v = one();
             if (v == "os") c.sync = SyncPolicy::Os;
             else if (v == "fsync") c.sync = SyncPolicy::Fsync;
-            else throw ConfigError(where + ": sync: expected 'os' or 'fsync', got '" + v + "'");
+            else if (v == "replicated") c.sync = SyncPolicy::Replicated;
+            else throw ConfigError(where + ": sync: expected 'os', 'fsync' or 'replicated', got '" + v + "'");
+        } else if (key == "replicate_to") {
+            const std::string& v = one();
+            const auto slash = v.find('/', 7);
+            if (!v.starts_with("nats://") || slash == std::string::npos || slash == 7 || slash + 1 == v.size() ||
+                v.find('/', slash + 1) != std::string::npos)
+                throw ConfigError(where + ": replicate_to: expected nats://HOST[:PORT]/STREAM, got '" + v + "'");
+            c.replicate_to = v;
+        } else if (key == "replication_timeout_ms") {
+            c.replication_timeout_ms = static_cast<unsigned>(parse_uint(one(), where + ": replication_timeout_ms", 1, 600'000));
         } else if (key == "itch_out") {
             c.itch_out = one();
         } else if (key == "outbound_limit") {
@@ -151,6 +161,10 @@ Config parse_config(std::istream& in, const std::string& name) {
     if (c.instruments.size() > 65000) throw ConfigError(name + ": more than 65000 instruments");
     if (c.users.size() > 1'000'000) throw ConfigError(name + ": more than 1000000 users");
     if (!has_shards) c.shards = 1;
+    if (c.sync == SyncPolicy::Replicated && c.replicate_to.empty())
+        throw ConfigError(name + ": sync replicated needs replicate_to nats://HOST[:PORT]/STREAM");
+    if (c.sync != SyncPolicy::Replicated && !c.replicate_to.empty())
+        throw ConfigError(name + ": replicate_to is set but sync is not 'replicated' (nothing would be replicated)");
     // Not clamped: the shard count is part of what a journal depends on, and
     // a clamp would change it when an instrument is added.
     if (c.shards > c.instruments.size())

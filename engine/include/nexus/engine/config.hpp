@@ -6,7 +6,10 @@
 //   listen 127.0.0.1:9000          # address:port; port 0 picks a free one
 //   shards 2                       # matching threads (instruments go round-robin)
 //   journal_dir /var/lib/nexus     # journal-<shard>.nxj files live here
-//   sync os                        # os: written to the OS before the ack; fsync: fsync'd before the ack
+//   sync os                        # os: written to the OS before the ack; fsync: fsync'd before the ack;
+//                                  # replicated: also acknowledged by NATS JetStream (planned: docs/replication.md)
+//   replicate_to nats://127.0.0.1:4222/NEXUS   # sync replicated: the stream (one subject per shard)
+//   replication_timeout_ms 2000    # sync replicated: longest wait for JetStream's acknowledgement
 //   itch_out /var/lib/nexus/md.itch
 //   outbound_limit 1048576         # bytes queued to one client before it is disconnected
 //   heartbeat_ms 1000              # server heartbeat interval
@@ -53,6 +56,10 @@ struct UserConfig {
 enum class SyncPolicy : std::uint8_t {
     Os,     // write(2) before the ack: survives a crash of the process
     Fsync,  // fdatasync(2) before the ack, in group commits: survives a power loss
+    // Written as Os, and the batch acknowledged by a JetStream stream before
+    // the ack: survives the loss of the machine. Parsed, not built yet:
+    // nexus-engine refuses to serve with it (docs/replication.md).
+    Replicated,
 };
 
 struct Config {
@@ -62,6 +69,8 @@ struct Config {
     unsigned shards = 1;
     std::string journal_dir = ".";
     SyncPolicy sync = SyncPolicy::Os;
+    std::string replicate_to;              // sync replicated: nats://HOST[:PORT]/STREAM
+    unsigned replication_timeout_ms = 2000;
     std::string itch_out;  // empty: no market-data file
     std::size_t outbound_limit = 1 << 20;
     unsigned heartbeat_ms = 1000;
