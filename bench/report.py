@@ -464,14 +464,14 @@ def replay_section():
     w("## Market-data replay (ITCH 5.0)")
     w("")
     base = meta.get("base")
-    w(f"`bench/replay.sh` (run by `bench/run.sh`; `bench/run.sh --only replay` runs it alone). B is this tree ({meta.get('head', '?')}), A the base build it is compared with ({base or 'none in quick runs'}, built by the script from `git archive` into build/bench-base); the two are run alternately, each pass starting with the other. The day: {msgs:,} messages ({int(bi.get('bytes', 0)) / 2**20:,.0f} MiB, `nexus-synth --symbols 8000 --messages 50000000`; quick runs use a small day and no A).")
+    w(f"`bench/replay.sh` (run by `bench/run.sh`). B is this tree; A is the replay before its rework — a slab `Book` per locate with pools sized up front — built by the script from the base commit it is given (`NEXUS_BENCH_BASE`; the commit is recorded in the raw `replay-meta.tsv`) into build/bench-base; the two are run alternately, each pass starting with the other. The day: {msgs:,} messages ({int(bi.get('bytes', 0)) / 2**20:,.0f} MiB, `nexus-synth --symbols 8000 --messages 50000000`; quick runs use a small day and no A).")
     w("")
     w(f"**CPU per message** — `nexus-bench-replay DAY --rounds 2`: the file mapped and in the page cache, decode plus book on one core, wall-clock time around the whole file; the plain book (a `PlainBook` per locate, `std::map` + `std::list` + `unordered_map`) replays the same messages in the same process, a reference for the host's speed at that moment. Median over {len(b_ns)} processes of each process's median of its rounds:")
     w("")
     w("| | ns / message | per process | plain book, same process | ÷ plain |")
     w("|---|---|---|---|---|")
     if a_ns:
-        w(f"| A: {base} (slab `Book` per locate) | {med(a_ns):.1f} | {', '.join(f'{x:.0f}' for x in a_ns)} | {med(a_plain):.1f} | {med(a_rel):.2f} |")
+        w(f"| A: before the rework (slab `Book` per locate) | {med(a_ns):.1f} | {', '.join(f'{x:.0f}' for x in a_ns)} | {med(a_plain):.1f} | {med(a_rel):.2f} |")
     w(f"| B: `MarketBooks`, blocks with look-ahead | {med(b_ns):.1f} | {', '.join(f'{x:.0f}' for x in b_ns)} | {med(b_plain):.1f} | {med(b_rel):.2f} |")
     if b_noahead:
         w(f"| B without the look-ahead | {med(b_noahead):.1f} | {', '.join(f'{x:.0f}' for x in b_noahead)} | | |")
@@ -499,7 +499,7 @@ def replay_section():
         day_bytes = int(bi.get("bytes", 0))
         file_lines = day_bytes / 64
         n = msgs if msgs else 1
-        for side, label in (("A", f"A: {base}"), ("B", "B")):
+        for side, label in (("A", "A: before the rework"), ("B", "B")):
             if side in cg:
                 ir, dr, dw, i1, d1r, d1w, ilr, dlr, dlw = cg[side]
                 w(f"| {label} | {ir / n:.0f} | {(d1r + d1w) / n:.2f} | {(dlr + dlw) / n:.2f} | {file_lines / n:.2f} |")

@@ -46,6 +46,12 @@ ServerImpl::ServerImpl(Config cfg, StartMode mode)
         acceptor_.set_option(tcp::acceptor::reuse_address(true));
         acceptor_.bind(ep);
         acceptor_.listen(1024);
+        // Caught from here on (and queued until run() waits for them): the
+        // port is announced before run(), and a SIGTERM that follows at once
+        // must stop the engine cleanly, not kill it.
+        signals_.add(SIGINT);
+        signals_.add(SIGTERM);
+        signals_.add(SIGUSR1);
     }
 }
 
@@ -61,9 +67,6 @@ int ServerImpl::run() {
         for (auto& s : shards_) s->start(*this, itch_fd_);
     else
         itch_timer();
-    signals_.add(SIGINT);
-    signals_.add(SIGTERM);
-    signals_.add(SIGUSR1);
     wait_signal();
     accept();
     spdlog::info("listening on {}:{} ({} instruments, {} users, {} shards matched {}, sync {}, I/O {}; session {})",
