@@ -26,20 +26,21 @@ struct Options {
 };
 
 [[noreturn]] void usage(int code) {
-    std::fprintf(code ? stderr : stdout,
-                 "usage: nexus-engine --config FILE [options]\n"
-                 "  --config FILE      instruments, users, limits, journal (see engine/include/nexus/engine/config.hpp)\n"
-                 "  --port-file FILE   write the listening port there once bound (for listen ...:0)\n"
-                 "  --snapshot FILE    at exit, write the books (top --depth levels) as JSON, in nexus-replay's format\n"
-                 "  --orders FILE      at exit, write every live order: symbol side price qty order-ref user token\n"
-                 "  --depth N          levels per side in the snapshot, 1 to 1000000 (default 5)\n"
-                 "  --recover-only     read and check the journal, write --snapshot/--orders and exit; writes nothing\n"
-                 "                     in the journal directory and does not listen\n"
-                 "  --log-level L      trace, debug, info, warn, error (default info)\n"
-                 "Output files are checked before the journal is read; each is written whole or not at all.\n"
-                 "Signals: SIGINT/SIGTERM shut down cleanly (exit 0); SIGUSR1 logs the counters.\n"
-                 "Exit status: 0 clean shutdown; 1 a failure while running (journal, outbound store, an output file);\n"
-                 "2 a usage error, or a configuration or journal directory refused at start.\n");
+    std::fprintf(
+        code ? stderr : stdout,
+        "usage: nexus-engine --config FILE [options]\n"
+        "  --config FILE      instruments, users, limits, journal (see engine/include/nexus/engine/config.hpp)\n"
+        "  --port-file FILE   write the listening port there once bound (for listen ...:0)\n"
+        "  --snapshot FILE    at exit, write the books (top --depth levels) as JSON, in nexus-replay's format\n"
+        "  --orders FILE      at exit, write every live order: symbol side price qty order-ref user token\n"
+        "  --depth N          levels per side in the snapshot, 1 to 1000000 (default 5)\n"
+        "  --recover-only     read and check the journal, write --snapshot/--orders and exit; writes nothing\n"
+        "                     in the journal directory and does not listen\n"
+        "  --log-level L      trace, debug, info, warn, error (default info)\n"
+        "Output files are checked before the journal is read; each is written whole or not at all.\n"
+        "Signals: SIGINT/SIGTERM shut down cleanly (exit 0); SIGUSR1 logs the counters.\n"
+        "Exit status: 0 clean shutdown; 1 a failure while running (journal, outbound store, an output file);\n"
+        "2 a usage error, or a configuration or journal directory refused at start.\n");
     std::exit(code);
 }
 
@@ -56,10 +57,14 @@ Options parse(int argc, char** argv) {
             if (i + 1 >= argc) usage_error(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--config") o.config = next();
-        else if (a == "--port-file") o.port_file = next();
-        else if (a == "--snapshot") o.snapshot = next();
-        else if (a == "--orders") o.orders = next();
+        if (a == "--config")
+            o.config = next();
+        else if (a == "--port-file")
+            o.port_file = next();
+        else if (a == "--snapshot")
+            o.snapshot = next();
+        else if (a == "--orders")
+            o.orders = next();
         else if (a == "--depth") {
             const std::string v = next();
             try {
@@ -67,14 +72,17 @@ Options parse(int argc, char** argv) {
             } catch (const en::ConfigError& e) {
                 usage_error(e.what());
             }
-        } else if (a == "--recover-only") o.recover_only = true;
+        } else if (a == "--recover-only")
+            o.recover_only = true;
         else if (a == "--log-level") {
             o.log_level = next();
             if (o.log_level != "trace" && o.log_level != "debug" && o.log_level != "info" && o.log_level != "warn" &&
                 o.log_level != "error")
                 usage_error("--log-level: '" + o.log_level + "' is not one of trace, debug, info, warn, error");
-        } else if (a == "--help" || a == "-h") usage(0);
-        else usage_error("unknown option " + a);
+        } else if (a == "--help" || a == "-h")
+            usage(0);
+        else
+            usage_error("unknown option " + a);
     }
     if (o.config.empty()) usage_error("--config is required");
     if (o.recover_only && !o.port_file.empty()) usage_error("--port-file with --recover-only: nothing listens");
@@ -90,7 +98,8 @@ std::string output_problem(const std::string& path) {
     if (fs::is_directory(path, ec)) return path + ": is a directory";
     const fs::path parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
     if (!fs::is_directory(parent, ec)) return path + ": the directory " + parent.string() + " does not exist";
-    if (::access(parent.c_str(), W_OK | X_OK) != 0) return path + ": the directory " + parent.string() + " is not writable";
+    if (::access(parent.c_str(), W_OK | X_OK) != 0)
+        return path + ": the directory " + parent.string() + " is not writable";
     if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0) return path + ": not writable";
     return "";
 }
@@ -125,7 +134,8 @@ void write_outputs(const en::Server& server, const Options& opt) {
         std::map<std::uint16_t, Entry> books;  // by locate, as nexus-replay orders them
         server.for_each_book([&](std::uint16_t locate, const std::string& symbol, const auto& b) {
             if (b.order_count() == 0) return;
-            books[locate] = Entry{symbol, b.order_count(), b.depth(ob::Side::Buy, opt.depth), b.depth(ob::Side::Sell, opt.depth)};
+            books[locate] =
+                Entry{symbol, b.order_count(), b.depth(ob::Side::Buy, opt.depth), b.depth(ob::Side::Sell, opt.depth)};
         });
         std::ostringstream js;
         js << "{\n  \"file\": \"" << server.config().itch_out << "\",\n  \"books\": [";
@@ -179,9 +189,12 @@ int main(int argc, char** argv) {
     try {
         en::Config cfg = en::load_config(opt.config);
         if (cfg.sync == en::SyncPolicy::Replicated && !opt.recover_only)
-            throw en::ConfigError(opt.config + ": sync replicated: publishing the journal to NATS JetStream is not built yet "
-                                  "(docs/replication.md); refusing to serve rather than acknowledge orders kept only here");
-        server = std::make_unique<en::Server>(std::move(cfg), opt.recover_only ? en::StartMode::Inspect : en::StartMode::Serve);
+            throw en::ConfigError(
+                opt.config +
+                ": sync replicated: publishing the journal to NATS JetStream is not built yet "
+                "(docs/replication.md); refusing to serve rather than acknowledge orders kept only here");
+        server = std::make_unique<en::Server>(std::move(cfg),
+                                              opt.recover_only ? en::StartMode::Inspect : en::StartMode::Serve);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 2;

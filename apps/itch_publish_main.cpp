@@ -15,12 +15,12 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstring>
-#include <thread>
-#include <vector>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "replay_options.hpp"
 
@@ -36,22 +36,22 @@ void on_signal(int) { g_stop.store(true); }
 
 void usage(std::FILE* out) {
     std::fprintf(out,
-        "usage: nexus-itch-publish [options] FILE nats://HOST[:PORT]/STREAM[/SUBJECT]\n"
-        "Publishes the ITCH 5.0 messages of FILE (plain or gzipped; \"-\" is standard input)\n"
-        "to SUBJECT (default STREAM.itch) of the JetStream stream STREAM, which is created\n"
-        "(file storage) when missing. Each NATS message holds whole length-prefixed ITCH\n"
-        "messages, as in the file; a batch counts as published once the stream acknowledges it.\n\n"
-        "  --batch-bytes N   ITCH bytes per NATS message (1 to 1048576, default 65536)\n"
-        "  --window N        batches awaiting acknowledgement at once (1 to 65536, default 64)\n"
-        "  --replicas N      copies a new stream keeps in a cluster (1 to 5, default 1)\n"
-        "  --timeout MS      wait for the server's answers (100 to 600000, default 5000)\n"
-        "  --follow          FILE is being written (e.g. nexus-engine's itch_out): publish what\n"
-        "                    it holds, then what is appended, each batch sent as soon as the\n"
-        "                    writer pauses, until the End of Messages event or SIGINT/SIGTERM\n"
-        "  --help            this text\n\n"
-        "Exit status: 0 published and acknowledged; 1 usage error, FILE unreadable or the\n"
-        "server failed (what was acknowledged is said); 2 malformed FILE (what came before\n"
-        "the error is published); 130 interrupted (what was read is published first).\n");
+                 "usage: nexus-itch-publish [options] FILE nats://HOST[:PORT]/STREAM[/SUBJECT]\n"
+                 "Publishes the ITCH 5.0 messages of FILE (plain or gzipped; \"-\" is standard input)\n"
+                 "to SUBJECT (default STREAM.itch) of the JetStream stream STREAM, which is created\n"
+                 "(file storage) when missing. Each NATS message holds whole length-prefixed ITCH\n"
+                 "messages, as in the file; a batch counts as published once the stream acknowledges it.\n\n"
+                 "  --batch-bytes N   ITCH bytes per NATS message (1 to 1048576, default 65536)\n"
+                 "  --window N        batches awaiting acknowledgement at once (1 to 65536, default 64)\n"
+                 "  --replicas N      copies a new stream keeps in a cluster (1 to 5, default 1)\n"
+                 "  --timeout MS      wait for the server's answers (100 to 600000, default 5000)\n"
+                 "  --follow          FILE is being written (e.g. nexus-engine's itch_out): publish what\n"
+                 "                    it holds, then what is appended, each batch sent as soon as the\n"
+                 "                    writer pauses, until the End of Messages event or SIGINT/SIGTERM\n"
+                 "  --help            this text\n\n"
+                 "Exit status: 0 published and acknowledged; 1 usage error, FILE unreadable or the\n"
+                 "server failed (what was acknowledged is said); 2 malformed FILE (what came before\n"
+                 "the error is published); 130 interrupted (what was read is published first).\n");
 }
 
 struct Options {
@@ -76,13 +76,20 @@ Options parse(int argc, char** argv) {
             usage(stdout);
             std::exit(0);
         }
-        if (a == "--batch-bytes") o.pub.batch_bytes = parse_count(a, next(), 1, 1 << 20);
-        else if (a == "--window") o.pub.window = parse_count(a, next(), 1, 65536);
-        else if (a == "--replicas") o.replicas = static_cast<int>(parse_count(a, next(), 1, 5));
-        else if (a == "--follow") o.follow = true;
-        else if (a == "--timeout") o.timeout = std::chrono::milliseconds(parse_count(a, next(), 100, 600000));
-        else if (a.size() > 1 && a[0] == '-') throw UsageError("unknown option " + a);
-        else positional.push_back(a);
+        if (a == "--batch-bytes")
+            o.pub.batch_bytes = parse_count(a, next(), 1, 1 << 20);
+        else if (a == "--window")
+            o.pub.window = parse_count(a, next(), 1, 65536);
+        else if (a == "--replicas")
+            o.replicas = static_cast<int>(parse_count(a, next(), 1, 5));
+        else if (a == "--follow")
+            o.follow = true;
+        else if (a == "--timeout")
+            o.timeout = std::chrono::milliseconds(parse_count(a, next(), 100, 600000));
+        else if (a.size() > 1 && a[0] == '-')
+            throw UsageError("unknown option " + a);
+        else
+            positional.push_back(a);
     }
     if (positional.size() != 2) throw UsageError("expected FILE and a nats:// URL");
     o.file = positional[0];
@@ -92,7 +99,8 @@ Options parse(int argc, char** argv) {
         throw UsageError(e.what());
     }
     if (o.url.subject.empty()) o.url.subject = o.url.stream + ".itch";
-    if (!js::valid_subject(o.url.subject, false)) throw UsageError("cannot publish to a wildcard subject: " + o.url.subject);
+    if (!js::valid_subject(o.url.subject, false))
+        throw UsageError("cannot publish to a wildcard subject: " + o.url.subject);
     o.pub.ack_timeout = o.timeout;
     if (o.follow && o.file == "-") throw UsageError("--follow needs a FILE, not standard input");
     return o;
@@ -101,7 +109,7 @@ Options parse(int argc, char** argv) {
 // How --follow went.
 struct Followed {
     std::uint64_t messages = 0;
-    std::string error;    // what and where; empty when none
+    std::string error;  // what and where; empty when none
     bool malformed = false;
     bool stopped = false;  // SIGINT/SIGTERM before the end of the session
 };
@@ -117,8 +125,8 @@ Followed follow(const std::string& path, js::ItchPublisher& pub) {
         return f;
     }
     std::vector<std::uint8_t> buf(std::size_t{1} << 20);
-    std::size_t have = 0;       // bytes in buf not yet published (at most part of one message)
-    std::uint64_t offset = 0;   // feed offset of buf[0]
+    std::size_t have = 0;      // bytes in buf not yet published (at most part of one message)
+    std::uint64_t offset = 0;  // feed offset of buf[0]
     for (;;) {
         if (g_stop.load()) {  // what is complete is published; a cut message is not
             f.stopped = true;
@@ -126,7 +134,8 @@ Followed follow(const std::string& path, js::ItchPublisher& pub) {
         }
         const ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
         if (n < 0 && errno != EINTR) {
-            f.error = std::string("read error after ") + std::to_string(offset + have) + " bytes: " + std::strerror(errno);
+            f.error =
+                std::string("read error after ") + std::to_string(offset + have) + " bytes: " + std::strerror(errno);
             break;
         }
         if (n <= 0) {  // nothing new for now
@@ -143,7 +152,8 @@ Followed follow(const std::string& path, js::ItchPublisher& pub) {
             end = js::is_end_of_session({m.data, m.size});
         }
         // A message cut by what is written so far waits for the rest.
-        const bool waiting = fr.error() == itch::FrameError::TruncatedLength || fr.error() == itch::FrameError::TruncatedMessage;
+        const bool waiting =
+            fr.error() == itch::FrameError::TruncatedLength || fr.error() == itch::FrameError::TruncatedMessage;
         if (!end && fr.error() != itch::FrameError::None && !waiting) {
             pub.add(std::span<const std::uint8_t>(buf.data(), fr.consumed()));
             f.error = fr.error_message();
@@ -195,8 +205,8 @@ int main(int argc, char** argv) {
         if (o.follow) {
             const Followed f = follow(o.file, *pub);
             pub->flush();
-            const std::string done = std::to_string(f.messages) + " messages (" + std::to_string(pub->bytes()) + " bytes) in " +
-                                     std::to_string(pub->batches()) + " batches to " + dest +
+            const std::string done = std::to_string(f.messages) + " messages (" + std::to_string(pub->bytes()) +
+                                     " bytes) in " + std::to_string(pub->batches()) + " batches to " + dest +
                                      ", acknowledged up to stream sequence " + std::to_string(pub->last_sequence());
             if (!f.error.empty()) {
                 std::fprintf(stderr, "nexus-itch-publish: %s: %s%s (published before it: %s)\n", name.c_str(),
@@ -229,16 +239,17 @@ int main(int argc, char** argv) {
             },
             ropt);
         pub->flush();
-        const std::string done = std::to_string(r.messages) + " messages (" + std::to_string(pub->bytes()) + " bytes) in " +
-                                 std::to_string(pub->batches()) + " batches to " + dest + ", acknowledged up to stream sequence " +
-                                 std::to_string(pub->last_sequence());
+        const std::string done = std::to_string(r.messages) + " messages (" + std::to_string(pub->bytes()) +
+                                 " bytes) in " + std::to_string(pub->batches()) + " batches to " + dest +
+                                 ", acknowledged up to stream sequence " + std::to_string(pub->last_sequence());
         if (r.io_error) {
-            std::fprintf(stderr, "nexus-itch-publish: %s: %s (published before it: %s)\n", name.c_str(), r.error.c_str(), done.c_str());
+            std::fprintf(stderr, "nexus-itch-publish: %s: %s (published before it: %s)\n", name.c_str(),
+                         r.error.c_str(), done.c_str());
             return 1;
         }
         if (!r.ok) {
-            std::fprintf(stderr, "nexus-itch-publish: %s: malformed input: %s (published before it: %s)\n", name.c_str(),
-                         r.error.c_str(), done.c_str());
+            std::fprintf(stderr, "nexus-itch-publish: %s: malformed input: %s (published before it: %s)\n",
+                         name.c_str(), r.error.c_str(), done.c_str());
             return 2;
         }
         std::printf("published %s\n", done.c_str());

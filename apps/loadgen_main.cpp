@@ -33,8 +33,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -59,8 +59,8 @@ struct Options {
     int port = 0;
     std::string port_file, config, tsv, label = "run";
     unsigned sessions = 10;
-    double rate = 0;       // orders/s, open loop
-    unsigned window = 0;   // outstanding per session, closed loop
+    double rate = 0;      // orders/s, open loop
+    unsigned window = 0;  // outstanding per session, closed loop
     double duration = 5, warmup = 1;
     unsigned mix[4] = {60, 10, 20, 10};  // limit, market, cancel, replace
     std::size_t max_live = 100;
@@ -71,28 +71,29 @@ struct Options {
 };
 
 [[noreturn]] void usage(int code) {
-    std::fprintf(code ? stderr : stdout,
-                 "usage: nexus-loadgen --config FILE (--port N | --port-file FILE) (--rate R | --window W) [options]\n"
-                 "  --config FILE     the engine's configuration (users, passwords and instruments are taken from it)\n"
-                 "  --host H          default 127.0.0.1\n"
-                 "  --sessions N      sessions, one per configured user (default 10)\n"
-                 "  --rate R          open loop: R requests per second in total\n"
-                 "  --window W        closed loop: W outstanding requests per session\n"
-                 "  --duration S      measured seconds (default 5), after --warmup S (default 1)\n"
-                 "  --mix SPEC        limit=60,market=10,cancel=20,replace=10 (weights)\n"
-                 "  --max-live N      resting orders per session before it cancels instead (default 100)\n"
-                 "  --tsv FILE        append a result row: label rate sessions sent answered per_s p50 p90 p99 p999 max\n"
-                 "                    late_p50 late_p99 sent_p50 sent_p99 (us; late: how long after its due time a\n"
-                 "                    request left; sent: round trip from the actual send)\n"
-                 "  --label L         the row's label\n"
-                 "  --busy            poll the sockets without sleeping (takes a whole core)\n"
-                 "  --floor           measure the machine's floor instead: a 44-byte ping-pong over loopback TCP\n"
-                 "                    with a trivial echo thread (blocking, or polling with --busy); --duration applies\n"
-                 "  --resume S        after a lost connection, reconnect for up to S seconds and resume the stream\n"
-                 "                    from the last message processed (default 0: a lost connection ends the run)\n"
-                 "  --seed N\n"
-                 "Numbers are range-checked: --sessions 1..100000, --window 1..100000, --rate up to 10^8,\n"
-                 "--duration and --warmup 0..86400 seconds, --resume 0..3600.\n");
+    std::fprintf(
+        code ? stderr : stdout,
+        "usage: nexus-loadgen --config FILE (--port N | --port-file FILE) (--rate R | --window W) [options]\n"
+        "  --config FILE     the engine's configuration (users, passwords and instruments are taken from it)\n"
+        "  --host H          default 127.0.0.1\n"
+        "  --sessions N      sessions, one per configured user (default 10)\n"
+        "  --rate R          open loop: R requests per second in total\n"
+        "  --window W        closed loop: W outstanding requests per session\n"
+        "  --duration S      measured seconds (default 5), after --warmup S (default 1)\n"
+        "  --mix SPEC        limit=60,market=10,cancel=20,replace=10 (weights)\n"
+        "  --max-live N      resting orders per session before it cancels instead (default 100)\n"
+        "  --tsv FILE        append a result row: label rate sessions sent answered per_s p50 p90 p99 p999 max\n"
+        "                    late_p50 late_p99 sent_p50 sent_p99 (us; late: how long after its due time a\n"
+        "                    request left; sent: round trip from the actual send)\n"
+        "  --label L         the row's label\n"
+        "  --busy            poll the sockets without sleeping (takes a whole core)\n"
+        "  --floor           measure the machine's floor instead: a 44-byte ping-pong over loopback TCP\n"
+        "                    with a trivial echo thread (blocking, or polling with --busy); --duration applies\n"
+        "  --resume S        after a lost connection, reconnect for up to S seconds and resume the stream\n"
+        "                    from the last message processed (default 0: a lost connection ends the run)\n"
+        "  --seed N\n"
+        "Numbers are range-checked: --sessions 1..100000, --window 1..100000, --rate up to 10^8,\n"
+        "--duration and --warmup 0..86400 seconds, --resume 0..3600.\n");
     std::exit(code);
 }
 
@@ -114,7 +115,8 @@ double decimal(const std::string& opt, const std::string& v, double min, double 
     char* end = nullptr;
     const double x = v.empty() ? 0 : std::strtod(v.c_str(), &end);
     if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < min || x > max)
-        usage_error(opt + ": '" + v + "' is not a number in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+        usage_error(opt + ": '" + v + "' is not a number in [" + std::to_string(min) + ", " + std::to_string(max) +
+                    "]");
     return x;
 }
 
@@ -126,22 +128,38 @@ Options parse(int argc, char** argv) {
             if (i + 1 >= argc) usage_error(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--host") o.host = next();
-        else if (a == "--port") o.port = static_cast<int>(whole(a, next(), 1, 65535));
-        else if (a == "--port-file") o.port_file = next();
-        else if (a == "--config") o.config = next();
-        else if (a == "--sessions") o.sessions = static_cast<unsigned>(whole(a, next(), 1, 100'000));
-        else if (a == "--rate") o.rate = decimal(a, next(), 1e-3, 1e8);
-        else if (a == "--window") o.window = static_cast<unsigned>(whole(a, next(), 1, 100'000));
-        else if (a == "--duration") o.duration = decimal(a, next(), 1e-3, 86'400);
-        else if (a == "--warmup") o.warmup = decimal(a, next(), 0, 86'400);
-        else if (a == "--max-live") o.max_live = whole(a, next(), 1, 100'000'000);
-        else if (a == "--tsv") o.tsv = next();
-        else if (a == "--label") o.label = next();
-        else if (a == "--seed") o.seed = whole(a, next(), 0, ~std::uint64_t{0});
-        else if (a == "--resume") o.resume = decimal(a, next(), 0, 3600);
-        else if (a == "--busy") o.busy = true;
-        else if (a == "--floor") o.floor = true;
+        if (a == "--host")
+            o.host = next();
+        else if (a == "--port")
+            o.port = static_cast<int>(whole(a, next(), 1, 65535));
+        else if (a == "--port-file")
+            o.port_file = next();
+        else if (a == "--config")
+            o.config = next();
+        else if (a == "--sessions")
+            o.sessions = static_cast<unsigned>(whole(a, next(), 1, 100'000));
+        else if (a == "--rate")
+            o.rate = decimal(a, next(), 1e-3, 1e8);
+        else if (a == "--window")
+            o.window = static_cast<unsigned>(whole(a, next(), 1, 100'000));
+        else if (a == "--duration")
+            o.duration = decimal(a, next(), 1e-3, 86'400);
+        else if (a == "--warmup")
+            o.warmup = decimal(a, next(), 0, 86'400);
+        else if (a == "--max-live")
+            o.max_live = whole(a, next(), 1, 100'000'000);
+        else if (a == "--tsv")
+            o.tsv = next();
+        else if (a == "--label")
+            o.label = next();
+        else if (a == "--seed")
+            o.seed = whole(a, next(), 0, ~std::uint64_t{0});
+        else if (a == "--resume")
+            o.resume = decimal(a, next(), 0, 3600);
+        else if (a == "--busy")
+            o.busy = true;
+        else if (a == "--floor")
+            o.floor = true;
         else if (a == "--mix") {
             const std::string spec = next();
             const char* names[4] = {"limit", "market", "cancel", "replace"};
@@ -154,15 +172,18 @@ Options parse(int argc, char** argv) {
                 bool known = false;
                 for (int k = 0; k < 4; ++k)
                     if (eq != std::string::npos && item.substr(0, eq) == names[k]) {
-                        o.mix[k] = static_cast<unsigned>(whole("--mix " + item.substr(0, eq), item.substr(eq + 1), 0, 1'000'000));
+                        o.mix[k] = static_cast<unsigned>(
+                            whole("--mix " + item.substr(0, eq), item.substr(eq + 1), 0, 1'000'000));
                         known = true;
                     }
                 if (!known) usage_error("bad --mix item '" + item + "'");
                 pos = comma == std::string::npos ? spec.size() : comma + 1;
             }
             if (o.mix[0] + o.mix[1] + o.mix[2] + o.mix[3] == 0) usage_error("--mix: every weight is 0");
-        } else if (a == "--help" || a == "-h") usage(0);
-        else usage_error("unknown option " + a);
+        } else if (a == "--help" || a == "-h")
+            usage(0);
+        else
+            usage_error("unknown option " + a);
     }
     if (o.floor) return o;
     if (o.config.empty()) usage_error("--config is required");
@@ -174,8 +195,8 @@ Options parse(int argc, char** argv) {
 struct Session {
     std::string user, password;
     int fd = -1;
-    std::uint64_t last_seq = 0;  // the last Sequenced Data message processed (the stream's place)
-    bool down = false;           // connection lost, reconnecting (--resume)
+    std::uint64_t last_seq = 0;                      // the last Sequenced Data message processed (the stream's place)
+    bool down = false;                               // connection lost, reconnecting (--resume)
     std::uint64_t down_since = 0, last_attempt = 0;  // TSC
     std::vector<std::uint8_t> in, out;
     std::uint64_t next_token = 0;
@@ -207,8 +228,10 @@ struct Session {
     void reduce(std::uint64_t t, std::uint32_t q) {
         const auto it = open.find(t);
         if (it == open.end()) return;
-        if (it->second <= q) drop_live(t);
-        else it->second -= q;
+        if (it->second <= q)
+            drop_live(t);
+        else
+            it->second -= q;
     }
     void flush() {
         std::size_t off = 0;
@@ -223,8 +246,9 @@ struct Session {
 
 // `late`: how long after its due time each request actually left (open loop),
 // the generator's own delay, which the round trip includes.
-void print_result(const Options& opt, const char* what, nb::Samples& lat, double ticks_per_us, double per_s, std::uint64_t sent,
-                  std::uint64_t answered, nb::Samples* late = nullptr, nb::Samples* from_send = nullptr) {
+void print_result(const Options& opt, const char* what, nb::Samples& lat, double ticks_per_us, double per_s,
+                  std::uint64_t sent, std::uint64_t answered, nb::Samples* late = nullptr,
+                  nb::Samples* from_send = nullptr) {
     auto us = [&](double q) { return lat.quantile(q) / ticks_per_us; };
     std::printf("  %s\n  throughput %.0f requests/s answered (measured window)\n", what, per_s);
     const double late50 = late && !late->empty() ? late->quantile(0.5) / ticks_per_us : 0;
@@ -235,13 +259,14 @@ void print_result(const Options& opt, const char* what, nb::Samples& lat, double
         std::printf("  sent after its due time by us: p50 %.1f  p99 %.1f\n", late50, late99);
         std::printf("  round trip from the actual send, us: p50 %.1f  p99 %.1f\n", sent50, sent99);
     }
-    std::printf("  round trip us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (%zu samples)\n", us(0.5), us(0.9),
-                us(0.99), us(0.999), lat.max() / ticks_per_us, lat.size());
+    std::printf("  round trip us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (%zu samples)\n", us(0.5),
+                us(0.9), us(0.99), us(0.999), lat.max() / ticks_per_us, lat.size());
     if (opt.tsv.empty()) return;
     if (std::FILE* f = std::fopen(opt.tsv.c_str(), "a")) {
-        std::fprintf(f, "%s\t%.0f\t%u\t%llu\t%llu\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\n", opt.label.c_str(),
-                     opt.rate, opt.sessions, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(answered), per_s,
-                     us(0.5), us(0.9), us(0.99), us(0.999), lat.max() / ticks_per_us, late50, late99, sent50, sent99);
+        std::fprintf(f, "%s\t%.0f\t%u\t%llu\t%llu\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\n",
+                     opt.label.c_str(), opt.rate, opt.sessions, static_cast<unsigned long long>(sent),
+                     static_cast<unsigned long long>(answered), per_s, us(0.5), us(0.9), us(0.99), us(0.999),
+                     lat.max() / ticks_per_us, late50, late99, sent50, sent99);
         std::fclose(f);
     }
 }
@@ -255,8 +280,8 @@ int run_floor(const Options& opt, const nb::TscInfo& tsc) {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    if (ls < 0 || ::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
-        ::listen(ls, 1) != 0) {
+    if (ls < 0 || ::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len) != 0 || ::listen(ls, 1) != 0) {
         std::perror("nexus-loadgen: floor socket");
         return 1;
     }
@@ -309,7 +334,8 @@ int run_floor(const Options& opt, const nb::TscInfo& tsc) {
     ::close(ls);
     std::printf("nexus-loadgen: floor, loopback TCP echo (%s), %.1f s measured after %.1f s warm-up\n",
                 busy ? "both sides polling" : "both sides blocking", opt.duration, opt.warmup);
-    print_result(opt, "no engine: a trivial echo thread", lat, ticks_per_us, static_cast<double>(n) / opt.duration, n, n);
+    print_result(opt, "no engine: a trivial echo thread", lat, ticks_per_us, static_cast<double>(n) / opt.duration, n,
+                 n);
     return 0;
 }
 
@@ -355,8 +381,9 @@ int main(int argc, char** argv) {
             if (r.packet != wire::kLoginAccepted || !wire::decode_login_accepted(r.payload, la))
                 return "login of " + s.user + (r.packet == wire::kLoginRejected ? " refused" : ": no answer");
             if (from != 0 && la.sequence != from)
-                std::fprintf(stderr, "nexus-loadgen: %s asked for message %llu, the engine starts at %llu\n", s.user.c_str(),
-                             static_cast<unsigned long long>(from), static_cast<unsigned long long>(la.sequence));
+                std::fprintf(stderr, "nexus-loadgen: %s asked for message %llu, the engine starts at %llu\n",
+                             s.user.c_str(), static_cast<unsigned long long>(from),
+                             static_cast<unsigned long long>(la.sequence));
             s.last_seq = la.sequence - 1;
             s.in.clear();
             s.fd = c.release(s.in);
@@ -366,7 +393,8 @@ int main(int argc, char** argv) {
         }
     };
     std::vector<Session> sessions(opt.sessions);
-    const std::uint64_t token_base = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+    const std::uint64_t token_base =
+        static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
     for (unsigned i = 0; i < opt.sessions; ++i) {
         sessions[i].user = cfg.users[i].name;
         sessions[i].password = cfg.users[i].password;
@@ -380,7 +408,9 @@ int main(int argc, char** argv) {
     std::mt19937_64 rng(opt.seed);
     const unsigned mix_total = opt.mix[0] + opt.mix[1] + opt.mix[2] + opt.mix[3];
     const std::uint32_t mid = 1'000'000, tick = 100;
-    auto symbol_for = [&](std::uint64_t r) { return wire::make_symbol(cfg.instruments[r % cfg.instruments.size()].symbol); };
+    auto symbol_for = [&](std::uint64_t r) {
+        return wire::make_symbol(cfg.instruments[r % cfg.instruments.size()].symbol);
+    };
     std::uint64_t sent = 0, answered = 0, rejects = 0, executions = 0, requests_in_window = 0;
     nb::Samples lat;
     lat.reserve(static_cast<std::size_t>((opt.rate > 0 ? opt.rate : 200'000) * opt.duration * 1.2));
@@ -439,7 +469,10 @@ int main(int argc, char** argv) {
             }
             default: {
                 const std::uint64_t t = s.live[rng() % s.live.size()];
-                enc.replace({.token = t, .new_token = token, .qty = 1 + static_cast<std::uint32_t>(rng() % 10) * 10, .price = price});
+                enc.replace({.token = t,
+                             .new_token = token,
+                             .qty = 1 + static_cast<std::uint32_t>(rng() % 10) * 10,
+                             .price = price});
                 sent_slot = &(s.pending[token] = {due, 0}).sent;
                 s.drop_live(t);
                 break;
@@ -449,7 +482,8 @@ int main(int argc, char** argv) {
         const std::uint64_t now = __rdtsc();
         last_sent_at(s) = now;
         s.flush();
-        if (opt.rate > 0 && due >= measure_from && due < measure_to) late.add(static_cast<double>(now > due ? now - due : 0));
+        if (opt.rate > 0 && due >= measure_from && due < measure_to)
+            late.add(static_cast<double>(now > due ? now - due : 0));
     };
 
     const double period = opt.rate > 0 ? 1e6 * ticks_per_us / opt.rate : 0;
@@ -499,7 +533,8 @@ int main(int argc, char** argv) {
             ++answered_after_resume;
             return;
         }
-        if (opt.window) now = std::max<std::uint64_t>(now, __rdtsc());  // closed loop: a request sent while this read was parsed
+        if (opt.window)
+            now = std::max<std::uint64_t>(now, __rdtsc());  // closed loop: a request sent while this read was parsed
         ++answered;
         if (due >= measure_from && due < measure_to) {
             lat.add(static_cast<double>(now - due));
@@ -561,7 +596,8 @@ int main(int argc, char** argv) {
                 if (opt.window)
                     for (unsigned w = 0; w < opt.window; ++w) send_one(s, __rdtsc());
             } else if (now - s.down_since > static_cast<std::uint64_t>(opt.resume * 1e6 * ticks_per_us)) {
-                std::fprintf(stderr, "nexus-loadgen: %s could not reconnect within --resume %.1f s\n", s.user.c_str(), opt.resume);
+                std::fprintf(stderr, "nexus-loadgen: %s could not reconnect within --resume %.1f s\n", s.user.c_str(),
+                             opt.resume);
                 lost = true;
             }
         }
@@ -574,8 +610,10 @@ int main(int argc, char** argv) {
         if (lost) break;
         if (opt.rate > 0) {
             while (static_cast<double>(now) >= next_due && now < measure_to) {
-                if (sessions[rr].down) ++skipped;
-                else send_one(sessions[rr], static_cast<std::uint64_t>(next_due));
+                if (sessions[rr].down)
+                    ++skipped;
+                else
+                    send_one(sessions[rr], static_cast<std::uint64_t>(next_due));
                 rr = (rr + 1) % sessions.size();
                 next_due += period;
             }
@@ -615,7 +653,9 @@ int main(int argc, char** argv) {
         return n;
     };
     auto outstanding = [&] { return count_pending(false); };
-    auto any_down = [&] { return std::any_of(sessions.begin(), sessions.end(), [](const Session& s) { return s.down; }); };
+    auto any_down = [&] {
+        return std::any_of(sessions.begin(), sessions.end(), [](const Session& s) { return s.down; });
+    };
     while (!lost && (outstanding() > 0 || any_down()) && __rdtsc() < grace) {
         reconnect();
         const timespec ts{0, 1'000'000};
@@ -641,10 +681,11 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(rejects), static_cast<unsigned long long>(executions),
                   lost ? " -- CONNECTION LOST" : "");
     if (resumes > 0 || any_down())
-        std::printf("  resumed %llu times: %llu requests answered in a replay (not timed), %zu sent before an outage and never "
-                    "executed, %llu not sent while disconnected\n",
-                    static_cast<unsigned long long>(resumes), static_cast<unsigned long long>(answered_after_resume), count_pending(true),
-                    static_cast<unsigned long long>(skipped));
+        std::printf(
+            "  resumed %llu times: %llu requests answered in a replay (not timed), %zu sent before an outage and never "
+            "executed, %llu not sent while disconnected\n",
+            static_cast<unsigned long long>(resumes), static_cast<unsigned long long>(answered_after_resume),
+            count_pending(true), static_cast<unsigned long long>(skipped));
     print_result(opt, what, lat, ticks_per_us, per_s, sent, answered, opt.rate > 0 ? &late : nullptr,
                  opt.rate > 0 ? &lat_sent : nullptr);
     return lost || outstanding() > 0 ? 1 : 0;

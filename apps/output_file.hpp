@@ -29,13 +29,17 @@ public:
     std::string open(const std::string& path, const std::string& input, const OutputFile* other = nullptr) {
         path_ = path;
         if (path.empty()) return {};
-        struct stat out_st {}, in_st {};
+        struct stat out_st {
+        }, in_st{};
         if (::stat(path.c_str(), &out_st) == 0) {
-            const bool have_input = input == "-" ? ::fstat(STDIN_FILENO, &in_st) == 0 : ::stat(input.c_str(), &in_st) == 0;
+            const bool have_input =
+                input == "-" ? ::fstat(STDIN_FILENO, &in_st) == 0 : ::stat(input.c_str(), &in_st) == 0;
             if (have_input && same_file(out_st, in_st)) return path + ": is the input file; refusing to overwrite it";
             struct stat other_st {};
-            if (other != nullptr && other->f_ != nullptr && ::fstat(::fileno(other->f_), &other_st) == 0 && same_file(out_st, other_st))
-                return path + ": is the same file as the other output, " + other->path_ + "; give each output a file of its own";
+            if (other != nullptr && other->f_ != nullptr && ::fstat(::fileno(other->f_), &other_st) == 0 &&
+                same_file(out_st, other_st))
+                return path + ": is the same file as the other output, " + other->path_ +
+                       "; give each output a file of its own";
         }
         f_ = std::fopen(path.c_str(), "w");
         if (!f_) return path + ": cannot write: " + std::strerror(errno);
@@ -57,7 +61,9 @@ public:
     }
 
 private:
-    static bool same_file(const struct stat& a, const struct stat& b) noexcept { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+    static bool same_file(const struct stat& a, const struct stat& b) noexcept {
+        return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    }
 
     std::string path_;
     std::FILE* f_ = nullptr;

@@ -3,18 +3,18 @@
 // one ItchBookBuilder (replay_parallel.cpp runs several).
 #include "replay_itch.hpp"
 
-#include <nexus/slab/slab.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <x86intrin.h>
+#include <nexus/slab/slab.hpp>
 
 #include <chrono>
-#include <memory>
-#include <tuple>
 #include <cstdio>
+#include <memory>
 #include <new>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "output_file.hpp"
@@ -83,14 +83,18 @@ int finish_itch(const ReplayOptions& opt, const std::atomic<bool>& stop, ReplayR
         if (status == kExitOk) status = s;
     };
     if (snapshot.enabled()) {
-        if (const std::string err = write_snapshot(snapshot, run.name, books, opt.depth); !err.empty()) fail(kExitUsageOrIo, err);
-        else spdlog::info("wrote snapshot to {}", opt.snapshot_json);
+        if (const std::string err = write_snapshot(snapshot, run.name, books, opt.depth); !err.empty())
+            fail(kExitUsageOrIo, err);
+        else
+            spdlog::info("wrote snapshot to {}", opt.snapshot_json);
     }
     if (const std::string err = bbo.close(); !err.empty()) fail(kExitUsageOrIo, err);
     const auto& result = run.read;
-    if (result.io_error) fail(kExitUsageOrIo, run.name + ": " + result.error);
+    if (result.io_error)
+        fail(kExitUsageOrIo, run.name + ": " + result.error);
     else if (capacity)
-        fail(kExitCapacity, run.name + ": " + book_error + "; the replay stopped there (the summary covers what was applied)");
+        fail(kExitCapacity,
+             run.name + ": " + book_error + "; the replay stopped there (the summary covers what was applied)");
     else if (result.bad_stream)  // the cause of any error the books saw in its last bytes
         fail(kExitMalformed, run.name + ": malformed input: " + result.error);
     else if (!book_error.empty() || !result.ok)
@@ -107,13 +111,15 @@ int finish_itch(const ReplayOptions& opt, const std::atomic<bool>& stop, ReplayR
 // A reservation larger than the machine's memory is a mistake that would
 // otherwise be found by the kernel's OOM killer, so it is refused up front.
 static std::string reservation_error(const ReplayOptions& opt) {
-    const double bytes = static_cast<double>(opt.orders) * kOrderCellBytes + static_cast<double>(opt.levels) * kLevelCellBytes;
+    const double bytes =
+        static_cast<double>(opt.orders) * kOrderCellBytes + static_cast<double>(opt.levels) * kLevelCellBytes;
     const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return {};
     const double memory = static_cast<double>(pages) * static_cast<double>(page);
     if (bytes <= memory) return {};
     char text[200];
-    std::snprintf(text, sizeof text, "--orders %zu and --levels %zu reserve %.1f GiB up front, more than this machine's %.1f GiB",
+    std::snprintf(text, sizeof text,
+                  "--orders %zu and --levels %zu reserve %.1f GiB up front, more than this machine's %.1f GiB",
                   opt.orders, opt.levels, bytes / 1073741824.0, memory / 1073741824.0);
     return std::string(text) + "; the books grow with the data, so a smaller reservation (or none) loses nothing";
 }
@@ -144,7 +150,8 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
     try {
         made = std::make_unique<Builder>(listener, ob::MarketPoolConfig{.orders = opt.orders, .levels = opt.levels});
     } catch (const std::exception& e) {  // CapacityError or bad_alloc: the reservation cannot be had
-        spdlog::error("cannot reserve {} order and {} level cells up front (--orders, --levels): {}", opt.orders, opt.levels, e.what());
+        spdlog::error("cannot reserve {} order and {} level cells up front (--orders, --levels): {}", opt.orders,
+                      opt.levels, e.what());
         return kExitCapacity;
     }
     Builder& builder = *made;
@@ -162,7 +169,8 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
     nexus::feed::ReadOptions ropt;
     ropt.stop = &stop;
     ProgressBar bar(opt.progress, start);
-    if (bar.enabled()) ropt.progress = [&](std::uint64_t done, std::uint64_t total) { bar.show(done, total, hooks.count); };
+    if (bar.enabled())
+        ropt.progress = [&](std::uint64_t done, std::uint64_t total) { bar.show(done, total, hooks.count); };
 
     std::string book_error;
     bool capacity = false;
@@ -170,7 +178,9 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
     NatsPosition where;
     try {
         auto replay = [&](auto& h) {
-            auto on_block = [&](std::span<const std::uint8_t> data, std::uint64_t offset) { return builder.apply_block(data, offset, h); };
+            auto on_block = [&](std::span<const std::uint8_t> data, std::uint64_t offset) {
+                return builder.apply_block(data, offset, h);
+            };
             if (nats) return read_nats(opt, on_block, ropt, where);
             return nexus::feed::read_itch_blocks(file, on_block, ropt);
         };
@@ -193,8 +203,8 @@ int run_itch(const ReplayOptions& opt, const std::atomic<bool>& stop) {
     run.peak_orders = builder.stats().peak_live_orders;
     run.peak_levels = builder.stats().peak_levels;
     if (nats && where.batches != 0)
-        spdlog::info("read {} batches, stream sequences {} to {}{}", where.batches, where.first_sequence, where.last_sequence,
-                     where.end_of_session ? ", up to the end of the session" : "");
+        spdlog::info("read {} batches, stream sequences {} to {}{}", where.batches, where.first_sequence,
+                     where.last_sequence, where.end_of_session ? ", up to the end of the session" : "");
     return finish_itch(opt, stop, run, ReplayBooks(builder), lat, bbo, snapshot, book_error, capacity);
 }
 

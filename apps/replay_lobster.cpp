@@ -30,10 +30,10 @@ namespace {
 
 // Exit statuses (also in lobster_usage).
 constexpr int kExitOk = 0;
-constexpr int kExitUsage = 1;     // usage, or a file that cannot be opened, read or written
-constexpr int kExitMalformed = 2; // input outside its format (file, line, column / byte offset)
-constexpr int kExitMismatch = 3;  // verification found true mismatches
-constexpr int kExitCapacity = 4;  // the export's order or level pool is full
+constexpr int kExitUsage = 1;      // usage, or a file that cannot be opened, read or written
+constexpr int kExitMalformed = 2;  // input outside its format (file, line, column / byte offset)
+constexpr int kExitMismatch = 3;   // verification found true mismatches
+constexpr int kExitCapacity = 4;   // the export's order or level pool is full
 constexpr int kExitInterrupted = 130;
 
 constexpr std::size_t kMaxLevels = 1000;
@@ -75,8 +75,8 @@ void print_verify(const std::string& messages, const std::string& books, const l
     const auto& s = r.stats;
     auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
     std::printf("nexus-replay: LOBSTER %s\n", messages.c_str());
-    std::printf("  rows checked      %llu against %s (%zu levels) in %.3f s, %.2f M rows/s\n", u(s.rows), books.c_str(), r.levels,
-                secs, secs > 0 ? static_cast<double>(s.rows) / secs / 1e6 : 0.0);
+    std::printf("  rows checked      %llu against %s (%zu levels) in %.3f s, %.2f M rows/s\n", u(s.rows), books.c_str(),
+                r.levels, secs, secs > 0 ? static_cast<double>(s.rows) / secs / 1e6 : 0.0);
     std::printf("  true mismatches   %llu\n", u(s.true_mismatches));
     for (const auto& m : s.first_mismatches)
         std::printf("    row %llu: %s [%s]\n", u(m.row), m.what.c_str(), lob::describe(m.message).c_str());
@@ -84,8 +84,10 @@ void print_verify(const std::string& messages, const std::string& books, const l
         std::printf("    ... and %llu more rows\n", u(s.true_mismatches - s.first_mismatches.size()));
     std::printf("  unknown orders    %llu events on orders added before the file starts\n", u(s.unknown_orders));
     std::printf("  revealed levels   %llu levels entered the view from beyond its last level\n", u(s.revealed_levels));
-    std::printf("  shrunk unseen     %llu deletes of known orders that had shrunk while out of view\n", u(s.shrunk_out_of_view));
-    std::printf("  out of view       %llu order events priced beyond the view (LOBSTER writes none)\n", u(s.out_of_view));
+    std::printf("  shrunk unseen     %llu deletes of known orders that had shrunk while out of view\n",
+                u(s.shrunk_out_of_view));
+    std::printf("  out of view       %llu order events priced beyond the view (LOBSTER writes none)\n",
+                u(s.out_of_view));
     std::printf("  known orders      peak %llu held, %llu dropped far out of view\n", u(s.peak_known_orders),
                 u(s.forgotten_orders));
 }
@@ -108,12 +110,14 @@ struct ExportOptions {
 
 std::size_t parse_count(const std::string& option, const std::string& v, std::size_t lo, std::size_t hi) {
     std::size_t n = 0;
-    if (v.empty() || v.size() > 12) usage_error(option + ": not a number in " + std::to_string(lo) + ".." + std::to_string(hi) + ": '" + v + "'");
+    if (v.empty() || v.size() > 12)
+        usage_error(option + ": not a number in " + std::to_string(lo) + ".." + std::to_string(hi) + ": '" + v + "'");
     for (const char c : v) {
         if (c < '0' || c > '9') usage_error(option + ": not a number: '" + v + "'");
         n = n * 10 + static_cast<std::size_t>(c - '0');
     }
-    if (n < lo || n > hi) usage_error(option + ": " + v + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+    if (n < lo || n > hi)
+        usage_error(option + ": " + v + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
     return n;
 }
 
@@ -132,8 +136,8 @@ std::int64_t parse_clock(const std::string& option, const std::string& v) {
 std::string clock_of(std::int64_t ns) {
     const std::int64_t s = ns / lob::kNanosPerSecond;
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600), static_cast<long long>(s / 60 % 60),
-                  static_cast<long long>(s % 60));
+    std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
     return buf;
 }
 
@@ -184,7 +188,8 @@ std::vector<std::string> split_symbols(const std::string& s) {
     while (p <= s.size()) {
         const std::size_t q = std::min(s.find(',', p), s.size());
         std::string item = s.substr(p, q - p);
-        if (item.empty() || item.size() > 8) usage_error("--symbols: '" + item + "' is not a stock symbol (1 to 8 characters)");
+        if (item.empty() || item.size() > 8)
+            usage_error("--symbols: '" + item + "' is not a stock symbol (1 to 8 characters)");
         if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
         p = q + 1;
     }
@@ -200,44 +205,55 @@ ExportOptions parse_export(int argc, char** argv) {
             if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--")) usage_error(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--lobster-out") o.out_dir = value();
-        else if (a == "--levels") o.levels = parse_count(a, value(), 1, kMaxLevels);
+        if (a == "--lobster-out")
+            o.out_dir = value();
+        else if (a == "--levels")
+            o.levels = parse_count(a, value(), 1, kMaxLevels);
         else if (a == "--symbols") {  // repeated: the lists add up
             for (auto& sym : split_symbols(value()))
-                if (std::find(o.symbols.begin(), o.symbols.end(), sym) == o.symbols.end()) o.symbols.push_back(std::move(sym));
-        }
-        else if (a == "--from") o.from_ns = parse_clock(a, value());
-        else if (a == "--to") o.to_ns = parse_clock(a, value());
+                if (std::find(o.symbols.begin(), o.symbols.end(), sym) == o.symbols.end())
+                    o.symbols.push_back(std::move(sym));
+        } else if (a == "--from")
+            o.from_ns = parse_clock(a, value());
+        else if (a == "--to")
+            o.to_ns = parse_clock(a, value());
         else if (a == "--date") {
             const std::string d = value();
             int y = 0, m = 0, day = 0;
             char extra = 0;
-            if (d.size() != 10 || std::sscanf(d.c_str(), "%4d-%2d-%2d%c", &y, &m, &day, &extra) != 3 || !valid_date(y, m, day))
+            if (d.size() != 10 || std::sscanf(d.c_str(), "%4d-%2d-%2d%c", &y, &m, &day, &extra) != 3 ||
+                !valid_date(y, m, day))
                 usage_error("--date: not a date YYYY-MM-DD: '" + d + "'");
             o.date = d;
-        } else if (a == "--orders") o.orders = parse_count(a, value(), 1, kMaxOrders);
+        } else if (a == "--orders")
+            o.orders = parse_count(a, value(), 1, kMaxOrders);
         else if (a == "--quiet") {
         } else if (!a.empty() && a[0] == '-' && a != "-")
             usage_error(a + " is not an option of the LOBSTER export (see --help)");
-        else if (o.itch.empty()) o.itch = a;
-        else usage_error("more than one FILE given");
+        else if (o.itch.empty())
+            o.itch = a;
+        else
+            usage_error("more than one FILE given");
     }
     if (o.itch.empty()) usage_error("--lobster-out needs an ITCH FILE to read");
-    if (lobster_file_name(o.itch)) usage_error(o.itch + " is a LOBSTER file: --lobster-out writes LOBSTER files from an ITCH day");
-    if (o.levels == 0) usage_error("--lobster-out needs --levels N (the levels per side in the files, 1.." + std::to_string(kMaxLevels) + ")");
+    if (lobster_file_name(o.itch))
+        usage_error(o.itch + " is a LOBSTER file: --lobster-out writes LOBSTER files from an ITCH day");
+    if (o.levels == 0)
+        usage_error("--lobster-out needs --levels N (the levels per side in the files, 1.." +
+                    std::to_string(kMaxLevels) + ")");
     if (o.from_ns >= o.to_ns) usage_error("--from must be earlier than --to");
     return o;
 }
 
-void print_export(const ExportOptions& o, const lob::Exporter& ex, const lob::FileSink& sink, const feed::ReadResult& rr,
-                  double secs) {
+void print_export(const ExportOptions& o, const lob::Exporter& ex, const lob::FileSink& sink,
+                  const feed::ReadResult& rr, double secs) {
     auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
     const auto& s = ex.stats();
     std::printf("nexus-replay: LOBSTER export of %s%s\n", o.itch.c_str(), rr.gzip ? " (gzip)" : "");
     std::printf("  window            %s to %s, %zu levels, dated %s, files in %s\n", clock_of(o.from_ns).c_str(),
                 clock_of(o.to_ns).c_str(), o.levels, o.date.c_str(), o.out_dir.c_str());
-    std::printf("  messages          %llu read in %.3f s, %.2f M msg/s; %llu of the exported symbols\n", u(s.messages), secs,
-                secs > 0 ? static_cast<double>(s.messages) / secs / 1e6 : 0.0, u(s.applied));
+    std::printf("  messages          %llu read in %.3f s, %.2f M msg/s; %llu of the exported symbols\n", u(s.messages),
+                secs, secs > 0 ? static_cast<double>(s.messages) / secs / 1e6 : 0.0, u(s.applied));
     std::printf("  rows written      %llu\n", u(s.rows));
     std::vector<std::pair<std::uint64_t, std::string>> by_rows;
     ex.for_each_symbol([&](std::string_view sym, std::uint64_t rows) { by_rows.emplace_back(rows, std::string(sym)); });
@@ -248,7 +264,8 @@ void print_export(const ExportOptions& o, const lob::Exporter& ex, const lob::Fi
                     sink.path(by_rows[i].second, lob::FileKind::Message).c_str());
     if (by_rows.size() > shown) std::printf("    ... and %zu more symbols\n", by_rows.size() - shown);
     std::printf("  files             %zu\n", sink.files().size());
-    std::printf("  anomalies         %llu order messages the book refused (unknown references or sizes)\n", u(s.anomalies));
+    std::printf("  anomalies         %llu order messages the book refused (unknown references or sizes)\n",
+                u(s.anomalies));
 }
 
 }  // namespace
@@ -282,10 +299,10 @@ int lobster_export_main(int argc, char** argv) {
     }
     // The input is checked, and the output directory made, before the day is read.
     std::error_code ec;
-    const int unreadable = o.itch == "-"                           ? 0  // standard input, as for the replay
+    const int unreadable = o.itch == "-"                         ? 0  // standard input, as for the replay
                            : ::access(o.itch.c_str(), R_OK) != 0 ? errno
-                           : fs::is_directory(o.itch, ec)         ? EISDIR
-                                                                  : 0;
+                           : fs::is_directory(o.itch, ec)        ? EISDIR
+                                                                 : 0;
     if (unreadable) {
         spdlog::error("cannot open {}: {}", o.itch, std::strerror(unreadable));
         return kExitUsage;
@@ -294,8 +311,9 @@ int lobster_export_main(int argc, char** argv) {
         o.date = date_from_name(o.itch);
         if (o.date.empty()) {
             o.date = "0000-00-00";
-            spdlog::warn("{}: no date in the file's name (ITCH files carry none): the files are named with {}; give --date",
-                         o.itch, o.date);
+            spdlog::warn(
+                "{}: no date in the file's name (ITCH files carry none): the files are named with {}; give --date",
+                o.itch, o.date);
         }
     }
     fs::create_directories(o.out_dir, ec);
@@ -323,7 +341,8 @@ int lobster_export_main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     feed::ReadOptions ropt;
     ropt.stop = &g_stop;
-    const auto rr = feed::read_itch(o.itch, [&](const feed::itch::Message& m) { return ex->apply(m); }, ropt);
+    const auto rr = feed::read_itch(
+        o.itch, [&](const feed::itch::Message& m) { return ex->apply(m); }, ropt);
     const bool finished = ex->finish();
     const bool closed = sink.close();
     const double secs = seconds_since(t0);
@@ -392,7 +411,9 @@ int lobster_verify_main(const std::string& message_file, const std::string& orde
             spdlog::warn("{}: the name says {} levels, the orderbook rows have {}", f, named, r.levels);
     }
     print_verify(message_file, books, r, secs);
-    if (r.ok && r.stats.rows == 0) spdlog::warn("{}: no rows to verify (an empty pair, as an export writes for a symbol without events)", message_file);
+    if (r.ok && r.stats.rows == 0)
+        spdlog::warn("{}: no rows to verify (an empty pair, as an export writes for a symbol without events)",
+                     message_file);
     if (!r.ok) {
         spdlog::error("malformed input: {}", r.error);
         return kExitMalformed;
@@ -406,30 +427,30 @@ int lobster_verify_main(const std::string& message_file, const std::string& orde
 
 void lobster_usage(std::FILE* out) {
     std::fprintf(out,
-        "LOBSTER (docs/lobster.md):\n"
-        "  nexus-replay [--lobster-book OB.csv] MESSAGE.csv\n"
-        "      verifies a LOBSTER message file against its orderbook file (default: the\n"
-        "      message file's name with _message_ replaced by _orderbook_; the levels are\n"
-        "      read from its rows), row by row, with the unseen-liquidity model.\n"
-        "      Exit status: 0 every row consistent; 1 a file cannot be opened or read;\n"
-        "      2 malformed input (file, line and column named: wrong column count, not a\n"
-        "      number, a value outside the format, the files' row counts differ);\n"
-        "      3 true mismatches (each row named with its reason); 130 interrupted.\n"
-        "  nexus-replay DAY.itch --lobster-out DIR --levels N [--symbols A,B]\n"
-        "               [--from HH:MM:SS] [--to HH:MM:SS] [--date YYYY-MM-DD] [--orders N]\n"
-        "      writes DIR/TICKER_DATE_START_END_message_N.csv and ..._orderbook_N.csv per\n"
-        "      symbol (all symbols without --symbols) in LOBSTER's format: events that\n"
-        "      touch the N best levels of a side between --from (default 09:30:00) and\n"
-        "      --to (default 16:00:00), START and END in ms after midnight. DATE: --date,\n"
-        "      else from the ITCH file's name (YYYY-MM-DD, or NASDAQ's MMDDYYYY.NASDAQ_ITCH50\n"
-        "      and SMMDDYY-v50), else 0000-00-00 with a warning. --levels 1..%zu.\n"
-        "      --orders N: the book's order capacity (default 4194304).\n"
-        "      Exit status: 0 done; 1 usage, an unreadable ITCH file, an output file that\n"
-        "      cannot be written, or a --symbols name not in the day's directory; 2\n"
-        "      malformed ITCH (byte offset named); 4 the order or level pool is full\n"
-        "      (raise --orders); 130 interrupted. After 2, 4 or 130 the files hold\n"
-        "      the rows written before it.\n",
-        kMaxLevels);
+                 "LOBSTER (docs/lobster.md):\n"
+                 "  nexus-replay [--lobster-book OB.csv] MESSAGE.csv\n"
+                 "      verifies a LOBSTER message file against its orderbook file (default: the\n"
+                 "      message file's name with _message_ replaced by _orderbook_; the levels are\n"
+                 "      read from its rows), row by row, with the unseen-liquidity model.\n"
+                 "      Exit status: 0 every row consistent; 1 a file cannot be opened or read;\n"
+                 "      2 malformed input (file, line and column named: wrong column count, not a\n"
+                 "      number, a value outside the format, the files' row counts differ);\n"
+                 "      3 true mismatches (each row named with its reason); 130 interrupted.\n"
+                 "  nexus-replay DAY.itch --lobster-out DIR --levels N [--symbols A,B]\n"
+                 "               [--from HH:MM:SS] [--to HH:MM:SS] [--date YYYY-MM-DD] [--orders N]\n"
+                 "      writes DIR/TICKER_DATE_START_END_message_N.csv and ..._orderbook_N.csv per\n"
+                 "      symbol (all symbols without --symbols) in LOBSTER's format: events that\n"
+                 "      touch the N best levels of a side between --from (default 09:30:00) and\n"
+                 "      --to (default 16:00:00), START and END in ms after midnight. DATE: --date,\n"
+                 "      else from the ITCH file's name (YYYY-MM-DD, or NASDAQ's MMDDYYYY.NASDAQ_ITCH50\n"
+                 "      and SMMDDYY-v50), else 0000-00-00 with a warning. --levels 1..%zu.\n"
+                 "      --orders N: the book's order capacity (default 4194304).\n"
+                 "      Exit status: 0 done; 1 usage, an unreadable ITCH file, an output file that\n"
+                 "      cannot be written, or a --symbols name not in the day's directory; 2\n"
+                 "      malformed ITCH (byte offset named); 4 the order or level pool is full\n"
+                 "      (raise --orders); 130 interrupted. After 2, 4 or 130 the files hold\n"
+                 "      the rows written before it.\n",
+                 kMaxLevels);
 }
 
 }  // namespace nexus::replay

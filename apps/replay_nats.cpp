@@ -1,9 +1,9 @@
 // nexus-replay's nats:// input (see replay_nats.hpp).
 #include "replay_nats.hpp"
 
+#include <spdlog/spdlog.h>
 #include <nexus/jetstream/error.hpp>
 #include <nexus/jetstream/itch_feed.hpp>
-#include <spdlog/spdlog.h>
 
 namespace nexus::apps {
 
@@ -17,8 +17,8 @@ void check_nats_url(const std::string& url) {
     }
 }
 
-nexus::feed::ReadResult read_nats(const ReplayOptions& opt, const BlockFn& on_block, const nexus::feed::ReadOptions& read,
-                                  NatsPosition& where) {
+nexus::feed::ReadResult read_nats(const ReplayOptions& opt, const BlockFn& on_block,
+                                  const nexus::feed::ReadOptions& read, NatsPosition& where) {
     js::ItchStreamOptions so;
     so.start_sequence = opt.start_sequence;
     so.reconnect_limit = std::chrono::milliseconds(opt.nats_timeout_ms);

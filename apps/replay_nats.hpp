@@ -29,8 +29,8 @@ struct NatsPosition {
 using BlockFn = std::function<nexus::feed::itch::BlockResult(std::span<const std::uint8_t>, std::uint64_t)>;
 
 // Reads opt.file (a nats:// URL) from opt.start_sequence into on_block.
-nexus::feed::ReadResult read_nats(const ReplayOptions& opt, const BlockFn& on_block, const nexus::feed::ReadOptions& read,
-                                  NatsPosition& where);
+nexus::feed::ReadResult read_nats(const ReplayOptions& opt, const BlockFn& on_block,
+                                  const nexus::feed::ReadOptions& read, NatsPosition& where);
 
 // Throws UsageError when `url` is not a feed URL nexus-replay can read.
 void check_nats_url(const std::string& url);

@@ -13,11 +13,11 @@ namespace nexus::apps {
 // Exit statuses (documented in --help).
 enum ExitStatus : int {
     kExitOk = 0,
-    kExitUsageOrIo = 1,     // bad command line, or an input or output that cannot be read or written
-    kExitMalformed = 2,     // the input breaks its format (after the summary of what was read)
-    kExitMismatch = 3,      // LOBSTER verification found true mismatches
-    kExitCapacity = 4,      // the books could not grow (out of memory, or past the slab's key space)
-    kExitInterrupted = 130, // SIGINT or SIGTERM (summary of what was read)
+    kExitUsageOrIo = 1,      // bad command line, or an input or output that cannot be read or written
+    kExitMalformed = 2,      // the input breaks its format (after the summary of what was read)
+    kExitMismatch = 3,       // LOBSTER verification found true mismatches
+    kExitCapacity = 4,       // the books could not grow (out of memory, or past the slab's key space)
+    kExitInterrupted = 130,  // SIGINT or SIGTERM (summary of what was read)
 };
 
 struct ReplayOptions {
@@ -27,11 +27,11 @@ struct ReplayOptions {
     std::size_t top = 10;
     std::string bbo_csv;
     std::string snapshot_json;
-    std::string lobster_book;       // LOBSTER orderbook file (default: derived from the message file's name)
-    std::size_t orders = 0;         // order cells to reserve up front (0: grow from nothing)
-    std::size_t levels = 0;         // level cells to reserve up front
+    std::string lobster_book;  // LOBSTER orderbook file (default: derived from the message file's name)
+    std::size_t orders = 0;    // order cells to reserve up front (0: grow from nothing)
+    std::size_t levels = 0;    // level cells to reserve up front
     bool progress = true;
-    unsigned threads = 1;           // ITCH: threads sharing the locates (1: no worker threads)
+    unsigned threads = 1;  // ITCH: threads sharing the locates (1: no worker threads)
     // A nats:// input: the first stream sequence read, and how long a lost
     // server may take to come back before the replay fails.
     std::uint64_t start_sequence = 1;
@@ -45,8 +45,11 @@ struct UsageError : std::invalid_argument {
 
 // A whole decimal number in [lo, hi]: no sign, no spaces, no suffix, no
 // overflow. `option` names it in the error.
-inline std::uint64_t parse_count(const std::string& option, const std::string& text, std::uint64_t lo, std::uint64_t hi) {
-    const auto range = [&] { return " (expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ")"; };
+inline std::uint64_t parse_count(const std::string& option, const std::string& text, std::uint64_t lo,
+                                 std::uint64_t hi) {
+    const auto range = [&] {
+        return " (expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ")";
+    };
     if (text.empty()) throw UsageError(option + ": empty value" + range());
     std::uint64_t v = 0;
     for (char c : text) {

@@ -49,10 +49,10 @@ namespace ob = nexus::orderbook;
 namespace itch = nexus::feed::itch;
 using nexus::feed::Fill;
 
-constexpr std::size_t kBlock = std::size_t{4} << 20;     // stream bytes per block
-constexpr std::size_t kMaxFrame = 2 + 65535;             // a message cut by a block's end is at most this
-constexpr std::size_t kSample = std::size_t{16} << 20;   // stream bytes counted for the partition
-constexpr unsigned kInFlight = 4;                        // blocks a worker may be ahead of the merge
+constexpr std::size_t kBlock = std::size_t{4} << 20;    // stream bytes per block
+constexpr std::size_t kMaxFrame = 2 + 65535;            // a message cut by a block's end is at most this
+constexpr std::size_t kSample = std::size_t{16} << 20;  // stream bytes counted for the partition
+constexpr unsigned kInFlight = 4;                       // blocks a worker may be ahead of the merge
 constexpr unsigned kReaderSlots = kSample / kBlock + kInFlight + 1;
 // Known messages are at least 14 bytes with their length prefix.
 constexpr std::size_t kMaxMessages = (kBlock + kMaxFrame) / 14 + 1;
@@ -256,11 +256,11 @@ std::vector<std::uint8_t> partition(const std::vector<std::uint64_t>& counts, un
 // What a worker hands the merge for one block.
 struct BlockOut {
     itch::BlockResult res;
-    bool final = false;                    // the worker reads no further
-    std::uint64_t offset = 0;              // of the block
-    std::vector<std::int8_t> d_orders;     // by message number: change in its live orders
-    std::vector<std::int8_t> d_levels;     // ... and levels (0 for other workers' messages)
-    std::string bbo;                       // its --bbo lines, in order
+    bool final = false;                                           // the worker reads no further
+    std::uint64_t offset = 0;                                     // of the block
+    std::vector<std::int8_t> d_orders;                            // by message number: change in its live orders
+    std::vector<std::int8_t> d_levels;                            // ... and levels (0 for other workers' messages)
+    std::string bbo;                                              // its --bbo lines, in order
     std::vector<std::pair<std::uint32_t, std::uint32_t>> bbo_at;  // (message number, end of its line in bbo)
 };
 
@@ -327,7 +327,8 @@ public:
         for (unsigned w = 0; w < n; ++w) {
             Worker& k = workers_[w];
             k.id = w;
-            k.builder = std::make_unique<Builder>(k.listener, ob::MarketPoolConfig{.orders = opt.orders / n, .levels = opt.levels / n});
+            k.builder = std::make_unique<Builder>(
+                k.listener, ob::MarketPoolConfig{.orders = opt.orders / n, .levels = opt.levels / n});
             if (!opt.symbols.empty()) k.builder->select_symbols(opt.symbols);
             if (!opt.bbo_csv.empty()) k.last_top.resize(65536);
             for (auto& o : k.outs) {
@@ -342,24 +343,30 @@ public:
         for (auto& w : workers_)
             w.thread = std::thread([this, &w, map, size] {
                 std::uint64_t pos = 0;
-                work(w, [&](std::uint64_t, Block& b) {
-                    if (pos >= size) return false;
-                    const std::uint64_t n = std::min<std::uint64_t>(kBlock, size - pos);
-                    b = Block{map + pos, static_cast<std::size_t>(n), pos, pos + n == size};
-                    return true;
-                }, [&](std::uint64_t, const itch::BlockResult& r) { pos += r.consumed; }, true);
+                work(
+                    w,
+                    [&](std::uint64_t, Block& b) {
+                        if (pos >= size) return false;
+                        const std::uint64_t n = std::min<std::uint64_t>(kBlock, size - pos);
+                        b = Block{map + pos, static_cast<std::size_t>(n), pos, pos + n == size};
+                        return true;
+                    },
+                    [&](std::uint64_t, const itch::BlockResult& r) { pos += r.consumed; }, true);
             });
     }
     // Blocks from the reader thread, shared.
     void start_stream(StreamReader& reader) {
         for (auto& w : workers_)
             w.thread = std::thread([this, &w, &reader] {
-                work(w, [&](std::uint64_t seq, Block& b) {
-                    const auto blk = reader.get(seq);
-                    if (!blk) return false;
-                    b = *blk;
-                    return true;
-                }, [&](std::uint64_t seq, const itch::BlockResult&) { reader.release(seq); }, false);
+                work(
+                    w,
+                    [&](std::uint64_t seq, Block& b) {
+                        const auto blk = reader.get(seq);
+                        if (!blk) return false;
+                        b = *blk;
+                        return true;
+                    },
+                    [&](std::uint64_t seq, const itch::BlockResult&) { reader.release(seq); }, false);
             });
     }
     void join() {
@@ -377,7 +384,8 @@ public:
             {
                 std::unique_lock lock(mu_);
                 cv_.wait(lock, [&] {
-                    return std::all_of(workers_.begin(), workers_.end(), [&](const Worker& w) { return w.produced > seq || w.finished; });
+                    return std::all_of(workers_.begin(), workers_.end(),
+                                       [&](const Worker& w) { return w.produced > seq || w.finished; });
                 });
                 // A block is merged only if every worker applied it (they end
                 // together, except on a stop request or a worker's failure).
@@ -424,7 +432,8 @@ public:
                 last = last || o->final;
                 if (o->final && o->res.error != itch::FrameError::None && r.ok) {
                     r.ok = false;
-                    r.error = std::string(itch::to_string(o->res.error)) + " at byte offset " + std::to_string(o->offset + o->res.consumed);
+                    r.error = std::string(itch::to_string(o->res.error)) + " at byte offset " +
+                              std::to_string(o->offset + o->res.consumed);
                 }
                 if (o->res.stop) r.stopped = true;
             }
@@ -459,7 +468,9 @@ private:
         const nexus::feed::LocateShare share{owner_, static_cast<std::uint8_t>(w.id)};
         for (std::uint64_t seq = 0;; ++seq) {
             Block b;
-            if ((own_stop && stop_.load(std::memory_order_relaxed)) || abort_.load(std::memory_order_relaxed) || !next(seq, b)) break;
+            if ((own_stop && stop_.load(std::memory_order_relaxed)) || abort_.load(std::memory_order_relaxed) ||
+                !next(seq, b))
+                break;
             {
                 std::unique_lock lock(mu_);
                 cv_.wait(lock, [&] { return seq < merged_ + kInFlight || abort_.load(); });
@@ -595,7 +606,8 @@ int run_itch_parallel(const ReplayOptions& opt, const std::atomic<bool>& stop, R
         made.emplace(opt, stop, n, owner.data());
     } catch (const std::exception& e) {  // CapacityError or bad_alloc: the reservation cannot be had
         if (reader) reader->abandon();
-        spdlog::error("cannot reserve {} order and {} level cells up front (--orders, --levels): {}", opt.orders, opt.levels, e.what());
+        spdlog::error("cannot reserve {} order and {} level cells up front (--orders, --levels): {}", opt.orders,
+                      opt.levels, e.what());
         return kExitCapacity;
     }
     Replay& replay = *made;

@@ -39,14 +39,14 @@ std::string json_escape(std::string_view s) {
 }  // namespace
 
 void Latency::merge(const Latency& other) {
-    for (std::size_t t = 0; t < 256; ++t) by_type[t].insert(by_type[t].end(), other.by_type[t].begin(), other.by_type[t].end());
+    for (std::size_t t = 0; t < 256; ++t)
+        by_type[t].insert(by_type[t].end(), other.by_type[t].begin(), other.by_type[t].end());
 }
 
 double measure_tsc_rate() {
     const auto c0 = std::chrono::steady_clock::now();
     const auto t0 = __rdtsc();
-    while (std::chrono::steady_clock::now() - c0 < std::chrono::milliseconds(50)) {
-    }
+    while (std::chrono::steady_clock::now() - c0 < std::chrono::milliseconds(50)) {}
     return static_cast<double>(__rdtsc() - t0) /
            std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - c0).count();
 }
@@ -58,9 +58,10 @@ Top top_of(const Builder::Books::BookType& b) {
 
 void append_bbo_line(std::string& out, std::uint64_t timestamp, std::string_view symbol, const Top& t) {
     char buf[160];
-    const int n = std::snprintf(buf, sizeof buf, "%llu,%.*s,%.4f,%lld,%.4f,%lld\n", static_cast<unsigned long long>(timestamp),
-                                static_cast<int>(symbol.size()), symbol.data(), price_dollars(t.bid),
-                                static_cast<long long>(t.bid_qty), price_dollars(t.ask), static_cast<long long>(t.ask_qty));
+    const int n =
+        std::snprintf(buf, sizeof buf, "%llu,%.*s,%.4f,%lld,%.4f,%lld\n", static_cast<unsigned long long>(timestamp),
+                      static_cast<int>(symbol.size()), symbol.data(), price_dollars(t.bid),
+                      static_cast<long long>(t.bid_qty), price_dollars(t.ask), static_cast<long long>(t.ask_qty));
     out.append(buf, static_cast<std::size_t>(std::min<int>(n, sizeof buf - 1)));
 }
 
@@ -87,10 +88,12 @@ void print_summary(const ReplayOptions& opt, const ReplayRun& run, const ReplayB
     const double secs = run.secs;
     std::printf("nexus-replay: %s%s\n", run.name.c_str(), result.gzip ? " (gzip)" : "");
     std::printf("  messages          %llu in %.3f s: %.2f M msg/s, %.1f ns/message (decode + book)%s\n",
-                static_cast<unsigned long long>(result.messages), secs, static_cast<double>(result.messages) / secs / 1e6,
+                static_cast<unsigned long long>(result.messages), secs,
+                static_cast<double>(result.messages) / secs / 1e6,
                 secs * 1e9 / static_cast<double>(std::max<std::uint64_t>(1, result.messages)),
                 run.threads > 1 ? (", " + std::to_string(run.threads) + " threads").c_str() : "");
-    std::printf("  bytes             %llu%s\n", static_cast<unsigned long long>(result.bytes), result.gzip ? " (decompressed)" : "");
+    std::printf("  bytes             %llu%s\n", static_cast<unsigned long long>(result.bytes),
+                result.gzip ? " (decompressed)" : "");
     std::printf("  by type          ");
     for (char t : itch::kKnownTypes) {
         const auto n = st.by_type[static_cast<unsigned char>(t)];
@@ -105,10 +108,13 @@ void print_summary(const ReplayOptions& opt, const ReplayRun& run, const ReplayB
     std::printf(" (unknown references or sizes); %llu messages for unannounced locates\n",
                 static_cast<unsigned long long>(st.unannounced_locates));
     if (!opt.symbols.empty())
-        std::printf("  filtered          %llu messages of other symbols\n", static_cast<unsigned long long>(st.filtered));
-    std::printf("  instruments       %zu in the directory, %zu books with resting orders at the end\n", directory, with_orders);
+        std::printf("  filtered          %llu messages of other symbols\n",
+                    static_cast<unsigned long long>(st.filtered));
+    std::printf("  instruments       %zu in the directory, %zu books with resting orders at the end\n", directory,
+                with_orders);
     std::printf("  live orders       %zu at the end, peak %llu; price levels: %zu at the end, peak %llu\n", live_orders,
-                static_cast<unsigned long long>(run.peak_orders), live_levels, static_cast<unsigned long long>(run.peak_levels));
+                static_cast<unsigned long long>(run.peak_orders), live_levels,
+                static_cast<unsigned long long>(run.peak_levels));
     std::printf("  trades off book   %llu (P, Q); broken %llu\n", static_cast<unsigned long long>(st.trades_off_book),
                 static_cast<unsigned long long>(st.broken_trades));
     rusage ru{};
@@ -120,7 +126,8 @@ void print_summary(const ReplayOptions& opt, const ReplayRun& run, const ReplayB
         if (v.size() < 10) continue;
         std::sort(v.begin(), v.end());
         auto q = [&](double f) {
-            return static_cast<double>(v[std::min(v.size() - 1, static_cast<std::size_t>(f * static_cast<double>(v.size())))]) /
+            return static_cast<double>(
+                       v[std::min(v.size() - 1, static_cast<std::size_t>(f * static_cast<double>(v.size())))]) /
                    lat.ticks_per_ns;
         };
         std::printf("    %c  %9zu samples  %7.0f / %7.0f / %7.0f\n", t, v.size(), q(0.5), q(0.99), q(0.999));
@@ -139,9 +146,10 @@ void print_summary(const ReplayOptions& opt, const ReplayRun& run, const ReplayB
         const Builder& owner = books.of(l);
         const auto* b = owner.books().get(l);
         const Top t = top_of(*b);
-        std::printf("    %-8s %9llu  %10.4f x %-7lld  %10.4f x %-7lld  (%zu orders)\n", std::string(owner.symbol(l)).c_str(),
-                    static_cast<unsigned long long>(count(l)), price_dollars(t.bid), static_cast<long long>(t.bid_qty),
-                    price_dollars(t.ask), static_cast<long long>(t.ask_qty), b->order_count());
+        std::printf("    %-8s %9llu  %10.4f x %-7lld  %10.4f x %-7lld  (%zu orders)\n",
+                    std::string(owner.symbol(l)).c_str(), static_cast<unsigned long long>(count(l)),
+                    price_dollars(t.bid), static_cast<long long>(t.bid_qty), price_dollars(t.ask),
+                    static_cast<long long>(t.ask_qty), b->order_count());
     }
     std::fflush(stdout);
 }

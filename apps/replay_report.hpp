@@ -48,7 +48,7 @@ double measure_tsc_rate();
 
 // How the reading went, for the summary.
 struct ReplayRun {
-    std::string name;             // the input as the messages name it ("standard input" for "-")
+    std::string name;  // the input as the messages name it ("standard input" for "-")
     nexus::feed::ReadResult read;
     double secs = 0;
     std::uint64_t peak_orders = 0;

@@ -30,9 +30,12 @@ int main() {
     Key head = Key::NONE, tail = Key::NONE;
     std::uint64_t total_qty = 0;
     for (std::uint64_t id = 1; id <= kOrders; ++id) {
-        const Key k = order_alloc::emplace(Order{id, 1'000'000, static_cast<std::uint32_t>(id % 100 + 1), Key::NONE}).release();
-        if (tail.has_value()) order_alloc::get_unchecked(tail).next = k;
-        else head = k;
+        const Key k =
+            order_alloc::emplace(Order{id, 1'000'000, static_cast<std::uint32_t>(id % 100 + 1), Key::NONE}).release();
+        if (tail.has_value())
+            order_alloc::get_unchecked(tail).next = k;
+        else
+            head = k;
         tail = k;
         total_qty += id % 100 + 1;
     }

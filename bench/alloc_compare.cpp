@@ -36,14 +36,27 @@ NEXUS_SLAB_ALLOCATOR(obj4096_alloc, nb::Obj<4096>);
 
 template <std::size_t S>
 struct ThreadAllocFor;
-template <> struct ThreadAllocFor<64> { using type = obj64_alloc; };
-template <> struct ThreadAllocFor<256> { using type = obj256_alloc; };
-template <> struct ThreadAllocFor<1024> { using type = obj1024_alloc; };
-template <> struct ThreadAllocFor<4096> { using type = obj4096_alloc; };
+template <>
+struct ThreadAllocFor<64> {
+    using type = obj64_alloc;
+};
+template <>
+struct ThreadAllocFor<256> {
+    using type = obj256_alloc;
+};
+template <>
+struct ThreadAllocFor<1024> {
+    using type = obj1024_alloc;
+};
+template <>
+struct ThreadAllocFor<4096> {
+    using type = obj4096_alloc;
+};
 
 struct Config {
     bool quick = false;
-    std::set<std::string> impls{"floor", "floor+", "nexus", "nexus-direct", "malloc", "pmr", "boost", "foonathan", "colony"};
+    std::set<std::string> impls{"floor", "floor+", "nexus",     "nexus-direct", "malloc",
+                                "pmr",   "boost",  "foonathan", "colony"};
     std::set<std::string> scenarios{"hot", "cold", "cold_burst", "burst", "churn", "flood", "tail"};
     std::vector<std::size_t> sizes{64, 256, 1024, 4096};
     std::string malloc_label = "glibc";
@@ -52,7 +65,7 @@ struct Config {
     int rounds = 5;
     std::size_t hot_batches = 20'000;  // x100 operations
     std::size_t cold_reps = 100;
-    std::size_t burst_reps = 20;        // bursts of kBurst
+    std::size_t burst_reps = 20;  // bursts of kBurst
     std::size_t churn_ops = 10'000'000;
     std::size_t boost_churn_ops = 20'000;  // boost::object_pool frees in O(n): fewer operations
     std::size_t flood_reps = 100;
@@ -261,27 +274,40 @@ void run_size(const Config& cfg, nb::Report& report, Evictor& ev) {
     auto add = [&]<class Impl>(std::string id, std::string label, std::shared_ptr<Impl> im) {
         if (!cfg.impls.count(id)) return;
         auto scratch = std::make_shared<std::vector<typename Impl::H>>();
-        entries.push_back({id, label, [&cfg, &ev, im, scratch, n_churn, rng, &idx, id](const std::string& sc, int,
-                                                                                        Samples& out) {
-                               const int r = cfg.rounds;
-                               if (sc == "hot") hot(*im, cfg.hot_batches / r, out);
-                               else if (sc == "cold") for (std::size_t i = 0; i < cfg.cold_reps / r; ++i) cold(*im, ev, out);
-                               else if (sc == "cold_burst") for (std::size_t i = 0; i < cfg.cold_reps / r; ++i) cold_burst(*im, ev, out);
-                               else if (sc == "burst") for (std::size_t i = 0; i < cfg.burst_reps / r; ++i) burst(*im, *scratch, out);
-                               else if (sc == "churn") churn(*im, n_churn, (id == "boost" ? cfg.boost_churn_ops : cfg.churn_ops) / r, idx, out);
-                               else if (sc == "flood") for (std::size_t i = 0; i < cfg.flood_reps / r; ++i) flood(*im, *rng, out);
-                               else if (sc == "tail") tail(*im, *scratch, cfg.tail_pairs / r, out);
-                           }});
+        entries.push_back(
+            {id, label, [&cfg, &ev, im, scratch, n_churn, rng, &idx, id](const std::string& sc, int, Samples& out) {
+                 const int r = cfg.rounds;
+                 if (sc == "hot")
+                     hot(*im, cfg.hot_batches / r, out);
+                 else if (sc == "cold")
+                     for (std::size_t i = 0; i < cfg.cold_reps / r; ++i) cold(*im, ev, out);
+                 else if (sc == "cold_burst")
+                     for (std::size_t i = 0; i < cfg.cold_reps / r; ++i) cold_burst(*im, ev, out);
+                 else if (sc == "burst")
+                     for (std::size_t i = 0; i < cfg.burst_reps / r; ++i) burst(*im, *scratch, out);
+                 else if (sc == "churn")
+                     churn(*im, n_churn, (id == "boost" ? cfg.boost_churn_ops : cfg.churn_ops) / r, idx, out);
+                 else if (sc == "flood")
+                     for (std::size_t i = 0; i < cfg.flood_reps / r; ++i) flood(*im, *rng, out);
+                 else if (sc == "tail")
+                     tail(*im, *scratch, cfg.tail_pairs / r, out);
+             }});
     };
     using TA = typename ThreadAllocFor<S>::type;
-    if (cfg.impls.count("floor")) add("floor", "floor (hand-written free list)", std::make_shared<nb::FloorPool<S>>(cap));
-    if (cfg.impls.count("floor+")) add("floor+", "floor + len counter + vacancy word", std::make_shared<nb::FloorPlusPool<S>>(cap));
+    if (cfg.impls.count("floor"))
+        add("floor", "floor (hand-written free list)", std::make_shared<nb::FloorPool<S>>(cap));
+    if (cfg.impls.count("floor+"))
+        add("floor+", "floor + len counter + vacancy word", std::make_shared<nb::FloorPlusPool<S>>(cap));
     if (cfg.impls.count("nexus")) add("nexus", "nexus per-thread (Slot)", std::make_shared<nb::NexusThread<TA>>(cap));
-    if (cfg.impls.count("nexus-direct")) add("nexus-direct", "nexus direct (Handle)", std::make_shared<nb::NexusDirect<S>>(cap));
-    if (cfg.impls.count("malloc")) add("malloc", cfg.malloc_label + " new/delete", std::make_shared<nb::Malloc<S>>(cap));
-    if (cfg.impls.count("pmr")) add("pmr", "std::pmr::unsynchronized_pool_resource", std::make_shared<nb::PmrPool<S>>(cap));
+    if (cfg.impls.count("nexus-direct"))
+        add("nexus-direct", "nexus direct (Handle)", std::make_shared<nb::NexusDirect<S>>(cap));
+    if (cfg.impls.count("malloc"))
+        add("malloc", cfg.malloc_label + " new/delete", std::make_shared<nb::Malloc<S>>(cap));
+    if (cfg.impls.count("pmr"))
+        add("pmr", "std::pmr::unsynchronized_pool_resource", std::make_shared<nb::PmrPool<S>>(cap));
     if (cfg.impls.count("boost")) add("boost", "boost::object_pool", std::make_shared<nb::BoostObjectPool<S>>(cap));
-    if (cfg.impls.count("foonathan")) add("foonathan", "foonathan::memory_pool", std::make_shared<nb::FoonathanPool<S>>(cap));
+    if (cfg.impls.count("foonathan"))
+        add("foonathan", "foonathan::memory_pool", std::make_shared<nb::FoonathanPool<S>>(cap));
     if (cfg.impls.count("colony")) add("colony", "plf::colony", std::make_shared<nb::Colony<S>>(cap));
 
     static const char* order[] = {"hot", "cold", "cold_burst", "burst", "churn", "flood", "tail"};
@@ -328,8 +354,9 @@ double overhead_per_value(std::size_t n, bool glibc) {
     for (std::size_t i = 0; i < n; ++i) hs[i] = im->acquire(i);
     double per;
     if (glibc) {
-        per = (static_cast<double>(heap_in_use() - before) - static_cast<double>(sizeof(Impl))) /
-                  static_cast<double>(n) - static_cast<double>(S);
+        per =
+            (static_cast<double>(heap_in_use() - before) - static_cast<double>(sizeof(Impl))) / static_cast<double>(n) -
+            static_cast<double>(S);
     } else {
         per = static_cast<double>(malloc_usable_size(static_cast<void*>(&*hs[0]))) - static_cast<double>(S);
     }
@@ -347,15 +374,22 @@ void memory_size(const Config& cfg, nb::Report& report) {
         if (cfg.impls.count(id)) report.info("overhead\t" + std::to_string(S) + "\t" + label, std::to_string(v));
     };
     if (!glibc) {  // only the malloc row means something here
-        if (cfg.impls.count("malloc")) put("malloc", cfg.malloc_label + " new/delete", overhead_per_value<nb::Malloc<S>, S>(n, false));
+        if (cfg.impls.count("malloc"))
+            put("malloc", cfg.malloc_label + " new/delete", overhead_per_value<nb::Malloc<S>, S>(n, false));
         return;
     }
-    if (cfg.impls.count("floor")) put("floor", "floor (hand-written free list)", overhead_per_value<nb::FloorPool<S>, S>(n, glibc));
-    if (cfg.impls.count("nexus")) put("nexus", "nexus per-thread (Slot)", overhead_per_value<nb::NexusThread<TA>, S>(n, glibc));
-    if (cfg.impls.count("malloc")) put("malloc", cfg.malloc_label + " new/delete", overhead_per_value<nb::Malloc<S>, S>(n, glibc));
-    if (cfg.impls.count("pmr")) put("pmr", "std::pmr::unsynchronized_pool_resource", overhead_per_value<nb::PmrPool<S>, S>(n, glibc));
-    if (cfg.impls.count("boost")) put("boost", "boost::object_pool", overhead_per_value<nb::BoostObjectPool<S>, S>(n, glibc));
-    if (cfg.impls.count("foonathan")) put("foonathan", "foonathan::memory_pool", overhead_per_value<nb::FoonathanPool<S>, S>(n, glibc));
+    if (cfg.impls.count("floor"))
+        put("floor", "floor (hand-written free list)", overhead_per_value<nb::FloorPool<S>, S>(n, glibc));
+    if (cfg.impls.count("nexus"))
+        put("nexus", "nexus per-thread (Slot)", overhead_per_value<nb::NexusThread<TA>, S>(n, glibc));
+    if (cfg.impls.count("malloc"))
+        put("malloc", cfg.malloc_label + " new/delete", overhead_per_value<nb::Malloc<S>, S>(n, glibc));
+    if (cfg.impls.count("pmr"))
+        put("pmr", "std::pmr::unsynchronized_pool_resource", overhead_per_value<nb::PmrPool<S>, S>(n, glibc));
+    if (cfg.impls.count("boost"))
+        put("boost", "boost::object_pool", overhead_per_value<nb::BoostObjectPool<S>, S>(n, glibc));
+    if (cfg.impls.count("foonathan"))
+        put("foonathan", "foonathan::memory_pool", overhead_per_value<nb::FoonathanPool<S>, S>(n, glibc));
     if (cfg.impls.count("colony")) put("colony", "plf::colony", overhead_per_value<nb::Colony<S>, S>(n, glibc));
 }
 
@@ -382,18 +416,26 @@ int main(int argc, char** argv) {
             const std::size_t n = std::strlen(key);
             return a.compare(0, n, key) == 0 ? a.c_str() + n : nullptr;
         };
-        if (a == "--quick") cfg.quick = true;
-        else if (auto v = val("--impls=")) cfg.impls = split(v);
-        else if (auto v = val("--scenarios=")) cfg.scenarios = split(v);
-        else if (auto v = val("--malloc-label=")) cfg.malloc_label = v;
-        else if (auto v = val("--out=")) cfg.out = v;
-        else if (auto v = val("--evict-mib=")) cfg.evict_bytes = std::strtoull(v, nullptr, 10) << 20;
+        if (a == "--quick")
+            cfg.quick = true;
+        else if (auto v = val("--impls="))
+            cfg.impls = split(v);
+        else if (auto v = val("--scenarios="))
+            cfg.scenarios = split(v);
+        else if (auto v = val("--malloc-label="))
+            cfg.malloc_label = v;
+        else if (auto v = val("--out="))
+            cfg.out = v;
+        else if (auto v = val("--evict-mib="))
+            cfg.evict_bytes = std::strtoull(v, nullptr, 10) << 20;
         else if (auto v = val("--sizes=")) {
             cfg.sizes.clear();
             for (const auto& s : split(v)) cfg.sizes.push_back(std::strtoull(s.c_str(), nullptr, 10));
         } else {
-            std::fprintf(stderr, "usage: %s [--quick] [--impls=..] [--scenarios=..] [--sizes=..] "
-                                 "[--malloc-label=NAME] [--evict-mib=N] [--out=FILE]\n", argv[0]);
+            std::fprintf(stderr,
+                         "usage: %s [--quick] [--impls=..] [--scenarios=..] [--sizes=..] "
+                         "[--malloc-label=NAME] [--evict-mib=N] [--out=FILE]\n",
+                         argv[0]);
             return 2;
         }
     }
@@ -420,16 +462,20 @@ int main(int argc, char** argv) {
     report.info("stop_instruction", g_tsc.rdtscp ? "rdtscp; lfence" : "lfence; rdtsc; lfence");
     report.info("evict_mib", std::to_string(cfg.evict_bytes >> 20));
     report.info("rounds", std::to_string(cfg.rounds));
-    std::fprintf(stderr, "nexus-bench-alloc: %s, TSC %.3f GHz, read overhead %.0f ticks\n",
-                 cfg.malloc_label.c_str(), g_tsc.ticks_per_ns, g_tsc.overhead);
+    std::fprintf(stderr, "nexus-bench-alloc: %s, TSC %.3f GHz, read overhead %.0f ticks\n", cfg.malloc_label.c_str(),
+                 g_tsc.ticks_per_ns, g_tsc.overhead);
 
     // Memory first, on a clean heap; then fragment the heap for the timings.
     if (!cfg.quick || cfg.scenarios.count("memory")) {
         for (std::size_t s : cfg.sizes) {
-            if (s == 64) memory_size<64>(cfg, report);
-            else if (s == 256) memory_size<256>(cfg, report);
-            else if (s == 1024) memory_size<1024>(cfg, report);
-            else if (s == 4096) memory_size<4096>(cfg, report);
+            if (s == 64)
+                memory_size<64>(cfg, report);
+            else if (s == 256)
+                memory_size<256>(cfg, report);
+            else if (s == 1024)
+                memory_size<1024>(cfg, report);
+            else if (s == 4096)
+                memory_size<4096>(cfg, report);
         }
         report.flush();
     }

@@ -233,8 +233,9 @@ int main(int argc, char** argv) {
     {
         std::size_t kinds[9] = {};
         for (const Op& op : flow) ++kinds[op.kind];
-        const char* names[9] = {"submit", "cancel", "modify", "md add", "md execute", "md execute at price",
-                                "md partial cancel", "md delete", "md replace"};
+        const char* names[9] = {
+            "submit",    "cancel",    "modify", "md add", "md execute", "md execute at price", "md partial cancel",
+            "md delete", "md replace"};
         for (int k = 0; k < 9; ++k) report.info("mix\t" + std::string(names[k]), std::to_string(kinds[k]));
     }
     std::uint64_t checksum = 0;
@@ -253,7 +254,8 @@ int main(int argc, char** argv) {
         {"nexus Book (paged direct index)", [&](Samples* l) { return replay(paged, flow, l, checksum); }},
         {"nexus Book (window index)", [&](Samples* l) { return replay(window, flow, l, checksum); }},
         {"nexus Book (std::unordered_map index)", [&](Samples* l) { return replay(stdidx, flow, l, checksum); }},
-        {"PlainBook (std::map + std::list + unordered_map)", [&](Samples* l) { return replay(plain, flow, l, checksum); }},
+        {"PlainBook (std::map + std::list + unordered_map)",
+         [&](Samples* l) { return replay(plain, flow, l, checksum); }},
     };
     std::vector<Samples> lat(variants.size()), thr(variants.size());
     // Each round starts with the next variant, so every variant runs in

@@ -53,7 +53,8 @@ struct Flow {
 
 en::Config make_config() {
     std::string text = "pool_orders 1048576\npool_levels 4096\n";
-    for (const char* s : {"AAPL", "MSFT", "AMZN", "NVDA", "GOOG", "META", "TSLA", "AMD"}) text += std::string("instrument ") + s + "\n";
+    for (const char* s : {"AAPL", "MSFT", "AMZN", "NVDA", "GOOG", "META", "TSLA", "AMD"})
+        text += std::string("instrument ") + s + "\n";
     for (int u = 0; u < 20; ++u) text += "user u" + std::to_string(u) + " password=p\n";
     std::istringstream in(text);
     return en::parse_config(in, "bench");
@@ -114,21 +115,25 @@ Flow record_flow(const en::Config& cfg, std::size_t n, std::uint64_t seed) {
             drop(us.live, in.replace.token);
         }
         wire::Encoder enc(flow.bytes, u);
-        if (in.kind == wire::InKind::Enter) enc.enter(in.enter);
-        else if (in.kind == wire::InKind::Cancel) enc.cancel(in.cancel);
-        else enc.replace(in.replace);
+        if (in.kind == wire::InKind::Enter)
+            enc.enter(in.enter);
+        else if (in.kind == wire::InKind::Cancel)
+            enc.cancel(in.cancel);
+        else
+            enc.replace(in.replace);
         ++flow.messages;
         en::Command c;
         const char why = in.kind == wire::InKind::Enter    ? router.enter(u, in.enter, c)
                          : in.kind == wire::InKind::Cancel ? router.cancel(u, in.cancel, c)
-                                                             : router.replace(u, in.replace, c);
+                                                           : router.replace(u, in.replace, c);
         if (why) continue;
         c.ts = flow.messages;
         core.apply(c, out);
         en::for_each_event(out.events, [&](std::uint32_t who, std::span<const std::uint8_t> packet) {
             const wire::Outbound o = wire::decode_outbound(packet.subspan(3));
             auto& l = users[who].live;
-            if ((o.type == wire::kAccepted && o.order_type == 'L' && o.tif == 'D') || o.type == wire::kReplaced) l.push_back(o.token);
+            if ((o.type == wire::kAccepted && o.order_type == 'L' && o.tif == 'D') || o.type == wire::kReplaced)
+                l.push_back(o.token);
             // Executions and cancels may end an order; a later cancel of it is simply rejected.
         });
         out.clear();
@@ -142,8 +147,8 @@ enum class Mode { Os, OsLarge, Fsync, None };
 // the shard (whose pools touch every cell of their memory up front) and the
 // journal file are made before the clock starts, as a server makes them at
 // start-up.
-[[gnu::noinline]] double replay(const en::Config& cfg, const Flow& flow, Mode mode, const std::string& dir, std::size_t batch,
-              std::uint64_t& trades, std::uint64_t& event_bytes) {
+[[gnu::noinline]] double replay(const en::Config& cfg, const Flow& flow, Mode mode, const std::string& dir,
+                                std::size_t batch, std::uint64_t& trades, std::uint64_t& event_bytes) {
     en::Router router(cfg);
     en::ShardCore core(cfg, 0);
     en::CoreOut out;
@@ -168,8 +173,8 @@ enum class Mode { Os, OsLarge, Fsync, None };
         const wire::Inbound in = wire::decode_order({p + 7, len - 1});
         p += 6 + len;
         en::Command c;
-        const char why = in.kind == wire::InKind::Enter    ? router.enter(user, in.enter, c)
-                         : in.kind == wire::InKind::Cancel ? router.cancel(user, in.cancel, c)
+        const char why = in.kind == wire::InKind::Enter     ? router.enter(user, in.enter, c)
+                         : in.kind == wire::InKind::Cancel  ? router.cancel(user, in.cancel, c)
                          : in.kind == wire::InKind::Replace ? router.replace(user, in.replace, c)
                                                             : wire::reason::InvalidFlags;
         if (!why) {
@@ -198,10 +203,14 @@ int main(int argc, char** argv) {
     std::string out_path, dir = std::filesystem::temp_directory_path().string();
     std::size_t messages = 0;
     for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-        else if (std::strncmp(argv[i], "--out=", 6) == 0) out_path = argv[i] + 6;
-        else if (std::strncmp(argv[i], "--dir=", 6) == 0) dir = argv[i] + 6;
-        else if (std::strncmp(argv[i], "--messages=", 11) == 0) messages = std::stoul(argv[i] + 11);
+        if (std::strcmp(argv[i], "--quick") == 0)
+            quick = true;
+        else if (std::strncmp(argv[i], "--out=", 6) == 0)
+            out_path = argv[i] + 6;
+        else if (std::strncmp(argv[i], "--dir=", 6) == 0)
+            dir = argv[i] + 6;
+        else if (std::strncmp(argv[i], "--messages=", 11) == 0)
+            messages = std::stoul(argv[i] + 11);
         else {
             std::fprintf(stderr, "usage: %s [--quick] [--out=FILE] [--dir=DIR] [--messages=N]\n", argv[0]);
             return 2;
@@ -214,14 +223,16 @@ int main(int argc, char** argv) {
     }
     const en::Config cfg = make_config();
     const std::size_t n = messages ? messages : quick ? 20'000 : 4'000'000;
-    const std::size_t n_fsync = std::min<std::size_t>(n, quick ? 5'000 : 200'000);  // fsync rounds are slow: a shorter prefix of the flow
+    const std::size_t n_fsync =
+        std::min<std::size_t>(n, quick ? 5'000 : 200'000);  // fsync rounds are slow: a shorter prefix of the flow
     const int rounds = quick ? 1 : 3;
     const std::size_t batch = 64;
     const std::size_t large_batch = 1024;  // what a saturated shard thread takes at once (it takes its whole queue)
     const Flow flow = record_flow(cfg, n, 20261126);
     const Flow flow_fsync = flow.prefix(n_fsync);
-    std::fprintf(out, "I\tmessages\t%zu\nI\tmessages_fsync\t%zu\nI\tbatch\t%zu\nI\tlarge_batch\t%zu\nI\tjournal_dir\t%s\n", n, n_fsync,
-                 batch, large_batch, dir.c_str());
+    std::fprintf(out,
+                 "I\tmessages\t%zu\nI\tmessages_fsync\t%zu\nI\tbatch\t%zu\nI\tlarge_batch\t%zu\nI\tjournal_dir\t%s\n",
+                 n, n_fsync, batch, large_batch, dir.c_str());
     std::fprintf(out, "# mode\tround\tmessages\tseconds\tmessages_per_s\ttrades\n");
     for (int r = 1; r <= rounds; ++r) {
         // Each round starts with the next mode, so no mode always runs first.
@@ -235,10 +246,11 @@ int main(int argc, char** argv) {
                                : mode == Mode::OsLarge ? "journal os, large batches"
                                : mode == Mode::Fsync   ? "journal fsync"
                                                        : "no journal";
-            std::fprintf(out, "E\t%s\t%d\t%zu\t%.4f\t%.0f\t%llu\n", name, r, f.messages, s, static_cast<double>(f.messages) / s,
-                         static_cast<unsigned long long>(trades));
+            std::fprintf(out, "E\t%s\t%d\t%zu\t%.4f\t%.0f\t%llu\n", name, r, f.messages, s,
+                         static_cast<double>(f.messages) / s, static_cast<unsigned long long>(trades));
             std::fflush(out);
-            std::fprintf(stderr, "engine core: %-25s round %d: %.2f M messages/s\n", name, r, static_cast<double>(f.messages) / s / 1e6);
+            std::fprintf(stderr, "engine core: %-25s round %d: %.2f M messages/s\n", name, r,
+                         static_cast<double>(f.messages) / s / 1e6);
         }
     }
     if (out != stdout) std::fclose(out);

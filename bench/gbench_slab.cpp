@@ -19,8 +19,14 @@ NEXUS_SLAB_ALLOCATOR(g4096_alloc, nb::Obj<4096>);
 
 template <std::size_t S>
 struct ThreadAllocFor;
-template <> struct ThreadAllocFor<64> { using type = g64_alloc; };
-template <> struct ThreadAllocFor<4096> { using type = g4096_alloc; };
+template <>
+struct ThreadAllocFor<64> {
+    using type = g64_alloc;
+};
+template <>
+struct ThreadAllocFor<4096> {
+    using type = g4096_alloc;
+};
 
 constexpr std::size_t kCap = 8192;
 
@@ -63,14 +69,14 @@ void BM_RingPairs(benchmark::State& state) {
 template <std::size_t S>
 using TA = typename ThreadAllocFor<S>::type;
 
-#define NEXUS_ALL_IMPLS(BM, S)                                                        \
-    BENCHMARK_TEMPLATE(BM, nb::FloorPool<S>)->Name(#BM "/" #S "/floor");              \
-    BENCHMARK_TEMPLATE(BM, nb::NexusThread<TA<S>>)->Name(#BM "/" #S "/nexus");        \
-    BENCHMARK_TEMPLATE(BM, nb::NexusDirect<S>)->Name(#BM "/" #S "/nexus-direct");     \
-    BENCHMARK_TEMPLATE(BM, nb::Malloc<S>)->Name(#BM "/" #S "/new-delete");            \
-    BENCHMARK_TEMPLATE(BM, nb::PmrPool<S>)->Name(#BM "/" #S "/pmr-pool");             \
+#define NEXUS_ALL_IMPLS(BM, S)                                                             \
+    BENCHMARK_TEMPLATE(BM, nb::FloorPool<S>)->Name(#BM "/" #S "/floor");                   \
+    BENCHMARK_TEMPLATE(BM, nb::NexusThread<TA<S>>)->Name(#BM "/" #S "/nexus");             \
+    BENCHMARK_TEMPLATE(BM, nb::NexusDirect<S>)->Name(#BM "/" #S "/nexus-direct");          \
+    BENCHMARK_TEMPLATE(BM, nb::Malloc<S>)->Name(#BM "/" #S "/new-delete");                 \
+    BENCHMARK_TEMPLATE(BM, nb::PmrPool<S>)->Name(#BM "/" #S "/pmr-pool");                  \
     BENCHMARK_TEMPLATE(BM, nb::BoostObjectPool<S>)->Name(#BM "/" #S "/boost-object-pool"); \
-    BENCHMARK_TEMPLATE(BM, nb::FoonathanPool<S>)->Name(#BM "/" #S "/foonathan-pool"); \
+    BENCHMARK_TEMPLATE(BM, nb::FoonathanPool<S>)->Name(#BM "/" #S "/foonathan-pool");      \
     BENCHMARK_TEMPLATE(BM, nb::Colony<S>)->Name(#BM "/" #S "/plf-colony")
 
 NEXUS_ALL_IMPLS(BM_Lifecycle, 64);

@@ -83,8 +83,10 @@ public:
     }
     void erase(Side s, Price p) {
         LevelArray& a = side(s);
-        if (a.best().price == p) a.pop_best();  // as the Book drops the touch
-        else a.erase(a.locate(p).first);
+        if (a.best().price == p)
+            a.pop_best();  // as the Book drops the touch
+        else
+            a.erase(a.locate(p).first);
     }
     std::uint32_t best(Side s) const { return side(s).empty() ? 0 : side(s).best().key.index(); }
 
@@ -140,7 +142,8 @@ private:
         }
         const auto b = sd.prices.begin();
         const auto e = b + static_cast<std::ptrdiff_t>(stop);
-        const auto it = s == Side::Buy ? std::lower_bound(b, e, price) : std::lower_bound(b, e, price, std::greater<Price>());
+        const auto it =
+            s == Side::Buy ? std::lower_bound(b, e, price) : std::lower_bound(b, e, price, std::greater<Price>());
         const auto pos = static_cast<std::size_t>(it - b);
         return {pos, pos < stop && *it == price};
     }
@@ -192,12 +195,16 @@ public:
         return it == asks_.end() ? 0 : it->second;
     }
     void insert(Side s, Price p, std::uint32_t key) {
-        if (s == Side::Buy) bids_.emplace(p, key);
-        else asks_.emplace(p, key);
+        if (s == Side::Buy)
+            bids_.emplace(p, key);
+        else
+            asks_.emplace(p, key);
     }
     void erase(Side s, Price p) {
-        if (s == Side::Buy) bids_.erase(p);
-        else asks_.erase(p);
+        if (s == Side::Buy)
+            bids_.erase(p);
+        else
+            asks_.erase(p);
     }
     std::uint32_t best(Side s) const {
         if (s == Side::Buy) return bids_.empty() ? 0 : bids_.begin()->second;
@@ -328,11 +335,26 @@ int main(int argc, char** argv) {
     // Replays the trace through a fresh structure of kind k; with `batches`, timed in batches.
     auto once = [&](int k, nb::Samples* batches) -> std::uint64_t {
         switch (k) {
-            case 0: { SortedLevels x; return run(x, trace, batches); }
-            case 1: { SortedBranchFree x; return run(x, trace, batches); }
-            case 2: { CachedSortedLevels x; return run(x, trace, batches); }
-            case 3: { MapLevels x; return run(x, trace, batches); }
-            default: { LadderLevels x(lo - 64, static_cast<std::size_t>(hi - lo) + 192); return run(x, trace, batches); }
+            case 0: {
+                SortedLevels x;
+                return run(x, trace, batches);
+            }
+            case 1: {
+                SortedBranchFree x;
+                return run(x, trace, batches);
+            }
+            case 2: {
+                CachedSortedLevels x;
+                return run(x, trace, batches);
+            }
+            case 3: {
+                MapLevels x;
+                return run(x, trace, batches);
+            }
+            default: {
+                LadderLevels x(lo - 64, static_cast<std::size_t>(hi - lo) + 192);
+                return run(x, trace, batches);
+            }
         }
     };
     for (int r = 0; r < rounds; ++r) {
@@ -355,7 +377,8 @@ int main(int argc, char** argv) {
     for (int k = 0; k < kImpls; ++k) {
         report.row("levels", "ns per op (wall)", 0, impls[k], 0, wall[k]);
         report.row("levels", "ticks per op (batches of 100)", 0, impls[k], 0, per_op[k]);
-        std::fprintf(stderr, "levels: %-32s %.1f ns/op (wall), batch mean %.1f ticks\n", impls[k].c_str(), wall[k].quantile(0.5), per_op[k].mean());
+        std::fprintf(stderr, "levels: %-32s %.1f ns/op (wall), batch mean %.1f ticks\n", impls[k].c_str(),
+                     wall[k].quantile(0.5), per_op[k].mean());
     }
     return 0;
 }

@@ -166,14 +166,22 @@ int main(int argc, char** argv) {
     int rounds = 5;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--quick") quick = true;
-        else if (a.rfind("--out=", 0) == 0) out_path = a.substr(6);
-        else if (a.rfind("--dir=", 0) == 0) dir = a.substr(6);
-        else if (a.rfind("--rounds=", 0) == 0) rounds = std::max(1, std::atoi(a.c_str() + 9));
-        else if (a.rfind("--verify-only=", 0) == 0) only = a.substr(14);
-        else if (a.rfind("--export-only=", 0) == 0) export_only = a.substr(14);
+        if (a == "--quick")
+            quick = true;
+        else if (a.rfind("--out=", 0) == 0)
+            out_path = a.substr(6);
+        else if (a.rfind("--dir=", 0) == 0)
+            dir = a.substr(6);
+        else if (a.rfind("--rounds=", 0) == 0)
+            rounds = std::max(1, std::atoi(a.c_str() + 9));
+        else if (a.rfind("--verify-only=", 0) == 0)
+            only = a.substr(14);
+        else if (a.rfind("--export-only=", 0) == 0)
+            export_only = a.substr(14);
         else {
-            std::fprintf(stderr, "usage: %s [--quick] [--out=FILE] [--dir=DIR] [--rounds=N] | --verify-only=M.csv,OB.csv | --export-only=DAY.itch\n",
+            std::fprintf(stderr,
+                         "usage: %s [--quick] [--out=FILE] [--dir=DIR] [--rounds=N] | --verify-only=M.csv,OB.csv | "
+                         "--export-only=DAY.itch\n",
                          argv[0]);
             return 2;
         }
@@ -183,7 +191,8 @@ int main(int argc, char** argv) {
         const auto t0 = Clock::now();
         const auto r = lob::verify_files(only.substr(0, comma), only.substr(comma + 1));
         std::printf("%s: %llu rows, %llu true mismatches, %.3f s\n", r.ok ? "ok" : r.error.c_str(),
-                    static_cast<unsigned long long>(r.stats.rows), static_cast<unsigned long long>(r.stats.true_mismatches), since(t0));
+                    static_cast<unsigned long long>(r.stats.rows),
+                    static_cast<unsigned long long>(r.stats.true_mismatches), since(t0));
         return r.ok ? 0 : 1;
     }
     if (!export_only.empty()) {
@@ -207,7 +216,8 @@ int main(int argc, char** argv) {
         std::uint32_t symbols;
         std::uint64_t messages;
     };
-    const DaySpec days[] = {{"market", 3000, quick ? 200'000u : 10'000'000u}, {"one symbol", 1, quick ? 50'000u : 2'000'000u}};
+    const DaySpec days[] = {{"market", 3000, quick ? 200'000u : 10'000'000u},
+                            {"one symbol", 1, quick ? 50'000u : 2'000'000u}};
     const std::size_t levels = 10;
     const std::string symbol = "AAAA";  // the busiest (rank 1 of the Zipf law)
     std::vector<std::string> paths;
@@ -237,7 +247,8 @@ int main(int argc, char** argv) {
             last[key].bytes = counting.bytes;
             const std::string out_dir = dir + "/" + (d ? "one" : "market");
             fs::create_directories(out_dir);
-            lob::FileSink files(out_dir, "2000-01-01", 34'200 * lob::kNanosPerSecond, 57'600 * lob::kNanosPerSecond, levels);
+            lob::FileSink files(out_dir, "2000-01-01", 34'200 * lob::kNanosPerSecond, 57'600 * lob::kNanosPerSecond,
+                                levels);
             const auto frun = export_day(paths[d], symbol, levels, files);
             files.close();
             const std::string fkey = std::string(days[d].name) + ", files";
@@ -251,7 +262,8 @@ int main(int argc, char** argv) {
     std::map<std::string, std::vector<VerifyRun>> verified;
     for (int r = 0; r < rounds; ++r) {
         for (std::size_t d = 0; d < 2; ++d) {
-            const std::string base = dir + "/" + (d ? "one" : "market") + "/" + symbol + "_2000-01-01_34200000_57600000_";
+            const std::string base =
+                dir + "/" + (d ? "one" : "market") + "/" + symbol + "_2000-01-01_34200000_57600000_";
             const std::string key = days[d].name;
             verified[key].push_back(verify_pair(base + "message_10.csv", base + "orderbook_10.csv",
                                                 last[std::string(days[d].name) + ", files"].rows));
@@ -287,11 +299,11 @@ int main(int argc, char** argv) {
             clast.push_back(static_cast<double>(tenth) / r.cpu_last);
         }
         const auto& r0 = runs.back();
-        std::fprintf(out, "V\t%s\t%llu\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%llu\t%llu\t%ld\t%ld\t%.0f\t%.0f\t%.0f\n", key.c_str(),
-                     static_cast<unsigned long long>(rows), median(first), median(whole), median(lastp),
+        std::fprintf(out, "V\t%s\t%llu\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%llu\t%llu\t%ld\t%ld\t%.0f\t%.0f\t%.0f\n",
+                     key.c_str(), static_cast<unsigned long long>(rows), median(first), median(whole), median(lastp),
                      *std::min_element(whole.begin(), whole.end()), *std::max_element(whole.begin(), whole.end()),
-                     static_cast<unsigned long long>(r0.mismatches), static_cast<unsigned long long>(r0.peak_known), r0.rss_first,
-                     r0.rss_end, median(cfirst), median(cwhole), median(clast));
+                     static_cast<unsigned long long>(r0.mismatches), static_cast<unsigned long long>(r0.peak_known),
+                     r0.rss_first, r0.rss_end, median(cfirst), median(cwhole), median(clast));
     }
     if (out != stdout) std::fclose(out);
     for (const auto& [key, runs] : verified)
@@ -299,6 +311,7 @@ int main(int argc, char** argv) {
                      static_cast<double>(runs.back().rows) / runs.back().whole / 1e6,
                      static_cast<double>(runs.back().rows / 10) / runs.back().first / 1e6,
                      static_cast<double>(runs.back().rows / 10) / runs.back().last / 1e6);
-    for (const auto& [key, v] : rate) std::fprintf(stderr, "lobster bench: export %s: %.2f M msg/s\n", key.c_str(), median(v) / 1e6);
+    for (const auto& [key, v] : rate)
+        std::fprintf(stderr, "lobster bench: export %s: %.2f M msg/s\n", key.c_str(), median(v) / 1e6);
     return 0;
 }

@@ -9,10 +9,10 @@
 // a separate pass times every message (serialised TSC reads, overhead
 // subtracted) for the per-type percentiles.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <malloc.h>
-#include <unistd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -47,9 +47,11 @@ public:
     bool apply(const itch::Message& m) {
         using namespace itch;
         switch (m.type()) {
-            case 'A': case 'F': {
+            case 'A':
+            case 'F': {
                 const AddOrder a(m);
-                return book(m.locate()).add(a.ref(), a.side() == 'B' ? ob::Side::Buy : ob::Side::Sell, a.price(), a.shares());
+                return book(m.locate())
+                    .add(a.ref(), a.side() == 'B' ? ob::Side::Buy : ob::Side::Sell, a.price(), a.shares());
             }
             case 'E': return book(m.locate()).execute(OrderExecuted(m).ref(), OrderExecuted(m).shares());
             case 'C': {
@@ -105,7 +107,8 @@ double run_blocks(Nexus& r, std::span<const std::uint8_t> data) {
     std::size_t pos = 0;
     while (pos < data.size()) {
         const std::size_t n = std::min<std::size_t>(data.size() - pos, std::size_t{4} << 20);
-        const auto b = r.builder.template apply_block<nexus::feed::ItchObserver, kLookAhead>(data.subspan(pos, n), pos, none);
+        const auto b =
+            r.builder.template apply_block<nexus::feed::ItchObserver, kLookAhead>(data.subspan(pos, n), pos, none);
         pos += b.consumed;
         if (b.stop || (b.error != itch::FrameError::None && pos + n >= data.size())) break;
     }
@@ -164,9 +167,12 @@ int main(int argc, char** argv) {
     std::string file, out_path;
     int rounds = 3;
     for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[++i]);
-        else if (std::strncmp(argv[i], "--out=", 6) == 0) out_path = argv[i] + 6;
-        else file = argv[i];
+        if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = std::atoi(argv[++i]);
+        else if (std::strncmp(argv[i], "--out=", 6) == 0)
+            out_path = argv[i] + 6;
+        else
+            file = argv[i];
     }
     if (file.empty()) {
         std::fprintf(stderr, "usage: %s FILE [--rounds N] [--out=FILE]\n", argv[0]);
@@ -233,12 +239,13 @@ int main(int argc, char** argv) {
         fast_ns.add(f * per);
         noahead_ns.add(fn * per);
         plain_ns.add(pl * per);
-        std::fprintf(stderr, "round %d: nexus %.1f ns/msg, without look-ahead %.1f, plain %.1f\n", r + 1, f * per, fn * per,
-                     pl * per);
+        std::fprintf(stderr, "round %d: nexus %.1f ns/msg, without look-ahead %.1f, plain %.1f\n", r + 1, f * per,
+                     fn * per, pl * per);
     }
     report.row("replay", "ns per message", 0, "nexus (MarketBooks, blocks with look-ahead)", 0, fast_ns);
     report.row("replay", "ns per message", 0, "nexus without the look-ahead", 0, noahead_ns);
-    report.row("replay", "ns per message", 0, "PlainBook per locate (std::map + std::list + unordered_map)", 0, plain_ns);
+    report.row("replay", "ns per message", 0, "PlainBook per locate (std::map + std::list + unordered_map)", 0,
+               plain_ns);
 
     // Per-message latency by type, and the end state, from one timed pass.
     {
@@ -251,7 +258,8 @@ int main(int argc, char** argv) {
             const std::uint64_t t0 = nb::tsc_start();
             x->apply(m);
             const std::uint64_t t1 = nb::tsc_stop();
-            by_type[static_cast<unsigned char>(m.type())].add((static_cast<double>(t1 - t0) - g_tsc.overhead) / g_tsc.ticks_per_ns);
+            by_type[static_cast<unsigned char>(m.type())].add((static_cast<double>(t1 - t0) - g_tsc.overhead) /
+                                                              g_tsc.ticks_per_ns);
         }
         for (char t : itch::kKnownTypes) {
             auto& s = by_type[static_cast<unsigned char>(t)];
@@ -284,7 +292,8 @@ int main(int argc, char** argv) {
     // Last, after every replay: the kernel reclaims the freed large buffers
     // in the background, which must not land in a timed run.
     for (const std::size_t kib : {32, 1024, 4 * 1024, 16 * 1024, 64 * 1024, 512 * 1024})
-        report.info("chase_ns_" + std::to_string(kib) + "k", std::to_string(chase_ns(kib * std::size_t{1024}, 2'000'000)));
+        report.info("chase_ns_" + std::to_string(kib) + "k",
+                    std::to_string(chase_ns(kib * std::size_t{1024}, 2'000'000)));
     report.info("anomalies", std::to_string(anomalies));
     report.info("peak_live_orders", std::to_string(peak_live));
     report.info("live_orders_end", std::to_string(fast_live));

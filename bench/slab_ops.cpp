@@ -33,9 +33,7 @@ constexpr int kBatch = 100;
 constexpr std::size_t kLive = 4096;  // objects alive for the access benchmarks
 nb::TscInfo g_tsc;
 
-double per_op(std::uint64_t t0, std::uint64_t t1) {
-    return (static_cast<double>(t1 - t0) - g_tsc.overhead) / kBatch;
-}
+double per_op(std::uint64_t t0, std::uint64_t t1) { return (static_cast<double>(t1 - t0) - g_tsc.overhead) / kBatch; }
 
 // Times `body(i)` for i in [0, 100) as one batch; `before`/`after` run untimed.
 template <class Before, class Body, class After>
@@ -88,30 +86,49 @@ struct ThreadOps {
     void run(const std::string& op, Samples& out) {
         std::uint64_t sink = 0;
         if (op == "GET") {
-            batch(out, nothing, [&](int) { sink += next_live()->w[0]; }, nothing);
+            batch(
+                out, nothing, [&](int) { sink += next_live()->w[0]; }, nothing);
         } else if (op == "GET hot") {
             const auto& s = live[0];
-            batch(out, nothing, [&](int) { sink += s->w[0]; nb::barrier(); }, nothing);
+            batch(
+                out, nothing,
+                [&](int) {
+                    sink += s->w[0];
+                    nb::barrier();
+                },
+                nothing);
         } else if (op == "GET_MUT") {
-            batch(out, nothing, [&](int i) { const_cast<val_alloc::Slot&>(next_live()).value().w[1] = i; }, nothing);
+            batch(
+                out, nothing, [&](int i) { const_cast<val_alloc::Slot&>(next_live()).value().w[1] = i; }, nothing);
         } else if (op == "INSERT") {
-            batch(out, nothing, [&](int i) { ::new (&slots()[i]) val_alloc::Slot(val_alloc::emplace(i)); },
-                  [&] { for (int i = 0; i < kBatch; ++i) slots()[i].~Slot(); });
+            batch(
+                out, nothing, [&](int i) { ::new (&slots()[i]) val_alloc::Slot(val_alloc::emplace(i)); },
+                [&] {
+                    for (int i = 0; i < kBatch; ++i) slots()[i].~Slot();
+                });
         } else if (op == "REMOVE") {
-            batch(out, [&] { for (int i = 0; i < kBatch; ++i) ::new (&slots()[i]) val_alloc::Slot(val_alloc::emplace(i)); },
-                  [&](int i) { slots()[i].~Slot(); }, nothing);
+            batch(
+                out,
+                [&] {
+                    for (int i = 0; i < kBatch; ++i) ::new (&slots()[i]) val_alloc::Slot(val_alloc::emplace(i));
+                },
+                [&](int i) { slots()[i].~Slot(); }, nothing);
         } else if (op == "REPLACE") {
-            batch(out, nothing, [&](int i) {
-                sink += const_cast<val_alloc::Slot&>(next_live()).replace(Val(i)).w[0];
-            }, nothing);
+            batch(
+                out, nothing, [&](int i) { sink += const_cast<val_alloc::Slot&>(next_live()).replace(Val(i)).w[0]; },
+                nothing);
         } else if (op == "CONTAINS") {
-            batch(out, nothing, [&](int) { sink += val_alloc::contains(probe[pos++ % kLive]); }, nothing);
+            batch(
+                out, nothing, [&](int) { sink += val_alloc::contains(probe[pos++ % kLive]); }, nothing);
         } else if (op == "LIFECYCLE") {
-            batch(out, nothing, [&](int i) {
-                auto s = val_alloc::emplace(i);
-                nb::barrier();
-                sink += s->w[0];
-            }, nothing);
+            batch(
+                out, nothing,
+                [&](int i) {
+                    auto s = val_alloc::emplace(i);
+                    nb::barrier();
+                    sink += s->w[0];
+                },
+                nothing);
         }
         nb::keep(sink);
     }
@@ -143,58 +160,89 @@ struct DirectOps {
 
     Val& next_live() {
         const std::uint32_t i = order[pos++ % kLive];
-        if constexpr (UseKeys) return slab[keys[i]];
-        else return live[i].value();
+        if constexpr (UseKeys)
+            return slab[keys[i]];
+        else
+            return live[i].value();
     }
 
     void run(const std::string& op, Samples& out) {
         std::uint64_t sink = 0;
         if (op == "GET") {
-            batch(out, nothing, [&](int) { sink += next_live().w[0]; }, nothing);
+            batch(
+                out, nothing, [&](int) { sink += next_live().w[0]; }, nothing);
         } else if (op == "GET hot") {
-            batch(out, nothing, [&](int) {
-                if constexpr (UseKeys) sink += slab[keys[0]].w[0];
-                else sink += live[0]->w[0];
-                nb::barrier();
-            }, nothing);
+            batch(
+                out, nothing,
+                [&](int) {
+                    if constexpr (UseKeys)
+                        sink += slab[keys[0]].w[0];
+                    else
+                        sink += live[0]->w[0];
+                    nb::barrier();
+                },
+                nothing);
         } else if (op == "GET_MUT") {
-            batch(out, nothing, [&](int i) { next_live().w[1] = i; }, nothing);
+            batch(
+                out, nothing, [&](int i) { next_live().w[1] = i; }, nothing);
         } else if (op == "INSERT") {
             if constexpr (UseKeys)
-                batch(out, nothing, [&](int i) { ks[i] = slab.emplace_key(i); },
-                      [&] { for (Key k : ks) slab.remove(k); });
+                batch(
+                    out, nothing, [&](int i) { ks[i] = slab.emplace_key(i); },
+                    [&] {
+                        for (Key k : ks) slab.remove(k);
+                    });
             else
-                batch(out, nothing, [&](int i) { hs[i] = slab.emplace(i); }, [&] { for (auto& h : hs) h.reset(); });
+                batch(
+                    out, nothing, [&](int i) { hs[i] = slab.emplace(i); },
+                    [&] {
+                        for (auto& h : hs) h.reset();
+                    });
         } else if (op == "REMOVE") {
             if constexpr (UseKeys)
-                batch(out, [&] { for (int i = 0; i < kBatch; ++i) ks[i] = slab.emplace_key(i); },
-                      [&](int i) { slab.remove(ks[i]); }, nothing);
+                batch(
+                    out,
+                    [&] {
+                        for (int i = 0; i < kBatch; ++i) ks[i] = slab.emplace_key(i);
+                    },
+                    [&](int i) { slab.remove(ks[i]); }, nothing);
             else
-                batch(out, [&] { for (int i = 0; i < kBatch; ++i) hs[i] = slab.emplace(i); },
-                      [&](int i) { hs[i].reset(); }, nothing);
+                batch(
+                    out,
+                    [&] {
+                        for (int i = 0; i < kBatch; ++i) hs[i] = slab.emplace(i);
+                    },
+                    [&](int i) { hs[i].reset(); }, nothing);
         } else if (op == "REPLACE") {
             if constexpr (UseKeys)
-                batch(out, nothing, [&](int i) { sink += std::exchange(next_live(), Val(i)).w[0]; }, nothing);
+                batch(
+                    out, nothing, [&](int i) { sink += std::exchange(next_live(), Val(i)).w[0]; }, nothing);
             else
-                batch(out, nothing, [&](int i) {
-                    sink += live[order[pos++ % kLive]].replace(Val(i)).w[0];
-                }, nothing);
+                batch(
+                    out, nothing, [&](int i) { sink += live[order[pos++ % kLive]].replace(Val(i)).w[0]; }, nothing);
         } else if (op == "CONTAINS") {
-            batch(out, nothing, [&](int) { sink += slab.contains(probe[pos++ % kLive]); }, nothing);
+            batch(
+                out, nothing, [&](int) { sink += slab.contains(probe[pos++ % kLive]); }, nothing);
         } else if (op == "LIFECYCLE") {
             if constexpr (UseKeys)
-                batch(out, nothing, [&](int i) {
-                    const Key k = slab.emplace_key(i);
-                    nb::barrier();
-                    sink += slab[k].w[0];
-                    slab.remove(k);
-                }, nothing);
+                batch(
+                    out, nothing,
+                    [&](int i) {
+                        const Key k = slab.emplace_key(i);
+                        nb::barrier();
+                        sink += slab[k].w[0];
+                        slab.remove(k);
+                    },
+                    nothing);
             else
-                batch(out, nothing, [&](int i) {
-                    auto h = slab.emplace(i);
-                    nb::barrier();
-                    sink += h->w[0];
-                }, nothing);
+                batch(
+                    out, nothing,
+                    [&](int i) {
+                        auto h = slab.emplace(i);
+                        nb::barrier();
+                        sink += h->w[0];
+                    },
+                    nothing);
         }
         nb::keep(sink);
     }
@@ -213,25 +261,45 @@ struct FloorOps {
     void run(const std::string& op, Samples& out) {
         std::uint64_t sink = 0;
         if (op == "GET") {
-            batch(out, nothing, [&](int) { sink += live[order[pos++ % kLive]]->w[0]; }, nothing);
+            batch(
+                out, nothing, [&](int) { sink += live[order[pos++ % kLive]]->w[0]; }, nothing);
         } else if (op == "GET hot") {
-            batch(out, nothing, [&](int) { sink += live[0]->w[0]; nb::barrier(); }, nothing);
+            batch(
+                out, nothing,
+                [&](int) {
+                    sink += live[0]->w[0];
+                    nb::barrier();
+                },
+                nothing);
         } else if (op == "GET_MUT") {
-            batch(out, nothing, [&](int i) { live[order[pos++ % kLive]]->w[1] = i; }, nothing);
+            batch(
+                out, nothing, [&](int i) { live[order[pos++ % kLive]]->w[1] = i; }, nothing);
         } else if (op == "INSERT") {
-            batch(out, nothing, [&](int i) { ps[i] = pool.acquire(i); }, [&] { for (Val* p : ps) pool.release(p); });
+            batch(
+                out, nothing, [&](int i) { ps[i] = pool.acquire(i); },
+                [&] {
+                    for (Val* p : ps) pool.release(p);
+                });
         } else if (op == "REMOVE") {
-            batch(out, [&] { for (int i = 0; i < kBatch; ++i) ps[i] = pool.acquire(i); },
-                  [&](int i) { pool.release(ps[i]); }, nothing);
+            batch(
+                out,
+                [&] {
+                    for (int i = 0; i < kBatch; ++i) ps[i] = pool.acquire(i);
+                },
+                [&](int i) { pool.release(ps[i]); }, nothing);
         } else if (op == "REPLACE") {
-            batch(out, nothing, [&](int i) { sink += std::exchange(*live[order[pos++ % kLive]], Val(i)).w[0]; }, nothing);
+            batch(
+                out, nothing, [&](int i) { sink += std::exchange(*live[order[pos++ % kLive]], Val(i)).w[0]; }, nothing);
         } else if (op == "LIFECYCLE") {
-            batch(out, nothing, [&](int i) {
-                Val* p = pool.acquire(i);
-                nb::barrier();
-                sink += p->w[0];
-                pool.release(p);
-            }, nothing);
+            batch(
+                out, nothing,
+                [&](int i) {
+                    Val* p = pool.acquire(i);
+                    nb::barrier();
+                    sink += p->w[0];
+                    pool.release(p);
+                },
+                nothing);
         }
         nb::keep(sink);
     }
@@ -270,7 +338,8 @@ int main(int argc, char** argv) {
         std::vector<Samples> all(rows.size());
         for (int r = 1; r <= rounds; ++r) {
             for (std::size_t j = 0; j < rows.size(); ++j) {
-                const std::size_t i = (j + static_cast<std::size_t>(r - 1)) % rows.size();  // each round starts with the next row
+                const std::size_t i =
+                    (j + static_cast<std::size_t>(r - 1)) % rows.size();  // each round starts with the next row
                 if (std::string(op) == "CONTAINS" && !rows[i].has_contains) continue;
                 Samples s;
                 for (int b = 0; b < batches_per_round; ++b) rows[i].run(op, s);

@@ -28,13 +28,16 @@ inline std::vector<nexus::test::Op> record_book_flow(std::size_t n) {
         const auto bb = book.best(orderbook::Side::Buy), ba = book.best(orderbook::Side::Sell);
         const orderbook::Price bid = bb ? bb->price : 0, ask = ba ? ba->price : 0;
         Op op = gen.next(live, bid, ask);
-        nexus::test::resolve(op, gen, [&](orderbook::OrderId id) { return book.find(id); }, bid, ask);
+        nexus::test::resolve(
+            op, gen, [&](orderbook::OrderId id) { return book.find(id); }, bid, ask);
         nexus::test::apply(book, op);
         flow.push_back(op);
         if (op.kind == Op::Submit && book.find(op.rq.id)) live.push_back(op.rq.id);
         if (op.kind == Op::MdAdd && book.find(op.id)) live.push_back(op.id);
         if (op.kind == Op::MdReplace && book.find(op.new_id)) live.push_back(op.new_id);
-        if (i % 64 == 0) live.erase(std::remove_if(live.begin(), live.end(), [&](orderbook::OrderId id) { return !book.find(id); }), live.end());
+        if (i % 64 == 0)
+            live.erase(std::remove_if(live.begin(), live.end(), [&](orderbook::OrderId id) { return !book.find(id); }),
+                       live.end());
     }
     return flow;
 }

@@ -11,13 +11,13 @@
 
 #include <nexus/slab/slab.hpp>
 
+#include <plf_colony.h>
 #include <boost/pool/object_pool.hpp>
 #include <foonathan/memory/memory_pool.hpp>
-#include <plf_colony.h>
 
 #include <cstddef>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <memory_resource>
 #include <new>

@@ -18,8 +18,10 @@ inline Cli parse_cli(int argc, char** argv) {
     Cli cli;
     std::string path;
     for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--quick") == 0) cli.quick = true;
-        else if (std::strncmp(argv[i], "--out=", 6) == 0) path = argv[i] + 6;
+        if (std::strcmp(argv[i], "--quick") == 0)
+            cli.quick = true;
+        else if (std::strncmp(argv[i], "--out=", 6) == 0)
+            path = argv[i] + 6;
         else {
             std::fprintf(stderr, "usage: %s [--quick] [--out=FILE]\n", argv[0]);
             std::exit(2);

@@ -11,7 +11,8 @@ std::uint64_t detail::parse_uint(const std::string& v, const std::string& where,
     std::uint64_t x = 0;
     const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
     if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || x < min || x > max)
-        throw ConfigError(where + ": '" + v + "' is not a whole number in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+        throw ConfigError(where + ": '" + v + "' is not a whole number in [" + std::to_string(min) + ", " +
+                          std::to_string(max) + "]");
     return x;
 }
 
@@ -52,7 +53,8 @@ Config parse_config(std::istream& in, const std::string& name) {
         if (key == "listen") {
             const std::string& v = one();
             const auto colon = v.rfind(':');
-            if (colon == std::string::npos || colon == 0) throw ConfigError(where + ": listen: expected address:port, got '" + v + "'");
+            if (colon == std::string::npos || colon == 0)
+                throw ConfigError(where + ": listen: expected address:port, got '" + v + "'");
             c.listen_address = v.substr(0, colon);
             c.listen_port = static_cast<std::uint16_t>(parse_uint(v.substr(colon + 1), where + ": listen port", 65535));
         } else if (key == "shards") {
@@ -62,10 +64,14 @@ Config parse_config(std::istream& in, const std::string& name) {
             c.journal_dir = one();
         } else if (key == "sync") {
             const std::string& v = one();
-            if (v == "os") c.sync = SyncPolicy::Os;
-            else if (v == "fsync") c.sync = SyncPolicy::Fsync;
-            else if (v == "replicated") c.sync = SyncPolicy::Replicated;
-            else throw ConfigError(where + ": sync: expected 'os', 'fsync' or 'replicated', got '" + v + "'");
+            if (v == "os")
+                c.sync = SyncPolicy::Os;
+            else if (v == "fsync")
+                c.sync = SyncPolicy::Fsync;
+            else if (v == "replicated")
+                c.sync = SyncPolicy::Replicated;
+            else
+                throw ConfigError(where + ": sync: expected 'os', 'fsync' or 'replicated', got '" + v + "'");
         } else if (key == "replicate_to") {
             const std::string& v = one();
             const auto slash = v.find('/', 7);
@@ -74,7 +80,8 @@ Config parse_config(std::istream& in, const std::string& name) {
                 throw ConfigError(where + ": replicate_to: expected nats://HOST[:PORT]/STREAM, got '" + v + "'");
             c.replicate_to = v;
         } else if (key == "replication_timeout_ms") {
-            c.replication_timeout_ms = static_cast<unsigned>(parse_uint(one(), where + ": replication_timeout_ms", 1, 600'000));
+            c.replication_timeout_ms =
+                static_cast<unsigned>(parse_uint(one(), where + ": replication_timeout_ms", 1, 600'000));
         } else if (key == "itch_out") {
             c.itch_out = one();
         } else if (key == "outbound_limit") {
@@ -84,7 +91,8 @@ Config parse_config(std::istream& in, const std::string& name) {
         } else if (key == "idle_timeout_ms") {
             c.idle_timeout_ms = static_cast<unsigned>(parse_uint(one(), where + ": idle_timeout_ms", 1, 3'600'000));
         } else if (key == "shutdown_timeout_ms") {
-            c.shutdown_timeout_ms = static_cast<unsigned>(parse_uint(one(), where + ": shutdown_timeout_ms", 0, 3'600'000));
+            c.shutdown_timeout_ms =
+                static_cast<unsigned>(parse_uint(one(), where + ": shutdown_timeout_ms", 0, 3'600'000));
         } else if (key == "max_sessions") {
             c.max_sessions = parse_uint(one(), where + ": max_sessions", 1, 1'000'000);
         } else if (key == "pool_orders") {
@@ -93,14 +101,20 @@ Config parse_config(std::istream& in, const std::string& name) {
             c.pool_levels = parse_uint(one(), where + ": pool_levels", 1, std::uint64_t{1} << 31);
         } else if (key == "matching") {
             const std::string& v = one();
-            if (v == "threads") c.inline_matching = false;
-            else if (v == "inline") c.inline_matching = true;
-            else throw ConfigError(where + ": matching: expected 'threads' or 'inline', got '" + v + "'");
+            if (v == "threads")
+                c.inline_matching = false;
+            else if (v == "inline")
+                c.inline_matching = true;
+            else
+                throw ConfigError(where + ": matching: expected 'threads' or 'inline', got '" + v + "'");
         } else if (key == "io_poll") {
             const std::string& v = one();
-            if (v == "block") c.busy_poll = false;
-            else if (v == "busy") c.busy_poll = true;
-            else throw ConfigError(where + ": io_poll: expected 'block' or 'busy', got '" + v + "'");
+            if (v == "block")
+                c.busy_poll = false;
+            else if (v == "busy")
+                c.busy_poll = true;
+            else
+                throw ConfigError(where + ": io_poll: expected 'block' or 'busy', got '" + v + "'");
         } else if (key == "io_spin_us") {
             c.io_spin_us = static_cast<unsigned>(parse_uint(one(), where + ": io_spin_us", 1'000'000));
         } else if (key == "spin_us") {
@@ -109,9 +123,12 @@ Config parse_config(std::istream& in, const std::string& name) {
             if (args.empty()) throw ConfigError(where + ": '" + key + "' needs a name");
             const std::string& nm = args[0];
             const std::size_t max_len = key == "user" ? 6 : 8;
-            if (nm.size() > max_len) throw ConfigError(where + ": " + key + " name '" + nm + "' is longer than " + std::to_string(max_len));
+            if (nm.size() > max_len)
+                throw ConfigError(where + ": " + key + " name '" + nm + "' is longer than " + std::to_string(max_len));
             for (char ch : nm)
-                if (ch <= ' ' || ch > '~') throw ConfigError(where + ": " + key + " name '" + nm + "' has a character outside printable ASCII");
+                if (ch <= ' ' || ch > '~')
+                    throw ConfigError(where + ": " + key + " name '" + nm +
+                                      "' has a character outside printable ASCII");
             if (key == "instrument") {
                 InstrumentConfig ic;
                 ic.symbol = nm;
@@ -119,12 +136,17 @@ Config parse_config(std::istream& in, const std::string& name) {
                     if (ins.symbol == nm) throw ConfigError(where + ": instrument '" + nm + "' defined twice");
                 for (std::size_t i = 1; i < args.size(); ++i) {
                     const auto eq = args[i].find('=');
-                    const std::string k = args[i].substr(0, eq), v = eq == std::string::npos ? "" : args[i].substr(eq + 1);
+                    const std::string k = args[i].substr(0, eq),
+                                      v = eq == std::string::npos ? "" : args[i].substr(eq + 1);
                     const std::string fw = where + ": instrument " + nm + ": " + k;
-                    if (k == "min_price") ic.min_price = detail::parse_price(v, fw);
-                    else if (k == "max_price") ic.max_price = detail::parse_price(v, fw);
-                    else if (k == "max_qty") ic.max_qty = static_cast<std::uint32_t>(parse_uint(v, fw, 1, 0xFFFF'FFFF));
-                    else throw ConfigError(where + ": instrument " + nm + ": unknown option '" + k + "'");
+                    if (k == "min_price")
+                        ic.min_price = detail::parse_price(v, fw);
+                    else if (k == "max_price")
+                        ic.max_price = detail::parse_price(v, fw);
+                    else if (k == "max_qty")
+                        ic.max_qty = static_cast<std::uint32_t>(parse_uint(v, fw, 1, 0xFFFF'FFFF));
+                    else
+                        throw ConfigError(where + ": instrument " + nm + ": unknown option '" + k + "'");
                 }
                 if (ic.min_price == 0 || ic.min_price > ic.max_price)
                     throw ConfigError(where + ": instrument " + nm + ": need 0 < min_price <= max_price");
@@ -136,7 +158,8 @@ Config parse_config(std::istream& in, const std::string& name) {
                     if (u.name == nm) throw ConfigError(where + ": user '" + nm + "' defined twice");
                 for (std::size_t i = 1; i < args.size(); ++i) {
                     const auto eq = args[i].find('=');
-                    const std::string k = args[i].substr(0, eq), v = eq == std::string::npos ? "" : args[i].substr(eq + 1);
+                    const std::string k = args[i].substr(0, eq),
+                                      v = eq == std::string::npos ? "" : args[i].substr(eq + 1);
                     const std::string fw = where + ": user " + nm + ": " + k;
                     if (k == "password") {
                         if (v.empty() || v.size() > 10) throw ConfigError(fw + ": 1 to 10 characters");

@@ -33,9 +33,9 @@ void ShardCore::apply(const Command& c, CoreOut& out) {
     }
     sym_ = &wire_symbols_[c.instrument];
     switch (c.kind) {
-        case 'O': enter(c, *book, c.order_id, c.token, c.side == 'S' ? ob::Side::Sell : ob::Side::Buy, c.stp,
-                        Phase::Enter);
-                  break;
+        case 'O':
+            enter(c, *book, c.order_id, c.token, c.side == 'S' ? ob::Side::Sell : ob::Side::Buy, c.stp, Phase::Enter);
+            break;
         case 'U': replace(c, *book); break;
         case 'X': cancel(c, *book); break;
         default: rejected(c.user, reply_token, wire::reason::InvalidFlags); break;
@@ -59,7 +59,8 @@ void ShardCore::rejected(std::uint32_t user, std::uint64_t token, char why) {
     enc(user).rejected(cmd_->ts, token, why);
 }
 
-void ShardCore::enter(const Command& c, Book& book, ob::OrderId id, std::uint64_t token, ob::Side side, char stp, Phase phase) {
+void ShardCore::enter(const Command& c, Book& book, ob::OrderId id, std::uint64_t token, ob::Side side, char stp,
+                      Phase phase) {
     phase_ = phase;
     cur_id_ = id;
     cur_token_ = token;
@@ -70,7 +71,9 @@ void ShardCore::enter(const Command& c, Book& book, ob::OrderId id, std::uint64_
     rq.type = c.type == 'M' ? ob::OrderType::Market : ob::OrderType::Limit;
     rq.tif = c.tif == 'I' ? ob::TimeInForce::IOC : c.tif == 'F' ? ob::TimeInForce::FOK : ob::TimeInForce::GTC;
     rq.post_only = c.post_only == 'Y';
-    rq.stp = stp == 'O' ? ob::SelfTrade::CancelResting : stp == 'B' ? ob::SelfTrade::CancelBoth : ob::SelfTrade::CancelIncoming;
+    rq.stp = stp == 'O'   ? ob::SelfTrade::CancelResting
+             : stp == 'B' ? ob::SelfTrade::CancelBoth
+                          : ob::SelfTrade::CancelIncoming;
     rq.price = c.price;
     rq.qty = c.qty;
     rq.tag = token;
@@ -109,9 +112,12 @@ void ShardCore::cancel(const Command& c, Book& book) {
         return;
     }
     phase_ = Phase::Cancel;
-    if (c.qty == 0) book.cancel(c.order_id);
-    else if (c.qty < o->qty) book.cancel_qty(c.order_id, static_cast<ob::Qty>(o->qty - c.qty));
-    else rejected(c.user, c.token, wire::reason::InvalidQty);
+    if (c.qty == 0)
+        book.cancel(c.order_id);
+    else if (c.qty < o->qty)
+        book.cancel_qty(c.order_id, static_cast<ob::Qty>(o->qty - c.qty));
+    else
+        rejected(c.user, c.token, wire::reason::InvalidQty);
 }
 
 void ShardCore::accepted(ob::OrderId id, ob::Side side, ob::Price price, ob::Qty qty) {
@@ -127,7 +133,8 @@ void ShardCore::accepted(ob::OrderId id, ob::Side side, ob::Price price, ob::Qty
 
 void ShardCore::refused(ob::Reject r) {
     if (phase_ == Phase::ReplaceEnter)  // the original is gone already: say so
-        enc(cmd_->user).cancelled(cmd_->ts, cmd_->token, static_cast<std::uint32_t>(replaced_qty_), wire::cancel_reason::User);
+        enc(cmd_->user)
+            .cancelled(cmd_->ts, cmd_->token, static_cast<std::uint32_t>(replaced_qty_), wire::cancel_reason::User);
     rejected(cmd_->user, cur_token_, map_reject(r));
 }
 
@@ -155,10 +162,14 @@ void ShardCore::cancelled(ob::OrderId id, ob::Qty qty, ob::CancelReason why) {
         return;
     }
     const ob::Order& o = *book_->find(id);  // still resting, before the cancel
-    if (static_cast<std::uint64_t>(qty) == o.qty) out_->itch.remove(cmd_->instrument, itch_time(cmd_->ts), id);
-    else out_->itch.cancel(cmd_->instrument, itch_time(cmd_->ts), id, q);
-    if (phase_ == Phase::ReplaceCancel) replaced_qty_ = qty;
-    else enc(o.owner - 1).cancelled(cmd_->ts, o.tag, q, reason);
+    if (static_cast<std::uint64_t>(qty) == o.qty)
+        out_->itch.remove(cmd_->instrument, itch_time(cmd_->ts), id);
+    else
+        out_->itch.cancel(cmd_->instrument, itch_time(cmd_->ts), id, q);
+    if (phase_ == Phase::ReplaceCancel)
+        replaced_qty_ = qty;
+    else
+        enc(o.owner - 1).cancelled(cmd_->ts, o.tag, q, reason);
 }
 
 }  // namespace nexus::engine

@@ -26,7 +26,8 @@ public:
     void wait(std::uint32_t seen) noexcept {
         sleeping_.store(true, std::memory_order_seq_cst);
         if (seq_.load(std::memory_order_seq_cst) == seen)
-            ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&seq_), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
+            ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&seq_), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr,
+                      0);
         sleeping_.store(false, std::memory_order_seq_cst);
     }
 

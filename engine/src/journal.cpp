@@ -35,7 +35,8 @@ JournalReader::JournalReader(const std::string& path) : file_(path, O_RDONLY) {
     file_size_ = file_.size();
     std::uint8_t head[journal_format::kHeaderSize];
     const std::size_t n = file_.read_some(head, sizeof head);
-    if (n == 0) throw JournalError(path + ": empty (0 bytes; a journal has at least its 64-byte header): emptied or replaced");
+    if (n == 0)
+        throw JournalError(path + ": empty (0 bytes; a journal has at least its 64-byte header): emptied or replaced");
     if (const std::string bad = journal_format::decode_header(head, n, header_); !bad.empty())
         throw JournalError(path + ": " + bad);
     buf_.resize(1 << 20);
@@ -48,17 +49,19 @@ bool JournalReader::next(Command& c) {
     std::uint32_t number = 0;
     switch (journal_format::decode_record(buf_.data() + pos_, c, number)) {
         case journal_format::RecordStatus::BadChecksum:
-            throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": record " + std::to_string(records_ + 1) +
-                               " is damaged (complete, checksum mismatch): not a torn write; to give up this record and all "
-                               "after it, cut the file at this offset");
+            throw JournalError(
+                file_.path() + ": offset " + std::to_string(offset) + ": record " + std::to_string(records_ + 1) +
+                " is damaged (complete, checksum mismatch): not a torn write; to give up this record and all "
+                "after it, cut the file at this offset");
         case journal_format::RecordStatus::BadContents:
-            throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": record " + std::to_string(records_ + 1) +
+            throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": record " +
+                               std::to_string(records_ + 1) +
                                " has a good checksum but an impossible command kind or flags");
         case journal_format::RecordStatus::Good: break;
     }
     if (number != expected)
-        throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": record number " + std::to_string(number) +
-                           " where " + std::to_string(expected) + " belongs: " +
+        throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": record number " +
+                           std::to_string(number) + " where " + std::to_string(expected) + " belongs: " +
                            (number < expected ? "a record repeated or moved" : "records cut out or moved"));
     pos_ += journal_format::kRecordSize;
     ++records_;

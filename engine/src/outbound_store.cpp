@@ -19,10 +19,12 @@ std::string outbound_format::decode_header(const std::uint8_t* p, std::size_t n,
     using journal_format::get;
     if (n < 8 || std::memcmp(p, kMagic, 6) != 0) return "offset 0: not a nexus outbound store (bad magic)";
     if (std::memcmp(p + 6, kMagic + 6, 2) != 0)
-        return "offset 0: outbound store format " + std::string(reinterpret_cast<const char*>(p) + 6, 2) + "; this engine reads 01";
+        return "offset 0: outbound store format " + std::string(reinterpret_cast<const char*>(p) + 6, 2) +
+               "; this engine reads 01";
     if (n < kHeaderSize) return "offset 0: header cut short";
     if (get<std::uint32_t>(p + 60) != crc32c(p, 60)) return "offset 0: damaged header (checksum mismatch)";
-    if (get<std::uint32_t>(p + 8) != kHeaderSize || get<std::uint32_t>(p + 12) != kRecordHead) return "offset 8: unexpected sizes";
+    if (get<std::uint32_t>(p + 8) != kHeaderSize || get<std::uint32_t>(p + 12) != kRecordHead)
+        return "offset 8: unexpected sizes";
     venue = get<std::uint64_t>(p + 16);
     return "";
 }
@@ -31,8 +33,10 @@ OutboundScanner::OutboundScanner(const std::string& path) : file_(path, O_RDONLY
     file_size_ = file_.size();
     std::uint8_t head[outbound_format::kHeaderSize];
     const std::size_t n = file_.read_some(head, sizeof head);
-    if (n == 0) throw JournalError(path + ": empty (0 bytes; the store has at least its 64-byte header): emptied or replaced");
-    if (const std::string bad = outbound_format::decode_header(head, n, venue_); !bad.empty()) throw JournalError(path + ": " + bad);
+    if (n == 0)
+        throw JournalError(path + ": empty (0 bytes; the store has at least its 64-byte header): emptied or replaced");
+    if (const std::string bad = outbound_format::decode_header(head, n, venue_); !bad.empty())
+        throw JournalError(path + ": " + bad);
     good_bytes_ = outbound_format::kHeaderSize;
     buf_.resize(1 << 20);
 }
@@ -42,15 +46,16 @@ bool OutboundScanner::next(outbound_format::Record& r) {
         const auto st = outbound_format::decode_record(buf_.data() + pos_, end_ - pos_, r);
         if (st == outbound_format::Status::Good) break;
         if (st == outbound_format::Status::Damaged)
-            throw JournalError(file_.path() + ": offset " + std::to_string(good_bytes_) + ": record " + std::to_string(records_ + 1) +
+            throw JournalError(file_.path() + ": offset " + std::to_string(good_bytes_) + ": record " +
+                               std::to_string(records_ + 1) +
                                " is damaged (impossible length or checksum mismatch): not a torn write");
         if (!refill()) return false;
     }
     r.offset = good_bytes_;
     const std::uint32_t expected = static_cast<std::uint32_t>(records_ + 1);
     if (r.number != expected)
-        throw JournalError(file_.path() + ": offset " + std::to_string(good_bytes_) + ": record number " + std::to_string(r.number) +
-                           " where " + std::to_string(expected) + " belongs: " +
+        throw JournalError(file_.path() + ": offset " + std::to_string(good_bytes_) + ": record number " +
+                           std::to_string(r.number) + " where " + std::to_string(expected) + " belongs: " +
                            (r.number < expected ? "a record repeated or moved" : "records cut out or moved"));
     const std::size_t size = outbound_format::kRecordHead + r.packet.size();
     pos_ += size;
@@ -89,8 +94,9 @@ std::string OutboundStore::index(const outbound_format::Record& r) {
         return "names user " + std::to_string(r.user + 1) + " of a configuration with " + std::to_string(users_.size());
     UserIndex& u = users_[r.user];
     if (r.seq != u.next || r.prev != u.last)
-        return "is message " + std::to_string(r.seq) + " of its user's stream (previous at offset " + std::to_string(r.prev) +
-               ") where message " + std::to_string(u.next) + " (previous at offset " + std::to_string(u.last) + ") belongs";
+        return "is message " + std::to_string(r.seq) + " of its user's stream (previous at offset " +
+               std::to_string(r.prev) + ") where message " + std::to_string(u.next) + " (previous at offset " +
+               std::to_string(u.last) + ") belongs";
     note(u, r.offset);
     ++records_;
     return "";
@@ -138,9 +144,9 @@ std::uint64_t OutboundStore::read_chunk(std::uint32_t user, std::uint64_t from, 
         outbound_format::Record r;
         read_at(offset, r);
         if (r.user != user || r.seq != seq)
-            throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": expected message " + std::to_string(seq) +
-                               " of user " + std::to_string(user + 1) + ", found message " + std::to_string(r.seq) + " of user " +
-                               std::to_string(r.user + 1));
+            throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": expected message " +
+                               std::to_string(seq) + " of user " + std::to_string(user + 1) + ", found message " +
+                               std::to_string(r.seq) + " of user " + std::to_string(r.user + 1));
         walk_.push_back({scratch_.size(), r.packet.size()});
         scratch_.insert(scratch_.end(), r.packet.begin(), r.packet.end());
         if (seq == from) break;
@@ -156,7 +162,8 @@ void OutboundStore::read_at(std::uint64_t offset, outbound_format::Record& r) {
     outbound_format::Status st;
     if (offset >= file_bytes_) {
         const std::size_t at = offset - file_bytes_;
-        st = at < buf_.size() ? outbound_format::decode_record(buf_.data() + at, buf_.size() - at, r) : outbound_format::Status::Incomplete;
+        st = at < buf_.size() ? outbound_format::decode_record(buf_.data() + at, buf_.size() - at, r)
+                              : outbound_format::Status::Incomplete;
     } else {
         st = from_cache(offset, r);
         if (st == outbound_format::Status::Incomplete) {
@@ -170,7 +177,8 @@ void OutboundStore::read_at(std::uint64_t offset, outbound_format::Record& r) {
         }
     }
     if (st != outbound_format::Status::Good)
-        throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": damaged or missing record while replaying");
+        throw JournalError(file_.path() + ": offset " + std::to_string(offset) +
+                           ": damaged or missing record while replaying");
     r.offset = offset;
 }
 

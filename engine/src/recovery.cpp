@@ -4,9 +4,9 @@
 
 #include <dirent.h>
 
+#include <spdlog/spdlog.h>
 #include <cstdio>
 #include <ctime>
-#include <spdlog/spdlog.h>
 
 namespace nexus::engine {
 
@@ -34,7 +34,13 @@ public:
     // written the file's header already).
     Recovery(const Config& cfg, StartMode mode, std::vector<ShardCore*> cores, Router& router, OutboundStore& store,
              std::function<void(std::span<const std::uint8_t>)> itch)
-        : cfg_(cfg), mode_(mode), dir_(cfg.journal_dir), cores_(std::move(cores)), router_(router), store_(store), itch_(std::move(itch)) {}
+        : cfg_(cfg),
+          mode_(mode),
+          dir_(cfg.journal_dir),
+          cores_(std::move(cores)),
+          router_(router),
+          store_(store),
+          itch_(std::move(itch)) {}
 
     // The caller holds the directory's lock (exclusive to serve, shared to
     // inspect) and, to serve, has created the directory.
@@ -49,8 +55,10 @@ public:
         }
         if (::access(manifest_path(dir_).c_str(), F_OK) != 0) {
             without_manifest();
-            if (mode_ == StartMode::Serve) create_venue(out);
-            else spdlog::info("{}: no journal yet: nothing to recover", dir_);
+            if (mode_ == StartMode::Serve)
+                create_venue(out);
+            else
+                spdlog::info("{}: no journal yet: nothing to recover", dir_);
             return out;
         }
         out.manifest = read_manifest(dir_);
@@ -67,7 +75,8 @@ private:
         if (DIR* d = ::opendir(dir_.c_str())) {
             while (const dirent* e = ::readdir(d)) {
                 const std::string n = e->d_name;
-                if ((n.rfind("journal-", 0) == 0 && n.size() > 4 && n.substr(n.size() - 4) == ".nxj") || n == "outbound.nxo")
+                if ((n.rfind("journal-", 0) == 0 && n.size() > 4 && n.substr(n.size() - 4) == ".nxj") ||
+                    n == "outbound.nxo")
                     found.push_back(dir_ + "/" + n);
             }
             ::closedir(d);
@@ -79,9 +88,11 @@ private:
             const std::size_t n = f.read_some(head, sizeof head);
             const std::string v = journal_format::version_of(head, n);
             if (!v.empty() && v != "02")
-                throw JournalError(path + ": journal format " + v + (v == "01" ? " (written by an engine before record numbers and the venue manifest)" : "") +
-                                   "; this engine reads format 02 only. Finish that journal with the engine that wrote it, or "
-                                   "move the directory aside to start a new one");
+                throw JournalError(
+                    path + ": journal format " + v +
+                    (v == "01" ? " (written by an engine before record numbers and the venue manifest)" : "") +
+                    "; this engine reads format 02 only. Finish that journal with the engine that wrote it, or "
+                    "move the directory aside to start a new one");
             if (f.size() > 64) only_empty = false;
         }
         if (found.empty()) return;
@@ -103,8 +114,8 @@ private:
         m.journal_records.assign(cfg_.shards, 0);
         store_.create(outbound_path(dir_), m.venue, m.created_ns, cfg_.sync);
         for (unsigned i = 0; i < cfg_.shards; ++i)
-            out.journals.push_back(JournalWriter::create(journal_path(dir_, i),
-                                                         journal_format::Header{m.venue, i, cfg_.shards, m.created_ns}, cfg_.sync));
+            out.journals.push_back(JournalWriter::create(
+                journal_path(dir_, i), journal_format::Header{m.venue, i, cfg_.shards, m.created_ns}, cfg_.sync));
         sync_directory(dir_);
         write_manifest(dir_, m);
         spdlog::info("{}: new journal for venue {:016x} (session {})", dir_, m.venue, m.session);
@@ -119,10 +130,11 @@ private:
         for (const VenueChange& c : changes)
             if (!c.safe) refused += "\n  " + c.what;
         if (!refused.empty())
-            throw JournalError(cfg_.path + ": the configuration does not match the journal in " + dir_ + " (" + manifest_path(dir_) +
-                               "):" + refused +
-                               "\nUsers and instruments may only be added at the end, bands widened, maxima and pools raised; "
-                               "undo the other changes, or start a new journal directory");
+            throw JournalError(
+                cfg_.path + ": the configuration does not match the journal in " + dir_ + " (" + manifest_path(dir_) +
+                "):" + refused +
+                "\nUsers and instruments may only be added at the end, bands widened, maxima and pools raised; "
+                "undo the other changes, or start a new journal directory");
         for (const VenueChange& c : changes) spdlog::info("{}: configuration change accepted: {}", cfg_.path, c.what);
         m.description = now;
     }
@@ -147,9 +159,11 @@ private:
             if (!s.reader->next(c)) return false;
             if (c.user >= cfg_.users.size() || c.instrument == 0 || c.instrument > cfg_.instruments.size() ||
                 (c.instrument - 1u) % cfg_.shards != s.index)
-                throw JournalError(s.reader->path() + ": offset " + std::to_string(s.reader->good_bytes() - journal_format::kRecordSize) +
-                                   ": record " + std::to_string(s.reader->records()) + " names user " + std::to_string(c.user + 1) +
-                                   " and instrument " + std::to_string(c.instrument) + ", which this shard of the configuration does not have");
+                throw JournalError(s.reader->path() + ": offset " +
+                                   std::to_string(s.reader->good_bytes() - journal_format::kRecordSize) + ": record " +
+                                   std::to_string(s.reader->records()) + " names user " + std::to_string(c.user + 1) +
+                                   " and instrument " + std::to_string(c.instrument) +
+                                   ", which this shard of the configuration does not have");
             router_.restore(c);
             s.core->apply(c, s.out);
             ++commands_;
@@ -169,23 +183,24 @@ private:
         for (unsigned i = 0; i < shards.size(); ++i) {
             const std::string path = journal_path(dir_, i);
             if (::access(path.c_str(), F_OK) != 0)
-                throw JournalError(path + ": missing: " + manifest_path(dir_) + " lists it as shard " + std::to_string(i) + " of " +
-                                   std::to_string(shards.size()));
+                throw JournalError(path + ": missing: " + manifest_path(dir_) + " lists it as shard " +
+                                   std::to_string(i) + " of " + std::to_string(shards.size()));
             shards[i].index = i;
             shards[i].core = cores_[i];
             shards[i].reader = std::make_unique<JournalReader>(path);
             const auto& h = shards[i].reader->header();
             if (h.venue != m.venue)
-                throw JournalError(path + ": belongs to another venue (" + hex(h.venue) + "; this directory's is " + hex(m.venue) +
-                                   "): a shard file from another journal");
+                throw JournalError(path + ": belongs to another venue (" + hex(h.venue) + "; this directory's is " +
+                                   hex(m.venue) + "): a shard file from another journal");
             if (h.shard != i || h.shards != m.description.shards)
-                throw JournalError(path + ": written as shard " + std::to_string(h.shard) + " of " + std::to_string(h.shards) +
-                                   ", found as shard " + std::to_string(i) + " of " + std::to_string(m.description.shards));
+                throw JournalError(path + ": written as shard " + std::to_string(h.shard) + " of " +
+                                   std::to_string(h.shards) + ", found as shard " + std::to_string(i) + " of " +
+                                   std::to_string(m.description.shards));
         }
         for (unsigned i = m.description.shards; i < 64; ++i)
             if (::access(journal_path(dir_, i).c_str(), F_OK) == 0)
-                throw JournalError(journal_path(dir_, i) + ": not in " + manifest_path(dir_) + " (" + std::to_string(m.description.shards) +
-                                   " shards): a file from elsewhere");
+                throw JournalError(journal_path(dir_, i) + ": not in " + manifest_path(dir_) + " (" +
+                                   std::to_string(m.description.shards) + " shards): a file from elsewhere");
 
         // The store, in order, against the journals.
         const std::string store_path = outbound_path(dir_);
@@ -193,12 +208,13 @@ private:
             throw JournalError(store_path + ": missing: every journal directory has its outbound store");
         OutboundScanner scan(store_path);
         if (scan.venue() != m.venue)
-            throw JournalError(store_path + ": belongs to another venue (" + hex(scan.venue()) + "; this directory's is " + hex(m.venue) + ")");
+            throw JournalError(store_path + ": belongs to another venue (" + hex(scan.venue()) +
+                               "; this directory's is " + hex(m.venue) + ")");
         outbound_format::Record r;
         while (scan.next(r)) {
             auto where = [&] {
-                return store_path + ": offset " + std::to_string(r.offset) + " (record " + std::to_string(r.number) + ", message " +
-                       std::to_string(r.seq) + " of user " + user_name(r.user) + "): ";
+                return store_path + ": offset " + std::to_string(r.offset) + " (record " + std::to_string(r.number) +
+                       ", message " + std::to_string(r.seq) + " of user " + user_name(r.user) + "): ";
             };
             if (const std::string bad = store_.index(r); !bad.empty()) throw JournalError(where() + bad);
             if (r.source == outbound_format::kFromValidation) {
@@ -206,23 +222,27 @@ private:
                     throw JournalError(where() + "a validation answer that is not a Rejected message");
                 continue;
             }
-            if (r.source >= shards.size()) throw JournalError(where() + "from shard " + std::to_string(r.source) + ", which does not exist");
+            if (r.source >= shards.size())
+                throw JournalError(where() + "from shard " + std::to_string(r.source) + ", which does not exist");
             ShardReplay& s = shards[r.source];
             std::uint32_t user = 0;
             std::span<const std::uint8_t> packet;
             if (!next_event(s, user, packet))
-                throw JournalError(where() + "was sent (" + describe_packet(r.packet) + "), but " + s.reader->path() + " (" +
-                                   std::to_string(s.reader->records()) +
-                                   " records) produces no more answers: records were cut from the end of the journal, or it was replaced");
+                throw JournalError(where() + "was sent (" + describe_packet(r.packet) + "), but " + s.reader->path() +
+                                   " (" + std::to_string(s.reader->records()) +
+                                   " records) produces no more answers: records were cut from the end of the journal, "
+                                   "or it was replaced");
             if (user != r.user || !std::ranges::equal(packet, r.packet))
-                throw JournalError(where() + "was sent as " + describe_packet(r.packet) + " to user " + user_name(r.user) + ", but " +
-                                   s.reader->path() + " replays to " + describe_packet(packet) + " to user " + user_name(user) +
-                                   ": the journal, or something it depends on (configuration, pools), is not what produced it");
+                throw JournalError(
+                    where() + "was sent as " + describe_packet(r.packet) + " to user " + user_name(r.user) + ", but " +
+                    s.reader->path() + " replays to " + describe_packet(packet) + " to user " + user_name(user) +
+                    ": the journal, or something it depends on (configuration, pools), is not what produced it");
         }
         out.stored = scan.records();
         if (scan.records() < m.outbound_records)
             throw JournalError(store_path + ": " + std::to_string(scan.records()) + " records, the manifest counted " +
-                               std::to_string(m.outbound_records) + ": records were cut from its end, or it was replaced");
+                               std::to_string(m.outbound_records) +
+                               ": records were cut from its end, or it was replaced");
         // What the journals hold beyond the store (journaled, never sent):
         // appended in memory now, written once every check has passed.
         if (mode_ == StartMode::Serve) store_.open_existing(store_path, scan.good_bytes(), cfg_.sync);
@@ -236,30 +256,33 @@ private:
         }
         for (auto& s : shards)
             if (s.reader->records() < m.journal_records[s.index])
-                throw JournalError(s.reader->path() + ": " + std::to_string(s.reader->records()) + " records, the manifest counted " +
-                                   std::to_string(m.journal_records[s.index]) + ": records were cut from its end, or it was replaced");
+                throw JournalError(s.reader->path() + ": " + std::to_string(s.reader->records()) +
+                                   " records, the manifest counted " + std::to_string(m.journal_records[s.index]) +
+                                   ": records were cut from its end, or it was replaced");
 
         // Repairs (Serve only): torn tails cut, the unsent answers written.
         const char* action = mode_ == StartMode::Serve ? "cutting" : "found (not cut: --recover-only)";
         if (scan.torn_bytes() > 0) {
-            spdlog::warn("{}: {} {} bytes of an incomplete last record (a write the process did not finish)", store_path, action,
-                         scan.torn_bytes());
+            spdlog::warn("{}: {} {} bytes of an incomplete last record (a write the process did not finish)",
+                         store_path, action, scan.torn_bytes());
             if (mode_ == StartMode::Serve) PosixFile(store_path, O_WRONLY).truncate(scan.good_bytes());
         }
         if (mode_ == StartMode::Serve) store_.commit();
         if (out.unsent > 0)
             spdlog::info("{}: {} answers journaled but never sent{}", dir_, out.unsent,
-                         mode_ == StartMode::Serve ? ": kept for their users' next login" : " (they would be kept for their users)");
+                         mode_ == StartMode::Serve ? ": kept for their users' next login"
+                                                   : " (they would be kept for their users)");
         for (auto& s : shards) {
             JournalReader& rd = *s.reader;
             if (rd.torn_bytes() > 0) {
-                spdlog::warn("{}: {} {} bytes of an incomplete last record (a write the process did not finish)", rd.path(), action,
-                             rd.torn_bytes());
+                spdlog::warn("{}: {} {} bytes of an incomplete last record (a write the process did not finish)",
+                             rd.path(), action, rd.torn_bytes());
                 if (mode_ == StartMode::Serve) PosixFile(rd.path(), O_WRONLY).truncate(rd.good_bytes());
             }
             if (rd.records() > 0) spdlog::info("{}: replayed {} commands", rd.path(), rd.records());
             out.manifest.journal_records[s.index] = rd.records();
-            if (mode_ == StartMode::Serve) out.journals.push_back(JournalWriter::append_to(rd.path(), rd.records(), cfg_.sync));
+            if (mode_ == StartMode::Serve)
+                out.journals.push_back(JournalWriter::append_to(rd.path(), rd.records(), cfg_.sync));
         }
         out.commands = commands_;
         out.manifest.outbound_records = store_.records();

@@ -1,8 +1,8 @@
 // engine/src/server.cpp — the server's life: the I/O loop, accepting
 // connections, signals, shutdown and the counters (see server_impl.hpp for
 // where the rest is).
-#include <chrono>
 #include <spdlog/spdlog.h>
+#include <chrono>
 
 #include "server_impl.hpp"
 
@@ -212,17 +212,20 @@ void ServerImpl::log_counters(const char* when) {
         max_depth = std::max(max_depth, s->max_depth());
     }
     const auto& c = counters_;
-    spdlog::info("counters {}: sessions {} open, {} total, {} logins ({} replaying), {} failed logins, {} protocol errors, "
-                 "{} slow-client and {} idle disconnects, {} refused connections",
-                 when, sessions_.size(), c.sessions_total, c.logins, c.replayed_logins, c.login_failures, c.protocol_errors,
-                 c.slow_disconnects, c.idle_disconnects, c.refused_connections);
-    spdlog::info("counters {}: orders {}, replaces {}, cancels {}, trades {}, rejects {} (validation {}, matching {}), "
-                 "answers kept for users not logged in {}, outbound store {} messages",
-                 when, c.orders, c.replaces, c.cancels, trades, c.io_rejects + rejects, c.io_rejects, rejects,
-                 c.kept_for_absent, store_.records());
-    spdlog::info("counters {}: commands journaled {} in {} commits ({} bytes, largest batch {}), "
-                 "shard queue depth {} now, {} at most; {} commands recovered at start",
-                 when, cmds, commits, bytes, max_batch, depth, max_depth, recovered_.commands);
+    spdlog::info(
+        "counters {}: sessions {} open, {} total, {} logins ({} replaying), {} failed logins, {} protocol errors, "
+        "{} slow-client and {} idle disconnects, {} refused connections",
+        when, sessions_.size(), c.sessions_total, c.logins, c.replayed_logins, c.login_failures, c.protocol_errors,
+        c.slow_disconnects, c.idle_disconnects, c.refused_connections);
+    spdlog::info(
+        "counters {}: orders {}, replaces {}, cancels {}, trades {}, rejects {} (validation {}, matching {}), "
+        "answers kept for users not logged in {}, outbound store {} messages",
+        when, c.orders, c.replaces, c.cancels, trades, c.io_rejects + rejects, c.io_rejects, rejects, c.kept_for_absent,
+        store_.records());
+    spdlog::info(
+        "counters {}: commands journaled {} in {} commits ({} bytes, largest batch {}), "
+        "shard queue depth {} now, {} at most; {} commands recovered at start",
+        when, cmds, commits, bytes, max_batch, depth, max_depth, recovered_.commands);
 }
 
 }  // namespace nexus::engine

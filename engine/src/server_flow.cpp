@@ -48,10 +48,13 @@ template <class Msg, class Fn>
 void ServerImpl::route(Session& s, const Msg& m, std::uint64_t reply_token, Fn fn) {
     if (shutting_down_) return io_reject(s, reply_token, wire::reason::Halted);
     Command c;
-    if (const char why = (router_.*fn)(static_cast<std::uint32_t>(s.user()), m, c)) return io_reject(s, reply_token, why);
+    if (const char why = (router_.*fn)(static_cast<std::uint32_t>(s.user()), m, c))
+        return io_reject(s, reply_token, why);
     Shard& shard = *shards_[router_.shard_of(c.instrument)];
-    if (cfg_.inline_matching) shard.apply_inline(c);
-    else shard.push(c);
+    if (cfg_.inline_matching)
+        shard.apply_inline(c);
+    else
+        shard.push(c);
 }
 
 void ServerImpl::request(Session& s, const wire::Inbound& in) {
@@ -92,15 +95,18 @@ void ServerImpl::drain(Shard& shard) {
 // the user's session if that session is live; a replaying session reads it
 // from the store in turn.
 void ServerImpl::deliver(const std::vector<std::uint8_t>& events, std::uint8_t source) {
-    for_each_event(events, [&](std::uint32_t user, std::span<const std::uint8_t> packet) { sequence(user, source, packet); });
+    for_each_event(events,
+                   [&](std::uint32_t user, std::span<const std::uint8_t> packet) { sequence(user, source, packet); });
 }
 
 void ServerImpl::sequence(std::uint32_t user, std::uint8_t source, std::span<const std::uint8_t> packet) {
     if (store_failed_) return;
     store_.append(user, source, packet);
     Session* s = user_sessions_[user];
-    if (!s) ++counters_.kept_for_absent;
-    else if (s->live()) s->queue(packet);
+    if (!s)
+        ++counters_.kept_for_absent;
+    else if (s->live())
+        s->queue(packet);
 }
 
 // The store first (write, and fdatasync under `sync fsync`), then the

@@ -1,12 +1,12 @@
 // engine/src/server_startup.cpp — start-up: the journal directory is locked
 // and recovered (recovery.hpp), and the ITCH file is rebuilt from the
 // journal between its header and, at a clean stop, its trailer.
+#include <spdlog/spdlog.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
-#include <spdlog/spdlog.h>
 
 #include "nexus/engine/recovery.hpp"
 #include "server_impl.hpp"

@@ -4,9 +4,9 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 
+#include <spdlog/spdlog.h>
 #include <cstdio>
 #include <cstring>
-#include <spdlog/spdlog.h>
 
 namespace nexus::engine {
 
@@ -65,9 +65,11 @@ void Session::close_after_flush() {
 
 void Session::close_at_deadline() {
     if (closed_) return;
-    if (pending_.empty() && inflight_.empty() && (end_sent_ || stream_stopped_ || user_ < 0)) return close("shutdown deadline");
-    spdlog::warn("session {} ({}, user {}): {} bytes not read by the client within shutdown_timeout_ms{}", id_, peer_, user_name(),
-                 pending_.size() + inflight_.size(), user_ >= 0 ? "; it can resume from the store at its next login" : "");
+    if (pending_.empty() && inflight_.empty() && (end_sent_ || stream_stopped_ || user_ < 0))
+        return close("shutdown deadline");
+    spdlog::warn("session {} ({}, user {}): {} bytes not read by the client within shutdown_timeout_ms{}", id_, peer_,
+                 user_name(), pending_.size() + inflight_.size(),
+                 user_ >= 0 ? "; it can resume from the store at its next login" : "");
     close("shutdown deadline");
 }
 
@@ -115,9 +117,10 @@ void Session::send() {
     if (closed_) return;
     if (!host_.shutting_down() && pending_.size() + inflight_.size() > host_.config().outbound_limit) {
         ++host_.counters().slow_disconnects;
-        spdlog::warn("session {} ({}, user {}): {} bytes queued for a client that is not reading; disconnecting "
-                     "(its answers stay in the store for its next login)",
-                     id_, peer_, user_name(), pending_.size() + inflight_.size());
+        spdlog::warn(
+            "session {} ({}, user {}): {} bytes queued for a client that is not reading; disconnecting "
+            "(its answers stay in the store for its next login)",
+            id_, peer_, user_name(), pending_.size() + inflight_.size());
         close("outbound queue full");
         return;
     }
@@ -129,15 +132,16 @@ void Session::send() {
     inflight_.swap(pending_);
     writing_ = true;
     last_tx_ = std::chrono::steady_clock::now();
-    asio::async_write(sock_, asio::buffer(inflight_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-        self->writing_ = false;
-        self->inflight_.clear();
-        if (ec) {
-            self->close("write failed: " + ec.message());
-            return;
-        }
-        self->flush();  // the rest of the queue, more of a replay, or the close
-    });
+    asio::async_write(sock_, asio::buffer(inflight_),
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                          self->writing_ = false;
+                          self->inflight_.clear();
+                          if (ec) {
+                              self->close("write failed: " + ec.message());
+                              return;
+                          }
+                          self->flush();  // the rest of the queue, more of a replay, or the close
+                      });
 }
 
 void Session::release_user() {
@@ -176,8 +180,9 @@ void Session::linger() {
 
 void Session::read() {
     reading_ = true;
-    sock_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) { self->on_read(ec, n); });
+    sock_.async_read_some(
+        asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) { self->on_read(ec, n); });
 }
 
 void Session::on_read(boost::system::error_code ec, std::size_t n) {
@@ -190,8 +195,8 @@ void Session::on_read(boost::system::error_code ec, std::size_t n) {
     }
     if (ec) {
         if (rlen_ > 0)
-            spdlog::info("session {} ({}, user {}): disconnected in the middle of a packet ({} bytes unread)", id_, peer_,
-                         user_name(), rlen_);
+            spdlog::info("session {} ({}, user {}): disconnected in the middle of a packet ({} bytes unread)", id_,
+                         peer_, user_name(), rlen_);
         close(ec == asio::error::eof ? "client closed the connection" : "read failed: " + ec.message());
         return;
     }
@@ -253,12 +258,13 @@ bool Session::login(const wire::Packet& pk) {
     const std::string& session = host_.session_name();
     if (host_.logged_in(user)) return refuse_login('S', login.user, "already logged in");
     if (!login.session.empty() && login.session != session)
-        return refuse_login('S', login.user, "session '" + login.session + "' requested, this journal's is '" + session + "'");
+        return refuse_login('S', login.user,
+                            "session '" + login.session + "' requested, this journal's is '" + session + "'");
     const std::uint64_t next = host_.store().next_seq(user);
     std::uint64_t first = login.sequence;
     if (first > next)
-        spdlog::warn("session {} ({}): user {} asked for message {}, the stream has {} so far; sending from {}", id_, peer_,
-                     login.user, first, next - 1, next);
+        spdlog::warn("session {} ({}): user {} asked for message {}, the stream has {} so far; sending from {}", id_,
+                     peer_, login.user, first, next - 1, next);
     if (first == 0 || first > next) first = next;
     user_ = static_cast<int>(user);
     host_.claim_user(user, *this);
@@ -266,8 +272,10 @@ bool Session::login(const wire::Packet& pk) {
     live_ = first == next;
     replay_next_ = first;
     if (!live_) ++host_.counters().replayed_logins;
-    spdlog::info("session {} ({}): user {} logged in{}", id_, peer_, login.user,
-                 live_ ? "" : ", replaying from message " + std::to_string(first) + " (" + std::to_string(next - first) + " stored)");
+    spdlog::info(
+        "session {} ({}): user {} logged in{}", id_, peer_, login.user,
+        live_ ? ""
+              : ", replaying from message " + std::to_string(first) + " (" + std::to_string(next - first) + " stored)");
     encoder().login_accepted(session, first);
     flush();
     return true;
@@ -291,18 +299,13 @@ bool Session::handle(const wire::Packet& pk) {
             host_.request(*this, in);
             return true;
         }
-        case wire::kClientHeartbeat:
-            return true;
+        case wire::kClientHeartbeat: return true;
         case wire::kLogoutRequest:
             spdlog::info("session {} ({}): user {} logged out", id_, peer_, user_name());
             close_after_flush();
             return false;
-        case wire::kLoginRequest:
-            protocol_error("second login request");
-            return false;
-        default:
-            protocol_error(std::string("unknown packet type '") + printable(pk.type) + "'");
-            return false;
+        case wire::kLoginRequest: protocol_error("second login request"); return false;
+        default: protocol_error(std::string("unknown packet type '") + printable(pk.type) + "'"); return false;
     }
 }
 

@@ -94,12 +94,12 @@ private:
     std::size_t rlen_ = 0;
     std::vector<std::uint8_t> pending_, inflight_;
     bool writing_ = false, closing_ = false, closed_ = false;
-    bool dirty_ = false;            // in the server's list of sessions to pump
-    bool live_ = false;             // caught up with the user's stream
-    bool stream_stopped_ = false;   // closing on the client's logout or error: no more of the stream is sent
-    bool reading_ = false;          // a read is outstanding
-    bool discard_input_ = false;    // shutdown or closing: input is read and dropped
-    bool half_closed_ = false;      // our side of the connection is shut
+    bool dirty_ = false;           // in the server's list of sessions to pump
+    bool live_ = false;            // caught up with the user's stream
+    bool stream_stopped_ = false;  // closing on the client's logout or error: no more of the stream is sent
+    bool reading_ = false;         // a read is outstanding
+    bool discard_input_ = false;   // shutdown or closing: input is read and dropped
+    bool half_closed_ = false;     // our side of the connection is shut
     std::chrono::steady_clock::time_point half_closed_at_;
     bool end_requested_ = false, end_sent_ = false;
     std::uint64_t replay_next_ = 0;  // while catching up: the next message to read from the store

@@ -35,7 +35,8 @@ const std::vector<std::uint8_t>& Shard::commit_inline(int itch_fd) {
 }
 
 void Shard::flush_inline_itch(int itch_fd) {
-    if (itch_fd >= 0 && !inline_itch_.empty()) write_fd_all(itch_fd, inline_itch_.data(), inline_itch_.size(), cfg_.itch_out);
+    if (itch_fd >= 0 && !inline_itch_.empty())
+        write_fd_all(itch_fd, inline_itch_.data(), inline_itch_.size(), cfg_.itch_out);
     inline_itch_.clear();
 }
 

@@ -35,7 +35,8 @@ std::string manifest_text(const Manifest& m) {
     for (const auto& i : m.description.instruments)
         o << "instrument " << i.symbol << " " << i.min_price << " " << i.max_price << " " << i.max_qty << "\n";
     for (const auto& u : m.description.users) o << "user " << u << "\n";
-    for (std::size_t s = 0; s < m.journal_records.size(); ++s) o << "journal " << s << " " << m.journal_records[s] << "\n";
+    for (std::size_t s = 0; s < m.journal_records.size(); ++s)
+        o << "journal " << s << " " << m.journal_records[s] << "\n";
     o << "outbound " << m.outbound_records << "\n";
     std::string body = o.str();
     char crc[32];
@@ -104,8 +105,8 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
     }
     if (!has_shards || m.session.empty() || m.venue == 0) throw bad("venue, session or shards missing");
     if (m.journal_records.size() != m.description.shards)
-        throw bad("lists " + std::to_string(m.journal_records.size()) + " shard journals for " + std::to_string(m.description.shards) +
-                  " shards");
+        throw bad("lists " + std::to_string(m.journal_records.size()) + " shard journals for " +
+                  std::to_string(m.description.shards) + " shards");
     return m;
 }
 
@@ -134,13 +135,16 @@ std::vector<VenueChange> compare_venues(const VenueDescription& was, const Venue
     std::vector<VenueChange> out;
     auto change = [&](bool safe, std::string what) { out.push_back({safe, std::move(what)}); };
     if (was.shards != now.shards)
-        change(false, "shards: the journal has " + std::to_string(was.shards) + ", the configuration " + std::to_string(now.shards) +
+        change(false, "shards: the journal has " + std::to_string(was.shards) + ", the configuration " +
+                          std::to_string(now.shards) +
                           " (an instrument's shard is its position modulo the shard count)");
     auto pool = [&](const char* name, std::uint64_t a, std::uint64_t b) {
         if (a == b) return;
-        if (b > a) change(true, std::string(name) + " raised from " + std::to_string(a) + " to " + std::to_string(b));
-        else change(false, std::string(name) + " lowered from " + std::to_string(a) + " to " + std::to_string(b) +
-                               " (the journal's orders may need the room)");
+        if (b > a)
+            change(true, std::string(name) + " raised from " + std::to_string(a) + " to " + std::to_string(b));
+        else
+            change(false, std::string(name) + " lowered from " + std::to_string(a) + " to " + std::to_string(b) +
+                              " (the journal's orders may need the room)");
     };
     pool("pool_orders", was.pool_orders, now.pool_orders);
     pool("pool_levels", was.pool_levels, now.pool_levels);
@@ -156,18 +160,21 @@ std::vector<VenueChange> compare_venues(const VenueDescription& was, const Venue
         }
         if (a.min_price != b.min_price || a.max_price != b.max_price) {
             const bool wider = b.min_price <= a.min_price && b.max_price >= a.max_price;
-            change(wider, a.symbol + ": price band " + (wider ? "widened" : "narrowed") + " from [" + format_price(a.min_price) + ", " +
-                              format_price(a.max_price) + "] to [" + format_price(b.min_price) + ", " + format_price(b.max_price) + "]" +
+            change(wider, a.symbol + ": price band " + (wider ? "widened" : "narrowed") + " from [" +
+                              format_price(a.min_price) + ", " + format_price(a.max_price) + "] to [" +
+                              format_price(b.min_price) + ", " + format_price(b.max_price) + "]" +
                               (wider ? "" : " (journaled orders outside it would be refused on replay)"));
         }
         if (a.max_qty != b.max_qty)
-            change(b.max_qty > a.max_qty, a.symbol + ": max_qty " + (b.max_qty > a.max_qty ? "raised" : "lowered") + " from " +
-                                              std::to_string(a.max_qty) + " to " + std::to_string(b.max_qty));
+            change(b.max_qty > a.max_qty, a.symbol + ": max_qty " + (b.max_qty > a.max_qty ? "raised" : "lowered") +
+                                              " from " + std::to_string(a.max_qty) + " to " +
+                                              std::to_string(b.max_qty));
     }
     for (std::size_t i = ni; i < was.instruments.size(); ++i)
         change(false, "instrument " + std::to_string(i + 1) + " (" + was.instruments[i].symbol + ") removed");
     for (std::size_t i = ni; i < now.instruments.size(); ++i)
-        change(true, "instrument " + now.instruments[i].symbol + " added at the end (position " + std::to_string(i + 1) + ")");
+        change(true, "instrument " + now.instruments[i].symbol + " added at the end (position " +
+                         std::to_string(i + 1) + ")");
     const std::size_t nu = std::min(was.users.size(), now.users.size());
     for (std::size_t i = 0; i < nu; ++i)
         if (was.users[i] != now.users[i])

@@ -70,7 +70,8 @@ Connection::Connection(ConnectOptions options, std::function<void(ConnectionEven
         check(natsOptions_SetTimeout(m.opts, detail::ms(o.connect_timeout)), "set the connect timeout", m.servers);
         check(natsOptions_SetAllowReconnect(m.opts, true), "allow reconnection", m.servers);
         check(natsOptions_SetMaxReconnect(m.opts, o.max_reconnects), "set the reconnection limit", m.servers);
-        check(natsOptions_SetReconnectWait(m.opts, detail::ms(o.reconnect_wait)), "set the reconnection wait", m.servers);
+        check(natsOptions_SetReconnectWait(m.opts, detail::ms(o.reconnect_wait)), "set the reconnection wait",
+              m.servers);
         check(natsOptions_SetPingInterval(m.opts, detail::ms(o.ping_interval)), "set the ping interval", m.servers);
         check(natsOptions_SetMaxPingsOut(m.opts, o.max_pings_out), "set the pings limit", m.servers);
         check(natsOptions_SetDisconnectedCB(m.opts, on_disconnected, &m), "set a callback", m.servers);
@@ -79,8 +80,8 @@ Connection::Connection(ConnectOptions options, std::function<void(ConnectionEven
         const natsStatus s = natsConnection_Connect(&m.nc, m.opts);
         if (s != NATS_OK) {
             throw Error(ErrorKind::Connect, "cannot connect to " + m.servers + " (waited " +
-                                                std::to_string(o.connect_timeout.count()) + " ms per server): " +
-                                                detail::status_text(s));
+                                                std::to_string(o.connect_timeout.count()) +
+                                                " ms per server): " + detail::status_text(s));
         }
         jsOptions jo;
         jsOptions_Init(&jo);
@@ -117,12 +118,9 @@ ConnectionState Connection::state() const noexcept {
     switch (natsConnection_Status(impl_->nc)) {
         case NATS_CONN_STATUS_CONNECTED:
         case NATS_CONN_STATUS_DRAINING_SUBS:
-        case NATS_CONN_STATUS_DRAINING_PUBS:
-            return ConnectionState::Connected;
-        case NATS_CONN_STATUS_CLOSED:
-            return ConnectionState::Closed;
-        default:
-            return ConnectionState::Reconnecting;
+        case NATS_CONN_STATUS_DRAINING_PUBS: return ConnectionState::Connected;
+        case NATS_CONN_STATUS_CLOSED: return ConnectionState::Closed;
+        default: return ConnectionState::Reconnecting;
     }
 }
 

@@ -30,7 +30,8 @@ std::string_view Message::subject() const noexcept {
 std::span<const std::uint8_t> Message::data() const noexcept {
     if (native_ == nullptr) return {};
     auto* m = static_cast<natsMsg*>(native_);
-    return {reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(m)), static_cast<std::size_t>(natsMsg_GetDataLength(m))};
+    return {reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(m)),
+            static_cast<std::size_t>(natsMsg_GetDataLength(m))};
 }
 
 std::optional<std::string_view> Message::header(const char* key) const {
@@ -52,8 +53,8 @@ struct PullConsumer::Impl {
     std::string filter;  // the subject the consumer is made with
     natsSubscription* sub = nullptr;
     std::uint64_t last_seq = 0;
-    int failures = 0;  // fetch errors in a row on a live connection
-    std::uint64_t epoch = 0;  // the connection's reconnects() when the consumer was made
+    int failures = 0;             // fetch errors in a row on a live connection
+    std::uint64_t epoch = 0;      // the connection's reconnects() when the consumer was made
     std::uint64_t delivered = 0;  // the consumer's own sequence of the last delivery received
     bool stale = false;           // deliveries were missed: make the consumer again
 
@@ -95,7 +96,8 @@ struct PullConsumer::Impl {
     }
 };
 
-PullConsumer::PullConsumer(Connection& c, ConsumerOptions options) : impl_(std::make_unique<Impl>(c, std::move(options))) {
+PullConsumer::PullConsumer(Connection& c, ConsumerOptions options)
+    : impl_(std::make_unique<Impl>(c, std::move(options))) {
     Impl& m = *impl_;
     if (m.options.start_sequence == 0) m.options.start_sequence = 1;
     if (m.options.batch < 1) m.options.batch = 1;
@@ -106,8 +108,8 @@ PullConsumer::PullConsumer(Connection& c, ConsumerOptions options) : impl_(std::
         if (info.subjects.size() != 1) {
             std::string list;
             for (const auto& s : info.subjects) list += (list.empty() ? "" : ", ") + s;
-            throw Error(ErrorKind::Invalid, "stream '" + m.options.stream + "' on " + c.servers() + " has subjects [" + list +
-                                                "]: name the one to read");
+            throw Error(ErrorKind::Invalid, "stream '" + m.options.stream + "' on " + c.servers() + " has subjects [" +
+                                                list + "]: name the one to read");
         }
         m.filter = info.subjects.front();
     }
@@ -167,7 +169,7 @@ std::vector<Message> PullConsumer::fetch() {
                 return out;
             }
             m.delivered = delivery;
-            natsMsg_Ack(msg, nullptr);  // a redelivery is acknowledged too, so it stops
+            natsMsg_Ack(msg, nullptr);        // a redelivery is acknowledged too, so it stops
             if (seq <= m.last_seq) continue;  // delivered again: already handed out
             m.last_seq = seq;
             list.Msgs[i] = nullptr;  // ours now
@@ -180,11 +182,13 @@ std::vector<Message> PullConsumer::fetch() {
     if (s == NATS_TIMEOUT) return out;
     const ConnectionState st = m.conn.state();
     if (st == ConnectionState::Closed)
-        throw Error(ErrorKind::Disconnected, "read " + m.where() + " after sequence " + std::to_string(m.last_seq) + ": the connection to " +
-                                                 m.conn.servers() + " is closed (" + detail::status_text(s) + ")");
+        throw Error(ErrorKind::Disconnected, "read " + m.where() + " after sequence " + std::to_string(m.last_seq) +
+                                                 ": the connection to " + m.conn.servers() + " is closed (" +
+                                                 detail::status_text(s) + ")");
     if (st == ConnectionState::Reconnecting) {
         // The client is reconnecting: the caller watches how long for.
-        std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(m.options.fetch_wait, std::chrono::milliseconds(100)));
+        std::this_thread::sleep_for(
+            std::min<std::chrono::milliseconds>(m.options.fetch_wait, std::chrono::milliseconds(100)));
         return out;
     }
     // Connected, yet the fetch failed: a server that restarted has lost the

@@ -106,10 +106,10 @@ feed::ReadResult read_itch_stream(const FeedUrl& url, const BlockConsumer& on_bl
                 } else if (!lost_since) {
                     lost_since = Clock::now();
                 } else if (Clock::now() - *lost_since > options.reconnect_limit) {
-                    io_fail("lost the connection to " + url.server + " while reading stream '" + url.stream + "' (after sequence " +
-                            std::to_string(consumer.last_sequence()) + ", " + std::to_string(r.bytes) +
-                            " feed bytes) and it did not come back within " + std::to_string(options.reconnect_limit.count()) +
-                            " ms");
+                    io_fail("lost the connection to " + url.server + " while reading stream '" + url.stream +
+                            "' (after sequence " + std::to_string(consumer.last_sequence()) + ", " +
+                            std::to_string(r.bytes) + " feed bytes) and it did not come back within " +
+                            std::to_string(options.reconnect_limit.count()) + " ms");
                     break;
                 }
                 continue;
@@ -118,7 +118,8 @@ feed::ReadResult read_itch_stream(const FeedUrl& url, const BlockConsumer& on_bl
             for (const Message& m : batch) {
                 const auto format = m.header(kFeedHeader);
                 if (!format) {
-                    malformed(m, "not a batch of an ITCH feed (no " + std::string(kFeedHeader) + " header): a foreign message on the subject");
+                    malformed(m, "not a batch of an ITCH feed (no " + std::string(kFeedHeader) +
+                                     " header): a foreign message on the subject");
                     done = true;
                     break;
                 }
@@ -161,7 +162,8 @@ feed::ReadResult read_itch_stream(const FeedUrl& url, const BlockConsumer& on_bl
                     break;
                 }
                 if (b.error != itch::FrameError::None || b.consumed != c.cut) {
-                    malformed(m, std::string(itch::to_string(b.error)) + " at byte offset " + std::to_string(*offset + b.consumed));
+                    malformed(m, std::string(itch::to_string(b.error)) + " at byte offset " +
+                                     std::to_string(*offset + b.consumed));
                     done = true;
                     break;
                 }
@@ -177,8 +179,8 @@ feed::ReadResult read_itch_stream(const FeedUrl& url, const BlockConsumer& on_bl
     } catch (const Error& e) {
         // A request that timed out because the server went away says so.
         if (conn && conn->state() != ConnectionState::Connected)
-            io_fail("lost the connection to " + url.server + " while reading stream '" + url.stream + "' (after sequence " +
-                    std::to_string(last_seq) + "): " + e.what());
+            io_fail("lost the connection to " + url.server + " while reading stream '" + url.stream +
+                    "' (after sequence " + std::to_string(last_seq) + "): " + e.what());
         else
             io_fail(e.what());
     }

@@ -20,20 +20,15 @@ ErrorKind kind_of(natsStatus s, int code) noexcept {
     switch (s) {
         case NATS_NO_SERVER:
         case NATS_NO_SERVER_SUPPORT:
-        case NATS_NOT_PERMITTED:
-            return ErrorKind::Connect;
+        case NATS_NOT_PERMITTED: return ErrorKind::Connect;
         case NATS_CONNECTION_CLOSED:
         case NATS_CONNECTION_DISCONNECTED:
         case NATS_STALE_CONNECTION:
-        case NATS_IO_ERROR:
-            return ErrorKind::Disconnected;
-        case NATS_TIMEOUT:
-            return ErrorKind::Timeout;
+        case NATS_IO_ERROR: return ErrorKind::Disconnected;
+        case NATS_TIMEOUT: return ErrorKind::Timeout;
         case NATS_INVALID_ARG:
-        case NATS_INVALID_SUBJECT:
-            return ErrorKind::Invalid;
-        default:
-            return ErrorKind::Refused;
+        case NATS_INVALID_SUBJECT: return ErrorKind::Invalid;
+        default: return ErrorKind::Refused;
     }
 }
 

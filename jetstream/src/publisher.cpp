@@ -33,7 +33,8 @@ namespace {
 std::string describe_msg(natsMsg* msg) {
     std::string s = std::string("subject ") + (natsMsg_GetSubject(msg) != nullptr ? natsMsg_GetSubject(msg) : "?");
     const char* id = nullptr;
-    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr) s += std::string(" (message id ") + id + ")";
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr)
+        s += std::string(" (message id ") + id + ")";
     return s;
 }
 
@@ -52,10 +53,12 @@ void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure)
                                                           m.options.expect_stream + "'");
             }
         } else if (pae != nullptr && !m.failure) {
-            std::string why = pae->ErrText != nullptr && *pae->ErrText != '\0' ? std::string(pae->ErrText)
-                                                                               : std::string(natsStatus_GetText(pae->Err));
+            std::string why = pae->ErrText != nullptr && *pae->ErrText != '\0'
+                                  ? std::string(pae->ErrText)
+                                  : std::string(natsStatus_GetText(pae->Err));
             if (pae->Err == NATS_TIMEOUT)
-                why = "no acknowledgement within " + std::to_string(m.options.ack_timeout.count()) + " ms (" + why + ")";
+                why =
+                    "no acknowledgement within " + std::to_string(m.options.ack_timeout.count()) + " ms (" + why + ")";
             m.failure.emplace(detail::kind_of(pae->Err, pae->ErrCode),
                               "publish to " + describe_msg(msg) + " on " + m.conn.servers() + " failed: " + why,
                               static_cast<int>(pae->ErrCode));
@@ -66,7 +69,8 @@ void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure)
 }
 
 // A message with its headers; the caller owns it.
-natsMsg* make_msg(Connection& c, const std::string& subject, std::span<const std::uint8_t> data, const Headers& headers) {
+natsMsg* make_msg(Connection& c, const std::string& subject, std::span<const std::uint8_t> data,
+                  const Headers& headers) {
     natsMsg* msg = nullptr;
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, reinterpret_cast<const char*>(data.data()),
                                   static_cast<int>(data.size()));
@@ -90,9 +94,9 @@ void init_pub_options(jsPubOptions& po, const PublisherOptions& o, const std::st
 
 void check_size(Connection& c, const std::string& subject, std::span<const std::uint8_t> data) {
     if (static_cast<std::int64_t>(data.size()) > c.max_payload())
-        throw Error(ErrorKind::Invalid, "publish to subject " + subject + " on " + c.servers() + ": " +
-                                            std::to_string(data.size()) + " bytes is over the server's maximum payload of " +
-                                            std::to_string(c.max_payload()));
+        throw Error(ErrorKind::Invalid,
+                    "publish to subject " + subject + " on " + c.servers() + ": " + std::to_string(data.size()) +
+                        " bytes is over the server's maximum payload of " + std::to_string(c.max_payload()));
 }
 
 }  // namespace
@@ -137,9 +141,11 @@ PubAck Publisher::publish(const std::string& subject, std::span<const std::uint8
     const natsStatus s = js_PublishMsg(&pa, m.js, msg, &po, &code);
     natsMsg_Destroy(msg);
     if (s != NATS_OK) {
-        const std::string what = "publish to subject " + subject + (msg_id.empty() ? "" : " (message id " + msg_id + ")");
+        const std::string what =
+            "publish to subject " + subject + (msg_id.empty() ? "" : " (message id " + msg_id + ")");
         if (s == NATS_TIMEOUT)
-            detail::fail(s, code, what + ": no acknowledgement within " + std::to_string(m.options.ack_timeout.count()) + " ms",
+            detail::fail(s, code,
+                         what + ": no acknowledgement within " + std::to_string(m.options.ack_timeout.count()) + " ms",
                          m.conn.servers());
         detail::fail(s, code, what, m.conn.servers());
     }
@@ -198,8 +204,9 @@ void Publisher::flush() {
         const std::uint64_t before = m.acked;
         if (!m.cv.wait_for(lock, m.options.ack_timeout + std::chrono::seconds(1),
                            [&] { return m.failure || m.in_flight == 0 || m.acked != before; })) {
-            throw Error(ErrorKind::Timeout, "flush publishes on " + m.conn.servers() + ": " + std::to_string(m.in_flight) +
-                                                " unacknowledged for " + std::to_string(m.options.ack_timeout.count()) + " ms");
+            throw Error(ErrorKind::Timeout, "flush publishes on " + m.conn.servers() + ": " +
+                                                std::to_string(m.in_flight) + " unacknowledged for " +
+                                                std::to_string(m.options.ack_timeout.count()) + " ms");
         }
     }
     if (m.failure) throw *m.failure;

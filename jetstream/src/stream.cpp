@@ -39,7 +39,8 @@ StreamInfo describe(const jsStreamInfo& si) {
 }  // namespace
 
 StreamInfo stream_info(Connection& c, const std::string& name) {
-    if (!valid_stream_name(name)) throw Error(ErrorKind::Invalid, "stream name '" + name + "' is not valid (letters, digits, '-', '_')");
+    if (!valid_stream_name(name))
+        throw Error(ErrorKind::Invalid, "stream name '" + name + "' is not valid (letters, digits, '-', '_')");
     jsStreamInfo* raw = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
     const natsStatus s = js_GetStreamInfo(&raw, c.impl().js, name.c_str(), nullptr, &code);
@@ -55,9 +56,11 @@ StreamInfo ensure_stream(Connection& c, const StreamConfig& config) {
         throw Error(ErrorKind::Invalid, "stream name '" + config.name + "' is not valid (letters, digits, '-', '_')");
     if (config.subjects.empty()) throw Error(ErrorKind::Invalid, "stream '" + config.name + "': no subject given");
     for (const auto& s : config.subjects)
-        if (!valid_subject(s, true)) throw Error(ErrorKind::Invalid, "stream '" + config.name + "': '" + s + "' is not a valid subject");
+        if (!valid_subject(s, true))
+            throw Error(ErrorKind::Invalid, "stream '" + config.name + "': '" + s + "' is not a valid subject");
     if (config.replicas < 1 || config.replicas > 5)
-        throw Error(ErrorKind::Invalid, "stream '" + config.name + "': replicas must be 1 to 5, not " + std::to_string(config.replicas));
+        throw Error(ErrorKind::Invalid,
+                    "stream '" + config.name + "': replicas must be 1 to 5, not " + std::to_string(config.replicas));
 
     std::vector<const char*> subjects;
     for (const auto& s : config.subjects) subjects.push_back(s.c_str());
@@ -83,10 +86,10 @@ StreamInfo ensure_stream(Connection& c, const StreamConfig& config) {
     for (const auto& want : config.subjects)
         if (std::find(have.subjects.begin(), have.subjects.end(), want) == have.subjects.end()) missing.push_back(want);
     if (!missing.empty() || have.storage != config.storage) {
-        throw Error(ErrorKind::Conflict, "stream '" + config.name + "' on " + c.servers() + " exists with subjects " +
-                                             join(have.subjects) + " and " + to_string(have.storage) +
-                                             " storage; wanted subjects " + join(config.subjects) + " and " +
-                                             to_string(config.storage) + " storage (it is left as it is)",
+        throw Error(ErrorKind::Conflict,
+                    "stream '" + config.name + "' on " + c.servers() + " exists with subjects " + join(have.subjects) +
+                        " and " + to_string(have.storage) + " storage; wanted subjects " + join(config.subjects) +
+                        " and " + to_string(config.storage) + " storage (it is left as it is)",
                     JSStreamNameExistErr);
     }
     return have;

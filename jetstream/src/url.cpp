@@ -8,7 +8,8 @@ namespace nexus::jetstream {
 bool valid_stream_name(std::string_view s) noexcept {
     if (s.empty() || s.size() > 255) return false;
     for (char c : s) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (!ok) return false;
     }
     return true;
@@ -19,13 +20,15 @@ bool valid_subject(std::string_view s, bool wildcards) noexcept {
     std::size_t start = 0;
     for (;;) {
         const std::size_t dot = s.find('.', start);
-        const std::string_view token = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        const std::string_view token =
+            s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
         if (token.empty()) return false;
         for (char c : token)
             if (static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) >= 0x7f) return false;
         const bool wild = token == "*" || token == ">";
         if (wild && !wildcards) return false;
-        if (!wild && (token.find('*') != std::string_view::npos || token.find('>') != std::string_view::npos)) return false;
+        if (!wild && (token.find('*') != std::string_view::npos || token.find('>') != std::string_view::npos))
+            return false;
         if (token == ">" && dot != std::string_view::npos) return false;  // '>' only at the end
         if (dot == std::string_view::npos) return true;
         start = dot + 1;
@@ -79,8 +82,10 @@ FeedUrl parse_feed_url(const std::string& url) {
         if (out.subject.empty()) throw bad("empty subject after '/'");
     }
     if (out.stream.empty()) throw bad("no stream");
-    if (!valid_stream_name(out.stream)) throw bad("stream name '" + out.stream + "' is not valid (letters, digits, '-', '_')");
-    if (!out.subject.empty() && !valid_subject(out.subject, true)) throw bad("subject '" + out.subject + "' is not valid");
+    if (!valid_stream_name(out.stream))
+        throw bad("stream name '" + out.stream + "' is not valid (letters, digits, '-', '_')");
+    if (!out.subject.empty() && !valid_subject(out.subject, true))
+        throw bad("subject '" + out.subject + "' is not valid");
     return out;
 }
 

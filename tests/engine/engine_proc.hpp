@@ -63,7 +63,8 @@ struct EngineProcess {
         std::vector<std::string> argv{NEXUS_ENGINE_BIN, "--config", cfg, "--port-file", port_file};
         argv.insert(argv.end(), extra.begin(), extra.end());
         pid = spawn(argv, dir + "/engine.log");
-        for (int i = 0; i < 1000 && !std::filesystem::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        for (int i = 0; i < 1000 && !std::filesystem::exists(port_file); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         REQUIRE(std::filesystem::exists(port_file));
         port = static_cast<std::uint16_t>(std::stoi(slurp(port_file)));
     }
@@ -118,13 +119,13 @@ inline std::map<Key, Live> recovered(const std::string& dir, const std::string& 
 struct Trader {
     std::string name, password;
     std::unique_ptr<en::Client> c;
-    std::uint64_t last = 0;                              // the last message processed
-    std::vector<std::vector<std::uint8_t>> log;          // log[n - 1]: message n's payload
-    std::map<std::uint64_t, Live> live;                  // token -> the order as told
-    std::set<std::uint64_t> pending;                     // requests sent, not answered
+    std::uint64_t last = 0;                                       // the last message processed
+    std::vector<std::vector<std::uint8_t>> log;                   // log[n - 1]: message n's payload
+    std::map<std::uint64_t, Live> live;                           // token -> the order as told
+    std::set<std::uint64_t> pending;                              // requests sent, not answered
     std::map<std::uint64_t, wire::EnterOrder> unanswered_enters;  // by token
     std::uint64_t next_token = 1;
-    bool ended = false;                                  // End of Session received
+    bool ended = false;  // End of Session received
 
     Trader(std::string n, std::string pw) : name(std::move(n)), password(std::move(pw)) {}
 
@@ -180,7 +181,8 @@ struct Trader {
     bool pump(std::chrono::milliseconds wait = std::chrono::milliseconds(0)) {
         const auto until = std::chrono::steady_clock::now() + wait;
         for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
             const auto r = c->receive(left.count() > 0 ? left : std::chrono::milliseconds(0));
             if (r.packet == 1) return true;
             if (!take(r)) return false;
@@ -207,8 +209,10 @@ struct Trader {
             REQUIRE(r.packet > 1);
             REQUIRE(take(r));
             if (r.packet != wire::kSequenced) continue;
-            if (r.msg.token != a && r.msg.token != b) ++others;
-            else if (r.msg.type == wire::kCancelled || r.msg.type == wire::kRejected) waiting.erase(r.msg.token);
+            if (r.msg.token != a && r.msg.token != b)
+                ++others;
+            else if (r.msg.type == wire::kCancelled || r.msg.type == wire::kRejected)
+                waiting.erase(r.msg.token);
         }
         return others;
     }
@@ -226,7 +230,8 @@ struct Trader {
             case wire::kAccepted:
                 pending.erase(m.token);
                 unanswered_enters.erase(m.token);
-                if (m.order_type == 'L' && m.tif == 'D') live[m.token] = Live{wire::symbol_text(m.symbol), m.side, m.price, m.qty};
+                if (m.order_type == 'L' && m.tif == 'D')
+                    live[m.token] = Live{wire::symbol_text(m.symbol), m.side, m.price, m.qty};
                 break;
             case wire::kReplaced:
                 pending.erase(m.token);

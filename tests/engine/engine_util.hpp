@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <nexus/engine/client.hpp>
 #include <nexus/engine/config.hpp>
 #include <nexus/engine/core.hpp>
@@ -29,7 +30,6 @@
 #include <nexus/engine/router.hpp>
 #include <nexus/engine/server.hpp>
 #include <nexus/engine/venue.hpp>
-#include <spdlog/spdlog.h>
 #include <nexus/feed/itch_books.hpp>
 #include <nexus/feed/source.hpp>
 
@@ -49,15 +49,20 @@ struct TempDir {
 
 inline std::string base_config(const std::string& dir, const std::string& extra = "") {
     return "listen 127.0.0.1:0\n"
-           "journal_dir " + dir + "/journal\n"
-           "itch_out " + dir + "/md.itch\n"
+           "journal_dir " +
+           dir +
+           "/journal\n"
+           "itch_out " +
+           dir +
+           "/md.itch\n"
            "pool_orders 4096\npool_levels 512\nheartbeat_ms 200\nidle_timeout_ms 5000\nspin_us 20\n"
            "instrument AAPL min_price=1.0000 max_price=1000.0000 max_qty=100000\n"
            "instrument MSFT min_price=1.0000 max_price=1000.0000 max_qty=100000\n"
            "instrument TINY min_price=1.0000 max_price=2.0000 max_qty=100\n"
            "user alice password=pw1 max_qty=50000 max_notional=1000000\n"
            "user bob password=pw2\n"
-           "user carol password=pw3\n" + extra;
+           "user carol password=pw3\n" +
+           extra;
 }
 
 inline en::Config make_config(const std::string& text) {
@@ -68,7 +73,8 @@ inline en::Config make_config(const std::string& text) {
 // A server on its own thread; stop() shuts it down as SIGTERM would.
 class TestServer {
 public:
-    explicit TestServer(const std::string& config_text) : server_((spdlog::set_level(spdlog::level::warn), std::make_unique<en::Server>(make_config(config_text)))) {
+    explicit TestServer(const std::string& config_text)
+        : server_((spdlog::set_level(spdlog::level::warn), std::make_unique<en::Server>(make_config(config_text)))) {
         thread_ = std::thread([this] { status_ = server_->run(); });
     }
     ~TestServer() { stop(); }
@@ -113,7 +119,8 @@ inline std::unique_ptr<en::Client> logged_in(std::uint16_t port, const std::stri
 // A client logged in asking for its stream from message `first` (0: new
 // messages only); `accepted` gets the Login Accepted's number.
 inline std::unique_ptr<en::Client> logged_in_from(std::uint16_t port, const std::string& user, const std::string& pw,
-                                                  std::uint64_t first, std::uint64_t& accepted, const std::string& session = "") {
+                                                  std::uint64_t first, std::uint64_t& accepted,
+                                                  const std::string& session = "") {
     auto c = std::make_unique<en::Client>("127.0.0.1", port);
     REQUIRE(c->login(user, pw, session, first));
     const auto r = c->receive();
@@ -162,7 +169,8 @@ inline ItchBooks read_itch_books(const std::string& path) {
     out.ok = res.ok;
     out.anomalies = builder.stats().total_anomalies();
     builder.books().for_each([&](auto& b) {
-        if (b.order_count()) out.books[b.instrument()] = {b.depth(orderbook::Side::Buy), b.depth(orderbook::Side::Sell)};
+        if (b.order_count())
+            out.books[b.instrument()] = {b.depth(orderbook::Side::Buy), b.depth(orderbook::Side::Sell)};
     });
     return out;
 }

@@ -35,8 +35,10 @@ TEST_CASE("crash: SIGKILL in the middle of a stream loses no acknowledged order 
     for (int round = 0; round < 3; ++round) {
         INFO("round " << round);
         std::filesystem::remove(port_file);
-        const pid_t pid = spawn({NEXUS_ENGINE_BIN, "--config", cfg, "--port-file", port_file}, dir.path + "/engine.log");
-        for (int i = 0; i < 500 && !std::filesystem::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        const pid_t pid =
+            spawn({NEXUS_ENGINE_BIN, "--config", cfg, "--port-file", port_file}, dir.path + "/engine.log");
+        for (int i = 0; i < 500 && !std::filesystem::exists(port_file); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         REQUIRE(std::filesystem::exists(port_file));
         const auto port = static_cast<std::uint16_t>(std::stoi(slurp(port_file)));
         Peer tr[2] = {{"alice", logged_in(port, "alice", "pw1")}, {"bob", logged_in(port, "bob", "pw2")}};
@@ -48,7 +50,8 @@ TEST_CASE("crash: SIGKILL in the middle of a stream loses no acknowledged order 
             const Key k{user, m.token};
             switch (m.type) {
                 case wire::kAccepted:
-                    if (m.order_type == 'L' && m.tif == 'D') model[k] = Live{wire::symbol_text(m.symbol), m.side, m.price, m.qty};
+                    if (m.order_type == 'L' && m.tif == 'D')
+                        model[k] = Live{wire::symbol_text(m.symbol), m.side, m.price, m.qty};
                     break;
                 case wire::kReplaced: {
                     const auto it = model.find(Key{user, m.prev_token});
@@ -97,15 +100,19 @@ TEST_CASE("crash: SIGKILL in the middle of a stream loses no acknowledged order 
                 const char side = rng() % 2 ? 'B' : 'S';
                 const int off = static_cast<int>(rng() % 8) - 2;  // a few ticks, sometimes through the touch
                 const std::uint32_t price = static_cast<std::uint32_t>(1000000 + (side == 'B' ? -off : off) * 100);
-                REQUIRE(tr[who].c->enter(order(token, side, 1 + static_cast<std::uint32_t>(rng() % 200), syms[rng() % 2], price)));
+                REQUIRE(tr[who].c->enter(
+                    order(token, side, 1 + static_cast<std::uint32_t>(rng() % 200), syms[rng() % 2], price)));
             } else if (what < 8) {
                 const std::uint64_t t = mine[rng() % mine.size()];
-                REQUIRE(tr[who].c->cancel({.token = t, .qty = rng() % 3 ? 0u : static_cast<std::uint32_t>(model[{user, t}].open / 2)}));
+                REQUIRE(tr[who].c->cancel(
+                    {.token = t, .qty = rng() % 3 ? 0u : static_cast<std::uint32_t>(model[{user, t}].open / 2)}));
                 pump(who, t);
                 continue;
             } else {
                 const std::uint64_t t = mine[rng() % mine.size()];
-                REQUIRE(tr[who].c->replace({.token = t, .new_token = token, .qty = 1 + static_cast<std::uint32_t>(rng() % 100),
+                REQUIRE(tr[who].c->replace({.token = t,
+                                            .new_token = token,
+                                            .qty = 1 + static_cast<std::uint32_t>(rng() % 100),
                                             .price = 1000000 + static_cast<std::uint32_t>(rng() % 5) * 100}));
             }
             pump(who, token);
@@ -142,7 +149,7 @@ TEST_CASE("crash: SIGKILL in the middle of a stream loses no acknowledged order 
         }
         CHECK(got.size() == model.size() + prefix);
         UNSCOPED_INFO("round " << round << ": " << model.size() << " acknowledged live orders, " << prefix
-                                << " of 3000 in-flight orders journaled before the kill");
+                               << " of 3000 in-flight orders journaled before the kill");
         for (std::size_t i = 0; i < prefix; ++i) model[{"alice", sent[i].first}] = sent[i].second;
     }
 }
@@ -154,10 +161,11 @@ TEST_CASE("crash: the engine's ITCH output replays in nexus-replay into the engi
     const std::string cfg = dir.path + "/engine.cfg";
     std::ofstream(cfg) << base_config(dir.path, "shards 2\nmatching " + matching + "\n");
     const std::string port_file = dir.path + "/port";
-    const pid_t pid = spawn({NEXUS_ENGINE_BIN, "--config", cfg, "--port-file", port_file, "--snapshot", dir.path + "/engine.json",
-                             "--depth", "1000"},
+    const pid_t pid = spawn({NEXUS_ENGINE_BIN, "--config", cfg, "--port-file", port_file, "--snapshot",
+                             dir.path + "/engine.json", "--depth", "1000"},
                             dir.path + "/engine.log");
-    for (int i = 0; i < 500 && !std::filesystem::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 500 && !std::filesystem::exists(port_file); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     REQUIRE(std::filesystem::exists(port_file));
     const auto port = static_cast<std::uint16_t>(std::stoi(slurp(port_file)));
     auto a = logged_in(port, "alice", "pw1");
@@ -168,9 +176,11 @@ TEST_CASE("crash: the engine's ITCH output replays in nexus-replay into the engi
         const char side = rng() % 2 ? 'B' : 'S';
         const int off = static_cast<int>(rng() % 10) - 2;
         const char* sym = rng() % 3 ? "AAPL" : "MSFT";
-        if (t > 10 && rng() % 5 == 0) REQUIRE(c->cancel({.token = t - 2 - 2 * (rng() % 4), .qty = 0}));
-        else REQUIRE(c->enter(order(t, side, 1 + static_cast<std::uint32_t>(rng() % 300), sym,
-                                    static_cast<std::uint32_t>(1000000 + (side == 'B' ? -off : off) * 100))));
+        if (t > 10 && rng() % 5 == 0)
+            REQUIRE(c->cancel({.token = t - 2 - 2 * (rng() % 4), .qty = 0}));
+        else
+            REQUIRE(c->enter(order(t, side, 1 + static_cast<std::uint32_t>(rng() % 300), sym,
+                                   static_cast<std::uint32_t>(1000000 + (side == 'B' ? -off : off) * 100))));
     }
     REQUIRE(a->enter(order(999999, 'B', 1, "AAPL", 10000)));  // a marker: once it is answered, alice's stream is done
     while (true) {
@@ -218,7 +228,8 @@ void flip_byte(const std::string& path, std::uint64_t offset) {
 }
 }  // namespace
 
-TEST_CASE("crash: bad configuration or journal at start-up is exit 2 with the file, line or offset", "[server][faults]") {
+TEST_CASE("crash: bad configuration or journal at start-up is exit 2 with the file, line or offset",
+          "[server][faults]") {
     TempDir dir;
     std::string log;
     const std::string cfg = dir.path + "/bad.cfg";
@@ -229,7 +240,8 @@ TEST_CASE("crash: bad configuration or journal at start-up is exit 2 with the fi
     CHECK_THAT(log, Catch::Contains("bad.cfg:" + std::to_string(lines + 1) + ": unknown setting 'colour'"));
     std::ofstream(cfg, std::ios::trunc) << base_config(dir.path) + "max_sessions 0\n";
     CHECK(run_engine({"--config", cfg}, dir.path, &log) == 2);
-    CHECK_THAT(log, Catch::Contains("bad.cfg:" + std::to_string(lines + 1) + ": max_sessions: '0' is not a whole number in [1, 1000000]"));
+    CHECK_THAT(log, Catch::Contains("bad.cfg:" + std::to_string(lines + 1) +
+                                    ": max_sessions: '0' is not a whole number in [1, 1000000]"));
     CHECK(!std::filesystem::exists(dir.path + "/journal"));  // refused before anything was created
 
     std::ofstream(cfg, std::ios::trunc) << good;
@@ -251,7 +263,8 @@ TEST_CASE("crash: bad configuration or journal at start-up is exit 2 with the fi
     CHECK(std::filesystem::file_size(j0) == H + 6 * R);  // and not cut
 }
 
-TEST_CASE("crash: a changed configuration or a missing or emptied shard file refuses the start", "[server][journal][venue]") {
+TEST_CASE("crash: a changed configuration or a missing or emptied shard file refuses the start",
+          "[server][journal][venue]") {
     TempDir dir;
     const std::string cfg = dir.path + "/engine.cfg";
     const std::string text = base_config(dir.path, "shards 2\n");
@@ -268,7 +281,8 @@ TEST_CASE("crash: a changed configuration or a missing or emptied shard file ref
     with(swapped, "user TEMP", "user bob");  // alice and bob swapped: every order would change owner
     CHECK(run_engine({"--config", cfg, "--recover-only"}, dir.path, &log) == 2);
     CHECK_THAT(log, Catch::Contains("engine.cfg: the configuration does not match the journal") &&
-                        Catch::Contains("user 1 was alice, is now bob") && Catch::Contains("user 2 was bob, is now alice"));
+                        Catch::Contains("user 1 was alice, is now bob") &&
+                        Catch::Contains("user 2 was bob, is now alice"));
     const std::string itch = slurp(dir.path + "/md.itch");
     CHECK(run_engine({"--config", cfg}, dir.path, &log) == 2);  // to serve: refused the same way
     CHECK_THAT(log, Catch::Contains("user 1 was alice, is now bob"));
@@ -310,7 +324,8 @@ TEST_CASE("crash: --recover-only reads and checks, and writes nothing", "[server
     std::string log;
     const std::string orders = dir.path + "/orders.txt";
     REQUIRE(run_engine({"--config", cfg, "--recover-only", "--orders", orders}, dir.path, &log) == 0);
-    CHECK_THAT(log, Catch::Contains("journal-1.nxj: found (not cut: --recover-only) 7 bytes of an incomplete last record"));
+    CHECK_THAT(log,
+               Catch::Contains("journal-1.nxj: found (not cut: --recover-only) 7 bytes of an incomplete last record"));
     CHECK_THAT(log, Catch::Contains("outbound.nxo: found (not cut: --recover-only) 7 bytes"));
     const std::string listed = slurp(orders);
     CHECK(std::count(listed.begin(), listed.end(), '\n') == 6);
@@ -348,19 +363,22 @@ TEST_CASE("crash: a journal of the previous format is refused, naming its versio
         std::vector<std::string> args{"--config", cfg, mode};
         if (std::string(mode) == "--log-level") args.push_back("info");
         CHECK(run_engine(args, dir.path, &log) == 2);
-        CHECK_THAT(log, Catch::Contains("journal-0.nxj: journal format 01") && Catch::Contains("this engine reads format 02 only"));
+        CHECK_THAT(log, Catch::Contains("journal-0.nxj: journal format 01") &&
+                            Catch::Contains("this engine reads format 02 only"));
     }
     CHECK(std::filesystem::file_size(dir.path + "/journal/journal-0.nxj") == 16 + 128);  // untouched
 }
 
-TEST_CASE("crash: a second engine on the same journal directory is refused, naming the first one's pid", "[server][journal]") {
+TEST_CASE("crash: a second engine on the same journal directory is refused, naming the first one's pid",
+          "[server][journal]") {
     TempDir dir;
     const std::string cfg = dir.path + "/engine.cfg";
     std::ofstream(cfg) << base_config(dir.path);
     EngineProcess first(cfg, dir.path);
     std::string log;
     CHECK(run_engine({"--config", cfg, "--port-file", dir.path + "/port2"}, dir.path, &log) == 2);
-    CHECK_THAT(log, Catch::Contains("journal directory in use by another nexus-engine (pid " + std::to_string(first.pid) + ","));
+    CHECK_THAT(log, Catch::Contains("journal directory in use by another nexus-engine (pid " +
+                                    std::to_string(first.pid) + ","));
     CHECK(!std::filesystem::exists(dir.path + "/port2"));
     auto a = logged_in(first.port, "alice", "pw1");  // the first one serves on
     REQUIRE(a->enter(order(1, 'B', 1, "AAPL", 1000000)));
@@ -376,8 +394,9 @@ TEST_CASE("crash: command-line values are range-checked and output paths checked
     for (const char* depth : {"0", "-1", "abc", "99999999999", "1.5", ""}) {
         INFO("--depth '" << depth << "'");
         CHECK(run_engine({"--config", cfg, "--recover-only", "--depth", depth}, dir.path, &log) == 2);
-        CHECK_THAT(log, Catch::Contains("--depth: '" + std::string(depth) + "' is not a whole number in [1, 1000000]") &&
-                            Catch::Contains("usage:"));
+        CHECK_THAT(log,
+                   Catch::Contains("--depth: '" + std::string(depth) + "' is not a whole number in [1, 1000000]") &&
+                       Catch::Contains("usage:"));
     }
     CHECK(run_engine({"--config", cfg, "--log-level", "loud"}, dir.path, &log) == 2);
     CHECK_THAT(log, Catch::Contains("--log-level: 'loud'"));
@@ -398,6 +417,7 @@ TEST_CASE("crash: command-line values are range-checked and output paths checked
     }
     CHECK(run_engine({"--config", cfg, "--recover-only", "--port-file", dir.path + "/p"}, dir.path, &log) == 2);
     // A good output is written whole at the end.
-    CHECK(run_engine({"--config", cfg, "--recover-only", "--snapshot", dir.path + "/s.json", "--depth", "3"}, dir.path, &log) == 0);
+    CHECK(run_engine({"--config", cfg, "--recover-only", "--snapshot", dir.path + "/s.json", "--depth", "3"}, dir.path,
+                     &log) == 0);
     CHECK_THAT(slurp(dir.path + "/s.json"), Catch::StartsWith("{") && Catch::EndsWith("}\n"));
 }

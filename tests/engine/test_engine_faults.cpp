@@ -38,11 +38,15 @@ bool send_some(Trader& t, std::mt19937_64& rng, int n) {
             auto it = t.live.begin();
             std::advance(it, static_cast<long>(rng() % t.live.size()));
             if (what < 8) {
-                enc.cancel({.token = it->first, .qty = rng() % 3 == 0 ? static_cast<std::uint32_t>(it->second.open / 2) : 0u});
+                enc.cancel(
+                    {.token = it->first, .qty = rng() % 3 == 0 ? static_cast<std::uint32_t>(it->second.open / 2) : 0u});
                 t.pending.insert(it->first);
             } else {
                 const std::uint64_t token = t.next_token++;
-                enc.replace({.token = it->first, .new_token = token, .qty = 1 + static_cast<std::uint32_t>(rng() % 60), .price = price});
+                enc.replace({.token = it->first,
+                             .new_token = token,
+                             .qty = 1 + static_cast<std::uint32_t>(rng() % 60),
+                             .price = price});
                 t.pending.insert(token);
             }
         }
@@ -65,13 +69,16 @@ std::uint64_t env_or(const char* name, std::uint64_t fallback) {
 
 }  // namespace
 
-TEST_CASE("clean stop: SIGTERM while clients pipeline, every journaled command is answered, every session ends with End of Session",
-          "[server][faults]") {
+TEST_CASE(
+    "clean stop: SIGTERM while clients pipeline, every journaled command is answered, every session ends with End of "
+    "Session",
+    "[server][faults]") {
     const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
     INFO("matching " << matching);
     TempDir dir;
     const std::string cfg = dir.path + "/engine.cfg";
-    std::ofstream(cfg) << base_config(dir.path, "shards 2\npool_orders 65536\npool_levels 4096\nmatching " + matching + "\n");
+    std::ofstream(cfg) << base_config(dir.path,
+                                      "shards 2\npool_orders 65536\npool_levels 4096\nmatching " + matching + "\n");
     auto traders = make_traders();
     std::mt19937_64 rng(matching == "inline" ? 7 : 8);
     {
@@ -82,8 +89,10 @@ TEST_CASE("clean stop: SIGTERM while clients pipeline, every journaled command i
         for (int round = 0; round <= rounds; ++round) {
             for (std::size_t i = 0; i < traders.size() && !(round == rounds && i > stopper); ++i) {
                 REQUIRE(send_some(traders[i], rng, 150));
-                if (round == rounds && i == stopper) ::kill(e.pid, SIGTERM);  // with bursts in flight
-                else REQUIRE(traders[i].pump());
+                if (round == rounds && i == stopper)
+                    ::kill(e.pid, SIGTERM);  // with bursts in flight
+                else
+                    REQUIRE(traders[i].pump());
             }
         }
         // The clients go on sending for a moment, as pipelining clients do
@@ -117,8 +126,10 @@ TEST_CASE("clean stop: SIGTERM while clients pipeline, every journaled command i
     CHECK(e.signal_and_wait(SIGTERM) == 0);
 }
 
-TEST_CASE("fault injection: SIGKILL or SIGTERM at random moments over many runs, each recovery matches what every client was told",
-          "[server][faults][crash]") {
+TEST_CASE(
+    "fault injection: SIGKILL or SIGTERM at random moments over many runs, each recovery matches what every client was "
+    "told",
+    "[server][faults][crash]") {
     const std::uint64_t runs = env_or("NEXUS_FAULT_RUNS", 14), seed = env_or("NEXUS_FAULT_SEED", 20261127);
     INFO("NEXUS_FAULT_SEED=" << seed << " NEXUS_FAULT_RUNS=" << runs);
     std::mt19937_64 rng(seed);
@@ -131,9 +142,9 @@ TEST_CASE("fault injection: SIGKILL or SIGTERM at random moments over many runs,
     for (std::uint64_t run = 0; run <= runs; ++run) {
         INFO("run " << run);
         // Threading and sync policy are not part of the venue: they may change between runs.
-        std::ofstream(cfg, std::ios::trunc) << base_config(dir.path, std::string("shards 2\npool_orders 65536\npool_levels 4096\nmatching ") +
-                                                                         (rng() % 2 ? "inline" : "threads") + "\nsync " +
-                                                                         (rng() % 4 == 0 ? "fsync" : "os") + "\n");
+        std::ofstream(cfg, std::ios::trunc) << base_config(
+            dir.path, std::string("shards 2\npool_orders 65536\npool_levels 4096\nmatching ") +
+                          (rng() % 2 ? "inline" : "threads") + "\nsync " + (rng() % 4 == 0 ? "fsync" : "os") + "\n");
         std::map<Key, Live> state;
         if (run > 0) {
             std::string log;
@@ -216,8 +227,9 @@ TEST_CASE("fault injection: SIGKILL or SIGTERM at random moments over many runs,
     }
     std::uint64_t messages = 0;
     for (const auto& t : traders) messages += t.last;
-    UNSCOPED_INFO("fault injection: " << runs << " runs (" << kills << " SIGKILL, " << terms << " SIGTERM), " << messages
-                                      << " messages in the three streams, " << replayed_fills << " new ones received on resuming, " << resent
+    UNSCOPED_INFO("fault injection: " << runs << " runs (" << kills << " SIGKILL, " << terms << " SIGTERM), "
+                                      << messages << " messages in the three streams, " << replayed_fills
+                                      << " new ones received on resuming, " << resent
                                       << " unanswered enters sent again and accepted");
     CHECK(kills + terms == static_cast<int>(runs));
 }
@@ -238,11 +250,12 @@ TEST_CASE("loadgen: its sessions resume their streams across an engine killed an
         ::close(fd);
     }
     const std::string cfg = dir.path + "/engine.cfg";
-    std::ofstream(cfg) << base_config(dir.path, "shards 2\npool_orders 65536\npool_levels 4096\nlisten 127.0.0.1:" + std::to_string(port) + "\n");
+    std::ofstream(cfg) << base_config(
+        dir.path, "shards 2\npool_orders 65536\npool_levels 4096\nlisten 127.0.0.1:" + std::to_string(port) + "\n");
     auto first = std::make_unique<EngineProcess>(cfg, dir.path);
     const std::string out = dir.path + "/loadgen.out";
-    const pid_t lg = spawn({NEXUS_LOADGEN_BIN, "--config", cfg, "--port", std::to_string(port), "--sessions", "3", "--rate", "400",
-                            "--duration", "3", "--warmup", "0.1", "--resume", "30"},
+    const pid_t lg = spawn({NEXUS_LOADGEN_BIN, "--config", cfg, "--port", std::to_string(port), "--sessions", "3",
+                            "--rate", "400", "--duration", "3", "--warmup", "0.1", "--resume", "30"},
                            out);
     // Once all three sessions trade, the engine is killed and started again.
     auto logins = [&] {

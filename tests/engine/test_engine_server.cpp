@@ -130,20 +130,47 @@ TEST_CASE("server: every field is validated and each bad order gets its reject",
     };
     const auto good = order(100, 'B', 10, "AAPL", 1000000);
     const std::vector<Case> cases = {
-        {"unknown symbol", with(good, [](auto& o) { o.symbol = wire::make_symbol("NOPE"); }), wire::reason::UnknownSymbol},
+        {"unknown symbol", with(good, [](auto& o) { o.symbol = wire::make_symbol("NOPE"); }),
+         wire::reason::UnknownSymbol},
         {"zero size", with(good, [](auto& o) { o.qty = 0; }), wire::reason::InvalidQty},
-        {"size above the instrument maximum", with(good, [](auto& o) { o.symbol = wire::make_symbol("TINY"); o.price = 15000; o.qty = 101; }), wire::reason::InvalidQty},
+        {"size above the instrument maximum",
+         with(good,
+              [](auto& o) {
+                  o.symbol = wire::make_symbol("TINY");
+                  o.price = 15000;
+                  o.qty = 101;
+              }),
+         wire::reason::InvalidQty},
         {"size above the user's maximum", with(good, [](auto& o) { o.qty = 50001; }), wire::reason::InvalidQty},
         {"bad side", with(good, [](auto& o) { o.side = 'X'; }), wire::reason::InvalidSide},
         {"price below the range", with(good, [](auto& o) { o.price = 9999; }), wire::reason::InvalidPrice},
         {"price above the range", with(good, [](auto& o) { o.price = 10000001; }), wire::reason::InvalidPrice},
-        {"market order with a price", with(good, [](auto& o) { o.type = 'M'; o.tif = 'I'; }), wire::reason::InvalidPrice},
+        {"market order with a price",
+         with(good,
+              [](auto& o) {
+                  o.type = 'M';
+                  o.tif = 'I';
+              }),
+         wire::reason::InvalidPrice},
         {"bad time in force", with(good, [](auto& o) { o.tif = 'Q'; }), wire::reason::InvalidFlags},
         {"bad order type", with(good, [](auto& o) { o.type = 'Z'; }), wire::reason::InvalidFlags},
         {"bad post-only flag", with(good, [](auto& o) { o.post_only = 'x'; }), wire::reason::InvalidFlags},
         {"bad STP code", with(good, [](auto& o) { o.stp = '?'; }), wire::reason::InvalidFlags},
-        {"market and post-only", with(good, [](auto& o) { o.type = 'M'; o.price = 0; o.post_only = 'Y'; }), wire::reason::InvalidFlags},
-        {"notional above the user's limit", with(good, [](auto& o) { o.qty = 20000; o.price = 600000; }), wire::reason::OverLimit},
+        {"market and post-only",
+         with(good,
+              [](auto& o) {
+                  o.type = 'M';
+                  o.price = 0;
+                  o.post_only = 'Y';
+              }),
+         wire::reason::InvalidFlags},
+        {"notional above the user's limit",
+         with(good,
+              [](auto& o) {
+                  o.qty = 20000;
+                  o.price = 600000;
+              }),
+         wire::reason::OverLimit},
     };
     std::uint64_t token = 1000;
     for (const auto& c : cases) {
@@ -303,8 +330,10 @@ TEST_CASE("server: a client that disconnects in the middle of a packet", "[serve
     for (int i = 0; i < 50 && !again; ++i) {
         auto c = std::make_unique<en::Client>("127.0.0.1", ts.port());
         REQUIRE(c->login("alice", "pw1"));
-        if (c->receive().packet == wire::kLoginAccepted) again = std::move(c);
-        else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (c->receive().packet == wire::kLoginAccepted)
+            again = std::move(c);
+        else
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     REQUIRE(again);
     REQUIRE(again->enter(order(1, 'B', 1, "AAPL", 1000000)));
@@ -358,7 +387,8 @@ TEST_CASE("server: a thousand connections at once", "[server][faults]") {
     for (int i = 0; i < 1000; ++i) {
         INFO("client " << i);
         REQUIRE(clients[static_cast<std::size_t>(i)]->receive().packet == wire::kLoginAccepted);
-        REQUIRE(clients[static_cast<std::size_t>(i)]->enter(order(1, i % 2 ? 'B' : 'S', 10, "MSFT", i % 2 ? 990000 : 1010000)));
+        REQUIRE(clients[static_cast<std::size_t>(i)]->enter(
+            order(1, i % 2 ? 'B' : 'S', 10, "MSFT", i % 2 ? 990000 : 1010000)));
     }
     for (auto& c : clients) expect(*c, wire::kAccepted);
     ts.stop();
@@ -376,10 +406,11 @@ TEST_CASE("server: restart replays the journal into the same books and token map
     std::vector<std::string> before;
     auto listing = [](en::Server& s) {
         std::vector<std::string> v;
-        s.for_each_order([&](const std::string& sym, ob::Side side, ob::Price p, std::uint64_t q, ob::OrderId id, std::uint32_t u,
-                             std::uint64_t t) {
-            v.push_back(sym + " " + std::to_string(static_cast<int>(side)) + " " + std::to_string(p) + " " + std::to_string(q) +
-                        " " + std::to_string(id) + " " + std::to_string(u) + " " + std::to_string(t));
+        s.for_each_order([&](const std::string& sym, ob::Side side, ob::Price p, std::uint64_t q, ob::OrderId id,
+                             std::uint32_t u, std::uint64_t t) {
+            v.push_back(sym + " " + std::to_string(static_cast<int>(side)) + " " + std::to_string(p) + " " +
+                        std::to_string(q) + " " + std::to_string(id) + " " + std::to_string(u) + " " +
+                        std::to_string(t));
         });
         std::sort(v.begin(), v.end());
         return v;
@@ -391,7 +422,8 @@ TEST_CASE("server: restart replays the journal into the same books and token map
         auto b = logged_in(ts.port(), "bob", "pw2");
         for (std::uint64_t t = 1; t <= 40; ++t) {
             const char* sym = t % 2 ? "AAPL" : "MSFT";
-            REQUIRE(a->enter(order(t, 'B', 10 + static_cast<std::uint32_t>(t), sym, 1000000 - static_cast<std::uint32_t>(t % 5) * 100)));
+            REQUIRE(a->enter(order(t, 'B', 10 + static_cast<std::uint32_t>(t), sym,
+                                   1000000 - static_cast<std::uint32_t>(t % 5) * 100)));
             max_ref = std::max(max_ref, expect(*a, wire::kAccepted).ref);
         }
         REQUIRE(b->enter(order(1, 'S', 200, "AAPL", 999800)));  // trades with several of alice's bids
@@ -440,7 +472,8 @@ TEST_CASE("server: fsync policy acknowledges and recovers like the default", "[s
     CHECK(again.server().recovered_commands() == 20);
 }
 
-TEST_CASE("server: a journal that does not match the configuration stops the start with a clear error", "[server][journal]") {
+TEST_CASE("server: a journal that does not match the configuration stops the start with a clear error",
+          "[server][journal]") {
     TempDir dir;
     {
         TestServer ts(base_config(dir.path, "shards 2\n"));
@@ -448,12 +481,14 @@ TEST_CASE("server: a journal that does not match the configuration stops the sta
         REQUIRE(a->enter(order(1, 'B', 1, "AAPL", 1000000)));
         expect(*a, wire::kAccepted);
     }
-    CHECK_THROWS_WITH(en::Server(make_config(base_config(dir.path, "shards 3\n"))),
-                      Catch::Contains("test.cfg: the configuration does not match the journal in " + dir.path + "/journal") &&
-                          Catch::Contains("shards: the journal has 2, the configuration 3"));
+    CHECK_THROWS_WITH(
+        en::Server(make_config(base_config(dir.path, "shards 3\n"))),
+        Catch::Contains("test.cfg: the configuration does not match the journal in " + dir.path + "/journal") &&
+            Catch::Contains("shards: the journal has 2, the configuration 3"));
 }
 
-TEST_CASE("server: a silent client is disconnected after the idle timeout, heartbeats keep a session alive", "[server][faults]") {
+TEST_CASE("server: a silent client is disconnected after the idle timeout, heartbeats keep a session alive",
+          "[server][faults]") {
     TempDir dir;
     TestServer ts(base_config(dir.path, "idle_timeout_ms 400\nheartbeat_ms 100\n"));
     auto silent = logged_in(ts.port(), "alice", "pw1");
@@ -503,8 +538,10 @@ std::vector<std::vector<std::uint8_t>> read_until_answer(en::Client& c, std::uin
 }
 }  // namespace
 
-TEST_CASE("sequenced delivery: Login Accepted gives the next number, a fill while the owner is away is kept for its next login",
-          "[server][sequence]") {
+TEST_CASE(
+    "sequenced delivery: Login Accepted gives the next number, a fill while the owner is away is kept for its next "
+    "login",
+    "[server][sequence]") {
     const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
     INFO("matching " << matching);
     TempDir dir;
@@ -549,7 +586,8 @@ TEST_CASE("sequenced delivery: Login Accepted gives the next number, a fill whil
     CHECK(ts.server().next_sequence(0) == 7);
 }
 
-TEST_CASE("sequenced delivery: a replay from any number is the stream byte for byte, then live, in order", "[server][sequence]") {
+TEST_CASE("sequenced delivery: a replay from any number is the stream byte for byte, then live, in order",
+          "[server][sequence]") {
     const std::string matching = GENERATE(as<std::string>{}, "threads", "inline");
     INFO("matching " << matching);
     TempDir dir;
@@ -560,7 +598,8 @@ TEST_CASE("sequenced delivery: a replay from any number is the stream byte for b
     // 700 orders (more than two 256-message chunks), answered; every message kept.
     std::vector<std::vector<std::uint8_t>> stream;
     for (std::uint64_t t = 1; t <= 700; ++t) {
-        REQUIRE(a->enter(order(t, 'S', 10, t % 2 ? "AAPL" : "MSFT", 1000000 + static_cast<std::uint32_t>(t % 7) * 100)));
+        REQUIRE(
+            a->enter(order(t, 'S', 10, t % 2 ? "AAPL" : "MSFT", 1000000 + static_cast<std::uint32_t>(t % 7) * 100)));
         if (t % 50 == 0)
             for (auto& p : read_until_answer(*a, t)) stream.push_back(p);
     }
@@ -570,7 +609,8 @@ TEST_CASE("sequenced delivery: a replay from any number is the stream byte for b
         stream.push_back(r.payload);
     }
     a->close();
-    for (std::uint64_t from : {std::uint64_t{1}, std::uint64_t{256}, std::uint64_t{257}, std::uint64_t{513}, std::uint64_t{700}}) {
+    for (std::uint64_t from :
+         {std::uint64_t{1}, std::uint64_t{256}, std::uint64_t{257}, std::uint64_t{513}, std::uint64_t{700}}) {
         INFO("from " << from);
         auto c = logged_in_from(ts.port(), "alice", "pw1", from, first);
         CHECK(first == from);
@@ -587,14 +627,16 @@ TEST_CASE("sequenced delivery: a replay from any number is the stream byte for b
     auto b = logged_in(ts.port(), "bob", "pw2");
     auto c = logged_in_from(ts.port(), "alice", "pw1", 1, first);
     REQUIRE(b->enter(order(1, 'B', 100, "AAPL", 1000600)));  // takes alice's asks: Executed to her, live or stored
-    REQUIRE(c->cancel({.token = 999999, .qty = 0}));        // the probe
+    REQUIRE(c->cancel({.token = 999999, .qty = 0}));         // the probe
     std::uint64_t seq = 0, executions = 0;
     for (;;) {
         const auto r = c->next_message();
         REQUIRE(r.packet == wire::kSequenced);
         ++seq;
-        if (seq <= 700) REQUIRE(r.payload == stream[seq - 1]);
-        else if (r.msg.type == wire::kExecuted) ++executions;
+        if (seq <= 700)
+            REQUIRE(r.payload == stream[seq - 1]);
+        else if (r.msg.type == wire::kExecuted)
+            ++executions;
         if (r.msg.token == 999999) {
             CHECK(r.msg.type == wire::kRejected);
             break;
@@ -607,8 +649,10 @@ TEST_CASE("sequenced delivery: a replay from any number is the stream byte for b
     CHECK(executions + (ts.server().next_sequence(0) - 1 - seq) == 10);  // every fill of bob's 100 (10 orders of 10)
 }
 
-TEST_CASE("sequenced delivery: the stream and its numbers survive a restart, unknown session refused, a number past the end starts at the next",
-          "[server][sequence]") {
+TEST_CASE(
+    "sequenced delivery: the stream and its numbers survive a restart, unknown session refused, a number past the end "
+    "starts at the next",
+    "[server][sequence]") {
     TempDir dir;
     const std::string cfg = base_config(dir.path, "shards 2\n");
     std::vector<std::vector<std::uint8_t>> stream;
@@ -649,28 +693,34 @@ TEST_CASE("sequenced delivery: the stream and its numbers survive a restart, unk
     again.stop();
 }
 
-TEST_CASE("one engine per journal directory: a second server is refused, naming the holder's pid", "[server][journal]") {
+TEST_CASE("one engine per journal directory: a second server is refused, naming the holder's pid",
+          "[server][journal]") {
     TempDir dir;
     TestServer ts(base_config(dir.path));
     CHECK_THROWS_WITH(en::Server(make_config(base_config(dir.path))),
                       Catch::Contains("in use by another nexus-engine (pid " + std::to_string(::getpid()) + ",") &&
                           Catch::Contains(dir.path + "/journal/LOCK"));
     // Inspecting is refused too while an engine writes.
-    CHECK_THROWS_WITH(en::Server(make_config(base_config(dir.path)), en::StartMode::Inspect), Catch::Contains("in use"));
+    CHECK_THROWS_WITH(en::Server(make_config(base_config(dir.path)), en::StartMode::Inspect),
+                      Catch::Contains("in use"));
     auto a = logged_in(ts.port(), "alice", "pw1");  // the first one is unaffected
     REQUIRE(a->enter(order(1, 'B', 1, "AAPL", 1000000)));
     expect(*a, wire::kAccepted);
     ts.stop();
 }
 
-TEST_CASE("venue binding: a changed configuration is refused naming each change, safe changes keep every order with its owner",
-          "[server][journal][venue]") {
+TEST_CASE(
+    "venue binding: a changed configuration is refused naming each change, safe changes keep every order with its "
+    "owner",
+    "[server][journal][venue]") {
     TempDir dir;
     const std::string cfg = base_config(dir.path, "shards 2\n");
     auto listing = [](en::Server& s) {
         std::vector<std::string> v;
-        s.for_each_order([&](const std::string& sym, ob::Side, ob::Price p, std::uint64_t q, ob::OrderId, std::uint32_t u, std::uint64_t t) {
-            v.push_back(sym + " " + s.config().users[u].name + " " + std::to_string(t) + " " + std::to_string(p) + " " + std::to_string(q));
+        s.for_each_order([&](const std::string& sym, ob::Side, ob::Price p, std::uint64_t q, ob::OrderId,
+                             std::uint32_t u, std::uint64_t t) {
+            v.push_back(sym + " " + s.config().users[u].name + " " + std::to_string(t) + " " + std::to_string(p) + " " +
+                        std::to_string(q));
         });
         std::sort(v.begin(), v.end());
         return v;
@@ -705,11 +755,15 @@ TEST_CASE("venue binding: a changed configuration is refused naming each change,
     };
     CHECK_THAT(refused(replace(replace(cfg, "user alice", "user xx"), "user bob", "user alice")),
                Catch::Contains("user 1 was alice, is now xx") && Catch::Contains("user 2 was bob, is now alice"));
-    CHECK_THAT(refused(replace(cfg, "instrument AAPL", "instrument IBM\ninstrument AAPL")), Catch::Contains("instrument 1 was AAPL, is now IBM"));
-    CHECK_THAT(refused(replace(cfg, "max_price=2.0000", "max_price=1.2000")), Catch::Contains("TINY: price band narrowed"));
-    CHECK(listing(*std::make_unique<en::Server>(make_config(cfg), en::StartMode::Inspect)) == before);  // nothing was changed by the refusals
+    CHECK_THAT(refused(replace(cfg, "instrument AAPL", "instrument IBM\ninstrument AAPL")),
+               Catch::Contains("instrument 1 was AAPL, is now IBM"));
+    CHECK_THAT(refused(replace(cfg, "max_price=2.0000", "max_price=1.2000")),
+               Catch::Contains("TINY: price band narrowed"));
+    CHECK(listing(*std::make_unique<en::Server>(make_config(cfg), en::StartMode::Inspect)) ==
+          before);  // nothing was changed by the refusals
     // Safe: a user and an instrument at the end, a wider band.
-    const std::string grown = replace(cfg, "max_price=2.0000", "max_price=5.0000") + "user dave password=pw4\ninstrument IBM\n";
+    const std::string grown =
+        replace(cfg, "max_price=2.0000", "max_price=5.0000") + "user dave password=pw4\ninstrument IBM\n";
     {
         TestServer ts(grown);
         auto d = logged_in(ts.port(), "dave", "pw4");
@@ -723,11 +777,13 @@ TEST_CASE("venue binding: a changed configuration is refused naming each change,
         for (const auto& o : before) CHECK(std::find(now.begin(), now.end(), o) != now.end());
     }
     // The grown venue is the journal's now: the old configuration lacks what was added.
-    CHECK_THAT(refused(cfg), Catch::Contains("user 4 (dave) removed") && Catch::Contains("instrument 4 (IBM) removed") &&
+    CHECK_THAT(refused(cfg), Catch::Contains("user 4 (dave) removed") &&
+                                 Catch::Contains("instrument 4 (IBM) removed") &&
                                  Catch::Contains("TINY: price band narrowed"));
 }
 
-TEST_CASE("venue binding: a missing, emptied, foreign, shortened or stray shard file refuses the start", "[server][journal][venue]") {
+TEST_CASE("venue binding: a missing, emptied, foreign, shortened or stray shard file refuses the start",
+          "[server][journal][venue]") {
     TempDir dir, other;
     const std::string cfg = base_config(dir.path, "shards 2\n");
     const std::string jdir = dir.path + "/journal", saved = dir.path + "/saved";
@@ -760,9 +816,11 @@ TEST_CASE("venue binding: a missing, emptied, foreign, shortened or stray shard 
     CHECK_THAT(refused(), Catch::Contains(j1 + ": empty"));
     restore();
     std::filesystem::resize_file(j1, en::journal_format::kHeaderSize);  // every record cut, at a record boundary
-    CHECK_THAT(refused(), Catch::Contains("produces no more answers") || Catch::Contains("records were cut from its end"));
+    CHECK_THAT(refused(),
+               Catch::Contains("produces no more answers") || Catch::Contains("records were cut from its end"));
     restore();
-    std::filesystem::copy_file(other.path + "/journal/journal-1.nxj", j1, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(other.path + "/journal/journal-1.nxj", j1,
+                               std::filesystem::copy_options::overwrite_existing);
     CHECK_THAT(refused(), Catch::Contains(j1 + ": belongs to another venue"));
     restore();
     std::filesystem::copy_file(jdir + "/journal-0.nxj", j1, std::filesystem::copy_options::overwrite_existing);

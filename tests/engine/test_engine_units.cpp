@@ -74,8 +74,8 @@ TEST_CASE("outbound messages survive encode and decode", "[protocol]") {
     CHECK((got[1].type == 'U' && got[1].token == 7 && got[1].prev_token == 8 && got[1].qty == 9 && got[1].price == 10 &&
            got[1].ref == 11));
     CHECK((got[2].type == 'C' && got[2].token == 13 && got[2].qty == 14 && got[2].reason == 'I'));
-    CHECK((got[3].type == 'E' && got[3].token == 16 && got[3].qty == 17 && got[3].price == 18 && got[3].liquidity == 'R' &&
-           got[3].match == 19));
+    CHECK((got[3].type == 'E' && got[3].token == 16 && got[3].qty == 17 && got[3].price == 18 &&
+           got[3].liquidity == 'R' && got[3].match == 19));
     CHECK((got[4].type == 'J' && got[4].token == 21 && got[4].reason == 'D'));
 }
 
@@ -155,15 +155,18 @@ TEST_CASE("configuration errors name the line and the field", "[config]") {
     CHECK(error_of(ok).empty());
     CHECK(error_of(ok + "bogus 1\n") == "test.cfg:3: unknown setting 'bogus'");
     CHECK(error_of(ok + "instrument AAPL\n") == "test.cfg:3: instrument 'AAPL' defined twice");
-    CHECK(error_of("instrument X min_price=1.23456\nuser a password=b\n").find("test.cfg:1: instrument X: min_price") == 0);
-    CHECK(error_of("instrument X min_price=5 max_price=4\nuser a password=b\n").find("need 0 < min_price <= max_price") !=
-          std::string::npos);
+    CHECK(error_of("instrument X min_price=1.23456\nuser a password=b\n").find("test.cfg:1: instrument X: min_price") ==
+          0);
+    CHECK(
+        error_of("instrument X min_price=5 max_price=4\nuser a password=b\n").find("need 0 < min_price <= max_price") !=
+        std::string::npos);
     CHECK(error_of("instrument X\nuser a\n") == "test.cfg:2: user a: password= is required");
     CHECK(error_of(ok + "sync sometimes\n").find("test.cfg:3: sync") == 0);
     CHECK(error_of(ok + "listen nowhere\n").find("test.cfg:3: listen") == 0);
     CHECK(error_of("user a password=b\n") == "test.cfg: no instrument defined");
     CHECK(error_of(ok + "instrument WAYTOOLONG\n").find("longer than 8") != std::string::npos);
-    const auto c = make_config("instrument X min_price=0.01 max_price=12.5 max_qty=7\nuser a password=b max_notional=9\nsync fsync\n");
+    const auto c = make_config(
+        "instrument X min_price=0.01 max_price=12.5 max_qty=7\nuser a password=b max_notional=9\nsync fsync\n");
     CHECK(c.instruments[0].min_price == 100);
     CHECK(c.instruments[0].max_price == 125000);
     CHECK(c.instruments[0].max_qty == 7);
@@ -173,7 +176,8 @@ TEST_CASE("configuration errors name the line and the field", "[config]") {
     CHECK(c.path == "test.cfg");
 }
 
-TEST_CASE("configuration: every numeric value outside its range is an error naming the line, the setting and the range", "[config]") {
+TEST_CASE("configuration: every numeric value outside its range is an error naming the line, the setting and the range",
+          "[config]") {
     auto error_of = [](const std::string& text) -> std::string {
         try {
             make_config("instrument A\ninstrument B\nuser u password=p\n" + text);
@@ -191,8 +195,10 @@ TEST_CASE("configuration: every numeric value outside its range is an error nami
         {"pool_orders 0", "test.cfg:4: pool_orders: '0' is not a whole number in [1, 2147483648]"},
         {"pool_levels -1", "test.cfg:4: pool_levels: '-1' is not a whole number"},
         {"heartbeat_ms 1e3", "test.cfg:4: heartbeat_ms: '1e3' is not a whole number"},
-        {"idle_timeout_ms 99999999999999999999999", "test.cfg:4: idle_timeout_ms: '99999999999999999999999' is not a whole number"},
-        {"shutdown_timeout_ms 3600001", "test.cfg:4: shutdown_timeout_ms: '3600001' is not a whole number in [0, 3600000]"},
+        {"idle_timeout_ms 99999999999999999999999",
+         "test.cfg:4: idle_timeout_ms: '99999999999999999999999' is not a whole number"},
+        {"shutdown_timeout_ms 3600001",
+         "test.cfg:4: shutdown_timeout_ms: '3600001' is not a whole number in [0, 3600000]"},
         {"outbound_limit 100", "test.cfg:4: outbound_limit: '100' is not a whole number in [4096,"},
         {"shards 0", "test.cfg:4: shards: '0' is not a whole number in [1, 64]"},
         {"shards 3", "test.cfg: shards 3: more shards than instruments (2)"},
@@ -222,7 +228,8 @@ TEST_CASE("CRC-32C: the instruction and the portable loop agree, on known values
     CHECK(en::crc32c_fixed<60>(b.data()) == en::detail::crc32c_sw(b.data(), 60));
 }
 
-TEST_CASE("login request: session and requested sequence number are read, a sequence that is not a number is an error", "[protocol]") {
+TEST_CASE("login request: session and requested sequence number are read, a sequence that is not a number is an error",
+          "[protocol]") {
     std::vector<std::uint8_t> b;
     wire::Encoder(b).login("alice", "pw1", "ABC", 12345678901234567890ull);
     wire::Login l;
@@ -235,7 +242,8 @@ TEST_CASE("login request: session and requested sequence number are read, a sequ
     CHECK(l.session.empty());
     CHECK(l.sequence == 0);
     b[3 + 26 + 5] = 'x';  // inside the numeric field
-    CHECK(std::string(wire::decode_login(std::span<const std::uint8_t>(b).subspan(3), l)).find("not a number") != std::string::npos);
+    CHECK(std::string(wire::decode_login(std::span<const std::uint8_t>(b).subspan(3), l)).find("not a number") !=
+          std::string::npos);
     b.clear();
     wire::Encoder(b).login("alice", "pw1", "", 1);
     std::fill(b.begin() + 3 + 26, b.end(), '9');  // 20 nines: above 2^64 - 1
@@ -326,9 +334,10 @@ TEST_CASE("journal: records read back exactly, with their header", "[journal]") 
         REQUIRE(std::memcmp(&got[i].kind, &written[i].kind, 6) == 0);
         REQUIRE(got[i].instrument == written[i].instrument);
         REQUIRE(got[i].user == written[i].user);
-        REQUIRE(std::tie(got[i].qty, got[i].price, got[i].ts, got[i].token, got[i].new_token, got[i].order_id, got[i].new_order_id) ==
-                std::tie(written[i].qty, written[i].price, written[i].ts, written[i].token, written[i].new_token, written[i].order_id,
-                         written[i].new_order_id));
+        REQUIRE(std::tie(got[i].qty, got[i].price, got[i].ts, got[i].token, got[i].new_token, got[i].order_id,
+                         got[i].new_order_id) == std::tie(written[i].qty, written[i].price, written[i].ts,
+                                                          written[i].token, written[i].new_token, written[i].order_id,
+                                                          written[i].new_order_id));
     }
     // Appending carries the numbering on.
     {
@@ -339,7 +348,8 @@ TEST_CASE("journal: records read back exactly, with their header", "[journal]") 
     CHECK(read_all(path).first.size() == 2001);
 }
 
-TEST_CASE("journal: a torn tail is reported, a complete damaged record is damage, cuts, duplicates and swaps are found", "[journal]") {
+TEST_CASE("journal: a torn tail is reported, a complete damaged record is damage, cuts, duplicates and swaps are found",
+          "[journal]") {
     TempDir dir;
     const std::string path = dir.path + "/j.nxj";
     {
@@ -350,8 +360,10 @@ TEST_CASE("journal: a torn tail is reported, a complete damaged record is damage
     const std::vector<std::uint8_t> good = file_bytes(path);
     const std::size_t H = en::journal_format::kHeaderSize, R = en::journal_format::kRecordSize;
     REQUIRE(good.size() == H + 10 * R);
-    auto record = [&](std::size_t i) { return std::vector<std::uint8_t>(good.begin() + static_cast<std::ptrdiff_t>(H + i * R),
-                                                                        good.begin() + static_cast<std::ptrdiff_t>(H + (i + 1) * R)); };
+    auto record = [&](std::size_t i) {
+        return std::vector<std::uint8_t>(good.begin() + static_cast<std::ptrdiff_t>(H + i * R),
+                                         good.begin() + static_cast<std::ptrdiff_t>(H + (i + 1) * R));
+    };
     auto error_of = [&](const std::vector<std::uint8_t>& bytes) -> std::string {
         put_file(path, bytes);
         try {
@@ -384,8 +396,9 @@ TEST_CASE("journal: a torn tail is reported, a complete damaged record is damage
     SECTION("records cut out at a record boundary") {
         auto b = good;
         b.erase(b.begin() + static_cast<std::ptrdiff_t>(H + 4 * R), b.begin() + static_cast<std::ptrdiff_t>(H + 6 * R));
-        CHECK_THAT(error_of(b), Catch::Contains("offset " + std::to_string(H + 4 * R) + ": record number 7 where 5 belongs") &&
-                                    Catch::Contains("cut out"));
+        CHECK_THAT(error_of(b),
+                   Catch::Contains("offset " + std::to_string(H + 4 * R) + ": record number 7 where 5 belongs") &&
+                       Catch::Contains("cut out"));
     }
     SECTION("the first records cut out") {
         auto b = good;
@@ -449,13 +462,9 @@ TEST_CASE("manifest: written and read back, damage and edits are refused", "[jou
     std::string text = en::manifest_text(m);
     const auto at = text.find("user bob");
     text[at + 5] = 'r';
-    {
-        std::ofstream(path, std::ios::trunc) << text;
-    }
+    { std::ofstream(path, std::ios::trunc) << text; }
     CHECK_THROWS_WITH(en::read_manifest(dir.path), Catch::Contains(path) && Catch::Contains("checksum mismatch"));
-    {
-        std::ofstream(path, std::ios::trunc) << en::manifest_text(m).substr(0, 100);
-    }
+    { std::ofstream(path, std::ios::trunc) << en::manifest_text(m).substr(0, 100); }
     CHECK_THROWS_WITH(en::read_manifest(dir.path), Catch::Contains("cut"));
 }
 
@@ -463,7 +472,9 @@ TEST_CASE("venue comparison: each unsafe change is named, the safe ones are allo
     TempDir dir;
     const std::string base = base_config(dir.path, "shards 2\n");
     const auto was = en::VenueDescription::of(make_config(base));
-    auto changes = [&](const std::string& text) { return en::compare_venues(was, en::VenueDescription::of(make_config(text))); };
+    auto changes = [&](const std::string& text) {
+        return en::compare_venues(was, en::VenueDescription::of(make_config(text)));
+    };
     auto unsafe = [&](const std::string& text) {
         std::string out;
         for (const auto& c : changes(text))
@@ -477,8 +488,8 @@ TEST_CASE("venue comparison: each unsafe change is named, the safe ones are allo
     };
     CHECK(changes(base).empty());
     // Two users swapped: both positions named.
-    const std::string swapped = replace(replace(base, "user alice password=pw1", "user TMP password=pw1"), "user bob password=pw2",
-                                        "user alice password=pw2");
+    const std::string swapped = replace(replace(base, "user alice password=pw1", "user TMP password=pw1"),
+                                        "user bob password=pw2", "user alice password=pw2");
     CHECK_THAT(unsafe(replace(swapped, "user TMP", "user bob")),
                Catch::Contains("user 1 was alice, is now bob") && Catch::Contains("user 2 was bob, is now alice"));
     // An instrument added at the top.
@@ -494,16 +505,18 @@ TEST_CASE("venue comparison: each unsafe change is named, the safe ones are allo
     CHECK_THAT(unsafe(replace(base, "max_price=2.0000 max_qty=100", "max_price=2.0000 max_qty=99")),
                Catch::Contains("TINY: max_qty lowered from 100 to 99"));
     // Safe: appended entries, a wider band, raised maxima and pools.
-    const std::string safe = replace(replace(base, "max_price=2.0000 max_qty=100", "min_price=0.5 max_price=3.0000 max_qty=1000"),
-                                     "instrument TINY min_price=1.0000", "instrument TINY") +
-                             "instrument NEW\nuser dave password=x\npool_orders 8192\n";
+    const std::string safe =
+        replace(replace(base, "max_price=2.0000 max_qty=100", "min_price=0.5 max_price=3.0000 max_qty=1000"),
+                "instrument TINY min_price=1.0000", "instrument TINY") +
+        "instrument NEW\nuser dave password=x\npool_orders 8192\n";
     CHECK(unsafe(safe).empty());
     const auto all = changes(safe);
     CHECK(all.size() == 5);  // band, max_qty, instrument, user, pool
     for (const auto& c : all) CHECK(c.safe);
 }
 
-TEST_CASE("outbound store: streams numbered per user, read back in chunks from the file and from the unwritten buffer", "[store]") {
+TEST_CASE("outbound store: streams numbered per user, read back in chunks from the file and from the unwritten buffer",
+          "[store]") {
     TempDir dir;
     const std::string path = dir.path + "/outbound.nxo";
     const std::uint32_t users = 3;
@@ -538,7 +551,8 @@ TEST_CASE("outbound store: streams numbered per user, read back in chunks from t
                     next = after;
                 }
                 std::vector<std::uint8_t> expect;
-                for (std::uint64_t s = from; s <= sent[u].size(); ++s) expect.insert(expect.end(), sent[u][s - 1].begin(), sent[u][s - 1].end());
+                for (std::uint64_t s = from; s <= sent[u].size(); ++s)
+                    expect.insert(expect.end(), sent[u][s - 1].begin(), sent[u][s - 1].end());
                 REQUIRE(got == expect);
             }
         }
@@ -604,10 +618,13 @@ TEST_CASE("shard core: matching events, and a replay of its commands gives the s
         if (what < 6 || live.empty()) {
             const char side = rng() % 2 ? 'B' : 'S';
             const std::uint32_t user = static_cast<std::uint32_t>(rng() % 3);
-            const std::uint32_t price = static_cast<std::uint32_t>(1000000 + (side == 'B' ? -1 : 1) * static_cast<int>(rng() % 20) * 100 +
-                                                                   (rng() % 4 == 0 ? (side == 'B' ? 600 : -600) : 0));
-            c = enter_cmd(next, user, side, static_cast<std::uint32_t>(1 + rng() % 300), price, static_cast<std::uint16_t>(1 + 2 * (rng() % 2)));
-            if (c.instrument == 3) c.price = 10000 + static_cast<std::uint32_t>(rng() % 100) * 100, c.qty %= 100, c.qty += 1;
+            const std::uint32_t price =
+                static_cast<std::uint32_t>(1000000 + (side == 'B' ? -1 : 1) * static_cast<int>(rng() % 20) * 100 +
+                                           (rng() % 4 == 0 ? (side == 'B' ? 600 : -600) : 0));
+            c = enter_cmd(next, user, side, static_cast<std::uint32_t>(1 + rng() % 300), price,
+                          static_cast<std::uint16_t>(1 + 2 * (rng() % 2)));
+            if (c.instrument == 3)
+                c.price = 10000 + static_cast<std::uint32_t>(rng() % 100) * 100, c.qty %= 100, c.qty += 1;
             c.tif = "DDDDIF"[rng() % 6];
             c.stp = "NOB"[rng() % 3];
             live.emplace_back(user, next);
@@ -661,9 +678,11 @@ TEST_CASE("shard core: matching events, and a replay of its commands gives the s
     CHECK(std::ranges::equal(out2.itch.bytes(), out.itch.bytes()));
     std::vector<std::string> a, b;
     auto collect = [](std::vector<std::string>& v) {
-        return [&v](const std::string& s, ob::Side side, ob::Price p, std::uint64_t q, ob::OrderId id, std::uint32_t u, std::uint64_t t) {
-            v.push_back(s + " " + std::to_string(static_cast<int>(side)) + " " + std::to_string(p) + " " + std::to_string(q) + " " +
-                        std::to_string(id) + " " + std::to_string(u) + " " + std::to_string(t));
+        return [&v](const std::string& s, ob::Side side, ob::Price p, std::uint64_t q, ob::OrderId id, std::uint32_t u,
+                    std::uint64_t t) {
+            v.push_back(s + " " + std::to_string(static_cast<int>(side)) + " " + std::to_string(p) + " " +
+                        std::to_string(q) + " " + std::to_string(id) + " " + std::to_string(u) + " " +
+                        std::to_string(t));
         };
     };
     core.for_each_order(collect(a));
@@ -745,14 +764,22 @@ TEST_CASE("token map: runs of consecutive tokens and scattered ones agree with a
     for (int step = 0; step < 200'000; ++step) {
         std::uint64_t token;
         const int r = static_cast<int>(rng() % 100);
-        if (r < 70) token = next++;                                  // counting up: extends the run
-        else if (r < 80) token = next - 1 - rng() % 50;              // a recent token again
-        else if (r < 88) token = rng() % 2'000;                      // below or at the run's start
-        else if (r < 91) token = rng();                              // anywhere
-        else if (r < 93) token = next + 1 + rng() % 8;               // a little ahead of the count
-        else if (r < 95) token = next + 1'000'000 + rng() % 100;     // far ahead: to the table
-        else if (r < 98) next += 1 + rng() % 8, token = next++;      // the count skips a few
-        else token = rng() % 2 ? 0 : ~std::uint64_t{0};
+        if (r < 70)
+            token = next++;  // counting up: extends the run
+        else if (r < 80)
+            token = next - 1 - rng() % 50;  // a recent token again
+        else if (r < 88)
+            token = rng() % 2'000;  // below or at the run's start
+        else if (r < 91)
+            token = rng();  // anywhere
+        else if (r < 93)
+            token = next + 1 + rng() % 8;  // a little ahead of the count
+        else if (r < 95)
+            token = next + 1'000'000 + rng() % 100;  // far ahead: to the table
+        else if (r < 98)
+            next += 1 + rng() % 8, token = next++;  // the count skips a few
+        else
+            token = rng() % 2 ? 0 : ~std::uint64_t{0};
         const bool fresh = !model.count(token);
         if (rng() % 10 == 0 && !fresh) {  // overwrite (a replace's restore)
             map.put(token, id);

@@ -55,8 +55,8 @@ inline ItchMsg itch_directory(std::uint16_t locate, std::string_view stock) {
     m.ch(29, 'P').ch(30, 'N').ch(31, ' ').ch(32, '1').ch(33, 'N').u32(34, 0).ch(38, 'N');
     return m;
 }
-inline ItchMsg itch_add(std::uint16_t locate, std::uint64_t ref, char side, std::uint32_t shares, std::string_view stock,
-                        std::uint32_t price) {
+inline ItchMsg itch_add(std::uint16_t locate, std::uint64_t ref, char side, std::uint32_t shares,
+                        std::string_view stock, std::uint32_t price) {
     ItchMsg m('A', 36, locate, 2000);
     m.u64(11, ref).ch(19, side).u32(20, shares).str(24, stock, 8).u32(32, price);
     return m;

@@ -17,7 +17,8 @@ namespace lob = nexus::feed::lobster;
 
 // An orderbook row of `levels` levels, without its '\n': the sides best
 // first, placeholders where a side has fewer levels.
-inline std::string book_line(std::size_t levels, const std::vector<lob::Level>& asks, const std::vector<lob::Level>& bids) {
+inline std::string book_line(std::size_t levels, const std::vector<lob::Level>& asks,
+                             const std::vector<lob::Level>& bids) {
     std::string line;
     for (std::size_t l = 0; l < levels; ++l) {
         if (l) line += ',';
@@ -35,7 +36,8 @@ struct FilePair {
     std::string messages, books;
 
     // One row: the message line and the book after it (best first per side).
-    FilePair& row(const std::string& message, const std::vector<lob::Level>& asks, const std::vector<lob::Level>& bids) {
+    FilePair& row(const std::string& message, const std::vector<lob::Level>& asks,
+                  const std::vector<lob::Level>& bids) {
         messages += message + "\n";
         books += book_line(levels, asks, bids) + "\n";
         return *this;
@@ -69,7 +71,8 @@ inline lob::MemorySink export_day(const std::string& itch, const lob::ExportConf
     lob::MemorySink sink;
     lob::Exporter ex(cfg, sink);
     const auto r = feed::read_itch(itch, [&](const feed::itch::Message& m) { return ex.apply(m); });
-    if (!r.ok || !ex.finish() || !ex.error().empty()) throw std::runtime_error("export failed: " + r.error + ex.error());
+    if (!r.ok || !ex.finish() || !ex.error().empty())
+        throw std::runtime_error("export failed: " + r.error + ex.error());
     return sink;
 }
 
@@ -91,6 +94,8 @@ inline std::string join(const std::vector<std::string>& rows) {
     return out;
 }
 
-inline std::int64_t seconds(int h, int m, int s) { return ((std::int64_t{h} * 60 + m) * 60 + s) * lob::kNanosPerSecond; }
+inline std::int64_t seconds(int h, int m, int s) {
+    return ((std::int64_t{h} * 60 + m) * 60 + s) * lob::kNanosPerSecond;
+}
 
 }  // namespace nexus::test

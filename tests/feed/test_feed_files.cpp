@@ -40,7 +40,8 @@ std::vector<std::uint8_t> big_stream(std::size_t n) {
     std::vector<std::uint8_t> s;
     nexus::test::itch_directory(1, "AAPL").frame_into(s);
     for (std::size_t i = 0; i < n; ++i) {
-        nexus::test::itch_add(1, i + 1, i % 2 ? 'B' : 'S', 100, "AAPL", 1000 + static_cast<std::uint32_t>(i % 50)).frame_into(s);
+        nexus::test::itch_add(1, i + 1, i % 2 ? 'B' : 'S', 100, "AAPL", 1000 + static_cast<std::uint32_t>(i % 50))
+            .frame_into(s);
         nexus::test::itch_delete(1, i + 1).frame_into(s);
     }
     return s;
@@ -110,7 +111,8 @@ TEST_CASE("itch files: concatenated gzip members are one stream", "[feed][files]
     CHECK(seen.count == 21 + 41);
 }
 
-TEST_CASE("itch files: pipes and FIFOs are streamed, plain or gzip, with nothing lost to the gzip check", "[feed][files][stream]") {
+TEST_CASE("itch files: pipes and FIFOs are streamed, plain or gzip, with nothing lost to the gzip check",
+          "[feed][files][stream]") {
     nexus::test::TempDir tmp("feed");
     const auto bytes = big_stream(60'000);  // about 3.3 MB: several pipe buffers, across the reader's block
     nexus::test::write_file(tmp.path("day.itch"), bytes);
@@ -186,7 +188,8 @@ TEST_CASE("itch files: bad files stop with what and where", "[feed][files][bad]"
         Seen seen;
         const ReadResult r = read_itch(tmp.path("cut.itch"), seen);
         CHECK_FALSE(r.ok);
-        CHECK(r.error == "message cut off by the end of the data at byte offset " + std::to_string(bytes.size() + 5 - 21));
+        CHECK(r.error ==
+              "message cut off by the end of the data at byte offset " + std::to_string(bytes.size() + 5 - 21));
         CHECK(seen.count == 100'000);  // everything before it was delivered
     }
     SECTION("a corrupt gzip stream") {
@@ -286,13 +289,20 @@ TEST_CASE("synthetic day: every reference exists, and the books match a plain mo
         }
         using namespace itch;
         switch (m.type()) {
-            case 'A': case 'F': {
+            case 'A':
+            case 'F': {
                 const AddOrder a(m);
-                plain(a.locate()).add(a.ref(), a.side() == 'B' ? nexus::orderbook::Side::Buy : nexus::orderbook::Side::Sell, a.price(), a.shares());
+                plain(a.locate())
+                    .add(a.ref(), a.side() == 'B' ? nexus::orderbook::Side::Buy : nexus::orderbook::Side::Sell,
+                         a.price(), a.shares());
                 break;
             }
             case 'E': plain(m.locate()).execute(OrderExecuted(m).ref(), OrderExecuted(m).shares()); break;
-            case 'C': plain(m.locate()).execute_at(OrderExecutedWithPrice(m).ref(), OrderExecutedWithPrice(m).shares(), OrderExecutedWithPrice(m).price()); break;
+            case 'C':
+                plain(m.locate())
+                    .execute_at(OrderExecutedWithPrice(m).ref(), OrderExecutedWithPrice(m).shares(),
+                                OrderExecutedWithPrice(m).price());
+                break;
             case 'X': plain(m.locate()).cancel_qty(OrderCancel(m).ref(), OrderCancel(m).shares()); break;
             case 'D': plain(m.locate()).remove(OrderDelete(m).ref()); break;
             case 'U': {

@@ -69,7 +69,8 @@ TEST_CASE("itch: every message type decodes from its bytes", "[itch]") {
         CHECK(r.inverse() == 'N');
     }
     SECTION("H trading action") {
-        const StockTradingAction h(frame_one(ItchMsg('H', 25, 5).str(11, "AAPL", 8).ch(19, 'T').str(21, "IPO1", 4), buf));
+        const StockTradingAction h(
+            frame_one(ItchMsg('H', 25, 5).str(11, "AAPL", 8).ch(19, 'T').str(21, "IPO1", 4), buf));
         CHECK(h.stock() == "AAPL");
         CHECK(h.trading_state() == 'T');
         CHECK(h.reason() == "IPO1");
@@ -96,15 +97,16 @@ TEST_CASE("itch: every message type decodes from its bytes", "[itch]") {
         CHECK(MwcbStatus(frame_one(ItchMsg('W', 12).ch(11, '2'), buf)).breached_level() == '2');
     }
     SECTION("K IPO quoting period") {
-        const IpoQuotingPeriod k(frame_one(ItchMsg('K', 28, 9).str(11, "NEWCO", 8).u32(19, 34200).ch(23, 'A').u32(24, 150000), buf));
+        const IpoQuotingPeriod k(
+            frame_one(ItchMsg('K', 28, 9).str(11, "NEWCO", 8).u32(19, 34200).ch(23, 'A').u32(24, 150000), buf));
         CHECK(k.stock() == "NEWCO");
         CHECK(k.release_time() == 34200);
         CHECK(k.release_qualifier() == 'A');
         CHECK(k.ipo_price() == 150000);
     }
     SECTION("J LULD collar") {
-        const LuldAuctionCollar j(frame_one(
-            ItchMsg('J', 35, 9).str(11, "X", 8).u32(19, 100).u32(23, 110).u32(27, 90).u32(31, 3), buf));
+        const LuldAuctionCollar j(
+            frame_one(ItchMsg('J', 35, 9).str(11, "X", 8).u32(19, 100).u32(23, 110).u32(27, 90).u32(31, 3), buf));
         CHECK(j.reference_price() == 100);
         CHECK(j.upper_price() == 110);
         CHECK(j.lower_price() == 90);
@@ -117,7 +119,8 @@ TEST_CASE("itch: every message type decodes from its bytes", "[itch]") {
         CHECK(h.action() == 'H');
     }
     SECTION("A and F add order") {
-        const AddOrder a(frame_one(nexus::test::itch_add(3, 0x0102'0304'0506'0708ull, 'S', 250, "IBM", 1'234'500), buf));
+        const AddOrder a(
+            frame_one(nexus::test::itch_add(3, 0x0102'0304'0506'0708ull, 'S', 250, "IBM", 1'234'500), buf));
         CHECK(a.locate() == 3);
         CHECK(a.ref() == 0x0102'0304'0506'0708ull);
         CHECK(a.side() == 'S');
@@ -125,7 +128,9 @@ TEST_CASE("itch: every message type decodes from its bytes", "[itch]") {
         CHECK(a.stock() == "IBM");
         CHECK(a.price() == 1'234'500);
         CHECK(a.attribution().empty());
-        const AddOrder f(frame_one(ItchMsg('F', 40, 3).u64(11, 9).ch(19, 'B').u32(20, 1).str(24, "IBM", 8).u32(32, 5).str(36, "MSCO", 4), buf));
+        const AddOrder f(frame_one(
+            ItchMsg('F', 40, 3).u64(11, 9).ch(19, 'B').u32(20, 1).str(24, "IBM", 8).u32(32, 5).str(36, "MSCO", 4),
+            buf));
         CHECK(f.attribution() == "MSCO");
         CHECK(f.side() == 'B');
     }
@@ -134,7 +139,8 @@ TEST_CASE("itch: every message type decodes from its bytes", "[itch]") {
         CHECK(e.ref() == 77);
         CHECK(e.shares() == 40);
         CHECK(e.match() == 555);
-        const OrderExecutedWithPrice c(frame_one(ItchMsg('C', 36, 3).u64(11, 77).u32(19, 5).u64(23, 556).ch(31, 'Y').u32(32, 999), buf));
+        const OrderExecutedWithPrice c(
+            frame_one(ItchMsg('C', 36, 3).u64(11, 77).u32(19, 5).u64(23, 556).ch(31, 'Y').u32(32, 999), buf));
         CHECK(c.ref() == 77);
         CHECK(c.shares() == 5);
         CHECK(c.match() == 556);
@@ -151,14 +157,16 @@ TEST_CASE("itch: every message type decodes from its bytes", "[itch]") {
         CHECK(u.price() == 1000);
     }
     SECTION("P, Q, B trades") {
-        const Trade p(frame_one(ItchMsg('P', 44, 3).u64(11, 1).ch(19, 'B').u32(20, 10).str(24, "IBM", 8).u32(32, 7).u64(36, 8), buf));
+        const Trade p(frame_one(
+            ItchMsg('P', 44, 3).u64(11, 1).ch(19, 'B').u32(20, 10).str(24, "IBM", 8).u32(32, 7).u64(36, 8), buf));
         CHECK(p.ref() == 1);
         CHECK(p.side() == 'B');
         CHECK(p.shares() == 10);
         CHECK(p.stock() == "IBM");
         CHECK(p.price() == 7);
         CHECK(p.match() == 8);
-        const CrossTrade q(frame_one(ItchMsg('Q', 40, 3).u64(11, 5'000'000'000ull).str(19, "IBM", 8).u32(27, 6).u64(31, 9).ch(39, 'O'), buf));
+        const CrossTrade q(frame_one(
+            ItchMsg('Q', 40, 3).u64(11, 5'000'000'000ull).str(19, "IBM", 8).u32(27, 6).u64(31, 9).ch(39, 'O'), buf));
         CHECK(q.shares() == 5'000'000'000ull);
         CHECK(q.cross_price() == 6);
         CHECK(q.match() == 9);
@@ -166,7 +174,17 @@ TEST_CASE("itch: every message type decodes from its bytes", "[itch]") {
         CHECK(BrokenTrade(frame_one(ItchMsg('B', 19, 3).u64(11, 12), buf)).match() == 12);
     }
     SECTION("I, N, O") {
-        const Noii i(frame_one(ItchMsg('I', 50, 3).u64(11, 1).u64(19, 2).ch(27, 'B').str(28, "IBM", 8).u32(36, 3).u32(40, 4).u32(44, 5).ch(48, 'C').ch(49, 'L'), buf));
+        const Noii i(frame_one(ItchMsg('I', 50, 3)
+                                   .u64(11, 1)
+                                   .u64(19, 2)
+                                   .ch(27, 'B')
+                                   .str(28, "IBM", 8)
+                                   .u32(36, 3)
+                                   .u32(40, 4)
+                                   .u32(44, 5)
+                                   .ch(48, 'C')
+                                   .ch(49, 'L'),
+                               buf));
         CHECK(i.paired_shares() == 1);
         CHECK(i.imbalance_shares() == 2);
         CHECK(i.imbalance_direction() == 'B');
@@ -178,7 +196,16 @@ TEST_CASE("itch: every message type decodes from its bytes", "[itch]") {
         CHECK(i.price_variation() == 'L');
         const RetailPriceImprovement n(frame_one(ItchMsg('N', 20, 3).str(11, "IBM", 8).ch(19, 'A'), buf));
         CHECK(n.interest_flag() == 'A');
-        const DlcrPriceDiscovery o(frame_one(ItchMsg('O', 48, 3).str(11, "IBM", 8).ch(19, 'Y').u32(20, 1).u32(24, 2).u32(28, 3).u64(32, 4).u32(40, 5).u32(44, 6), buf));
+        const DlcrPriceDiscovery o(frame_one(ItchMsg('O', 48, 3)
+                                                 .str(11, "IBM", 8)
+                                                 .ch(19, 'Y')
+                                                 .u32(20, 1)
+                                                 .u32(24, 2)
+                                                 .u32(28, 3)
+                                                 .u64(32, 4)
+                                                 .u32(40, 5)
+                                                 .u32(44, 6),
+                                             buf));
         CHECK(o.open_eligibility() == 'Y');
         CHECK(o.min_allowed_price() == 1);
         CHECK(o.max_allowed_price() == 2);
@@ -308,12 +335,12 @@ TEST_CASE("itch: books are built with ITCH semantics, anomalies are counted and 
     itch_add(1, 101, 'B', 200, "AAPL", 1'500'000).frame_into(s);
     itch_add(1, 102, 'S', 100, "AAPL", 1'501'000).frame_into(s);
     itch_add(2, 200, 'S', 50, "MSFT", 3'000'000).frame_into(s);
-    itch_exec(1, 100, 100).frame_into(s);              // 200 left, keeps priority
-    itch_cancel(1, 101, 50).frame_into(s);             // 150 left
+    itch_exec(1, 100, 100).frame_into(s);   // 200 left, keeps priority
+    itch_cancel(1, 101, 50).frame_into(s);  // 150 left
     itch_replace(1, 102, 103, 80, 1'502'000).frame_into(s);
     itch_delete(2, 200).frame_into(s);
-    itch_exec(1, 999, 10).frame_into(s);               // unknown reference: anomaly
-    itch_delete(1, 999).frame_into(s);                 // another
+    itch_exec(1, 999, 10).frame_into(s);                   // unknown reference: anomaly
+    itch_delete(1, 999).frame_into(s);                     // another
     itch_add(7, 300, 'B', 10, "NEW", 1000).frame_into(s);  // locate without a directory entry
     Framer f(s);
     nexus::orderbook::NullListener nl;
@@ -335,7 +362,8 @@ TEST_CASE("itch: books are built with ITCH semantics, anomalies are counted and 
     CHECK(b.stats().total_anomalies() == 2);
     CHECK(b.stats().unannounced_locates == 1);
     CHECK(b.books().get(7)->order_count() == 1);
-    CHECK(b.stats().peak_live_orders == 4);  // 3 AAPL + 1 MSFT; the replace keeps the count; locate 7 comes after the MSFT delete
+    CHECK(b.stats().peak_live_orders ==
+          4);  // 3 AAPL + 1 MSFT; the replace keeps the count; locate 7 comes after the MSFT delete
     CHECK(b.stats().by_type['A'] == 5);
     CHECK(b.symbol(2) == "MSFT");
     CHECK(aapl->check_invariants(true) == "");
@@ -389,13 +417,16 @@ std::vector<std::uint8_t> faulty_stream(std::mt19937_64& rng, int& fault) {
                 break;
             }
             case 1: itch_delete(loc, ref > 1 ? 1 + rng() % (ref - 1) : 1).frame_into(s); break;
-            default: itch_add(loc, ref++, rng() % 2 ? 'B' : 'S', 100, "S", 1000 + static_cast<std::uint32_t>(rng() % 20)).frame_into(s); break;
+            default:
+                itch_add(loc, ref++, rng() % 2 ? 'B' : 'S', 100, "S", 1000 + static_cast<std::uint32_t>(rng() % 20))
+                    .frame_into(s);
+                break;
         }
     }
     fault = static_cast<int>(rng() % 4);
-    if (fault == 1) s.insert(s.end(), {0, 0, 'A'});                // zero length
+    if (fault == 1) s.insert(s.end(), {0, 0, 'A'});                          // zero length
     if (fault == 2) itch_delete(1, 1).frame_into(s), s[s.size() - 20] = 18;  // D with length 18
-    if (fault == 3) s.resize(s.size() - 1 - rng() % 10);           // cut inside the last message
+    if (fault == 3) s.resize(s.size() - 1 - rng() % 10);                     // cut inside the last message
     return s;
 }
 
@@ -417,7 +448,8 @@ TEST_CASE("itch: apply_block frames exactly as Framer does, with and without its
             nexus::orderbook::NullListener nl;
             ItchBookBuilder<> b(nl);
             Offsets seen;
-            const auto r = look_ahead ? b.apply_block<Offsets, true>(s, 0, seen) : b.apply_block<Offsets, false>(s, 0, seen);
+            const auto r =
+                look_ahead ? b.apply_block<Offsets, true>(s, 0, seen) : b.apply_block<Offsets, false>(s, 0, seen);
             INFO("round " << round << ", fault " << fault << ", look-ahead " << look_ahead);
             REQUIRE_FALSE(r.stop);
             CHECK(seen.seen == want);
@@ -440,7 +472,8 @@ TEST_CASE("itch: locates shared out between builders give the same books as one 
     cfg.order_messages = 60'000;
     std::vector<std::uint8_t> day;
     {
-        const auto path = std::filesystem::temp_directory_path() / ("nexus-shares-" + std::to_string(::getpid()) + ".itch");
+        const auto path =
+            std::filesystem::temp_directory_path() / ("nexus-shares-" + std::to_string(::getpid()) + ".itch");
         {
             ItchWriter w(path.string(), false);
             generate_day(cfg, w);
@@ -475,7 +508,8 @@ TEST_CASE("itch: locates shared out between builders give the same books as one 
         const auto* b = parts[owner[l]]->books().get(l);
         REQUIRE(a != nullptr);
         REQUIRE(b != nullptr);
-        for (auto side : {nexus::orderbook::Side::Buy, nexus::orderbook::Side::Sell}) CHECK(a->depth(side) == b->depth(side));
+        for (auto side : {nexus::orderbook::Side::Buy, nexus::orderbook::Side::Sell})
+            CHECK(a->depth(side) == b->depth(side));
         CHECK(parts[owner[l]]->messages_for(l) == whole.messages_for(l));
         for (std::uint8_t w = 0; w < 3; ++w)
             if (w != owner[l]) CHECK(parts[w]->books().get(l) == nullptr);  // no share opens another's book

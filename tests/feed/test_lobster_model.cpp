@@ -32,11 +32,11 @@ enum class TimeShape { Nanos, Trimmed, Millis };
 struct DayShape {
     std::size_t levels = 5;
     std::uint64_t seed = 1;
-    int events = 20'000;   // in the file's window
-    int history = 8'000;   // before it: never written
-    double move = 0.1;     // chance per event that the mid price moves
-    double spread = 1.0;   // mean distance of a new order from the mid, in ticks
-    double near = 0.9;     // chance that a cancel or delete picks an order near the touch
+    int events = 20'000;  // in the file's window
+    int history = 8'000;  // before it: never written
+    double move = 0.1;    // chance per event that the mid price moves
+    double spread = 1.0;  // mean distance of a new order from the mid, in ticks
+    double near = 0.9;    // chance that a cancel or delete picks an order near the touch
     TimeShape times = TimeShape::Trimmed;
 };
 
@@ -64,7 +64,9 @@ private:
     static int idx(Side s) { return static_cast<int>(s); }
     // Draws by hand: the standard distributions' results differ between libraries.
     double uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
-    std::int64_t pick(std::int64_t lo, std::int64_t hi) { return lo + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(hi - lo + 1)); }
+    std::int64_t pick(std::int64_t lo, std::int64_t hi) {
+        return lo + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(hi - lo + 1));
+    }
     Side any_side() { return rng_() % 2 ? Side::Buy : Side::Sell; }
 
     // The prices of a side from the best outwards, at most n.
@@ -130,7 +132,8 @@ private:
         if (r < 0.45 || ids_.size() < 20) {
             const Side s = any_side();
             // Mostly near the mid on its own side; sometimes across it (a crossed or locked book).
-            std::int64_t off = static_cast<std::int64_t>(-std::log1p(-uniform()) * d_.spread);  // exponential, mean `spread`
+            std::int64_t off =
+                static_cast<std::int64_t>(-std::log1p(-uniform()) * d_.spread);  // exponential, mean `spread`
             if (uniform() < 0.03) off -= pick(1, 3);
             const Price p = s == Side::Buy ? mid_ - 100 * off : mid_ + 100 * off;
             if (p <= 0) return;
@@ -185,8 +188,10 @@ private:
             write(t, lob::EventType::HiddenExecute, id, size, p, any_side());
         } else if (r < 0.99) {  // a cross, -1 opening ... -4 others; one that did not trade has 0 shares
             const std::int64_t id = -pick(1, 4);
-            if (uniform() < 0.2) write(t, lob::EventType::Cross, id, 0, 0, Side::Sell);
-            else write(t, lob::EventType::Cross, id, pick(1, 10'000'000), mid_, Side::Sell);
+            if (uniform() < 0.2)
+                write(t, lob::EventType::Cross, id, 0, 0, Side::Sell);
+            else
+                write(t, lob::EventType::Cross, id, pick(1, 10'000'000), mid_, Side::Sell);
         } else {  // a halt indicator: -1 halted, 0 quoting, 1 trading
             write(t, lob::EventType::Halt, 0, 0, pick(-1, 1), Side::Sell);
         }
@@ -210,8 +215,9 @@ private:
 
     void write(std::int64_t t, lob::EventType type, std::int64_t id, Qty size, Price price, Side s) {
         if (!live_) return;
-        messages.push_back(time_text(t) + "," + std::to_string(static_cast<int>(type)) + "," + std::to_string(id) + "," +
-                           std::to_string(size) + "," + std::to_string(price) + "," + (s == Side::Buy ? "1" : "-1"));
+        messages.push_back(time_text(t) + "," + std::to_string(static_cast<int>(type)) + "," + std::to_string(id) +
+                           "," + std::to_string(size) + "," + std::to_string(price) + "," +
+                           (s == Side::Buy ? "1" : "-1"));
         types.push_back(type);
         std::vector<lob::Level> sides[2];
         for (const Side s : {Side::Buy, Side::Sell})
@@ -250,7 +256,8 @@ void set_field(std::string& row, std::size_t i, const std::string& v) {
 
 }  // namespace
 
-TEST_CASE("lobster plain day: files written from a plain full-depth book verify with zero true mismatches", "[lobster][model][plain]") {
+TEST_CASE("lobster plain day: files written from a plain full-depth book verify with zero true mismatches",
+          "[lobster][model][plain]") {
     struct Case {
         double move, spread, near;
     };
@@ -281,7 +288,8 @@ TEST_CASE("lobster plain day: files written from a plain full-depth book verify 
     }
 }
 
-TEST_CASE("lobster plain day: known orders shrinking out of view are common on a restless day", "[lobster][model][plain]") {
+TEST_CASE("lobster plain day: known orders shrinking out of view are common on a restless day",
+          "[lobster][model][plain]") {
     DayShape d;
     d.levels = 1;
     d.seed = 77;
@@ -330,7 +338,9 @@ TEST_CASE("lobster plain day: one corrupted row is caught at that row", "[lobste
                     // Not when the next row adds on the same side: a better price
                     // pushes this row's level out of view, and the file without
                     // the row is a consistent one (docs/lobster.md §6).
-                    if (k + 1 < m.size() && day.types[k + 1] == lob::EventType::Add && field(m[k + 1], 5) == field(m[k], 5)) continue;
+                    if (k + 1 < m.size() && day.types[k + 1] == lob::EventType::Add &&
+                        field(m[k + 1], 5) == field(m[k], 5))
+                        continue;
                     m.erase(m.begin() + static_cast<std::ptrdiff_t>(k));
                     b.erase(b.begin() + static_cast<std::ptrdiff_t>(k));
                     what = "missing row";
@@ -349,7 +359,8 @@ TEST_CASE("lobster plain day: one corrupted row is caught at that row", "[lobste
                 }
             }
             const auto r = nexus::test::verify_text(nexus::test::join(m), nexus::test::join(b));
-            INFO(levels << " levels, " << what << " corrupted at row " << k + 1 << " (" << day.messages[k] << "): " << describe(r));
+            INFO(levels << " levels, " << what << " corrupted at row " << k + 1 << " (" << day.messages[k]
+                        << "): " << describe(r));
             REQUIRE(r.ok);
             REQUIRE(r.stats.true_mismatches >= 1);
             CHECK(r.stats.first_mismatches[0].row == k + 1);

@@ -38,24 +38,39 @@ TEST_CASE("lobster reader: a header line, CRLF line ends and empty lines are acc
     CHECK(verify_text("34200.1,1,5,400,10100,-1", "10100,400,9900,500").ok);
     // A UTF-8 byte order mark (spreadsheet programs' "CSV UTF-8") before line 1,
     // whether that is data or a header.
-    const auto bom = verify_text("\xEF\xBB\xBF" "34200.1,1,5,400,10100,-1\n", "\xEF\xBB\xBF" "AskPrice1,AskSize1,BidPrice1,BidSize1\n10100,400,9900,500\n");
+    const auto bom = verify_text(
+        "\xEF\xBB\xBF"
+        "34200.1,1,5,400,10100,-1\n",
+        "\xEF\xBB\xBF"
+        "AskPrice1,AskSize1,BidPrice1,BidSize1\n10100,400,9900,500\n");
     CHECK(bom.ok);
     CHECK(bom.error.empty());
     CHECK(bom.stats.rows == 1);
     CHECK(bom.stats.true_mismatches == 0);
     // ... but only there.
-    CHECK_FALSE(verify_text("34200.1,1,5,400,10100,-1\n\xEF\xBB\xBF" "34200.2,1,6,1,10100,-1\n", kBook1 + "10100,401,9900,500\n").ok);
+    CHECK_FALSE(verify_text("34200.1,1,5,400,10100,-1\n\xEF\xBB\xBF"
+                            "34200.2,1,6,1,10100,-1\n",
+                            kBook1 + "10100,401,9900,500\n")
+                    .ok);
     // A first line that looks numeric is data, not a header.
-    CHECK(message_error("nan,1,5,400,10100,-1") == "m.csv: line 1, column 1: not a time in seconds after midnight: 'nan'");
+    CHECK(message_error("nan,1,5,400,10100,-1") ==
+          "m.csv: line 1, column 1: not a time in seconds after midnight: 'nan'");
 }
 
 TEST_CASE("lobster reader: times are read as exact nanoseconds, at any precision", "[lobster][reader]") {
-    const std::pair<const char*, std::int64_t> cases[] = {
-        {"34200.004241176", 34'200'004'241'176}, {"34200.00426064", 34'200'004'260'640}, {"34200.1", 34'200'100'000'000},
-        {"34200", 34'200'000'000'000},           {"34200.", 34'200'000'000'000},          {".5", 500'000'000},
-        {"0.000000001", 1},                      {"86400.000000000", 86'400'000'000'000}, {"7.123456789", 7'123'456'789},
-        {"57599.9999999999", 57'599'999'999'999}, {"034200.5", 34'200'500'000'000},
-        {"0000000000034200.5", 34'200'500'000'000}, {"000.25", 250'000'000}};
+    const std::pair<const char*, std::int64_t> cases[] = {{"34200.004241176", 34'200'004'241'176},
+                                                          {"34200.00426064", 34'200'004'260'640},
+                                                          {"34200.1", 34'200'100'000'000},
+                                                          {"34200", 34'200'000'000'000},
+                                                          {"34200.", 34'200'000'000'000},
+                                                          {".5", 500'000'000},
+                                                          {"0.000000001", 1},
+                                                          {"86400.000000000", 86'400'000'000'000},
+                                                          {"7.123456789", 7'123'456'789},
+                                                          {"57599.9999999999", 57'599'999'999'999},
+                                                          {"034200.5", 34'200'500'000'000},
+                                                          {"0000000000034200.5", 34'200'500'000'000},
+                                                          {"000.25", 250'000'000}};
     for (const auto& [text, ns] : cases) {
         const std::string row = std::string(text) + ",5,0,100,10000,1\n";
         lob::MessageReader r("m.csv", row);
@@ -73,8 +88,10 @@ TEST_CASE("lobster reader: times are read as exact nanoseconds, at any precision
     }
 }
 
-TEST_CASE("lobster reader: leading zeros do not count as digits, a field shown in an error is printable", "[lobster][reader]") {
-    const std::string zeros = "34200.1,1,000000000000000000000000000005,0000000000000000000000100,000000000000000000010000,1\n";
+TEST_CASE("lobster reader: leading zeros do not count as digits, a field shown in an error is printable",
+          "[lobster][reader]") {
+    const std::string zeros =
+        "34200.1,1,000000000000000000000000000005,0000000000000000000000100,000000000000000000010000,1\n";
     lob::MessageReader ok("m.csv", zeros);
     lob::Message m;
     REQUIRE(ok.next(m));
@@ -101,9 +118,12 @@ TEST_CASE("lobster reader: message rows outside the format name the file, line a
     CHECK(message_error("34200.1,1,5,400,10100,-1,7") == "m.csv: line 1: expected 6 columns, found 7");
     CHECK(message_error("") == "b.csv: line 1: more rows than the 0 of m.csv");
     // Not numbers.
-    CHECK(message_error("inf,1,5,400,10100,-1") == "m.csv: line 1, column 1: not a time in seconds after midnight: 'inf'");
-    CHECK(message_error("-3.5,1,5,400,10100,-1") == "m.csv: line 1, column 1: not a time in seconds after midnight: '-3.5'");
-    CHECK(message_error("3.4e4,1,5,400,10100,-1") == "m.csv: line 1, column 1: not a time in seconds after midnight: '3.4e4'");
+    CHECK(message_error("inf,1,5,400,10100,-1") ==
+          "m.csv: line 1, column 1: not a time in seconds after midnight: 'inf'");
+    CHECK(message_error("-3.5,1,5,400,10100,-1") ==
+          "m.csv: line 1, column 1: not a time in seconds after midnight: '-3.5'");
+    CHECK(message_error("3.4e4,1,5,400,10100,-1") ==
+          "m.csv: line 1, column 1: not a time in seconds after midnight: '3.4e4'");
     CHECK(message_error("34200.1,x,5,400,10100,-1") == "m.csv: line 1, column 2: not a number: 'x'");
     CHECK(message_error("34200.1,1,5a,400,10100,-1") == "m.csv: line 1, column 3: not a number: '5a'");
     CHECK(message_error("34200.1,1,5,,10100,-1") == "m.csv: line 1, column 4: not a number: ''");
@@ -114,8 +134,10 @@ TEST_CASE("lobster reader: message rows outside the format name the file, line a
     // Values LOBSTER never writes.
     CHECK(message_error("90000.5,1,5,400,10100,-1") ==
           "m.csv: line 1, column 1: time out of range (0 to 86400 seconds after midnight): '90000.5'");
-    CHECK(message_error("34200.1,9,5,400,10100,-1") == "m.csv: line 1, column 2: event type 9 is not one of LOBSTER's 1 to 7");
-    CHECK(message_error("34200.1,0,5,400,10100,-1") == "m.csv: line 1, column 2: event type 0 is not one of LOBSTER's 1 to 7");
+    CHECK(message_error("34200.1,9,5,400,10100,-1") ==
+          "m.csv: line 1, column 2: event type 9 is not one of LOBSTER's 1 to 7");
+    CHECK(message_error("34200.1,0,5,400,10100,-1") ==
+          "m.csv: line 1, column 2: event type 0 is not one of LOBSTER's 1 to 7");
     CHECK(message_error("34200.1,1,0,400,10100,-1") == "m.csv: line 1, column 3: order id 0 is not positive");
     CHECK(message_error("34200.1,1,5,0,10100,-1") == "m.csv: line 1, column 4: size 0 is not positive");
     CHECK(message_error("34200.1,3,5,-400,10100,-1") == "m.csv: line 1, column 4: size -400 is not positive");
@@ -127,28 +149,36 @@ TEST_CASE("lobster reader: message rows outside the format name the file, line a
           "m.csv: line 1, column 5: price -10100 out of range (1 to 4294967295, dollars x 10000)");
     CHECK(message_error("34200.1,5,0,400,99999999999,1") ==
           "m.csv: line 1, column 5: price 99999999999 out of range (1 to 4294967295, dollars x 10000)");
-    CHECK(message_error("34200.1,1,5,400,10100,0") == "m.csv: line 1, column 6: direction 0 is neither 1 (buy order) nor -1 (sell order)");
-    CHECK(message_error("34200.1,1,5,400,10100,2") == "m.csv: line 1, column 6: direction 2 is neither 1 (buy order) nor -1 (sell order)");
-    CHECK(message_error("34200.1,7,0,0,2,-1") == "m.csv: line 1, column 5: a trading halt indicator (type 7) has price -1, 0 or 1, not 2");
+    CHECK(message_error("34200.1,1,5,400,10100,0") ==
+          "m.csv: line 1, column 6: direction 0 is neither 1 (buy order) nor -1 (sell order)");
+    CHECK(message_error("34200.1,1,5,400,10100,2") ==
+          "m.csv: line 1, column 6: direction 2 is neither 1 (buy order) nor -1 (sell order)");
+    CHECK(message_error("34200.1,7,0,0,2,-1") ==
+          "m.csv: line 1, column 5: a trading halt indicator (type 7) has price -1, 0 or 1, not 2");
     CHECK(message_error("34200.1,7,0,0,-1,-1") == "ok");
     CHECK(message_error("34200.1,6,-2,100,10000,-1") == "ok");  // a closing cross's pseudo id
-    CHECK(message_error("34200.1,6,-1,0,0,-1") == "ok");         // a cross that did not trade
+    CHECK(message_error("34200.1,6,-1,0,0,-1") == "ok");        // a cross that did not trade
     CHECK(message_error("34200.1,6,-1,-3,10000,-1") == "m.csv: line 1, column 4: size -3 is not positive");
-    CHECK(message_error("34200.1,6,-1,0,-5,-1") == "m.csv: line 1, column 5: price -5 out of range (1 to 4294967295, dollars x 10000)");
+    CHECK(message_error("34200.1,6,-1,0,-5,-1") ==
+          "m.csv: line 1, column 5: price -5 out of range (1 to 4294967295, dollars x 10000)");
     CHECK(message_error("34200.1,5,0,0,10000,1") == "m.csv: line 1, column 4: size 0 is not positive");
     // Time must not go backwards.
     CHECK(book_error("34200.2,1,5,400,10100,-1\n34200.1,1,6,1,10100,-1\n", kBook1 + "10100,401,9900,500\n") ==
           "m.csv: line 2, column 1: time 34200.100000000 is earlier than the row before (34200.200000000)");
 }
 
-TEST_CASE("lobster reader: orderbook rows outside the format name the file, line and column", "[lobster][reader][bad]") {
+TEST_CASE("lobster reader: orderbook rows outside the format name the file, line and column",
+          "[lobster][reader][bad]") {
     const std::string m1 = "34200.1,1,5,400,10100,-1\n";
     const std::string m2 = m1 + "34200.2,1,6,100,10100,-1\n";
-    CHECK(book_error(m1, "10100,400,9900\n") == "b.csv: line 1: 3 columns: an orderbook row has 4 per level (ask price, ask size, bid price, bid size)");
+    CHECK(book_error(m1, "10100,400,9900\n") ==
+          "b.csv: line 1: 3 columns: an orderbook row has 4 per level (ask price, ask size, bid price, bid size)");
     CHECK(book_error(m2, kBook1 + "10100,500,9900,500,1,1\n") == "b.csv: line 2: expected 4 columns, found 6");
     CHECK(book_error(m1, "10100,400,99x0,500\n") == "b.csv: line 1, column 3: not a number: '99x0'");
-    CHECK(book_error(m1, "10100,400,9900,0\n") == "b.csv: line 1, column 4: bid size 0 at price 9900: an occupied level has a positive size");
-    CHECK(book_error(m1, "10100,400,-9999999999,5\n") == "b.csv: line 1, column 4: bid size 5 at the empty-level price -9999999999 (must be 0)");
+    CHECK(book_error(m1, "10100,400,9900,0\n") ==
+          "b.csv: line 1, column 4: bid size 0 at price 9900: an occupied level has a positive size");
+    CHECK(book_error(m1, "10100,400,-9999999999,5\n") ==
+          "b.csv: line 1, column 4: bid size 5 at the empty-level price -9999999999 (must be 0)");
     CHECK(book_error(m1, "10100,400,-5,5\n") ==
           "b.csv: line 1, column 3: bid price -5 out of range (1 to 4294967295, or -9999999999 for an empty level)");
     CHECK(book_error(m1, "10100,400,9900,500,10000,5,9800,5\n") ==
@@ -197,7 +227,8 @@ TEST_CASE("lobster reader: a missing file is named, the message file first", "[l
 // The orderbook reader parses only the fields that differ from the row
 // before; random rows with random edits (sizes, levels inserted and removed,
 // identical rows, damaged bytes) must read exactly as each line alone does.
-TEST_CASE("lobster reader: the incremental orderbook parse agrees with a full parse of every line", "[lobster][reader]") {
+TEST_CASE("lobster reader: the incremental orderbook parse agrees with a full parse of every line",
+          "[lobster][reader]") {
     std::mt19937_64 rng(42);
     for (std::size_t levels : {1, 2, 5, 10}) {
         std::vector<lob::Level> asks, bids;
@@ -211,7 +242,8 @@ TEST_CASE("lobster reader: the incremental orderbook parse agrees with a full pa
             const bool ask = &side == &asks;
             switch (rng() % 5) {
                 case 0:  // a size changes, sometimes by a digit's worth
-                    if (!side.empty()) side[rng() % side.size()].size = 1 + static_cast<lob::Qty>(rng() % (rng() % 2 ? 99 : 99999));
+                    if (!side.empty())
+                        side[rng() % side.size()].size = 1 + static_cast<lob::Qty>(rng() % (rng() % 2 ? 99 : 99999));
                     break;
                 case 1: {  // a new best level
                     const lob::Price p = side.empty() ? 10000 : side.front().price + (ask ? -1 : 1);
@@ -249,7 +281,7 @@ TEST_CASE("lobster reader: the incremental orderbook parse agrees with a full pa
                 REQUIRE(got_ok == want_ok);
                 if (!got_ok) {
                     // The same message, but for the line number.
-                    const auto tail = [](const std::string& e) { return e.substr(e.find(':', e.find("line")) ); };
+                    const auto tail = [](const std::string& e) { return e.substr(e.find(':', e.find("line"))); };
                     CHECK(tail(all.error()) == tail(one.error()));
                     ++i;
                     break;

@@ -21,7 +21,9 @@ using nexus::test::seconds;
 namespace {
 
 // One symbol's exported pair, verified from memory.
-lob::VerifyResult verify_files(const lob::MemorySink::Files& f) { return nexus::test::verify_text(f.messages, f.orderbook); }
+lob::VerifyResult verify_files(const lob::MemorySink::Files& f) {
+    return nexus::test::verify_text(f.messages, f.orderbook);
+}
 
 std::string describe(const lob::VerifyResult& r) {
     std::string s = r.ok ? "" : "error: " + r.error + "\n";
@@ -37,7 +39,8 @@ struct Day {
     }
 };
 
-lob::ExportConfig config(std::size_t levels, std::int64_t from, std::int64_t to, std::vector<std::string> symbols = {}) {
+lob::ExportConfig config(std::size_t levels, std::int64_t from, std::int64_t to,
+                         std::vector<std::string> symbols = {}) {
     lob::ExportConfig c;
     c.levels = levels;
     c.from_ns = from;
@@ -69,12 +72,13 @@ lob::MemorySink::Files slice(const std::vector<std::string>& m, const std::vecto
 
 }  // namespace
 
-TEST_CASE("lobster round trip: generated days verify with zero true mismatches at every depth", "[lobster][roundtrip]") {
+TEST_CASE("lobster round trip: generated days verify with zero true mismatches at every depth",
+          "[lobster][roundtrip]") {
     const Day day(6, 150'000, 11);
     // Windows starting mid-day: the books already hold orders from before.
     const std::pair<std::int64_t, std::int64_t> windows[] = {{seconds(11, 0, 0), seconds(15, 0, 0)},
-                                                              {seconds(9, 30, 0), seconds(16, 0, 0)},
-                                                              {seconds(13, 17, 23), seconds(13, 47, 0)}};
+                                                             {seconds(9, 30, 0), seconds(16, 0, 0)},
+                                                             {seconds(13, 17, 23), seconds(13, 47, 0)}};
     for (const auto& [from, to] : windows) {
         for (std::size_t levels : {1, 2, 5, 10, 50}) {
             if (levels == 50 && from != windows[0].first) continue;  // wide rows: one window is enough
@@ -89,8 +93,8 @@ TEST_CASE("lobster round trip: generated days verify with zero true mismatches a
                 CHECK(r.stats.true_mismatches == 0);
                 CHECK(r.stats.out_of_view == 0);  // the exporter writes only what touches the view
                 if (levels <= 2 && from > seconds(9, 30, 0) && r.stats.rows > 2000) {
-                    CHECK(r.stats.unknown_orders > 0);      // orders added before the window
-                    CHECK(r.stats.revealed_levels > 0);     // liquidity re-entering the view
+                    CHECK(r.stats.unknown_orders > 0);   // orders added before the window
+                    CHECK(r.stats.revealed_levels > 0);  // liquidity re-entering the view
                 }
             }
         }
@@ -101,7 +105,8 @@ TEST_CASE("lobster round trip: a corrupted row is caught at that row", "[lobster
     const Day day(3, 120'000, 5);
     std::mt19937_64 rng(99);
     for (std::size_t levels : {1, 2, 5, 10}) {
-        const auto files = nexus::test::export_day(day.itch, config(levels, seconds(10, 30, 0), seconds(16, 0, 0), {"AAAA"}));
+        const auto files =
+            nexus::test::export_day(day.itch, config(levels, seconds(10, 30, 0), seconds(16, 0, 0), {"AAAA"}));
         const auto& f = files.files().at("AAAA");
         const auto m = nexus::test::lines(f.messages);
         const auto b = nexus::test::lines(f.orderbook);
@@ -113,8 +118,10 @@ TEST_CASE("lobster round trip: a corrupted row is caught at that row", "[lobster
             do k = 400 + rng() % (m.size() - 500);
             while (message_type(m[k]) > 4);
             const std::size_t from = k - 300, to = k + 5, at = k - from + 1;  // 1-based row in the slice
-            auto mm = std::vector<std::string>(m.begin() + static_cast<std::ptrdiff_t>(from), m.begin() + static_cast<std::ptrdiff_t>(to));
-            auto bb = std::vector<std::string>(b.begin() + static_cast<std::ptrdiff_t>(from), b.begin() + static_cast<std::ptrdiff_t>(to));
+            auto mm = std::vector<std::string>(m.begin() + static_cast<std::ptrdiff_t>(from),
+                                               m.begin() + static_cast<std::ptrdiff_t>(to));
+            auto bb = std::vector<std::string>(b.begin() + static_cast<std::ptrdiff_t>(from),
+                                               b.begin() + static_cast<std::ptrdiff_t>(to));
             REQUIRE(verify_files(slice(mm, bb, 0, mm.size())).stats.true_mismatches == 0);
             // Field i of a CSV row, replaced.
             auto set_field = [](std::string& row, std::size_t i, const std::string& v) {
@@ -131,7 +138,8 @@ TEST_CASE("lobster round trip: a corrupted row is caught at that row", "[lobster
                 what = "size";
             } else if (kind == 1) {  // the price, a tick or a few away
                 const auto price = field(mm[at - 1], 4);
-                const long long tick = rng() % 2 ? 100 : -100;  // (one draw per statement: argument order is the compiler's)
+                const long long tick =
+                    rng() % 2 ? 100 : -100;  // (one draw per statement: argument order is the compiler's)
                 set_field(mm[at - 1], 4, std::to_string(price + tick * static_cast<long long>(1 + rng() % 3)));
                 what = "price";
             } else if (kind == 2) {  // the row is missing from both files
@@ -158,7 +166,8 @@ TEST_CASE("lobster round trip: a corrupted row is caught at that row", "[lobster
                 what = "book size";
             }
             const auto r = verify_files(slice(mm, bb, 0, mm.size()));
-            INFO(levels << " levels, " << what << " corrupted at row " << at << " (file row " << k + 1 << "): " << describe(r));
+            INFO(levels << " levels, " << what << " corrupted at row " << at << " (file row " << k + 1
+                        << "): " << describe(r));
             REQUIRE(r.ok);
             REQUIRE(r.stats.true_mismatches >= 1);
             CHECK(r.stats.first_mismatches[0].row == at);
@@ -167,7 +176,8 @@ TEST_CASE("lobster round trip: a corrupted row is caught at that row", "[lobster
     }
 }
 
-TEST_CASE("lobster round trip: a file of more than a million rows verifies, in bounded memory", "[lobster][roundtrip][long]") {
+TEST_CASE("lobster round trip: a file of more than a million rows verifies, in bounded memory",
+          "[lobster][roundtrip][long]") {
     // One symbol, every message its own: about 1.08 rows per ITCH message at 10 levels.
     const Day day(1, 960'000, 3);
     const auto files = nexus::test::export_day(day.itch, config(10, seconds(9, 30, 0), seconds(16, 0, 0)));
@@ -207,7 +217,8 @@ TEST_CASE("lobster round trip: files on disk read as the same rows (buffer refil
 // touch the N best levels left out and every row cut to N levels: derived
 // here from a deeper export of the whole day, the state before the window
 // included, and compared byte for byte.
-TEST_CASE("lobster round trip: a shallow export is a deep export filtered and cut", "[lobster][roundtrip][differential]") {
+TEST_CASE("lobster round trip: a shallow export is a deep export filtered and cut",
+          "[lobster][roundtrip][differential]") {
     const Day day(4, 100'000, 21);
     const std::size_t deep = 50;
     const auto full = nexus::test::export_day(day.itch, config(deep, 0, seconds(15, 30, 0)));
@@ -224,11 +235,13 @@ TEST_CASE("lobster round trip: a shallow export is a deep export filtered and cu
                 bool touches = true;
                 if (type <= 4) {  // within the n levels the row before shows, or that side shows fewer
                     const bool ask = field(dm[k], 5) == -1;
-                    const long long last = prev.empty() ? lob::kEmptyAskPrice : field(prev, 4 * (n - 1) + (ask ? 0 : 2));
+                    const long long last =
+                        prev.empty() ? lob::kEmptyAskPrice : field(prev, 4 * (n - 1) + (ask ? 0 : 2));
                     const long long price = field(dm[k], 4);
                     touches = std::abs(last) == lob::kEmptyAskPrice || (ask ? price <= last : price >= last);
                 }
-                const std::int64_t t = field(dm[k], 0) * lob::kNanosPerSecond + std::stoll(dm[k].substr(dm[k].find('.') + 1, 9));
+                const std::int64_t t =
+                    field(dm[k], 0) * lob::kNanosPerSecond + std::stoll(dm[k].substr(dm[k].find('.') + 1, 9));
                 if (t >= from && touches) {
                     want_m += dm[k] + "\n";
                     std::size_t cut = 0;
@@ -250,7 +263,8 @@ TEST_CASE("lobster round trip: a shallow export is a deep export filtered and cu
 // The last row of each symbol is the top of an independent replay's book
 // (ItchBookBuilder: replace() for U, its own add/execute paths) at the end of
 // the window.
-TEST_CASE("lobster round trip: the last row is the independent replay's book at the window's end", "[lobster][roundtrip][differential]") {
+TEST_CASE("lobster round trip: the last row is the independent replay's book at the window's end",
+          "[lobster][roundtrip][differential]") {
     const Day day(8, 80'000, 17);
     const std::int64_t to = seconds(14, 0, 0);
     const std::size_t n = 5;
@@ -291,18 +305,25 @@ TEST_CASE("lobster export: each ITCH message maps to its LOBSTER row", "[lobster
     at(nexus::test::itch_add(1, 4, 'B', 50, "AAPL", 1000000), t0 + 10).frame_into(s);  // A -> 1
     at(nexus::test::itch_cancel(1, 1, 30), t0 + 20).frame_into(s);                     // X -> 2
     at(nexus::test::itch_exec(1, 4, 50), t0 + 30).frame_into(s);                       // E -> 4
-    at(ItchMsg('C', 36, 1, 0).u64(11, 2).u32(19, 100).u64(23, 9).ch(31, 'Y').u32(32, 1009000), t0 + 40).frame_into(s);  // C -> 4 at the order's price
-    at(nexus::test::itch_replace(1, 2, 5, 80, 1020000), t0 + 50).frame_into(s);       // U -> 3 + 1
-    at(nexus::test::itch_delete(1, 99), t0 + 55).frame_into(s);                        // unknown: an anomaly, not written
-    at(ItchMsg('P', 44, 1, 0).u64(11, 0).ch(19, 'B').u32(20, 70).str(24, "AAPL", 8).u32(32, 1005000).u64(36, 10), t0 + 60).frame_into(s);  // P -> 5
-    at(ItchMsg('P', 44, 1, 0).u64(11, 0).ch(19, 'B').u32(20, 70).str(24, "AAPL", 8).u32(32, 0).u64(36, 12), t0 + 65).frame_into(s);  // P at price 0: none
+    at(ItchMsg('C', 36, 1, 0).u64(11, 2).u32(19, 100).u64(23, 9).ch(31, 'Y').u32(32, 1009000), t0 + 40)
+        .frame_into(s);                                                          // C -> 4 at the order's price
+    at(nexus::test::itch_replace(1, 2, 5, 80, 1020000), t0 + 50).frame_into(s);  // U -> 3 + 1
+    at(nexus::test::itch_delete(1, 99), t0 + 55).frame_into(s);                  // unknown: an anomaly, not written
+    at(ItchMsg('P', 44, 1, 0).u64(11, 0).ch(19, 'B').u32(20, 70).str(24, "AAPL", 8).u32(32, 1005000).u64(36, 10),
+       t0 + 60)
+        .frame_into(s);  // P -> 5
+    at(ItchMsg('P', 44, 1, 0).u64(11, 0).ch(19, 'B').u32(20, 70).str(24, "AAPL", 8).u32(32, 0).u64(36, 12), t0 + 65)
+        .frame_into(s);                                                                // P at price 0: none
     at(ItchMsg('H', 25, 1, 0).str(11, "AAPL", 8).ch(19, 'H'), t0 + 70).frame_into(s);  // H -> 7, -1
     at(ItchMsg('H', 25, 1, 0).str(11, "AAPL", 8).ch(19, 'Q'), t0 + 80).frame_into(s);  // 7, 0
-    at(ItchMsg('Q', 40, 1, 0).u64(11, 500).str(19, "AAPL", 8).u32(27, 1004000).u64(31, 11).ch(39, 'H'), t0 + 85).frame_into(s);  // Q -> 6, id -3
+    at(ItchMsg('Q', 40, 1, 0).u64(11, 500).str(19, "AAPL", 8).u32(27, 1004000).u64(31, 11).ch(39, 'H'), t0 + 85)
+        .frame_into(s);                                                                // Q -> 6, id -3
     at(ItchMsg('H', 25, 1, 0).str(11, "AAPL", 8).ch(19, 'T'), t0 + 90).frame_into(s);  // 7, 1
     at(nexus::test::itch_delete(1, 1), t0 + 100).frame_into(s);                        // D -> 3 with what is left (70)
-    at(nexus::test::itch_add(1, 6, 'S', 10, "AAPL", 1030000), t0 + 110).frame_into(s); // beyond the 1-level view: not written
-    at(nexus::test::itch_add(1, 7, 'S', 10, "AAPL", 1030000), seconds(11, 0, 0)).frame_into(s);  // at the window's end: stops
+    at(nexus::test::itch_add(1, 6, 'S', 10, "AAPL", 1030000), t0 + 110)
+        .frame_into(s);  // beyond the 1-level view: not written
+    at(nexus::test::itch_add(1, 7, 'S', 10, "AAPL", 1030000), seconds(11, 0, 0))
+        .frame_into(s);  // at the window's end: stops
     nexus::test::TempDir tmp("lobster-map");
     const std::string path = tmp.path("map.itch");
     nexus::test::write_file(path, s);
@@ -379,7 +400,8 @@ TEST_CASE("lobster writer: integers, times and placeholders as LOBSTER writes th
         const auto v = static_cast<std::int64_t>(rng() >> (rng() % 64)) * (i % 2 ? 1 : -1);
         REQUIRE(text(v) == std::to_string(v));
     }
-    const lob::Message m{57'599 * lob::kNanosPerSecond + 1'020, lob::EventType::Cross, -2, 300, 1'004'000, lob::Side::Sell};
+    const lob::Message m{
+        57'599 * lob::kNanosPerSecond + 1'020, lob::EventType::Cross, -2, 300, 1'004'000, lob::Side::Sell};
     char row[256];
     CHECK(std::string(row, lob::put_message(row, m)) == "57599.000001020,6,-2,300,1004000,-1\n");
     // The exporter's sides: one ask level, no bid, at two levels.
@@ -387,5 +409,6 @@ TEST_CASE("lobster writer: integers, times and placeholders as LOBSTER writes th
     const nexus::orderbook::LevelInfo ask{.price = 1'010'000, .qty = 5};
     asks.assign(&ask, 1);
     bids.assign(&ask, 0);
-    CHECK(std::string(row, lob::put_book_row(row, asks, bids)) == "1010000,5,-9999999999,0,9999999999,0,-9999999999,0\n");
+    CHECK(std::string(row, lob::put_book_row(row, asks, bids)) ==
+          "1010000,5,-9999999999,0,9999999999,0,-9999999999,0\n");
 }

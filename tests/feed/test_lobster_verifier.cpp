@@ -25,8 +25,9 @@ bool have_shared(const std::string& path) {
 
 // The first mismatch's row and reasons, for CHECKs.
 std::string first(const lob::VerifyResult& r) {
-    return r.stats.first_mismatches.empty() ? "none"
-                                            : std::to_string(r.stats.first_mismatches[0].row) + ": " + r.stats.first_mismatches[0].what;
+    return r.stats.first_mismatches.empty()
+               ? "none"
+               : std::to_string(r.stats.first_mismatches[0].row) + ": " + r.stats.first_mismatches[0].what;
 }
 
 // The issue's case at depth 1: a known order shrinks while its price is out
@@ -37,7 +38,7 @@ FilePair shrunk_out_of_view(const std::string& last_delete) {
     f.row("34200.2,1,2,100,10000,-1", {{10000, 100}}, {{9900, 500}});  // 10100 leaves the view
     // (out of view: 200 of order 1 cancelled; a 1-level file does not carry it)
     f.row("34200.3,3,2,100,10000,-1", {{10100, 200}}, {{9900, 500}});  // 10100 comes back, 200 left
-    f.row(last_delete, {{10200, 300}}, {{9900, 500}});                  // 10200 enters from beyond
+    f.row(last_delete, {{10200, 300}}, {{9900, 500}});                 // 10200 enters from beyond
     return f;
 }
 
@@ -62,7 +63,8 @@ TEST_CASE("lobster model: a known order that shrank out of view is deleted with 
     CHECK_THAT(first(worse), Catch::StartsWith("4: delete of 500 from order 1, which has at most 400 left"));
 }
 
-TEST_CASE("lobster model: orders added before the file draw on the unseen liquidity, never below zero", "[lobster][model]") {
+TEST_CASE("lobster model: orders added before the file draw on the unseen liquidity, never below zero",
+          "[lobster][model]") {
     FilePair f{2};
     f.row("36000.0,1,7,5,990,1", {}, {{1000, 100}, {990, 5}});  // 100 at bid 1000: no message added it
     f.row("36000.1,3,999,40,1000,1", {}, {{1000, 60}, {990, 5}});
@@ -86,10 +88,12 @@ TEST_CASE("lobster model: orders added before the file draw on the unseen liquid
     h.row("36000.1,2,999,10,995,1", {}, {{1000, 100}, {990, 5}});
     r = h.verify();
     CHECK(r.stats.true_mismatches == 1);
-    CHECK_THAT(first(r), Catch::StartsWith("2: partial cancel of 10 at bid 995, where the row before shows no liquidity"));
+    CHECK_THAT(first(r),
+               Catch::StartsWith("2: partial cancel of 10 at bid 995, where the row before shows no liquidity"));
 }
 
-TEST_CASE("lobster model: the unseen liquidity at a price is the level minus the file's exact orders", "[lobster][model]") {
+TEST_CASE("lobster model: the unseen liquidity at a price is the level minus the file's exact orders",
+          "[lobster][model]") {
     // Bid 1000 shows 300: 200 of them the file's own order 1, 100 unseen.
     FilePair f{1};
     f.row("36000.0,1,1,200,1000,1", {}, {{1000, 300}});
@@ -103,7 +107,9 @@ TEST_CASE("lobster model: the unseen liquidity at a price is the level minus the
     g.row("36000.1,3,50,200,1000,1", {}, {{1000, 100}});
     r = g.verify();
     CHECK(r.stats.true_mismatches == 1);
-    CHECK(first(r) == "2: bid 1000: the file shows 100, less than the 200 of the orders this file added there (unseen liquidity -100)");
+    CHECK(first(r) ==
+          "2: bid 1000: the file shows 100, less than the 200 of the orders this file added there (unseen liquidity "
+          "-100)");
 
     // On the first row already: an add larger than its level.
     FilePair h{1};
@@ -113,13 +119,14 @@ TEST_CASE("lobster model: the unseen liquidity at a price is the level minus the
     CHECK_THAT(first(r), Catch::StartsWith("1: bid 1000: the file shows 150, less than the 200"));
 }
 
-TEST_CASE("lobster model: liquidity leaves the view and re-enters it only from beyond the last level", "[lobster][model]") {
+TEST_CASE("lobster model: liquidity leaves the view and re-enters it only from beyond the last level",
+          "[lobster][model]") {
     // Two levels; an add at a better price pushes 1020 out, a delete brings it back.
     FilePair f{2};
     f.row("36000.0,1,1,100,1010,-1", {{1010, 100}, {1020, 50}}, {});
     f.row("36000.1,1,2,30,1005,-1", {{1005, 30}, {1010, 100}}, {});
     f.row("36000.2,3,2,30,1005,-1", {{1010, 100}, {1020, 70}}, {});  // 1020 grew while out of view: allowed
-    f.row("36000.3,3,1,100,1010,-1", {{1020, 70}}, {});               // the side now shows all it has
+    f.row("36000.3,3,1,100,1010,-1", {{1020, 70}}, {});              // the side now shows all it has
     auto r = f.verify();
     CHECK(r.stats.true_mismatches == 0);
     CHECK(r.stats.revealed_levels == 1);
@@ -232,7 +239,8 @@ TEST_CASE("lobster model: memory stays bounded when known orders pile up out of 
     lob::BookRow row;
     const std::int64_t rows = 600'000;
     for (std::int64_t k = 0; k < rows; ++k) {
-        const lob::Message m{36'000 * lob::kNanosPerSecond + k, lob::EventType::Add, k + 1, 100, 2'000'000 - k, lob::Side::Sell};
+        const lob::Message m{
+            36'000 * lob::kNanosPerSecond + k, lob::EventType::Add, k + 1, 100, 2'000'000 - k, lob::Side::Sell};
         row.asks = {{m.price, 100}};
         v.check(m, row);
     }
@@ -248,7 +256,8 @@ TEST_CASE("lobster model: memory stays bounded when known orders pile up out of 
     v.check({t, lob::EventType::Delete, rows - 1, 150, 2'000'000 - rows + 2, lob::Side::Sell}, after);
     CHECK(v.stats().true_mismatches == 1);
     REQUIRE(v.stats().first_mismatches.size() == 1);
-    CHECK(v.stats().first_mismatches[0].what == "delete of 150 from order " + std::to_string(rows - 1) + ", which has at most 100 left");
+    CHECK(v.stats().first_mismatches[0].what ==
+          "delete of 150 from order " + std::to_string(rows - 1) + ", which has at most 100 left");
     const auto unknown = v.stats().unknown_orders;
     after.asks = {{2'000'000 - rows + 1, 100}};  // (check() took the row before)
     v.check({t, lob::EventType::Delete, 1, 150, 2'000'000, lob::Side::Sell}, after);

@@ -15,7 +15,11 @@ std::uint64_t touch(const itch::Message& m) {
     std::uint64_t h = m.locate() ^ m.tracking() ^ m.timestamp();
     switch (m.type()) {
         case 'S': h ^= SystemEvent(m).event_code(); break;
-        case 'R': { StockDirectory r(m); h ^= r.stock().size() ^ r.round_lot_size() ^ r.etp_leverage() ^ r.issue_subtype().size(); break; }
+        case 'R': {
+            StockDirectory r(m);
+            h ^= r.stock().size() ^ r.round_lot_size() ^ r.etp_leverage() ^ r.issue_subtype().size();
+            break;
+        }
         case 'H': h ^= StockTradingAction(m).reason().size(); break;
         case 'Y': h ^= RegShoRestriction(m).action(); break;
         case 'L': h ^= MarketParticipantPosition(m).mpid().size(); break;
@@ -24,7 +28,12 @@ std::uint64_t touch(const itch::Message& m) {
         case 'K': h ^= IpoQuotingPeriod(m).ipo_price(); break;
         case 'J': h ^= LuldAuctionCollar(m).extension(); break;
         case 'h': h ^= OperationalHalt(m).action(); break;
-        case 'A': case 'F': { AddOrder a(m); h ^= a.ref() ^ a.price() ^ a.attribution().size(); break; }
+        case 'A':
+        case 'F': {
+            AddOrder a(m);
+            h ^= a.ref() ^ a.price() ^ a.attribution().size();
+            break;
+        }
         case 'E': h ^= OrderExecuted(m).match(); break;
         case 'C': h ^= OrderExecutedWithPrice(m).price(); break;
         case 'X': h ^= OrderCancel(m).shares(); break;

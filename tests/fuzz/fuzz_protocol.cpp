@@ -53,7 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (wire::decode_login(pk.payload, login)) break;  // the server disconnects here
             user = -1;
             for (std::size_t i = 0; i < cfg.users.size(); ++i)
-                if (cfg.users[i].name == login.user && cfg.users[i].password == login.password) user = static_cast<int>(i);
+                if (cfg.users[i].name == login.user && cfg.users[i].password == login.password)
+                    user = static_cast<int>(i);
             continue;
         }
         if (pk.type != wire::kUnsequenced) continue;
@@ -75,9 +76,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         en::Command back;
         std::uint32_t number = 0;
         if (en::journal_format::decode_record(record, back, number) != en::journal_format::RecordStatus::Good ||
-            number != static_cast<std::uint32_t>(ts) || std::memcmp(&back, &c, 6) != 0 || back.instrument != c.instrument ||
-            back.user != c.user || back.qty != c.qty || back.price != c.price || back.ts != c.ts || back.token != c.token ||
-            back.new_token != c.new_token || back.order_id != c.order_id || back.new_order_id != c.new_order_id)
+            number != static_cast<std::uint32_t>(ts) || std::memcmp(&back, &c, 6) != 0 ||
+            back.instrument != c.instrument || back.user != c.user || back.qty != c.qty || back.price != c.price ||
+            back.ts != c.ts || back.token != c.token || back.new_token != c.new_token || back.order_id != c.order_id ||
+            back.new_order_id != c.new_order_id)
             fail("a journal record does not decode to its command");
         core.apply(c, out);
         if (const std::string bad = core.check(); !bad.empty()) fail(bad.c_str());

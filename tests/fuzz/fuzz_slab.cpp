@@ -81,7 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }).join();
             if (failures != 0) fail("per-thread", first);
             expect_clean("per-thread");
-            if (sm::teardown_inserts().refused != inserters) fail("per-thread", "an insert at thread exit was not refused");
+            if (sm::teardown_inserts().refused != inserters)
+                fail("per-thread", "an insert at thread exit was not refused");
             break;
         }
     }

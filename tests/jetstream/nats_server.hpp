@@ -54,7 +54,8 @@ inline std::string nats_server_binary() {
 inline bool have_nats_server() {
     const std::string bin = nats_server_binary();
     if (::access(bin.c_str(), X_OK) == 0) return true;
-    if (std::getenv("CI") != nullptr) FAIL("nats-server not found (looked at $NEXUS_NATS_SERVER, PATH, " << bin << ") under CI");
+    if (std::getenv("CI") != nullptr)
+        FAIL("nats-server not found (looked at $NEXUS_NATS_SERVER, PATH, " << bin << ") under CI");
     WARN("skipped: nats-server not found (install the Debian package nats-server, or set NEXUS_NATS_SERVER)");
     return false;
 }
@@ -120,9 +121,9 @@ struct ScratchDir {
 // One nats-server process with JetStream, its store in `dir`/store.
 class NatsServer {
 public:
-    struct Route {  // for a cluster member
-        std::string name;           // the server's name (unique in the cluster)
-        std::uint16_t cluster_port; // where its routes listen
+    struct Route {                   // for a cluster member
+        std::string name;            // the server's name (unique in the cluster)
+        std::uint16_t cluster_port;  // where its routes listen
         std::vector<std::uint16_t> peers;
     };
 
@@ -168,7 +169,8 @@ private:
 
     void spawn() {
         const std::string bin = nats_server_binary();
-        std::vector<std::string> args{bin, "-a", "127.0.0.1", "-p", std::to_string(port_), "-js", "-sd", dir_ + "/store"};
+        std::vector<std::string> args{bin,   "-a",  "127.0.0.1",    "-p", std::to_string(port_),
+                                      "-js", "-sd", dir_ + "/store"};
         if (route_) {
             std::string routes;
             for (auto p : route_->peers) {

@@ -58,7 +58,8 @@ std::string summary_of(const std::string& out) {
     while (std::getline(in, line)) {
         if (line.starts_with("  latency by type")) latency = true;
         if (line.starts_with("  busiest symbols")) latency = false;
-        if (latency || !line.starts_with("  ") || line.starts_with("  messages ") || line.starts_with("  peak memory")) continue;
+        if (latency || !line.starts_with("  ") || line.starts_with("  messages ") || line.starts_with("  peak memory"))
+            continue;
         line = std::regex_replace(line, std::regex(" \\(decompressed\\)"), "");
         kept += line + "\n";
     }
@@ -95,7 +96,8 @@ js::ConnectOptions options_for(const std::string& url) {
 }
 
 // Publishes `framed` to stream/subject in batches of `batch` bytes.
-void publish(const std::string& url, const std::string& stream, std::span<const std::uint8_t> framed, std::size_t batch = 16384) {
+void publish(const std::string& url, const std::string& stream, std::span<const std::uint8_t> framed,
+             std::size_t batch = 16384) {
     js::Connection c(options_for(url));
     c.wait_for_jetstream(10s);
     js::StreamConfig sc;
@@ -136,7 +138,8 @@ void wait_for_stream(const std::string& url, const std::string& stream) {
 
 }  // namespace
 
-TEST_CASE("itch over nats: the sample day replays through nats:// exactly as from the file", "[jetstream][itch][server]") {
+TEST_CASE("itch over nats: the sample day replays through nats:// exactly as from the file",
+          "[jetstream][itch][server]") {
     if (!have_nats_server()) return;
     nexus::test::SingleServer s;
     nexus::test::ScratchDir tmp("itch-nats");
@@ -145,8 +148,10 @@ TEST_CASE("itch over nats: the sample day replays through nats:// exactly as fro
     INFO(read_text(tmp.file("pub.log")));
     CHECK_THAT(read_text(tmp.file("pub.log")), Catch::Contains("published 259847 messages (8113359 bytes)"));
 
-    REQUIRE(run({NEXUS_REPLAY_BIN, "--quiet", "--snapshot", tmp.file("f.json"), "--bbo", tmp.file("f.csv"), kDay}, tmp.file("f.out")) == 0);
-    const int rc = run({NEXUS_REPLAY_BIN, "--quiet", "--snapshot", tmp.file("n.json"), "--bbo", tmp.file("n.csv"), url}, tmp.file("n.out"));
+    REQUIRE(run({NEXUS_REPLAY_BIN, "--quiet", "--snapshot", tmp.file("f.json"), "--bbo", tmp.file("f.csv"), kDay},
+                tmp.file("f.out")) == 0);
+    const int rc = run({NEXUS_REPLAY_BIN, "--quiet", "--snapshot", tmp.file("n.json"), "--bbo", tmp.file("n.csv"), url},
+                       tmp.file("n.out"));
     const std::string out = read_text(tmp.file("n.out"));
     INFO(out);
     REQUIRE(rc == 0);
@@ -222,13 +227,15 @@ TEST_CASE("itch over nats: a foreign, malformed or out-of-place batch is refused
     };
     const std::string offset = std::to_string(head.size());
     std::vector<std::uint8_t> cut(head.begin(), head.begin() + 100);  // ends inside a message
-    std::vector<std::uint8_t> bad_length{0, 5, 'A', 0, 1, 0, 0};     // an Add Order can't be 5 bytes
+    std::vector<std::uint8_t> bad_length{0, 5, 'A', 0, 1, 0, 0};      // an Add Order can't be 5 bytes
     const std::vector<Case> cases{
         {"FOREIGN", {'h', 'e', 'l', 'l', 'o'}, {}, "a foreign message on the subject"},
         {"FORMAT", {0, 1, 'Z'}, {{js::kFeedHeader, "JSON"}, {js::kOffsetHeader, offset}}, "feed format 'JSON'"},
         {"CUT", cut, {{js::kFeedHeader, js::kFeedFormat}, {js::kOffsetHeader, offset}}, "message cut off"},
         {"LENGTH", bad_length, {{js::kFeedHeader, js::kFeedFormat}, {js::kOffsetHeader, offset}}, "length disagrees"},
-        {"GAP", {0, 12, 'S', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'C'}, {{js::kFeedHeader, js::kFeedFormat}, {js::kOffsetHeader, "7"}},
+        {"GAP",
+         {0, 12, 'S', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'C'},
+         {{js::kFeedHeader, js::kFeedFormat}, {js::kOffsetHeader, "7"}},
          "a gap in the feed"},
         {"NOOFFSET", {0, 1, 'Z'}, {{js::kFeedHeader, js::kFeedFormat}}, "no valid Nexus-Offset"},
     };
@@ -258,7 +265,8 @@ TEST_CASE("itch over nats: a server killed mid-stream ends the replay with a cle
     nexus::test::ScratchDir tmp("itch-nats-kill");
     const Day day;
     publish(s.server.url(), "LIVE", day.head(50000));
-    const pid_t replay = start({NEXUS_REPLAY_BIN, "--quiet", "--nats-timeout", "1", s.server.url() + "/LIVE"}, tmp.file("out"));
+    const pid_t replay =
+        start({NEXUS_REPLAY_BIN, "--quiet", "--nats-timeout", "1", s.server.url() + "/LIVE"}, tmp.file("out"));
     wait_for_reader(s.server.url(), "LIVE");
     s.server.stop(SIGKILL);
     const int rc = finish(replay);
@@ -278,7 +286,8 @@ TEST_CASE("itch over nats: a server restarted mid-stream: the replay reconnects 
     const Day day;
     const auto first = day.head(100000);
     publish(s.server.url(), "BACK", first);
-    const pid_t replay = start({NEXUS_REPLAY_BIN, "--quiet", "--nats-timeout", "30", s.server.url() + "/BACK"}, tmp.file("out"));
+    const pid_t replay =
+        start({NEXUS_REPLAY_BIN, "--quiet", "--nats-timeout", "30", s.server.url() + "/BACK"}, tmp.file("out"));
     wait_for_reader(s.server.url(), "BACK");
     s.server.stop(SIGKILL);
     s.server.restart();
@@ -329,9 +338,13 @@ TEST_CASE("itch over nats: unreachable servers, missing streams and bad URLs exi
     CHECK_THAT(read_text(tmp.file("out")), Catch::Contains("cannot connect to " + nobody));
     CHECK(run({NEXUS_PUBLISH_BIN, kDay, nobody + "/DAY"}, tmp.file("pub")) == 1);
     CHECK_THAT(read_text(tmp.file("pub")), Catch::Contains("cannot connect to " + nobody));
-    for (const std::vector<std::string>& bad :
-         {std::vector<std::string>{"nats://h:x/DAY"}, {"nats://h/"}, {"nats://h/a.b"}, {"--threads", "2", "nats://h/DAY"},
-          {"--start-sequence", "0", "nats://h/DAY"}, {"--start-sequence", "5", kDay}, {"--nats-timeout", "0", "nats://h/DAY"}}) {
+    for (const std::vector<std::string>& bad : {std::vector<std::string>{"nats://h:x/DAY"},
+                                                {"nats://h/"},
+                                                {"nats://h/a.b"},
+                                                {"--threads", "2", "nats://h/DAY"},
+                                                {"--start-sequence", "0", "nats://h/DAY"},
+                                                {"--start-sequence", "5", kDay},
+                                                {"--nats-timeout", "0", "nats://h/DAY"}}) {
         std::vector<std::string> args{NEXUS_REPLAY_BIN, "--quiet"};
         args.insert(args.end(), bad.begin(), bad.end());
         CHECK(run(args, tmp.file("bad")) == 1);

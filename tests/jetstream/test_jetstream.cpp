@@ -35,7 +35,8 @@ std::string tag(const char* prefix, int i) {
     s += std::to_string(i);
     return s;
 }
-js::ConsumerOptions reader(const std::string& stream, const std::string& subject = "", std::uint64_t start = 1, int batch = 16) {
+js::ConsumerOptions reader(const std::string& stream, const std::string& subject = "", std::uint64_t start = 1,
+                           int batch = 16) {
     js::ConsumerOptions o;
     o.stream = stream;
     o.subject = subject;
@@ -62,7 +63,8 @@ std::string text_of(std::span<const std::uint8_t> d) { return {d.begin(), d.end(
 
 // Everything on the stream's subject from `start`, until `want` messages or
 // nothing new for a second.
-std::vector<js::Message> read_all(js::Connection& c, const std::string& stream, std::size_t want, std::uint64_t start = 1) {
+std::vector<js::Message> read_all(js::Connection& c, const std::string& stream, std::size_t want,
+                                  std::uint64_t start = 1) {
     // A cluster that just lost a node may take a few seconds to elect new
     // leaders: making the consumer is retried meanwhile.
     std::unique_ptr<js::PullConsumer> made;
@@ -276,7 +278,8 @@ TEST_CASE("client: what was acknowledged survives the server's crash, and a dead
     for (std::size_t i = 0; i < acked; ++i) CHECK(text_of(msgs[i].data()) == tag("m", i));
 }
 
-TEST_CASE("client: a 3-node cluster keeps a replicated stream through the loss of a node", "[jetstream][server][cluster]") {
+TEST_CASE("client: a 3-node cluster keeps a replicated stream through the loss of a node",
+          "[jetstream][server][cluster]") {
     if (!have_nats_server()) return;
     nexus::test::NatsCluster cluster;
     js::Connection c(options_for(cluster.urls()));

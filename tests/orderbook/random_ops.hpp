@@ -11,11 +11,21 @@
 namespace nexus::test {
 
 struct Op {
-    enum Kind : std::uint8_t { Submit, Cancel, Modify, MdAdd, MdExecute, MdExecuteAt, MdCancelQty, MdDelete, MdReplace };
+    enum Kind : std::uint8_t {
+        Submit,
+        Cancel,
+        Modify,
+        MdAdd,
+        MdExecute,
+        MdExecuteAt,
+        MdCancelQty,
+        MdDelete,
+        MdReplace
+    };
     Kind kind;
-    orderbook::OrderRequest rq;       // Submit
-    orderbook::OrderId id = 0;        // the others
-    orderbook::OrderId new_id = 0;    // MdReplace
+    orderbook::OrderRequest rq;     // Submit
+    orderbook::OrderId id = 0;      // the others
+    orderbook::OrderId new_id = 0;  // MdReplace
     orderbook::Side side = orderbook::Side::Buy;
     orderbook::Price price = 0;
     orderbook::Qty qty = 0;
@@ -25,7 +35,8 @@ struct Op {
 // Prices stay within mid +- band so the number of levels is bounded.
 class OpGenerator {
 public:
-    explicit OpGenerator(std::uint64_t seed, orderbook::Price mid = 10'000, orderbook::Price band = 40, std::size_t max_live = 3000)
+    explicit OpGenerator(std::uint64_t seed, orderbook::Price mid = 10'000, orderbook::Price band = 40,
+                         std::size_t max_live = 3000)
         : rng_(seed), mid_(mid), band_(band), max_live_(max_live) {}
 
     // `live` are the IDs believed live (the caller keeps it current);
@@ -55,11 +66,17 @@ public:
             if (pick(300) == 0) op.rq.price = -1;  // out of range
             op.rq.qty = qty();
             const unsigned t = pick(100);
-            if (t < 6) op.rq.type = orderbook::OrderType::Market, op.rq.tif = pick(3) ? orderbook::TimeInForce::IOC : orderbook::TimeInForce::FOK;
-            else if (t < 14) op.rq.tif = orderbook::TimeInForce::IOC;
-            else if (t < 20) op.rq.tif = orderbook::TimeInForce::FOK;
-            else if (t < 27) op.rq.post_only = true;
-            if (pick(400) == 0) op.rq.type = orderbook::OrderType::Market, op.rq.post_only = true;  // invalid combination
+            if (t < 6)
+                op.rq.type = orderbook::OrderType::Market,
+                op.rq.tif = pick(3) ? orderbook::TimeInForce::IOC : orderbook::TimeInForce::FOK;
+            else if (t < 14)
+                op.rq.tif = orderbook::TimeInForce::IOC;
+            else if (t < 20)
+                op.rq.tif = orderbook::TimeInForce::FOK;
+            else if (t < 27)
+                op.rq.post_only = true;
+            if (pick(400) == 0)
+                op.rq.type = orderbook::OrderType::Market, op.rq.post_only = true;  // invalid combination
             op.rq.stp = static_cast<orderbook::SelfTrade>(pick(3));
         } else if (r < 620) {
             op.kind = Op::Cancel;
@@ -104,12 +121,15 @@ public:
 
     orderbook::Price passive(orderbook::Side side, orderbook::Price best_bid, orderbook::Price best_ask) {
         const orderbook::Price p = price_near();
-        if (side == orderbook::Side::Buy) return best_ask > 0 && p >= best_ask ? best_ask - 1 - static_cast<orderbook::Price>(pick(5)) : p;
+        if (side == orderbook::Side::Buy)
+            return best_ask > 0 && p >= best_ask ? best_ask - 1 - static_cast<orderbook::Price>(pick(5)) : p;
         return best_bid > 0 && p <= best_bid ? best_bid + 1 + static_cast<orderbook::Price>(pick(5)) : p;
     }
 
     unsigned pick(unsigned n) { return static_cast<unsigned>(rng_() % n); }
-    orderbook::Price price_near() { return mid_ - band_ + static_cast<orderbook::Price>(pick(static_cast<unsigned>(2 * band_ + 1))); }
+    orderbook::Price price_near() {
+        return mid_ - band_ + static_cast<orderbook::Price>(pick(static_cast<unsigned>(2 * band_ + 1)));
+    }
 
 private:
     std::mt19937_64 rng_;

@@ -33,12 +33,24 @@ struct Recorder {
     std::vector<Modify> modifies;
     std::vector<LevelEvent> levels;
 
-    void on_accepted(orderbook::InstrumentId, orderbook::OrderId id, orderbook::Side, orderbook::Price, orderbook::Qty) { accepted.push_back(id); }
-    void on_rejected(orderbook::InstrumentId, orderbook::OrderId id, orderbook::Reject r) { rejected.emplace_back(id, r); }
+    void on_accepted(orderbook::InstrumentId, orderbook::OrderId id, orderbook::Side, orderbook::Price,
+                     orderbook::Qty) {
+        accepted.push_back(id);
+    }
+    void on_rejected(orderbook::InstrumentId, orderbook::OrderId id, orderbook::Reject r) {
+        rejected.emplace_back(id, r);
+    }
     void on_trade(orderbook::InstrumentId, const orderbook::Trade& t) { trades.push_back(t); }
-    void on_cancelled(orderbook::InstrumentId, orderbook::OrderId id, orderbook::Qty q, orderbook::CancelReason why) { cancels.push_back({id, q, why}); }
-    void on_modified(orderbook::InstrumentId, orderbook::OrderId id, orderbook::Price p, orderbook::Qty q, bool kept) { modifies.push_back({id, p, q, kept}); }
-    void on_level(orderbook::InstrumentId, orderbook::Side s, orderbook::Price p, orderbook::Qty total, std::uint32_t count) { levels.push_back({s, p, total, count}); }
+    void on_cancelled(orderbook::InstrumentId, orderbook::OrderId id, orderbook::Qty q, orderbook::CancelReason why) {
+        cancels.push_back({id, q, why});
+    }
+    void on_modified(orderbook::InstrumentId, orderbook::OrderId id, orderbook::Price p, orderbook::Qty q, bool kept) {
+        modifies.push_back({id, p, q, kept});
+    }
+    void on_level(orderbook::InstrumentId, orderbook::Side s, orderbook::Price p, orderbook::Qty total,
+                  std::uint32_t count) {
+        levels.push_back({s, p, total, count});
+    }
     void clear() { *this = Recorder{}; }
 };
 

@@ -129,7 +129,8 @@ TEST_CASE_METHOD(Fixture, "book: market data replace gets a new ID and joins the
     ok();
 }
 
-TEST_CASE_METHOD(Fixture, "book: a limit order trades best price first, oldest first, at the resting price", "[book][match]") {
+TEST_CASE_METHOD(Fixture, "book: a limit order trades best price first, oldest first, at the resting price",
+                 "[book][match]") {
     book.add(1, Side::Sell, 101, 5);
     book.add(2, Side::Sell, 100, 5);
     book.add(3, Side::Sell, 100, 5);
@@ -379,7 +380,7 @@ TEST_CASE("book: the other indexes behave the same", "[book][index]") {
     Book<NullListener, PagedIndex> paged(pools, nl, 1);
     Book<NullListener, StdIndex> std_index(pools, nl, 2);
     Book<NullListener, OpenAddressingIndex> open(pools, nl, 3, {}, 4);  // grows from tiny
-    Book<NullListener, WindowIndex> window(pools, nl, 4, {}, 1 << 20);   // the count does not size its window
+    Book<NullListener, WindowIndex> window(pools, nl, 4, {}, 1 << 20);  // the count does not size its window
     for (OrderId id = 1; id <= 1000; ++id) {
         const Price p = 100 + static_cast<Price>(id % 20);
         paged.add(id * 3, Side::Buy, p, 1);
@@ -421,7 +422,8 @@ TEST_CASE("order index: open addressing survives heavy insert/erase churn", "[in
         if (i % 97 == 0) {
             const OrderId probe = 1 + rng() % 5000;
             const auto it = model.find(probe);
-            REQUIRE(idx.find(probe) == (it == model.end() ? nexus::slab::Key::NONE : nexus::slab::Key::from_index(it->second)));
+            REQUIRE(idx.find(probe) ==
+                    (it == model.end() ? nexus::slab::Key::NONE : nexus::slab::Key::from_index(it->second)));
         }
     }
     CHECK(idx.size() == model.size());
@@ -436,15 +438,19 @@ TEST_CASE("order index: the window index agrees with a model through slides, jum
     OrderId next = 1;
     auto check = [&](OrderId probe) {
         const auto it = model.find(probe);
-        REQUIRE(idx.find(probe) == (it == model.end() ? nexus::slab::Key::NONE : nexus::slab::Key::from_index(it->second)));
+        REQUIRE(idx.find(probe) ==
+                (it == model.end() ? nexus::slab::Key::NONE : nexus::slab::Key::from_index(it->second)));
     };
     for (int i = 0; i < 300'000; ++i) {
         const auto r = rng() % 1000;
         if (r < 520 || live.empty()) {
             OrderId id = next;
-            if (r == 0) id = next + 1'000'000;                      // a jump past the whole window
-            else if (r == 1) id = next + (OrderId{1} << 40);         // a sparse, far ID
-            else if (r < 20 && next > 100'000) id = 1 + rng() % 50'000;  // an ID below the window
+            if (r == 0)
+                id = next + 1'000'000;  // a jump past the whole window
+            else if (r == 1)
+                id = next + (OrderId{1} << 40);  // a sparse, far ID
+            else if (r < 20 && next > 100'000)
+                id = 1 + rng() % 50'000;  // an ID below the window
             if (model.count(id)) continue;
             next = std::max(next, id + 1 + rng() % 3);
             const auto k = static_cast<std::uint32_t>(rng() % 1'000'000);
@@ -675,8 +681,10 @@ TEST_CASE("level array: locate, insert and erase agree with an ordered map on bo
             if (found) {
                 REQUIRE(a[pos].price == p);
                 REQUIRE(a[pos].key.index() == model[p]);
-                if (rng() % 3 == 0 && a.best().price == p) a.pop_best();
-                else a.erase(pos);
+                if (rng() % 3 == 0 && a.best().price == p)
+                    a.pop_best();
+                else
+                    a.erase(pos);
                 model.erase(p);
             } else {
                 a.insert(pos, p, nexus::slab::Key::from_index(next_key));

@@ -36,7 +36,8 @@ long ops_from_env(long dflt) {
 
 }  // namespace
 
-TEST_CASE("differential: Book matches the plain std::map book over a million random operations", "[book][differential]") {
+TEST_CASE("differential: Book matches the plain std::map book over a million random operations",
+          "[book][differential]") {
     const long n_ops = ops_from_env(1'000'000);
     Pools pools{PoolConfig{.orders = 1 << 14, .levels = 1 << 10}};
     TradeLog fast_log, plain_log;
@@ -54,7 +55,8 @@ TEST_CASE("differential: Book matches the plain std::map book over a million ran
         const auto bb = fast.best(Side::Buy), ba = fast.best(Side::Sell);
         const Price best_bid = bb ? bb->price : 0, best_ask = ba ? ba->price : 0;
         Op op = gen.next(live, best_bid, best_ask);
-        resolve(op, gen, [&](OrderId id) { return fast.find(id); }, best_bid, best_ask);
+        resolve(
+            op, gen, [&](OrderId id) { return fast.find(id); }, best_bid, best_ask);
         fast_log.trades.clear();
         plain_log.trades.clear();
         const bool r1 = apply(fast, op);

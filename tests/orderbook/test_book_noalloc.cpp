@@ -51,7 +51,8 @@ TEST_CASE("book: no heap allocation per operation in steady state", "[book][allo
         const auto bb = book.best(Side::Buy), ba = book.best(Side::Sell);
         const Price bid = bb ? bb->price : 0, ask = ba ? ba->price : 0;
         Op op = gen.next(live, bid, ask);
-        resolve(op, gen, [&](OrderId id) { return book.find(id); }, bid, ask);
+        resolve(
+            op, gen, [&](OrderId id) { return book.find(id); }, bid, ask);
         apply(book, op);
         if (op.kind == Op::Submit && book.find(op.rq.id)) live.push_back(op.rq.id);
         if (op.kind == Op::MdAdd && book.find(op.id)) live.push_back(op.id);

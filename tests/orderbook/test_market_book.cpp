@@ -31,12 +31,18 @@ struct Event {
 };
 struct EventLog {
     std::vector<Event> ev;
-    void on_accepted(InstrumentId i, OrderId id, Side s, Price p, Qty q) { ev.push_back({'a', i, id, 0, p, q, static_cast<std::uint32_t>(s)}); }
-    void on_rejected(InstrumentId i, OrderId id, Reject r) { ev.push_back({'r', i, id, 0, 0, 0, static_cast<std::uint32_t>(r)}); }
+    void on_accepted(InstrumentId i, OrderId id, Side s, Price p, Qty q) {
+        ev.push_back({'a', i, id, 0, p, q, static_cast<std::uint32_t>(s)});
+    }
+    void on_rejected(InstrumentId i, OrderId id, Reject r) {
+        ev.push_back({'r', i, id, 0, 0, 0, static_cast<std::uint32_t>(r)});
+    }
     void on_trade(InstrumentId i, const Trade& t) {
         ev.push_back({'t', i, t.maker, t.taker, t.price, t.qty, static_cast<std::uint32_t>(t.taker_side)});
     }
-    void on_cancelled(InstrumentId i, OrderId id, Qty q, CancelReason r) { ev.push_back({'c', i, id, 0, 0, q, static_cast<std::uint32_t>(r)}); }
+    void on_cancelled(InstrumentId i, OrderId id, Qty q, CancelReason r) {
+        ev.push_back({'c', i, id, 0, 0, q, static_cast<std::uint32_t>(r)});
+    }
     void on_modified(InstrumentId i, OrderId id, Price p, Qty q, bool k) { ev.push_back({'m', i, id, 0, p, q, k}); }
     void on_level(InstrumentId i, Side s, Price p, Qty total, std::uint32_t count) {
         ev.push_back({'l', i, 0, static_cast<OrderId>(s), p, total, count});
@@ -92,7 +98,9 @@ template <class Fast, class Slow>
 void expect_same_depth(const Fast& fast, const Slow& slow, long step, std::string& problem, long& mismatches) {
     for (Side s : {Side::Buy, Side::Sell}) {
         if (fast.depth(s) != slow.depth(s)) {
-            if (problem.empty()) problem = "step " + std::to_string(step) + ": depth differs, instrument " + std::to_string(fast.instrument());
+            if (problem.empty())
+                problem =
+                    "step " + std::to_string(step) + ": depth differs, instrument " + std::to_string(fast.instrument());
             ++mismatches;
         }
     }
@@ -165,7 +173,9 @@ TEST_CASE("market books: same results, events and depth as Book over random mark
             if (r1) gen.live.emplace_back(nid, inst);
         }
         if (r1 != r2) {
-            if (problem.empty()) problem = "step " + std::to_string(step) + ": results differ (kind " + std::to_string(kind) + ", fast " + std::to_string(r1) + ")";
+            if (problem.empty())
+                problem = "step " + std::to_string(step) + ": results differ (kind " + std::to_string(kind) +
+                          ", fast " + std::to_string(r1) + ")";
             ++mismatches;
         }
         rejects += !r1;
@@ -202,12 +212,15 @@ TEST_CASE("market books: same results, events and depth as Book over random mark
     CHECK(shared.overflow_size() > 0);  // IDs did leave the window
 }
 
-TEST_CASE("market books: the pools grow with the live set from nothing, and clear() gives every cell back", "[market]") {
+TEST_CASE("market books: the pools grow with the live set from nothing, and clear() gives every cell back",
+          "[market]") {
     NullListener nl;
     MarketBooks<> books(nl);
     CHECK(books.pools().orders.capacity() == 0);
     auto& b = books.open(3);
-    for (OrderId id = 1; id <= 100'000; ++id) REQUIRE(b.add(id, id % 2 ? Side::Buy : Side::Sell, 1'000'000 + static_cast<Price>(id % 997) * (id % 2 ? -1 : 1), 10));
+    for (OrderId id = 1; id <= 100'000; ++id)
+        REQUIRE(b.add(id, id % 2 ? Side::Buy : Side::Sell, 1'000'000 + static_cast<Price>(id % 997) * (id % 2 ? -1 : 1),
+                      10));
     CHECK(books.live_orders() == 100'000);
     CHECK(books.pools().orders.capacity() >= 100'000);
     CHECK(books.pools().orders.capacity() < 100'000 + MarketPools::kOrderChunk);  // chunk by chunk, not up front

@@ -91,8 +91,10 @@ struct Item {
         if (insert_on_destroy) {
             const bool done = Traits::insert_from_destructor();
             if (teardown_inserts().in_teardown) {
-                if (done) ++teardown_inserts().succeeded;
-                else ++teardown_inserts().refused;
+                if (done)
+                    ++teardown_inserts().succeeded;
+                else
+                    ++teardown_inserts().refused;
             }
         }
     }
@@ -102,9 +104,9 @@ struct Item {
 // maximum (the model's "full" is exactly that maximum).
 struct Shape {
     bool bounded = true;
-    std::size_t capacity = 16;        // bounded: the capacity; unbounded: max_capacity
-    std::size_t chunk_capacity = 4;   // unbounded only
-    std::size_t initial = 0;          // unbounded only: capacity allocated up front
+    std::size_t capacity = 16;       // bounded: the capacity; unbounded: max_capacity
+    std::size_t chunk_capacity = 4;  // unbounded only
+    std::size_t initial = 0;         // unbounded only: capacity allocated up front
 };
 
 template <class Source>
@@ -184,8 +186,10 @@ struct ThreadTraits {
     }
 
     static void create(const Shape& s) {
-        if (s.bounded) A::init().bounded(s.capacity).build();
-        else A::init().unbounded().chunk_capacity(s.chunk_capacity).capacity(s.initial).max_capacity(s.capacity).build();
+        if (s.bounded)
+            A::init().bounded(s.capacity).build();
+        else
+            A::init().unbounded().chunk_capacity(s.chunk_capacity).capacity(s.initial).max_capacity(s.capacity).build();
     }
     static void destroy() {}  // the thread's exit does it
     static bool can_clear() { return false; }
@@ -210,17 +214,42 @@ struct ThreadTraits {
 // ---- the driver ------------------------------------------------------------
 
 enum class Op : std::uint8_t {
-    insert_handle, insert_key, insert_when_full, drop_handle, remove_key, take_key, take, replace,
-    leak, adopt, attach_handle, attach_key, detach_child, promote_child, remove_child_key, make_cycle, read,
-    probe_key, write, mark_inserter, clear, recreate, shutdown, cross_thread_drop, count
+    insert_handle,
+    insert_key,
+    insert_when_full,
+    drop_handle,
+    remove_key,
+    take_key,
+    take,
+    replace,
+    leak,
+    adopt,
+    attach_handle,
+    attach_key,
+    detach_child,
+    promote_child,
+    remove_child_key,
+    make_cycle,
+    read,
+    probe_key,
+    write,
+    mark_inserter,
+    clear,
+    recreate,
+    shutdown,
+    cross_thread_drop,
+    count
 };
 
 inline const char* op_name(Op op) {
-    static constexpr const char* kNames[] = {
-        "insert_handle", "insert_key", "insert_when_full", "drop_handle", "remove_key", "take_key", "take",
-        "replace", "leak", "adopt", "attach_handle", "attach_key", "detach_child", "promote_child",
-        "remove_child_key", "make_cycle", "read", "probe_key", "write", "mark_inserter", "clear", "recreate",
-        "shutdown", "cross_thread_drop"};
+    static constexpr const char* kNames[] = {"insert_handle", "insert_key",    "insert_when_full",
+                                             "drop_handle",   "remove_key",    "take_key",
+                                             "take",          "replace",       "leak",
+                                             "adopt",         "attach_handle", "attach_key",
+                                             "detach_child",  "promote_child", "remove_child_key",
+                                             "make_cycle",    "read",          "probe_key",
+                                             "write",         "mark_inserter", "clear",
+                                             "recreate",      "shutdown",      "cross_thread_drop"};
     static_assert(std::size(kNames) == static_cast<std::size_t>(Op::count));
     return kNames[static_cast<std::size_t>(op)];
 }
@@ -278,8 +307,8 @@ private:
         std::uint64_t payload;
         Key key;
         Via via;
-        std::uint64_t parent = 0;       // the owning node, for child_* and cycle
-        std::uint64_t child_h = 0;      // 0 = none
+        std::uint64_t parent = 0;   // the owning node, for child_* and cycle
+        std::uint64_t child_h = 0;  // 0 = none
         std::uint64_t child_k = 0;
         bool inserter = false;
     };
@@ -690,9 +719,8 @@ private:
             case Op::cross_thread_drop: {  // checks builds: a handle dropped on another thread aborts
                 if (!death_tests_ || handles_.empty() || deaths_ >= 3 || src_.pick(8) != 0) return false;
                 Owner& h = handles_[pick_index(handles_)].second;
-                const auto d = run_in_child([&h] {
-                    std::thread([moved = std::move(h)]() mutable { moved.reset(); }).join();
-                });
+                const auto d =
+                    run_in_child([&h] { std::thread([moved = std::move(h)]() mutable { moved.reset(); }).join(); });
                 ++deaths_;
                 expect(d.aborted, "a handle dropped on another thread did not abort");
                 const std::size_t here = d.err.find("was dropped on thread ");
@@ -700,8 +728,7 @@ private:
                        "the abort did not name both threads");
                 return true;
             }
-            case Op::count:
-                break;
+            case Op::count: break;
         }
         return false;
     }

@@ -26,18 +26,17 @@ using nexus::slab::CapacityError;
 using nexus::slab::Key;
 using nexus::slab::NotInitialized;
 using nexus::slab::SlabFull;
-using nexus::test::counts;
-using nexus::test::CountScope;
-using nexus::test::Tracked;
+using nexus::test::Aligned128;
 using nexus::test::Aligned16;
 using nexus::test::Aligned64;
-using nexus::test::Aligned128;
 using nexus::test::AlignedPage;
+using nexus::test::counts;
+using nexus::test::CountScope;
 using nexus::test::Empty;
 using nexus::test::Page;
+using nexus::test::Tracked;
 
 namespace {
-
 
 NEXUS_SLAB_ALLOCATOR(str_alloc, std::string);
 NEXUS_SLAB_ALLOCATOR(u64_alloc, std::uint64_t);
@@ -66,8 +65,10 @@ struct ListNode {
 enum class Mode { bounded, unbounded };
 template <class A>
 void init(Mode m, std::size_t n) {
-    if (m == Mode::bounded) A::init().bounded(n).build();
-    else A::init().unbounded().chunk_capacity(4).max_capacity(n).build();
+    if (m == Mode::bounded)
+        A::init().bounded(n).build();
+    else
+        A::init().unbounded().chunk_capacity(4).max_capacity(n).build();
 }
 template <class A>
 void require_clean_shutdown() {
@@ -176,8 +177,10 @@ TEST_CASE("allocator: a Slot assigned from inside the value it owns, as in poppi
 
 TEST_CASE("allocator: capacity 1, fill, LIFO reuse", "[alloc]") {
     const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
-    if (mode == Mode::bounded) u64_alloc::init().bounded(1).build();
-    else u64_alloc::init().unbounded().chunk_capacity(1).max_capacity(1).build();
+    if (mode == Mode::bounded)
+        u64_alloc::init().bounded(1).build();
+    else
+        u64_alloc::init().unbounded().chunk_capacity(1).max_capacity(1).build();
     {
         auto a = u64_alloc::insert(1);
         CHECK_FALSE(u64_alloc::try_insert(2).has_value());
@@ -196,8 +199,10 @@ TEST_CASE("allocator: capacity 1, fill, LIFO reuse", "[alloc]") {
         for (auto& s : slots) keys.insert(s.key());
         CHECK(keys.size() == 100);
         CHECK_FALSE(u64_alloc::try_insert(7).has_value());
-        if (mode == Mode::bounded) CHECK_THROWS_AS(u64_alloc::insert(7), SlabFull);
-        else CHECK_THROWS_AS(u64_alloc::insert(7), CapacityError);
+        if (mode == Mode::bounded)
+            CHECK_THROWS_AS(u64_alloc::insert(7), SlabFull);
+        else
+            CHECK_THROWS_AS(u64_alloc::insert(7), CapacityError);
         const Key k10 = slots[10].key(), k50 = slots[50].key();
         slots[10].reset();
         slots[50].reset();
@@ -284,7 +289,10 @@ TEST_CASE("allocator: every value is destroyed exactly once", "[alloc][tracker]"
     const Mode mode = GENERATE(Mode::bounded, Mode::unbounded);
     init<tracked_alloc>(mode, 32);
     { auto dropped = tracked_alloc::emplace(1u); }
-    { Tracked out = tracked_alloc::emplace(2u).take(); CHECK(out.value() == 2); }
+    {
+        Tracked out = tracked_alloc::emplace(2u).take();
+        CHECK(out.value() == 2);
+    }
     {
         auto s = tracked_alloc::emplace(3u);
         Tracked old = s.replace(Tracked(4));
@@ -307,7 +315,7 @@ TEST_CASE("allocator: values left at thread exit are destroyed and the storage f
         auto s = tracked_alloc::emplace(9u);  // dropped normally before teardown
         CHECK(counts().live() == 6);
     }).join();
-    CHECK(counts().live() == 0);  // LeakSanitizer checks the storage went back too
+    CHECK(counts().live() == 0);                   // LeakSanitizer checks the storage went back too
     CHECK_FALSE(tracked_alloc::is_initialized());  // this thread's allocator was never touched
 }
 
@@ -447,8 +455,7 @@ TEST_CASE("allocator: two threads use their own slabs at once", "[alloc][threads
     auto work = [&](std::uint64_t tag, Mode mode) {
         init<u64_alloc>(mode, 4096);
         ready.fetch_add(1);
-        while (ready.load() < 2) {
-        }
+        while (ready.load() < 2) {}
         std::mt19937_64 rng(tag);
         std::vector<u64_alloc::Slot> live;
         for (int op = 0; op < 200'000; ++op) {
@@ -486,7 +493,7 @@ TEST_CASE("allocator: size() and empty() do not visit cells", "[alloc]") {
         auto b = u64_alloc::insert(2);
         const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
         const auto first = reinterpret_cast<std::uintptr_t>(a.get());
-        const std::uintptr_t lo = (first + 2 * page) & ~(page - 1);  // past the two live cells
+        const std::uintptr_t lo = (first + 2 * page) & ~(page - 1);                   // past the two live cells
         const std::uintptr_t hi = (first + n * sizeof(std::uint64_t)) & ~(page - 1);  // well inside the chunk
         REQUIRE(hi > lo);
         REQUIRE(mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_NONE) == 0);

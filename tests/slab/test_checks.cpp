@@ -65,7 +65,8 @@ TEST_CASE("checks: remove, take and adopt of a key a live handle owns abort nami
             if (op == 2) (void)checked_alloc::adopt(s.key());
         });
         CHECK(d.aborted);
-        CHECK_THAT(d.err, Catch::Contains(std::string("nexus::slab: ") + ops[op] + " of key 1 on allocator "
+        CHECK_THAT(d.err, Catch::Contains(std::string("nexus::slab: ") + ops[op] +
+                                          " of key 1 on allocator "
                                           "'checked_alloc', whose value a live Slot or Handle owns"));
     }
     // Direct slab: the same through a Handle.
@@ -258,7 +259,8 @@ NEXUS_SLAB_ALLOCATOR(threaded_alloc, std::string);
 void name_this_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
 }  // namespace
 
-TEST_CASE("checks: a Slot dropped on another thread aborts naming the allocator and both threads", "[checks][threads]") {
+TEST_CASE("checks: a Slot dropped on another thread aborts naming the allocator and both threads",
+          "[checks][threads]") {
     const auto d = run_in_child([] {
         name_this_thread("slab-owner");
         threaded_alloc::init().bounded(4).build();
@@ -347,8 +349,10 @@ TEST_CASE("checks: a direct slab's Handles are bound to one thread", "[checks][t
             nexus::slab::BoundedSlab<int> slab(4);
             auto h = slab.insert(1);
             std::thread([&h, how] {
-                if (how == 0) (void)*h;
-                else (void)h.get();
+                if (how == 0)
+                    (void)*h;
+                else
+                    (void)h.get();
             }).join();
         });
         CHECK(d3.aborted);
@@ -369,7 +373,8 @@ TEST_CASE("checks: a direct slab without live Handles may move to another thread
             auto h3 = slab->adopt(k2);
             h3.reset();
             slab.reset();
-        }).join();
+        })
+            .join();
     });
     CHECK_FALSE(d.aborted);
     CHECK(d.exit_code == 0);

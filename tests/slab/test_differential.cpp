@@ -99,31 +99,40 @@ long run(Api& api, std::size_t capacity, std::uint32_t key_range, std::uint64_t 
             const std::uint64_t want = model.at(l.key.index());
             switch (rng() % 3) {
                 case 0:
-                    if (l.owner) l.owner->reset();
-                    else api.remove(l.key);
+                    if (l.owner)
+                        l.owner->reset();
+                    else
+                        api.remove(l.key);
                     break;
                 case 1:
-                    if (l.owner) expect(l.owner->take() == want);
-                    else expect(api.take(l.key) == want);
+                    if (l.owner)
+                        expect(l.owner->take() == want);
+                    else
+                        expect(api.take(l.key) == want);
                     break;
                 default:
-                    if (l.owner) api.remove(l.owner->release());
-                    else expect(api.take(l.key) == want);
+                    if (l.owner)
+                        api.remove(l.owner->release());
+                    else
+                        expect(api.take(l.key) == want);
                     break;
             }
             model.erase(l.key.index());
             drop_at(i);
         } else if (r < 65) {  // replace / write
             Live& l = live[pick()];
-            if (l.owner) expect(l.owner->replace(value) == model[l.key.index()]);
-            else api.at(l.key) = value;
+            if (l.owner)
+                expect(l.owner->replace(value) == model[l.key.index()]);
+            else
+                api.at(l.key) = value;
             model[l.key.index()] = value;
         } else if (r < 80) {  // read through both paths
             Live& l = live[pick()];
             const std::uint64_t want = model.at(l.key.index());
             expect(api.at(l.key) == want);
             expect(api.get(l.key) != nullptr && *api.get(l.key) == want);
-            if (l.owner) expect(l.owner->value() == want && l.owner->key() == l.key && l.owner->get() == &api.at(l.key));
+            if (l.owner)
+                expect(l.owner->value() == want && l.owner->key() == l.key && l.owner->get() == &api.at(l.key));
         } else if (r < 95) {  // contains on any key, live or not
             const Key k = rng() % 64 == 0 ? Key::NONE : Key::from_index(static_cast<std::uint32_t>(rng() % key_range));
             const auto it = model.find(k.index());
@@ -141,8 +150,10 @@ long run(Api& api, std::size_t capacity, std::uint32_t key_range, std::uint64_t 
         expect(api.size() == model.size());
     }
     for (Live& l : live) {
-        if (l.owner) l.owner->reset();
-        else api.remove(l.key);
+        if (l.owner)
+            l.owner->reset();
+        else
+            api.remove(l.key);
     }
     expect(api.size() == 0);
     return bad;

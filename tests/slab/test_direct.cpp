@@ -23,16 +23,16 @@ using nexus::slab::Key;
 using nexus::slab::SlabFull;
 using nexus::slab::UnboundedConfig;
 using nexus::slab::UnboundedSlab;
+using nexus::test::Aligned128;
+using nexus::test::Aligned16;
+using nexus::test::Aligned16K;
+using nexus::test::Aligned64;
+using nexus::test::AlignedPage;
 using nexus::test::counts;
 using nexus::test::CountScope;
-using nexus::test::Tracked;
-using nexus::test::Aligned16;
-using nexus::test::Aligned64;
-using nexus::test::Aligned128;
-using nexus::test::Aligned16K;
-using nexus::test::AlignedPage;
 using nexus::test::Empty;
 using nexus::test::Page;
+using nexus::test::Tracked;
 
 namespace {
 
@@ -49,7 +49,8 @@ struct Unbounded {
     template <class T>
     static std::unique_ptr<UnboundedSlab<T>> make(std::size_t n) {
         // chunk of 1 so max_capacity is exact; growth happens on every insert
-        return std::make_unique<UnboundedSlab<T>>(UnboundedConfig{.chunk_capacity = 1, .capacity = 0, .max_capacity = n});
+        return std::make_unique<UnboundedSlab<T>>(
+            UnboundedConfig{.chunk_capacity = 1, .capacity = 0, .max_capacity = n});
     }
     using FullError = CapacityError;
 };
@@ -243,8 +244,8 @@ TEMPLATE_TEST_CASE("direct slab: try_insert on a full slab hands the value back"
     CHECK(counts().live() == 0);
 }
 
-TEMPLATE_TEST_CASE("direct slab: contains for none, out-of-range, vacant and occupied keys", "[direct]",
-                   Bounded, Unbounded) {
+TEMPLATE_TEST_CASE("direct slab: contains for none, out-of-range, vacant and occupied keys", "[direct]", Bounded,
+                   Unbounded) {
     auto slab = TestType::template make<int>(8);
     const Key k = slab->insert_key(1);
     const Key vacant = slab->insert_key(2);
@@ -260,8 +261,8 @@ TEMPLATE_TEST_CASE("direct slab: contains for none, out-of-range, vacant and occ
     CHECK(slab->get(Key::NONE) == nullptr);
 }
 
-TEMPLATE_TEST_CASE("direct slab: over-aligned values land aligned, handle and key agree", "[direct][align]",
-                   Bounded, Unbounded) {
+TEMPLATE_TEST_CASE("direct slab: over-aligned values land aligned, handle and key agree", "[direct][align]", Bounded,
+                   Unbounded) {
     auto s16 = TestType::template make<Aligned16>(9);
     auto s64 = TestType::template make<Aligned64>(9);
     std::vector<Handle<Aligned16>> h16;
@@ -309,8 +310,8 @@ void check_alignment(std::size_t n) {
     for (Key k : keys) CHECK(reinterpret_cast<std::uintptr_t>(&(*slab)[k]) % alignof(V) == 0);
 }
 
-TEMPLATE_TEST_CASE("direct slab: values aligned to 128, 4096 and 16384 bytes are aligned", "[direct][align]",
-                   Bounded, Unbounded) {
+TEMPLATE_TEST_CASE("direct slab: values aligned to 128, 4096 and 16384 bytes are aligned", "[direct][align]", Bounded,
+                   Unbounded) {
     check_alignment<TestType, Aligned128>(9);
     check_alignment<TestType, AlignedPage>(5);
     check_alignment<TestType, Aligned16K>(3);
@@ -345,18 +346,21 @@ TEMPLATE_TEST_CASE("direct slab: every value is destroyed exactly once", "[direc
     CountScope scope;
     {
         auto slab = TestType::template make<Tracked>(64);
-        { auto dropped = slab->emplace(1u); }                       // drop
-        { Tracked out = slab->emplace(2u).take(); CHECK(out.value() == 2); }  // take
+        { auto dropped = slab->emplace(1u); }  // drop
+        {
+            Tracked out = slab->emplace(2u).take();
+            CHECK(out.value() == 2);
+        }  // take
         {
             auto h = slab->emplace(3u);
-            Tracked old = h.replace(Tracked(4));                     // replace
+            Tracked old = h.replace(Tracked(4));  // replace
             CHECK(old.value() == 3);
             CHECK(h->value() == 4);
         }
-        const Key leaked = slab->emplace(5u).release();                // leak, then remove by key
+        const Key leaked = slab->emplace(5u).release();  // leak, then remove by key
         CHECK(counts().live() == 1);
         slab->remove(leaked);
-        const Key taken = slab->emplace_key(6u);                      // take by key
+        const Key taken = slab->emplace_key(6u);  // take by key
         CHECK(slab->take(taken).value() == 6);
         CHECK(counts().live() == 0);
         for (std::uint64_t i = 0; i < 10; ++i) (void)slab->emplace_key(i);  // left for the destructor
@@ -367,8 +371,8 @@ TEMPLATE_TEST_CASE("direct slab: every value is destroyed exactly once", "[direc
     CHECK(counts().constructed == counts().destroyed);
 }
 
-TEMPLATE_TEST_CASE("direct slab: clear destroys every value and hands keys out as a new slab would", "[direct][tracker]",
-                   Bounded, Unbounded) {
+TEMPLATE_TEST_CASE("direct slab: clear destroys every value and hands keys out as a new slab would",
+                   "[direct][tracker]", Bounded, Unbounded) {
     CountScope scope;
     auto slab = TestType::template make<Tracked>(32);
     std::vector<Key> keys;
@@ -522,10 +526,11 @@ TEST_CASE("storage that cannot be allocated is a CapacityError naming the cells 
     using Catch::Contains;
     CHECK_THAT(capacity_error([] { BoundedSlab<Gigabyte> s(std::size_t{1} << 20); }),
                Contains("bounded capacity 1048576 cannot be allocated (1048576 cells of 1073741832 bytes)"));
-    CHECK_THAT(capacity_error([] {
-                   UnboundedSlab<Gigabyte> s({.chunk_capacity = std::size_t{1} << 19, .capacity = std::size_t{1} << 20});
-               }),
-               Contains("initial capacity 1048576 cannot be allocated (1048576 cells of 1073741832 bytes)"));
+    CHECK_THAT(
+        capacity_error([] {
+            UnboundedSlab<Gigabyte> s({.chunk_capacity = std::size_t{1} << 19, .capacity = std::size_t{1} << 20});
+        }),
+        Contains("initial capacity 1048576 cannot be allocated (1048576 cells of 1073741832 bytes)"));
 #endif
 }
 

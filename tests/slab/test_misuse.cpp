@@ -48,7 +48,8 @@ TEST_CASE("misuse: a key removed twice aborts, naming key and slab", "[misuse]")
     });
     CHECK(d.aborted);
     // Checks builds stop it at the key's validation, release builds at the free.
-    const std::string want = NEXUS_SLAB_CHECKS ? "remove of a vacant or out-of-range key (0) on allocator 'misuse_alloc'"
-                                               : "double free of key 0 on allocator 'misuse_alloc'";
+    const std::string want = NEXUS_SLAB_CHECKS
+                                 ? "remove of a vacant or out-of-range key (0) on allocator 'misuse_alloc'"
+                                 : "double free of key 0 on allocator 'misuse_alloc'";
     CHECK_THAT(d.err, Catch::Contains("nexus::slab: " + want));
 }

@@ -68,9 +68,9 @@ TEST_CASE("teardown: the issue's parent-owns-child program destroys the child on
     LedgerScope scope;
     std::thread([] {
         node_alloc::init().bounded(16).build();
-        auto child = node_alloc::insert(Node("child"));          // key 0
+        auto child = node_alloc::insert(Node("child"));                      // key 0
         auto parent = node_alloc::insert(Node("parent", std::move(child)));  // key 1, owns key 0
-        (void)parent.release();  // left in the slab for the thread's exit
+        (void)parent.release();                                              // left in the slab for the thread's exit
     }).join();
     CHECK(ledger().double_destroyed() == 0);
     CHECK(ledger().alive() == 0);
@@ -190,8 +190,10 @@ struct Busy {
         if (owned_key.has_value()) busy_alloc::remove(owned_key);
         if (!insert_on_destroy) return;
         auto s = busy_alloc::try_insert(Busy{});
-        if (s) ++report().inserts_succeeded;
-        else ++report().inserts_refused;
+        if (s)
+            ++report().inserts_succeeded;
+        else
+            ++report().inserts_refused;
         try {
             (void)busy_alloc::insert(Busy{});
             ++report().inserts_succeeded;
@@ -245,9 +247,9 @@ TEST_CASE("teardown: destructors that remove keys, drop Slots and insert, at thr
         // Owners by Slot, and a cycle of two Slots nobody else owns.
         busy_alloc::get_unchecked(keys[0]).owned = busy_alloc::emplace();
         auto a = busy_alloc::emplace();
-        a->owned = busy_alloc::emplace();          // a owns b
+        a->owned = busy_alloc::emplace();  // a owns b
         Busy& b = a->owned.value();
-        b.owned = busy_alloc::adopt(a.release());     // b owns a: a cycle nothing outside owns
+        b.owned = busy_alloc::adopt(a.release());  // b owns a: a cycle nothing outside owns
         busy_alloc::get_unchecked(keys[3]).insert_on_destroy = true;
         busy_alloc::get_unchecked(keys[11]).insert_on_destroy = true;
     }).join();
@@ -354,16 +356,13 @@ TEST_CASE("teardown: a direct slab's values owning keys and Handles, and values 
     CHECK(refused_at_destruction);
 }
 
-TEST_CASE("teardown: values left in the main thread's allocators are destroyed when the process exits",
-          "[teardown]") {
+TEST_CASE("teardown: values left in the main thread's allocators are destroyed when the process exits", "[teardown]") {
     // In a child process whose main thread exits with values still in two
     // allocators; an atexit handler, which runs after the main thread's
     // thread_local teardown, reports what the ledger saw.
     const auto d = nexus::test::run_in_child([] {
         ledger().reset();
-        std::atexit([] {
-            std::_Exit(ledger().alive() == 0 && ledger().double_destroyed() == 0 ? 0 : 7);
-        });
+        std::atexit([] { std::_Exit(ledger().alive() == 0 && ledger().double_destroyed() == 0 ? 0 : 7); });
         parent_alloc::init().bounded(4).build();
         child_alloc::init().bounded(8).build();
         auto p = parent_alloc::emplace();

@@ -80,7 +80,8 @@ public:
     }
     // sequence: the first message of the stream wanted (1: all of it; 0:
     // only new ones); session: blank for the current one.
-    bool login(const std::string& user, const std::string& password, const std::string& session = "", std::uint64_t sequence = 0) {
+    bool login(const std::string& user, const std::string& password, const std::string& session = "",
+               std::uint64_t sequence = 0) {
         std::vector<std::uint8_t> b;
         wire::Encoder(b).login(user, password, session, sequence);
         return send_bytes(b);

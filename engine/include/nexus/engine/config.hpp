@@ -47,7 +47,7 @@ struct InstrumentConfig {
 };
 
 struct UserConfig {
-    std::string name;  // up to 6 characters (the login field)
+    std::string name;      // up to 6 characters (the login field)
     std::string password;  // up to 10
     std::uint32_t max_qty = 0xFFFF'FFFF;
     std::uint64_t max_notional = ~std::uint64_t{0};  // dollars, price x qty of one order
@@ -69,7 +69,7 @@ struct Config {
     unsigned shards = 1;
     std::string journal_dir = ".";
     SyncPolicy sync = SyncPolicy::Os;
-    std::string replicate_to;              // sync replicated: nats://HOST[:PORT]/STREAM
+    std::string replicate_to;  // sync replicated: nats://HOST[:PORT]/STREAM
     unsigned replication_timeout_ms = 2000;
     std::string itch_out;  // empty: no market-data file
     std::size_t outbound_limit = 1 << 20;
@@ -87,8 +87,8 @@ struct Config {
     // read's commands itself, one thread in all — for machines with fewer
     // cores than shards + 1, where a thread hand-off costs more than the match.
     bool inline_matching = false;
-    bool busy_poll = false;  // the I/O thread polls instead of sleeping in epoll
-    unsigned io_spin_us = 0; // ... or polls this long after its last work before it sleeps
+    bool busy_poll = false;   // the I/O thread polls instead of sleeping in epoll
+    unsigned io_spin_us = 0;  // ... or polls this long after its last work before it sleeps
     std::vector<InstrumentConfig> instruments;
     std::vector<UserConfig> users;
 };
@@ -103,7 +103,9 @@ namespace detail {
 // A whole number in [min, max]; anything else (a sign, a fraction, an
 // exponent, too many digits, out of the range) is an error saying the range.
 std::uint64_t parse_uint(const std::string& v, const std::string& where, std::uint64_t min, std::uint64_t max);
-inline std::uint64_t parse_uint(const std::string& v, const std::string& where, std::uint64_t max) { return parse_uint(v, where, 0, max); }
+inline std::uint64_t parse_uint(const std::string& v, const std::string& where, std::uint64_t max) {
+    return parse_uint(v, where, 0, max);
+}
 
 // "12.34" -> 123400 (four implied decimals).
 std::uint32_t parse_price(const std::string& v, const std::string& where);

@@ -27,8 +27,8 @@
 #include <nexus/feed/itch_encoder.hpp>
 #include <nexus/orderbook/book_set.hpp>
 
-#include "nexus/engine/config.hpp"
 #include "nexus/engine/command.hpp"
+#include "nexus/engine/config.hpp"
 #include "nexus/engine/protocol.hpp"
 
 namespace nexus::engine {
@@ -101,7 +101,8 @@ public:
     template <class F>
     void for_each_book(F&& f) const {
         for (std::size_t i = 1; i < symbols_.size(); ++i)
-            if (const Book* b = books_.get(static_cast<ob::InstrumentId>(i))) f(static_cast<std::uint16_t>(i), symbols_[i], *b);
+            if (const Book* b = books_.get(static_cast<ob::InstrumentId>(i)))
+                f(static_cast<std::uint16_t>(i), symbols_[i], *b);
     }
     [[nodiscard]] std::size_t live_orders() const noexcept { return order_index_.size(); }
     [[nodiscard]] std::string check() const;
@@ -147,7 +148,7 @@ private:
     Listener listener_;
     ob::WindowIndex order_index_;  // order ID -> order, for every book of the shard
     ob::BookSet<Listener, Index> books_;
-    std::vector<std::string> symbols_;         // by instrument (1-based)
+    std::vector<std::string> symbols_;        // by instrument (1-based)
     std::vector<wire::Symbol> wire_symbols_;  // the same, as protocol fields
     std::uint64_t matches_ = 0;
     // The command being applied.

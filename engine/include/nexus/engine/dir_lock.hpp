@@ -26,7 +26,8 @@ public:
         l.acquire(LOCK_EX, dir);
         const std::string pid = std::to_string(::getpid()) + "\n";
         l.file_.truncate(0);
-        if (::pwrite(l.file_.fd(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) l.file_.fail("cannot write the pid");
+        if (::pwrite(l.file_.fd(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+            l.file_.fail("cannot write the pid");
         return l;
     }
     // Takes a shared lock if LOCK exists (nothing to lock otherwise), or throws.
@@ -48,9 +49,10 @@ private:
         const auto n = ::pread(file_.fd(), b, sizeof b - 1, 0);
         std::string pid = n > 0 ? std::string(b, static_cast<std::size_t>(n)) : "";
         while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-        throw JournalError(dir + ": journal directory in use by another nexus-engine (pid " + (pid.empty() ? "unknown" : pid) +
-                           ", holding " + file_.path() + ")" +
-                           (how == LOCK_EX ? ", or a --recover-only reading it" : "") + "; one engine per journal directory");
+        throw JournalError(dir + ": journal directory in use by another nexus-engine (pid " +
+                           (pid.empty() ? "unknown" : pid) + ", holding " + file_.path() + ")" +
+                           (how == LOCK_EX ? ", or a --recover-only reading it" : "") +
+                           "; one engine per journal directory");
     }
     PosixFile file_;
 };

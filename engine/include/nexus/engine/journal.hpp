@@ -53,7 +53,8 @@ public:
     // full (a std::vector's resize would zero every record before it is
     // written).
     void append(const Command& c) {
-        if (size_ + journal_format::kRecordSize > capacity_) [[unlikely]] grow();
+        if (size_ + journal_format::kRecordSize > capacity_) [[unlikely]]
+            grow();
         journal_format::encode_record(c, static_cast<std::uint32_t>(++records_), buf_.get() + size_);
         size_ += journal_format::kRecordSize;
     }

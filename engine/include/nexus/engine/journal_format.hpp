@@ -56,14 +56,15 @@ constexpr std::size_t kRecordSize = 64;
 
 // The u16 at offset 8: the command's letters by their low bits.
 namespace code {
-constexpr unsigned kind(char k) noexcept { return static_cast<unsigned char>(k) & 3u; }        // O 3, U 1, X 0
-constexpr unsigned side(char s) noexcept { return (static_cast<unsigned char>(s) & 1u) << 2; } // B 0, S 1
-constexpr unsigned tif(char t) noexcept { return (static_cast<unsigned char>(t) & 3u) << 3; }  // D 0, I 1, F 2
-constexpr unsigned type(char t) noexcept { return (static_cast<unsigned char>(t) & 1u) << 5; } // L 0, M 1
-constexpr unsigned post(char p) noexcept { return (static_cast<unsigned char>(p) & 1u) << 6; } // N 0, Y 1
-constexpr unsigned stp(char s) noexcept { return (static_cast<unsigned char>(s) & 7u) << 7; }  // N 6, O 7, B 2
+constexpr unsigned kind(char k) noexcept { return static_cast<unsigned char>(k) & 3u; }         // O 3, U 1, X 0
+constexpr unsigned side(char s) noexcept { return (static_cast<unsigned char>(s) & 1u) << 2; }  // B 0, S 1
+constexpr unsigned tif(char t) noexcept { return (static_cast<unsigned char>(t) & 3u) << 3; }   // D 0, I 1, F 2
+constexpr unsigned type(char t) noexcept { return (static_cast<unsigned char>(t) & 1u) << 5; }  // L 0, M 1
+constexpr unsigned post(char p) noexcept { return (static_cast<unsigned char>(p) & 1u) << 6; }  // N 0, Y 1
+constexpr unsigned stp(char s) noexcept { return (static_cast<unsigned char>(s) & 7u) << 7; }   // N 6, O 7, B 2
 static_assert(kind('O') == 3 && kind('U') == 1 && kind('X') == 0);
-static_assert(side('S') == 4 && tif('I') == 8 && tif('F') == 16 && type('M') == 32 && post('Y') == 64 && post('N') == 0);
+static_assert(side('S') == 4 && tif('I') == 8 && tif('F') == 16 && type('M') == 32 && post('Y') == 64 &&
+              post('N') == 0);
 static_assert(stp('N') == 6 << 7 && stp('O') == 7 << 7 && stp('B') == 2 << 7);
 }  // namespace code
 
@@ -110,9 +111,11 @@ inline std::string decode_header(const std::uint8_t* p, std::size_t n, Header& h
     const std::string v = version_of(p, n);
     if (v.empty()) return "offset 0: not a nexus journal (bad magic)";
     if (v != std::string(kVersion, 2))
-        return "offset 0: journal format " + v + (v == "01" ? " (written before records carried numbers and journals a venue manifest)" : "") +
+        return "offset 0: journal format " + v +
+               (v == "01" ? " (written before records carried numbers and journals a venue manifest)" : "") +
                "; this engine reads format " + std::string(kVersion, 2) + " only";
-    if (n < kHeaderSize) return "offset 0: header cut short (" + std::to_string(n) + " of " + std::to_string(kHeaderSize) + " bytes)";
+    if (n < kHeaderSize)
+        return "offset 0: header cut short (" + std::to_string(n) + " of " + std::to_string(kHeaderSize) + " bytes)";
     if (get<std::uint32_t>(p + 60) != crc32c(p, 60)) return "offset 0: damaged header (checksum mismatch)";
     if (get<std::uint32_t>(p + 8) != kHeaderSize || get<std::uint32_t>(p + 12) != kRecordSize)
         return "offset 8: header or record size not 64";
@@ -124,15 +127,15 @@ inline std::string decode_header(const std::uint8_t* p, std::size_t n, Header& h
 }
 
 static_assert(sizeof(Command) == kRecordSize && offsetof(Command, instrument) == 6 && offsetof(Command, user) == 8 &&
-              offsetof(Command, qty) == 12 && offsetof(Command, price) == 16 && offsetof(Command, ts) == 24 &&
-              offsetof(Command, token) == 32 && offsetof(Command, new_token) == 40 && offsetof(Command, order_id) == 48 &&
-              offsetof(Command, new_order_id) == 56,
+                  offsetof(Command, qty) == 12 && offsetof(Command, price) == 16 && offsetof(Command, ts) == 24 &&
+                  offsetof(Command, token) == 32 && offsetof(Command, new_token) == 40 &&
+                  offsetof(Command, order_id) == 48 && offsetof(Command, new_order_id) == 56,
               "a record shares the Command's layout from offset 6");
 
 inline void encode_record(const Command& c, std::uint32_t number, std::uint8_t* out) noexcept {
     std::memcpy(out, &c, kRecordSize);
-    put(out + 4, static_cast<std::uint16_t>(code::kind(c.kind) | code::side(c.side) | code::tif(c.tif) | code::type(c.type) |
-                                            code::post(c.post_only) | code::stp(c.stp)));
+    put(out + 4, static_cast<std::uint16_t>(code::kind(c.kind) | code::side(c.side) | code::tif(c.tif) |
+                                            code::type(c.type) | code::post(c.post_only) | code::stp(c.stp)));
     put(out + 20, number);
     put(out, crc32c_fixed<kRecordSize - 4>(out + 4));
 }
@@ -155,8 +158,8 @@ inline RecordStatus decode_record(const std::uint8_t* p, Command& c, std::uint32
     c.post_only = (f & 64u) ? 'Y' : 'N';
     c.stp = stp == 6 ? 'N' : stp == 7 ? 'O' : 'B';
     c.instrument = get<std::uint16_t>(p + 6);
-    std::memcpy(&c.user, p + 8, 12);   // user, qty, price
-    std::memcpy(&c.ts, p + 24, 40);    // ts, token, new_token, order_id, new_order_id
+    std::memcpy(&c.user, p + 8, 12);  // user, qty, price
+    std::memcpy(&c.ts, p + 24, 40);   // ts, token, new_token, order_id, new_order_id
     return RecordStatus::Good;
 }
 

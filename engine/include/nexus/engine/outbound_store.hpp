@@ -158,8 +158,8 @@ public:
 
 private:
     struct UserIndex {
-        std::uint64_t next = 1;  // the next message's number
-        std::uint64_t last = 0;  // offset of the last record (0: none yet)
+        std::uint64_t next = 1;                  // the next message's number
+        std::uint64_t last = 0;                  // offset of the last record (0: none yet)
         std::vector<std::uint64_t> checkpoints;  // [k]: offset of message (k + 1) * 256
     };
     static void note(UserIndex& u, std::uint64_t offset) {
@@ -179,10 +179,10 @@ private:
     PosixFile file_;
     SyncPolicy policy_ = SyncPolicy::Os;
     std::vector<UserIndex> users_;
-    std::vector<std::uint8_t> buf_;     // appended, not yet written
-    std::uint64_t file_bytes_ = 0;      // bytes in the file (the offset of buf_[0])
+    std::vector<std::uint8_t> buf_;  // appended, not yet written
+    std::uint64_t file_bytes_ = 0;   // bytes in the file (the offset of buf_[0])
     std::uint64_t records_ = 0;
-    std::vector<std::uint8_t> cache_;   // file bytes [cache_at_, cache_at_ + cache_len_)
+    std::vector<std::uint8_t> cache_;  // file bytes [cache_at_, cache_at_ + cache_len_)
     std::uint64_t cache_at_ = 0;
     std::size_t cache_len_ = 0;
     std::vector<std::pair<std::size_t, std::size_t>> walk_;  // read_chunk's packets, last first

@@ -59,7 +59,9 @@ inline Symbol make_symbol(std::string_view s) noexcept {
     std::memcpy(out.data(), s.data(), s.size() < 8 ? s.size() : 8);
     return out;
 }
-inline std::uint64_t symbol_key(const Symbol& s) noexcept { return get_be(reinterpret_cast<const std::uint8_t*>(s.data()), 8); }
+inline std::uint64_t symbol_key(const Symbol& s) noexcept {
+    return get_be(reinterpret_cast<const std::uint8_t*>(s.data()), 8);
+}
 inline std::string symbol_text(const Symbol& s) {
     std::string t(s.data(), 8);
     while (!t.empty() && t.back() == ' ') t.pop_back();
@@ -132,8 +134,8 @@ constexpr std::size_t size = 1;
 
 // Order messages, client to server (the Unsequenced payload).
 namespace enter {
-constexpr Field type{0, 1}, token{1, 8}, side{9, 1}, qty{10, 4}, symbol{14, 8}, price{22, 4}, tif{26, 1}, order_type{27, 1},
-    post_only{28, 1}, stp{29, 1};
+constexpr Field type{0, 1}, token{1, 8}, side{9, 1}, qty{10, 4}, symbol{14, 8}, price{22, 4}, tif{26, 1},
+    order_type{27, 1}, post_only{28, 1}, stp{29, 1};
 constexpr std::size_t size = 30;
 static_assert(tiles({type, token, side, qty, symbol, price, tif, order_type, post_only, stp}, size));
 }  // namespace enter
@@ -156,8 +158,8 @@ constexpr std::size_t size = 44;
 static_assert(tiles({type, ts, token, side, qty, symbol, price, tif, order_type, ref}, size));
 }  // namespace accepted
 namespace replaced {
-constexpr Field type{0, 1}, ts{1, 8}, token{9, 8}, prev_token{17, 8}, side{25, 1}, qty{26, 4}, symbol{30, 8}, price{38, 4},
-    ref{42, 8};
+constexpr Field type{0, 1}, ts{1, 8}, token{9, 8}, prev_token{17, 8}, side{25, 1}, qty{26, 4}, symbol{30, 8},
+    price{38, 4}, ref{42, 8};
 constexpr std::size_t size = 50;
 static_assert(tiles({type, ts, token, prev_token, side, qty, symbol, price, ref}, size));
 }  // namespace replaced
@@ -181,8 +183,12 @@ static_assert(tiles({type, ts, token, reason}, size));
 
 // Field access through a layout: numbers big-endian, letters one byte,
 // byte strings (symbols) as they are.
-inline std::uint64_t get(const std::uint8_t* m, Field f) noexcept { return get_be(m + f.offset, static_cast<int>(f.width)); }
-inline void put(std::uint8_t* m, Field f, std::uint64_t v) noexcept { put_be(m + f.offset, v, static_cast<int>(f.width)); }
+inline std::uint64_t get(const std::uint8_t* m, Field f) noexcept {
+    return get_be(m + f.offset, static_cast<int>(f.width));
+}
+inline void put(std::uint8_t* m, Field f, std::uint64_t v) noexcept {
+    put_be(m + f.offset, v, static_cast<int>(f.width));
+}
 inline char get_char(const std::uint8_t* m, Field f) noexcept { return static_cast<char>(m[f.offset]); }
 inline void put_char(std::uint8_t* m, Field f, char c) noexcept { m[f.offset] = static_cast<std::uint8_t>(c); }
 inline void get_bytes(const std::uint8_t* m, Field f, char* out) noexcept { std::memcpy(out, m + f.offset, f.width); }
@@ -219,22 +225,22 @@ constexpr std::size_t kRejectedSize = layout::rejected::size;
 // Reject reasons (the Rejected message's last byte).
 namespace reason {
 constexpr char UnknownSymbol = 'S';
-constexpr char InvalidQty = 'Z';       // zero, above the instrument's or the user's maximum, or a bad cancel size
-constexpr char InvalidPrice = 'X';     // outside the instrument's range, or non-zero on a market order
+constexpr char InvalidQty = 'Z';    // zero, above the instrument's or the user's maximum, or a bad cancel size
+constexpr char InvalidPrice = 'X';  // outside the instrument's range, or non-zero on a market order
 constexpr char InvalidSide = 'B';
-constexpr char InvalidFlags = 'Y';     // time in force, order type, post-only or STP code, or a bad combination
-constexpr char DuplicateToken = 'D';   // the token was already used by this user today
-constexpr char UnknownToken = 'T';     // cancel/replace of a token never seen, or of an order no longer live
-constexpr char WouldCross = 'P';       // post-only order that would take liquidity
-constexpr char BookFull = 'F';         // the shard's order or level pool is full
-constexpr char OverLimit = 'L';        // notional above the user's limit
-constexpr char Halted = 'H';           // the engine is shutting down
+constexpr char InvalidFlags = 'Y';    // time in force, order type, post-only or STP code, or a bad combination
+constexpr char DuplicateToken = 'D';  // the token was already used by this user today
+constexpr char UnknownToken = 'T';    // cancel/replace of a token never seen, or of an order no longer live
+constexpr char WouldCross = 'P';      // post-only order that would take liquidity
+constexpr char BookFull = 'F';        // the shard's order or level pool is full
+constexpr char OverLimit = 'L';       // notional above the user's limit
+constexpr char Halted = 'H';          // the engine is shutting down
 }  // namespace reason
 
 // Cancelled reasons.
 namespace cancel_reason {
-constexpr char User = 'U';       // cancel request (or the original of a refused replace)
-constexpr char Unfilled = 'I';   // IOC / market remainder
+constexpr char User = 'U';      // cancel request (or the original of a refused replace)
+constexpr char Unfilled = 'I';  // IOC / market remainder
 constexpr char FokUnfilled = 'F';
 constexpr char SelfTrade = 'Q';  // self-trade prevention
 }  // namespace cancel_reason
@@ -242,9 +248,9 @@ constexpr char SelfTrade = 'Q';  // self-trade prevention
 // ---- inbound messages --------------------------------------------------------
 
 struct Login {
-    std::string user;      // trailing spaces removed
-    std::string password;  // trailing spaces removed
-    std::string session;   // trailing spaces removed; empty: the current session
+    std::string user;            // trailing spaces removed
+    std::string password;        // trailing spaces removed
+    std::string session;         // trailing spaces removed; empty: the current session
     std::uint64_t sequence = 0;  // the first message wanted; 0: only new ones
 };
 
@@ -327,9 +333,7 @@ inline Inbound decode_order(std::span<const std::uint8_t> m) noexcept {
             in.cancel.token = get(p, layout::cancel::token);
             in.cancel.qty = static_cast<std::uint32_t>(get(p, layout::cancel::qty));
             return in;
-        default:
-            in.error = "unknown order message type";
-            return in;
+        default: in.error = "unknown order message type"; return in;
     }
 }
 
@@ -403,7 +407,8 @@ inline const char* decode_login(std::span<const std::uint8_t> pl, Login& out) {
     out.user = field(layout::login::user);
     out.password = field(layout::login::password);
     out.session = field(layout::login::session);
-    if (!parse_numeric(pl.subspan(layout::login::sequence.offset, layout::login::sequence.width), out.sequence)) return "login request: the requested sequence number is not a number";
+    if (!parse_numeric(pl.subspan(layout::login::sequence.offset, layout::login::sequence.width), out.sequence))
+        return "login request: the requested sequence number is not a number";
     return nullptr;
 }
 
@@ -438,7 +443,8 @@ public:
 
     // Client side.
     // sequence: the first message wanted (1: the whole stream), 0: only new ones.
-    void login(std::string_view user, std::string_view password, std::string_view session = "", std::uint64_t sequence = 0) {
+    void login(std::string_view user, std::string_view password, std::string_view session = "",
+               std::uint64_t sequence = 0) {
         std::uint8_t* p = begin(kLoginRequest, kLoginPayload);
         text(p, layout::login::user, user);
         text(p, layout::login::password, password);
@@ -558,7 +564,8 @@ private:
     }
     // Writes the packet header; returns where the payload goes.
     std::uint8_t* begin(char type, std::size_t payload) {
-        const std::size_t at = grow(prefix_len_ + layout::packet::header + payload);  // may move the buffer: take data() after
+        const std::size_t at =
+            grow(prefix_len_ + layout::packet::header + payload);  // may move the buffer: take data() after
         std::uint8_t* p = out_.data() + at;
         if (prefix_len_ != 0) {
             std::memcpy(p, &prefix_, 4);
@@ -592,10 +599,10 @@ struct Outbound {
     Symbol symbol{};
     std::uint32_t price = 0;
     char tif = 0, order_type = 0;
-    std::uint64_t ref = 0;     // Accepted, Replaced: the order reference (ITCH order ref)
-    char reason = 0;           // Cancelled, Rejected
-    char liquidity = 0;        // Executed
-    std::uint64_t match = 0;   // Executed
+    std::uint64_t ref = 0;    // Accepted, Replaced: the order reference (ITCH order ref)
+    char reason = 0;          // Cancelled, Rejected
+    char liquidity = 0;       // Executed
+    std::uint64_t match = 0;  // Executed
 };
 
 inline Outbound decode_outbound(std::span<const std::uint8_t> m) noexcept {
@@ -660,8 +667,7 @@ inline Outbound decode_outbound(std::span<const std::uint8_t> m) noexcept {
             o.reason = get_char(p, f::reason);
             break;
         }
-        default:
-            return o;
+        default: return o;
     }
     o.type = t;
     return o;

@@ -29,7 +29,6 @@
 // created, cut, appended or rewritten (and the lock is a shared one).
 #pragma once
 
-
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -37,7 +36,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
 
 #include "nexus/engine/config.hpp"
 #include "nexus/engine/core.hpp"
@@ -50,11 +48,11 @@
 namespace nexus::engine {
 
 struct Recovered {
-    Manifest manifest;                   // with the configuration's description and today's counts
+    Manifest manifest;                    // with the configuration's description and today's counts
     std::vector<JournalWriter> journals;  // Serve: one per shard, positioned after the last good record
-    std::uint64_t commands = 0;          // journal records replayed
-    std::uint64_t stored = 0;            // answers found in the outbound store
-    std::uint64_t unsent = 0;            // answers the journals produce that the store lacked
+    std::uint64_t commands = 0;           // journal records replayed
+    std::uint64_t stored = 0;             // answers found in the outbound store
+    std::uint64_t unsent = 0;             // answers the journals produce that the store lacked
 };
 
 // Recovers the journal directory (steps above) into `cores` (one per shard,

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "nexus/engine/config.hpp"
 #include "nexus/engine/command.hpp"
+#include "nexus/engine/config.hpp"
 #include "nexus/engine/protocol.hpp"
 
 namespace nexus::engine {
@@ -107,7 +107,8 @@ private:
         const std::uint64_t at = token - run_base_;
         ++size_;
         if (at <= run_len_ + kMaxGap && at < kMaxRun) [[likely]] {
-            if (at >= run_.size()) [[unlikely]] run_.ensure(at);
+            if (at >= run_.size()) [[unlikely]]
+                run_.ensure(at);
             if (at >= run_len_) run_len_ = at + 1;
             run_[at] = order_id;
             return;
@@ -189,7 +190,8 @@ private:
     static char check_qty(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty) noexcept {
         return qty == 0 || qty > ic.max_qty || qty > uc.max_qty ? wire::reason::InvalidQty : 0;
     }
-    static char check_limit(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty, std::uint32_t price) noexcept {
+    static char check_limit(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty,
+                            std::uint32_t price) noexcept {
         if (const char why = check_qty(ic, uc, qty)) return why;
         if (price < ic.min_price || price > ic.max_price) return wire::reason::InvalidPrice;
         // Dollars of price (4 implied decimals) x quantity; no overflow: < 2^32 * 2^32 / 10^4.
@@ -199,7 +201,7 @@ private:
 
     const Config& cfg_;
     std::vector<SymbolSlot> symbols_;
-    std::vector<TokenMap> tokens_;              // per user
+    std::vector<TokenMap> tokens_;             // per user
     PagedArray<std::uint16_t> instrument_of_;  // by order ID (IDs are dense)
     std::uint64_t next_id_ = 1;
 };

@@ -59,8 +59,8 @@ struct VenueDescription {
 };
 
 struct Manifest {
-    std::uint64_t venue = 0;   // random; in every shard file's header
-    std::string session;       // the SoupBinTCP session name (10 characters)
+    std::uint64_t venue = 0;  // random; in every shard file's header
+    std::string session;      // the SoupBinTCP session name (10 characters)
     std::uint64_t created_ns = 0;
     VenueDescription description;
     std::vector<std::uint64_t> journal_records;  // per shard, when the manifest was written

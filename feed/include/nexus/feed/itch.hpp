@@ -62,10 +62,29 @@ namespace nexus::feed::itch {
 // The fixed length of every message type itch50.md lists; 0 = unknown type.
 constexpr std::array<std::uint8_t, 256> kLengths = [] {
     std::array<std::uint8_t, 256> t{};
-    t['S'] = 12; t['R'] = 39; t['H'] = 25; t['Y'] = 20; t['L'] = 26; t['V'] = 35; t['W'] = 12;
-    t['K'] = 28; t['J'] = 35; t['h'] = 21; t['A'] = 36; t['F'] = 40; t['E'] = 31; t['C'] = 36;
-    t['X'] = 23; t['D'] = 19; t['U'] = 35; t['P'] = 44; t['Q'] = 40; t['B'] = 19; t['I'] = 50;
-    t['N'] = 20; t['O'] = 48;
+    t['S'] = 12;
+    t['R'] = 39;
+    t['H'] = 25;
+    t['Y'] = 20;
+    t['L'] = 26;
+    t['V'] = 35;
+    t['W'] = 12;
+    t['K'] = 28;
+    t['J'] = 35;
+    t['h'] = 21;
+    t['A'] = 36;
+    t['F'] = 40;
+    t['E'] = 31;
+    t['C'] = 36;
+    t['X'] = 23;
+    t['D'] = 19;
+    t['U'] = 35;
+    t['P'] = 44;
+    t['Q'] = 40;
+    t['B'] = 19;
+    t['I'] = 50;
+    t['N'] = 20;
+    t['O'] = 48;
     return t;
 }();
 constexpr std::string_view kKnownTypes = "SRHYLVWKJhAFECXDUPQBINO";
@@ -89,150 +108,171 @@ inline std::string_view alpha(const std::uint8_t* p, std::size_t n) noexcept {
 }
 
 // ---- typed views: construct from a Message of the matching type ----------
-#define NEXUS_ITCH_VIEW(Name)                                              \
-    struct Name {                                                          \
-        const std::uint8_t* p;                                             \
-        explicit Name(const Message& m) noexcept : p(m.data) {}            \
-        std::uint16_t locate() const noexcept { return be16(p + 1); }      \
+#define NEXUS_ITCH_VIEW(Name)                                         \
+    struct Name {                                                     \
+        const std::uint8_t* p;                                        \
+        explicit Name(const Message& m) noexcept : p(m.data) {}       \
+        std::uint16_t locate() const noexcept { return be16(p + 1); } \
         std::uint64_t timestamp() const noexcept { return be48(p + 5); }
 
 NEXUS_ITCH_VIEW(SystemEvent)
-    char event_code() const noexcept { return static_cast<char>(p[11]); }
+char event_code() const noexcept { return static_cast<char>(p[11]); }
 };
 NEXUS_ITCH_VIEW(StockDirectory)
-    std::string_view stock() const noexcept { return alpha(p + 11, 8); }
-    char market_category() const noexcept { return static_cast<char>(p[19]); }
-    char financial_status() const noexcept { return static_cast<char>(p[20]); }
-    std::uint32_t round_lot_size() const noexcept { return be32(p + 21); }
-    char round_lots_only() const noexcept { return static_cast<char>(p[25]); }
-    char issue_classification() const noexcept { return static_cast<char>(p[26]); }
-    std::string_view issue_subtype() const noexcept { return alpha(p + 27, 2); }
-    char authenticity() const noexcept { return static_cast<char>(p[29]); }
-    char short_sale_threshold() const noexcept { return static_cast<char>(p[30]); }
-    char ipo_flag() const noexcept { return static_cast<char>(p[31]); }
-    char luld_tier() const noexcept { return static_cast<char>(p[32]); }
-    char etp_flag() const noexcept { return static_cast<char>(p[33]); }
-    std::uint32_t etp_leverage() const noexcept { return be32(p + 34); }
-    char inverse() const noexcept { return static_cast<char>(p[38]); }
-};
+std::string_view stock() const noexcept { return alpha(p + 11, 8); }
+char market_category() const noexcept { return static_cast<char>(p[19]); }
+char financial_status() const noexcept { return static_cast<char>(p[20]); }
+std::uint32_t round_lot_size() const noexcept { return be32(p + 21); }
+char round_lots_only() const noexcept { return static_cast<char>(p[25]); }
+char issue_classification() const noexcept { return static_cast<char>(p[26]); }
+std::string_view issue_subtype() const noexcept { return alpha(p + 27, 2); }
+char authenticity() const noexcept { return static_cast<char>(p[29]); }
+char short_sale_threshold() const noexcept { return static_cast<char>(p[30]); }
+char ipo_flag() const noexcept { return static_cast<char>(p[31]); }
+char luld_tier() const noexcept { return static_cast<char>(p[32]); }
+char etp_flag() const noexcept { return static_cast<char>(p[33]); }
+std::uint32_t etp_leverage() const noexcept { return be32(p + 34); }
+char inverse() const noexcept { return static_cast<char>(p[38]); }
+}
+;
 NEXUS_ITCH_VIEW(StockTradingAction)
-    std::string_view stock() const noexcept { return alpha(p + 11, 8); }
-    char trading_state() const noexcept { return static_cast<char>(p[19]); }
-    std::string_view reason() const noexcept { return alpha(p + 21, 4); }
-};
+std::string_view stock() const noexcept { return alpha(p + 11, 8); }
+char trading_state() const noexcept { return static_cast<char>(p[19]); }
+std::string_view reason() const noexcept { return alpha(p + 21, 4); }
+}
+;
 NEXUS_ITCH_VIEW(RegShoRestriction)
-    std::string_view stock() const noexcept { return alpha(p + 11, 8); }
-    char action() const noexcept { return static_cast<char>(p[19]); }
-};
+std::string_view stock() const noexcept { return alpha(p + 11, 8); }
+char action() const noexcept { return static_cast<char>(p[19]); }
+}
+;
 NEXUS_ITCH_VIEW(MarketParticipantPosition)
-    std::string_view mpid() const noexcept { return alpha(p + 11, 4); }
-    std::string_view stock() const noexcept { return alpha(p + 15, 8); }
-    char primary_market_maker() const noexcept { return static_cast<char>(p[23]); }
-    char market_maker_mode() const noexcept { return static_cast<char>(p[24]); }
-    char participant_state() const noexcept { return static_cast<char>(p[25]); }
-};
+std::string_view mpid() const noexcept { return alpha(p + 11, 4); }
+std::string_view stock() const noexcept { return alpha(p + 15, 8); }
+char primary_market_maker() const noexcept { return static_cast<char>(p[23]); }
+char market_maker_mode() const noexcept { return static_cast<char>(p[24]); }
+char participant_state() const noexcept { return static_cast<char>(p[25]); }
+}
+;
 NEXUS_ITCH_VIEW(MwcbDeclineLevel)
-    std::uint64_t level1() const noexcept { return be64(p + 11); }  // Price(8)
-    std::uint64_t level2() const noexcept { return be64(p + 19); }
-    std::uint64_t level3() const noexcept { return be64(p + 27); }
-};
+std::uint64_t level1() const noexcept { return be64(p + 11); }  // Price(8)
+std::uint64_t level2() const noexcept { return be64(p + 19); }
+std::uint64_t level3() const noexcept { return be64(p + 27); }
+}
+;
 NEXUS_ITCH_VIEW(MwcbStatus)
-    char breached_level() const noexcept { return static_cast<char>(p[11]); }
-};
+char breached_level() const noexcept { return static_cast<char>(p[11]); }
+}
+;
 NEXUS_ITCH_VIEW(IpoQuotingPeriod)
-    std::string_view stock() const noexcept { return alpha(p + 11, 8); }
-    std::uint32_t release_time() const noexcept { return be32(p + 19); }
-    char release_qualifier() const noexcept { return static_cast<char>(p[23]); }
-    std::uint32_t ipo_price() const noexcept { return be32(p + 24); }
-};
+std::string_view stock() const noexcept { return alpha(p + 11, 8); }
+std::uint32_t release_time() const noexcept { return be32(p + 19); }
+char release_qualifier() const noexcept { return static_cast<char>(p[23]); }
+std::uint32_t ipo_price() const noexcept { return be32(p + 24); }
+}
+;
 NEXUS_ITCH_VIEW(LuldAuctionCollar)
-    std::string_view stock() const noexcept { return alpha(p + 11, 8); }
-    std::uint32_t reference_price() const noexcept { return be32(p + 19); }
-    std::uint32_t upper_price() const noexcept { return be32(p + 23); }
-    std::uint32_t lower_price() const noexcept { return be32(p + 27); }
-    std::uint32_t extension() const noexcept { return be32(p + 31); }
-};
+std::string_view stock() const noexcept { return alpha(p + 11, 8); }
+std::uint32_t reference_price() const noexcept { return be32(p + 19); }
+std::uint32_t upper_price() const noexcept { return be32(p + 23); }
+std::uint32_t lower_price() const noexcept { return be32(p + 27); }
+std::uint32_t extension() const noexcept { return be32(p + 31); }
+}
+;
 NEXUS_ITCH_VIEW(OperationalHalt)
-    std::string_view stock() const noexcept { return alpha(p + 11, 8); }
-    char market_code() const noexcept { return static_cast<char>(p[19]); }
-    char action() const noexcept { return static_cast<char>(p[20]); }
-};
+std::string_view stock() const noexcept { return alpha(p + 11, 8); }
+char market_code() const noexcept { return static_cast<char>(p[19]); }
+char action() const noexcept { return static_cast<char>(p[20]); }
+}
+;
 NEXUS_ITCH_VIEW(AddOrder)  // 'A', and 'F' which adds an attribution
-    std::uint64_t ref() const noexcept { return be64(p + 11); }
-    char side() const noexcept { return static_cast<char>(p[19]); }
-    std::uint32_t shares() const noexcept { return be32(p + 20); }
-    std::string_view stock() const noexcept { return alpha(p + 24, 8); }
-    std::uint32_t price() const noexcept { return be32(p + 32); }
-    std::string_view attribution() const noexcept { return p[0] == 'F' ? alpha(p + 36, 4) : std::string_view{}; }
-};
+std::uint64_t ref() const noexcept { return be64(p + 11); }
+char side() const noexcept { return static_cast<char>(p[19]); }
+std::uint32_t shares() const noexcept { return be32(p + 20); }
+std::string_view stock() const noexcept { return alpha(p + 24, 8); }
+std::uint32_t price() const noexcept { return be32(p + 32); }
+std::string_view attribution() const noexcept { return p[0] == 'F' ? alpha(p + 36, 4) : std::string_view{}; }
+}
+;
 NEXUS_ITCH_VIEW(OrderExecuted)  // 'E'
-    std::uint64_t ref() const noexcept { return be64(p + 11); }
-    std::uint32_t shares() const noexcept { return be32(p + 19); }
-    std::uint64_t match() const noexcept { return be64(p + 23); }
-};
+std::uint64_t ref() const noexcept { return be64(p + 11); }
+std::uint32_t shares() const noexcept { return be32(p + 19); }
+std::uint64_t match() const noexcept { return be64(p + 23); }
+}
+;
 NEXUS_ITCH_VIEW(OrderExecutedWithPrice)  // 'C'
-    std::uint64_t ref() const noexcept { return be64(p + 11); }
-    std::uint32_t shares() const noexcept { return be32(p + 19); }
-    std::uint64_t match() const noexcept { return be64(p + 23); }
-    char printable() const noexcept { return static_cast<char>(p[31]); }
-    std::uint32_t price() const noexcept { return be32(p + 32); }
-};
+std::uint64_t ref() const noexcept { return be64(p + 11); }
+std::uint32_t shares() const noexcept { return be32(p + 19); }
+std::uint64_t match() const noexcept { return be64(p + 23); }
+char printable() const noexcept { return static_cast<char>(p[31]); }
+std::uint32_t price() const noexcept { return be32(p + 32); }
+}
+;
 NEXUS_ITCH_VIEW(OrderCancel)  // 'X'
-    std::uint64_t ref() const noexcept { return be64(p + 11); }
-    std::uint32_t shares() const noexcept { return be32(p + 19); }
-};
+std::uint64_t ref() const noexcept { return be64(p + 11); }
+std::uint32_t shares() const noexcept { return be32(p + 19); }
+}
+;
 NEXUS_ITCH_VIEW(OrderDelete)  // 'D'
-    std::uint64_t ref() const noexcept { return be64(p + 11); }
-};
+std::uint64_t ref() const noexcept { return be64(p + 11); }
+}
+;
 NEXUS_ITCH_VIEW(OrderReplace)  // 'U'
-    std::uint64_t old_ref() const noexcept { return be64(p + 11); }
-    std::uint64_t new_ref() const noexcept { return be64(p + 19); }
-    std::uint32_t shares() const noexcept { return be32(p + 27); }
-    std::uint32_t price() const noexcept { return be32(p + 31); }
-};
+std::uint64_t old_ref() const noexcept { return be64(p + 11); }
+std::uint64_t new_ref() const noexcept { return be64(p + 19); }
+std::uint32_t shares() const noexcept { return be32(p + 27); }
+std::uint32_t price() const noexcept { return be32(p + 31); }
+}
+;
 NEXUS_ITCH_VIEW(Trade)  // 'P'
-    std::uint64_t ref() const noexcept { return be64(p + 11); }
-    char side() const noexcept { return static_cast<char>(p[19]); }
-    std::uint32_t shares() const noexcept { return be32(p + 20); }
-    std::string_view stock() const noexcept { return alpha(p + 24, 8); }
-    std::uint32_t price() const noexcept { return be32(p + 32); }
-    std::uint64_t match() const noexcept { return be64(p + 36); }
-};
+std::uint64_t ref() const noexcept { return be64(p + 11); }
+char side() const noexcept { return static_cast<char>(p[19]); }
+std::uint32_t shares() const noexcept { return be32(p + 20); }
+std::string_view stock() const noexcept { return alpha(p + 24, 8); }
+std::uint32_t price() const noexcept { return be32(p + 32); }
+std::uint64_t match() const noexcept { return be64(p + 36); }
+}
+;
 NEXUS_ITCH_VIEW(CrossTrade)  // 'Q'
-    std::uint64_t shares() const noexcept { return be64(p + 11); }
-    std::string_view stock() const noexcept { return alpha(p + 19, 8); }
-    std::uint32_t cross_price() const noexcept { return be32(p + 27); }
-    std::uint64_t match() const noexcept { return be64(p + 31); }
-    char cross_type() const noexcept { return static_cast<char>(p[39]); }
-};
+std::uint64_t shares() const noexcept { return be64(p + 11); }
+std::string_view stock() const noexcept { return alpha(p + 19, 8); }
+std::uint32_t cross_price() const noexcept { return be32(p + 27); }
+std::uint64_t match() const noexcept { return be64(p + 31); }
+char cross_type() const noexcept { return static_cast<char>(p[39]); }
+}
+;
 NEXUS_ITCH_VIEW(BrokenTrade)  // 'B'
-    std::uint64_t match() const noexcept { return be64(p + 11); }
-};
+std::uint64_t match() const noexcept { return be64(p + 11); }
+}
+;
 NEXUS_ITCH_VIEW(Noii)  // 'I'
-    std::uint64_t paired_shares() const noexcept { return be64(p + 11); }
-    std::uint64_t imbalance_shares() const noexcept { return be64(p + 19); }
-    char imbalance_direction() const noexcept { return static_cast<char>(p[27]); }
-    std::string_view stock() const noexcept { return alpha(p + 28, 8); }
-    std::uint32_t far_price() const noexcept { return be32(p + 36); }
-    std::uint32_t near_price() const noexcept { return be32(p + 40); }
-    std::uint32_t reference_price() const noexcept { return be32(p + 44); }
-    char cross_type() const noexcept { return static_cast<char>(p[48]); }
-    char price_variation() const noexcept { return static_cast<char>(p[49]); }
-};
+std::uint64_t paired_shares() const noexcept { return be64(p + 11); }
+std::uint64_t imbalance_shares() const noexcept { return be64(p + 19); }
+char imbalance_direction() const noexcept { return static_cast<char>(p[27]); }
+std::string_view stock() const noexcept { return alpha(p + 28, 8); }
+std::uint32_t far_price() const noexcept { return be32(p + 36); }
+std::uint32_t near_price() const noexcept { return be32(p + 40); }
+std::uint32_t reference_price() const noexcept { return be32(p + 44); }
+char cross_type() const noexcept { return static_cast<char>(p[48]); }
+char price_variation() const noexcept { return static_cast<char>(p[49]); }
+}
+;
 NEXUS_ITCH_VIEW(RetailPriceImprovement)  // 'N'
-    std::string_view stock() const noexcept { return alpha(p + 11, 8); }
-    char interest_flag() const noexcept { return static_cast<char>(p[19]); }
-};
+std::string_view stock() const noexcept { return alpha(p + 11, 8); }
+char interest_flag() const noexcept { return static_cast<char>(p[19]); }
+}
+;
 NEXUS_ITCH_VIEW(DlcrPriceDiscovery)  // 'O'
-    std::string_view stock() const noexcept { return alpha(p + 11, 8); }
-    char open_eligibility() const noexcept { return static_cast<char>(p[19]); }
-    std::uint32_t min_allowed_price() const noexcept { return be32(p + 20); }
-    std::uint32_t max_allowed_price() const noexcept { return be32(p + 24); }
-    std::uint32_t near_execution_price() const noexcept { return be32(p + 28); }
-    std::uint64_t near_execution_time() const noexcept { return be64(p + 32); }
-    std::uint32_t lower_price_collar() const noexcept { return be32(p + 40); }
-    std::uint32_t upper_price_collar() const noexcept { return be32(p + 44); }
-};
+std::string_view stock() const noexcept { return alpha(p + 11, 8); }
+char open_eligibility() const noexcept { return static_cast<char>(p[19]); }
+std::uint32_t min_allowed_price() const noexcept { return be32(p + 20); }
+std::uint32_t max_allowed_price() const noexcept { return be32(p + 24); }
+std::uint32_t near_execution_price() const noexcept { return be32(p + 28); }
+std::uint64_t near_execution_time() const noexcept { return be64(p + 32); }
+std::uint32_t lower_price_collar() const noexcept { return be32(p + 40); }
+std::uint32_t upper_price_collar() const noexcept { return be32(p + 44); }
+}
+;
 #undef NEXUS_ITCH_VIEW
 
 // Why framing stopped.

@@ -93,13 +93,16 @@ class ItchBookBuilder {
             inner.on_rejected(i, id, r);
         }
         void on_trade(orderbook::InstrumentId i, const orderbook::Trade& t) { inner.on_trade(i, t); }
-        void on_cancelled(orderbook::InstrumentId i, orderbook::OrderId id, orderbook::Qty q, orderbook::CancelReason r) {
+        void on_cancelled(orderbook::InstrumentId i, orderbook::OrderId id, orderbook::Qty q,
+                          orderbook::CancelReason r) {
             inner.on_cancelled(i, id, q, r);
         }
-        void on_modified(orderbook::InstrumentId i, orderbook::OrderId id, orderbook::Price p, orderbook::Qty q, bool kept) {
+        void on_modified(orderbook::InstrumentId i, orderbook::OrderId id, orderbook::Price p, orderbook::Qty q,
+                         bool kept) {
             inner.on_modified(i, id, p, q, kept);
         }
-        void on_level(orderbook::InstrumentId i, orderbook::Side s, orderbook::Price p, orderbook::Qty q, std::uint32_t n) {
+        void on_level(orderbook::InstrumentId i, orderbook::Side s, orderbook::Price p, orderbook::Qty q,
+                      std::uint32_t n) {
             inner.on_level(i, s, p, q, n);
         }
     };
@@ -331,8 +334,10 @@ private:
                 if (!owns_(itch::be16(m + 3))) return;  // another share's books
             }
             s.kind = kKinds[t];
-            if (s.kind == Kind::Add) books.prefetch_book_and_entry(itch::be16(m + 3), 0);
-            else if (s.kind == Kind::Refers) books.prefetch_book_and_entry(itch::be16(m + 3), itch::be64(m + 13));
+            if (s.kind == Kind::Add)
+                books.prefetch_book_and_entry(itch::be16(m + 3), 0);
+            else if (s.kind == Kind::Refers)
+                books.prefetch_book_and_entry(itch::be16(m + 3), itch::be64(m + 13));
         }
 
         const std::uint8_t* base_;
@@ -532,7 +537,7 @@ private:
         return false;
     }
 
-    Watch watch_;   // declared before the books: outlives them
+    Watch watch_;  // declared before the books: outlives them
     Books books_;
     mutable ItchStats stats_;  // the total and the peaks are filled in when asked for
     std::vector<std::string> symbols_{1};
@@ -540,9 +545,9 @@ private:
     std::string error_;
     ItchError error_kind_ = ItchError::None;
     std::vector<std::uint64_t> per_locate_ = std::vector<std::uint64_t>(65536);  // messages by locate
-    bool filtering_ = false;                                                    // select_symbols() was called
+    bool filtering_ = false;                                                     // select_symbols() was called
     std::set<std::string> selection_;
-    std::vector<std::uint8_t> left_out_ = std::vector<std::uint8_t>(65536);     // locates whose R was not selected
+    std::vector<std::uint8_t> left_out_ = std::vector<std::uint8_t>(65536);  // locates whose R was not selected
 };
 
 }  // namespace nexus::feed

@@ -37,31 +37,56 @@ public:
     void directory(std::uint16_t locate, std::uint64_t ts, const std::string& stock) {
         auto w = begin('R', 39, locate, ts);
         w.str(stock, 8);
-        w.ch('Q'); w.ch('N'); w.u32(100); w.ch('N'); w.ch('C'); w.str("Z", 2); w.ch('P'); w.ch('N'); w.ch(' '); w.ch('1'); w.ch('N'); w.u32(0); w.ch('N');
+        w.ch('Q');
+        w.ch('N');
+        w.u32(100);
+        w.ch('N');
+        w.ch('C');
+        w.str("Z", 2);
+        w.ch('P');
+        w.ch('N');
+        w.ch(' ');
+        w.ch('1');
+        w.ch('N');
+        w.u32(0);
+        w.ch('N');
     }
     void trading_action(std::uint16_t locate, std::uint64_t ts, const std::string& stock, char state) {
         auto w = begin('H', 25, locate, ts);
         w.str(stock, 8);
-        w.ch(state); w.ch(' '); w.str("", 4);
+        w.ch(state);
+        w.ch(' ');
+        w.str("", 4);
     }
     void add(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref, char side, std::uint32_t shares,
              const std::string& stock, std::uint32_t price, const char* mpid = nullptr) {
         auto w = begin(mpid ? 'F' : 'A', mpid ? 40 : 36, locate, ts);
-        w.u64(ref); w.ch(side); w.u32(shares); w.str(stock, 8); w.u32(price);
+        w.u64(ref);
+        w.ch(side);
+        w.u32(shares);
+        w.str(stock, 8);
+        w.u32(price);
         if (mpid) w.str(mpid, 4);
     }
     void execute(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref, std::uint32_t shares, std::uint64_t match) {
         auto w = begin('E', 31, locate, ts);
-        w.u64(ref); w.u32(shares); w.u64(match);
+        w.u64(ref);
+        w.u32(shares);
+        w.u64(match);
     }
-    void execute_at(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref, std::uint32_t shares, std::uint64_t match,
-                    std::uint32_t price) {
+    void execute_at(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref, std::uint32_t shares,
+                    std::uint64_t match, std::uint32_t price) {
         auto w = begin('C', 36, locate, ts);
-        w.u64(ref); w.u32(shares); w.u64(match); w.ch('Y'); w.u32(price);
+        w.u64(ref);
+        w.u32(shares);
+        w.u64(match);
+        w.ch('Y');
+        w.u32(price);
     }
     void cancel(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref, std::uint32_t shares) {
         auto w = begin('X', 23, locate, ts);
-        w.u64(ref); w.u32(shares);
+        w.u64(ref);
+        w.u32(shares);
     }
     void remove(std::uint16_t locate, std::uint64_t ts, std::uint64_t ref) {
         auto w = begin('D', 19, locate, ts);
@@ -70,12 +95,20 @@ public:
     void replace(std::uint16_t locate, std::uint64_t ts, std::uint64_t old_ref, std::uint64_t new_ref,
                  std::uint32_t shares, std::uint32_t price) {
         auto w = begin('U', 35, locate, ts);
-        w.u64(old_ref); w.u64(new_ref); w.u32(shares); w.u32(price);
+        w.u64(old_ref);
+        w.u64(new_ref);
+        w.u32(shares);
+        w.u32(price);
     }
     void trade(std::uint16_t locate, std::uint64_t ts, char side, std::uint32_t shares, const std::string& stock,
                std::uint32_t price, std::uint64_t match) {
         auto w = begin('P', 44, locate, ts);
-        w.u64(0); w.ch(side); w.u32(shares); w.str(stock, 8); w.u32(price); w.u64(match);
+        w.u64(0);
+        w.ch(side);
+        w.u32(shares);
+        w.str(stock, 8);
+        w.u32(price);
+        w.u64(match);
     }
 
 protected:

@@ -51,7 +51,8 @@ public:
         data_ = buf_.get();
     }
     // Walks `text` (not copied: it must outlive the reader), named `name` in errors.
-    LineReader(std::string name, std::string_view text) : name_(std::move(name)), open_(true), data_(text.data()), end_(text.size()), eof_(true) {}
+    LineReader(std::string name, std::string_view text)
+        : name_(std::move(name)), open_(true), data_(text.data()), end_(text.size()), eof_(true) {}
 
     LineReader(std::string, std::string&&) = delete;  // the text would not outlive the reader
     LineReader(const LineReader&) = delete;
@@ -140,8 +141,8 @@ private:
     bool open_ = false;
     std::unique_ptr<char[]> buf_;
     const char* data_ = nullptr;
-    std::size_t pos_ = 0;   // next unread byte
-    std::size_t end_ = 0;   // bytes held
+    std::size_t pos_ = 0;  // next unread byte
+    std::size_t end_ = 0;  // bytes held
     std::uint64_t consumed_ = 0;
     bool eof_ = false;
     std::uint64_t line_ = 0;

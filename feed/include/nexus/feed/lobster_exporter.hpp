@@ -130,7 +130,9 @@ public:
                 const Side side = a.side() == 'B' ? Side::Buy : Side::Sell;
                 const bool touch = live && touches(*s, side, a.price());
                 if (!s->book.add(a.ref(), side, a.price(), a.shares())) return refused();
-                if (touch) emit(*s, Message{ts, EventType::Add, static_cast<std::int64_t>(a.ref()), a.shares(), a.price(), side});
+                if (touch)
+                    emit(*s,
+                         Message{ts, EventType::Add, static_cast<std::int64_t>(a.ref()), a.shares(), a.price(), side});
                 return ok();
             }
             case 'E': {
@@ -158,8 +160,8 @@ public:
             case 'P': {
                 const itch::Trade p(m);
                 if (live && p.shares() > 0 && p.price() > 0)  // (a row LOBSTER's format allows)
-                    emit(*s, Message{ts, EventType::HiddenExecute, static_cast<std::int64_t>(p.ref()), p.shares(), p.price(),
-                                     p.side() == 'S' ? Side::Sell : Side::Buy});
+                    emit(*s, Message{ts, EventType::HiddenExecute, static_cast<std::int64_t>(p.ref()), p.shares(),
+                                     p.price(), p.side() == 'S' ? Side::Sell : Side::Buy});
                 return ok();
             }
             case 'Q': {
@@ -171,7 +173,9 @@ public:
             }
             case 'H': {
                 const itch::StockTradingAction h(m);
-                if (live) emit(*s, Message{ts, EventType::Halt, 0, 0, static_cast<Price>(halt_code(h.trading_state())), Side::Sell});
+                if (live)
+                    emit(*s, Message{ts, EventType::Halt, 0, 0, static_cast<Price>(halt_code(h.trading_state())),
+                                     Side::Sell});
                 return ok();
             }
             default: return true;
@@ -194,7 +198,8 @@ public:
     [[nodiscard]] std::vector<std::string> missing_symbols() const {
         std::vector<std::string> out;
         for (const auto& w : cfg_.symbols)
-            if (std::none_of(symbols_.begin(), symbols_.end(), [&](const auto& s) { return s->name == w; })) out.push_back(w);
+            if (std::none_of(symbols_.begin(), symbols_.end(), [&](const auto& s) { return s->name == w; }))
+                out.push_back(w);
         return out;
     }
     // Calls f(symbol, rows) for every exported symbol, in directory order.
@@ -289,10 +294,12 @@ private:
         const Qty left = static_cast<Qty>(o->qty);
         const bool touch_old = live && touches(s, side, old_price);
         s.book.remove(u.old_ref());
-        if (touch_old) emit(s, Message{ts, EventType::Delete, static_cast<std::int64_t>(u.old_ref()), left, old_price, side});
+        if (touch_old)
+            emit(s, Message{ts, EventType::Delete, static_cast<std::int64_t>(u.old_ref()), left, old_price, side});
         const bool touch_new = live && touches(s, side, u.price());
         if (!s.book.add(u.new_ref(), side, u.price(), u.shares())) return refused();
-        if (touch_new) emit(s, Message{ts, EventType::Add, static_cast<std::int64_t>(u.new_ref()), u.shares(), u.price(), side});
+        if (touch_new)
+            emit(s, Message{ts, EventType::Add, static_cast<std::int64_t>(u.new_ref()), u.shares(), u.price(), side});
         return ok();
     }
 
@@ -303,8 +310,8 @@ private:
     }
     void write_row(Symbol& s, const Message& m) {
         s.messages.commit(put_message(s.messages.reserve(kMessageRowBytes), m));
-        s.orderbook.commit(put_book_row(s.orderbook.reserve(book_row_bytes(cfg_.levels) + kRowSlack), s.view[idx(Side::Sell)],
-                                        s.view[idx(Side::Buy)]));
+        s.orderbook.commit(put_book_row(s.orderbook.reserve(book_row_bytes(cfg_.levels) + kRowSlack),
+                                        s.view[idx(Side::Sell)], s.view[idx(Side::Buy)]));
         ++s.rows;
         ++stats_.rows;
         if (s.orderbook.size() >= flush_at_) [[unlikely]]

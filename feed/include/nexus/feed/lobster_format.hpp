@@ -67,10 +67,10 @@ inline constexpr std::int64_t kDayNanos = 86'400 * kNanosPerSecond;
 struct Message {
     std::int64_t time_ns = 0;  // after midnight
     EventType type = EventType::Add;
-    std::int64_t id = 0;       // cross trades carry negative pseudo ids (-1 opening, -2 closing, ...)
+    std::int64_t id = 0;  // cross trades carry negative pseudo ids (-1 opening, -2 closing, ...)
     Qty size = 0;
-    Price price = 0;           // for type 7, a HaltCode
-    Side side = Side::Buy;     // direction 1: buy order (bid); -1: sell order (ask)
+    Price price = 0;        // for type 7, a HaltCode
+    Side side = Side::Buy;  // direction 1: buy order (bid); -1: sell order (ask)
 };
 
 struct Level {

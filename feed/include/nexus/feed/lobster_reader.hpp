@@ -48,8 +48,9 @@ inline std::uint64_t load8(const char* p) noexcept {
 // and adding 6 keeps it 3; a carry out of a non-digit byte only reaches the
 // bytes after it.
 inline unsigned digit_run(std::uint64_t v) noexcept {
-    const std::uint64_t other = ((v & 0xF0F0F0F0F0F0F0F0ull) | (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ^
-                                0x3333333333333333ull;
+    const std::uint64_t other =
+        ((v & 0xF0F0F0F0F0F0F0F0ull) | (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ^
+        0x3333333333333333ull;
     return other ? static_cast<unsigned>(__builtin_ctzll(other)) >> 3 : 8;
 }
 // The value of the first n (1 to 8) bytes of v, all digits: shifted so they
@@ -266,9 +267,7 @@ protected:
             return true;
         }
     }
-    bool fail(const Fields& f) {
-        return fail(f.whole_line() ? 0 : f.column(), f.problem());
-    }
+    bool fail(const Fields& f) { return fail(f.whole_line() ? 0 : f.column(), f.problem()); }
     bool fail(std::size_t column, const std::string& what) {
         error_ = lines_.name() + ": line " + std::to_string(lines_.line()) +
                  (column ? ", column " + std::to_string(column) : std::string()) + ": " + what;
@@ -297,7 +296,8 @@ public:
         if (!f.seconds(time) || !f.integer(type) || !f.integer(id) || !f.integer(size) || !f.integer(price) ||
             !f.integer(direction) || !f.finish())
             return fail(f);
-        if (type < 1 || type > 7) return fail(2, "event type " + std::to_string(type) + " is not one of LOBSTER's 1 to 7");
+        if (type < 1 || type > 7)
+            return fail(2, "event type " + std::to_string(type) + " is not one of LOBSTER's 1 to 7");
         if (direction != 1 && direction != -1)
             return fail(6, "direction " + std::to_string(direction) + " is neither 1 (buy order) nor -1 (sell order)");
         const auto t = static_cast<EventType>(type);
@@ -309,14 +309,17 @@ public:
             // A cross may report no shares (NASDAQ announces crosses that did not trade).
             const bool may_be_empty = t == EventType::Cross && size == 0;
             if (size <= 0 && !may_be_empty) return fail(4, "size " + std::to_string(size) + " is not positive");
-            if (size > kMaxSize) return fail(4, "size " + std::to_string(size) + " out of range (at most " + std::to_string(kMaxSize) + ")");
+            if (size > kMaxSize)
+                return fail(
+                    4, "size " + std::to_string(size) + " out of range (at most " + std::to_string(kMaxSize) + ")");
             if ((price < 1 && !(may_be_empty && price == 0)) || price > kMaxPrice)
                 return fail(5, "price " + std::to_string(price) + " out of range (1 to " + std::to_string(kMaxPrice) +
                                    ", dollars x 10000)");
             if (changes_book(t) && id <= 0) return fail(3, "order id " + std::to_string(id) + " is not positive");
         }
         if (time < last_time_)
-            return fail(1, "time " + format_time(time) + " is earlier than the row before (" + format_time(last_time_) + ")");
+            return fail(
+                1, "time " + format_time(time) + " is earlier than the row before (" + format_time(last_time_) + ")");
         last_time_ = time;
         m = Message{time, t, id, size, price, direction == 1 ? Side::Buy : Side::Sell};
         return true;
@@ -343,8 +346,9 @@ public:
         if (levels_ == 0) {
             const std::size_t columns = detail::Fields(line).count_columns();
             if (columns % 4 != 0)
-                return fail(0, std::to_string(columns) +
-                                   " columns: an orderbook row has 4 per level (ask price, ask size, bid price, bid size)");
+                return fail(
+                    0, std::to_string(columns) +
+                           " columns: an orderbook row has 4 per level (ask price, ask size, bid price, bid size)");
             levels_ = columns / 4;
         }
         if (!(have_prev_ && parse_changed(line)) && !parse_all(line)) return false;
@@ -386,8 +390,7 @@ private:
                 continue;
             }
             if (ended || price < 1 || price > kMaxPrice || size < 1 || size > kMaxLevelSize ||
-                (n > 0 && !better(s, out[n - 1].price, price))) [[unlikely]]
-            {
+                (n > 0 && !better(s, out[n - 1].price, price))) [[unlikely]] {
                 bad = BadLevel{s, l, 4 * l + offset + 1, price, n ? out[n - 1].price : 0, size, ended};
                 return false;
             }
@@ -424,7 +427,7 @@ private:
         while (head + 8 <= shortest && detail::load8(line.data() + head) == detail::load8(old.data() + head)) head += 8;
         while (head < shortest && line[head] == old[head]) ++head;
         if (head == line.size() && head == old.size()) return true;  // the same row
-        std::size_t tail = 0;  // common suffix, not overlapping the prefix
+        std::size_t tail = 0;                                        // common suffix, not overlapping the prefix
         const std::size_t room = shortest - head;
         while (tail + 8 <= room &&
                detail::load8(line.data() + line.size() - tail - 8) == detail::load8(old.data() + old.size() - tail - 8))
@@ -436,7 +439,8 @@ private:
         const std::size_t first =
             static_cast<std::size_t>(std::upper_bound(begin + 1, starts_.end(), head) - (begin + 1));
         const std::size_t last = static_cast<std::size_t>(
-            std::lower_bound(begin + static_cast<std::ptrdiff_t>(first) + 1, starts_.end(), old.size() - tail + 1) - begin);
+            std::lower_bound(begin + static_cast<std::ptrdiff_t>(first) + 1, starts_.end(), old.size() - tail + 1) -
+            begin);
         const std::size_t shift_from = last;
         detail::Fields f(line, first ? starts_[first] - 1 : 0, first);
         for (std::size_t i = first; i < last; ++i) {
@@ -458,18 +462,19 @@ private:
         const std::string name(book_side(s));
         const Price empty = s == Side::Sell ? kEmptyAskPrice : kEmptyBidPrice;
         if (price == empty)
-            return fail(column + 1, name + " size " + std::to_string(size) + " at the empty-level price " + std::to_string(empty) +
-                                        " (must be 0)");
+            return fail(column + 1, name + " size " + std::to_string(size) + " at the empty-level price " +
+                                        std::to_string(empty) + " (must be 0)");
         if (ended) return fail(column, name + " level " + std::to_string(l + 1) + " is occupied after an empty level");
         if (price < 1 || price > kMaxPrice)
-            return fail(column, name + " price " + std::to_string(price) + " out of range (1 to " + std::to_string(kMaxPrice) +
-                                    ", or " + std::to_string(empty) + " for an empty level)");
+            return fail(column, name + " price " + std::to_string(price) + " out of range (1 to " +
+                                    std::to_string(kMaxPrice) + ", or " + std::to_string(empty) +
+                                    " for an empty level)");
         if (size < 1 || size > kMaxLevelSize)
             return fail(column + 1, name + " size " + std::to_string(size) + " at price " + std::to_string(price) +
                                         (size < 1 ? ": an occupied level has a positive size" : " out of range"));
-        return fail(column, name + " level " + std::to_string(l + 1) + " (price " + std::to_string(price) + ") is not " +
-                                (s == Side::Sell ? "above" : "below") + " level " + std::to_string(l) + " (" +
-                                std::to_string(before) + ")");
+        return fail(column, name + " level " + std::to_string(l + 1) + " (price " + std::to_string(price) +
+                                ") is not " + (s == Side::Sell ? "above" : "below") + " level " + std::to_string(l) +
+                                " (" + std::to_string(before) + ")");
     }
 
     std::size_t levels_;

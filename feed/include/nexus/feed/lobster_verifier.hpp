@@ -55,14 +55,14 @@ struct Mismatch {
 };
 
 struct VerifyStats {
-    std::uint64_t rows = 0;             // rows checked
-    std::uint64_t true_mismatches = 0;  // rows the model cannot explain
+    std::uint64_t rows = 0;                  // rows checked
+    std::uint64_t true_mismatches = 0;       // rows the model cannot explain
     std::vector<Mismatch> first_mismatches;  // the first kKeptMismatches of them
-    std::uint64_t unknown_orders = 0;   // events on orders the file did not add (added before it starts)
-    std::uint64_t revealed_levels = 0;  // levels that entered the view from beyond its last level
-    std::uint64_t out_of_view = 0;      // order events priced beyond the view (a correct file has none)
-    std::uint64_t shrunk_out_of_view = 0;  // deletes of known orders smaller than when their price left the view
-    std::uint64_t forgotten_orders = 0;    // known orders dropped far out of view (memory bound)
+    std::uint64_t unknown_orders = 0;        // events on orders the file did not add (added before it starts)
+    std::uint64_t revealed_levels = 0;       // levels that entered the view from beyond its last level
+    std::uint64_t out_of_view = 0;           // order events priced beyond the view (a correct file has none)
+    std::uint64_t shrunk_out_of_view = 0;    // deletes of known orders smaller than when their price left the view
+    std::uint64_t forgotten_orders = 0;      // known orders dropped far out of view (memory bound)
     std::uint64_t peak_known_orders = 0;
     static constexpr std::size_t kKeptMismatches = 20;
 };
@@ -168,7 +168,8 @@ private:
                 // An exact live order cannot be added again; a bound may have
                 // left the book out of view (its id is then free).
                 if (k.epoch == l.epoch)
-                    reason("order " + std::to_string(m.id) + " is added again while it rests at " + side_price(k.side, k.price));
+                    reason("order " + std::to_string(m.id) + " is added again while it rests at " +
+                           side_price(k.side, k.price));
                 forget(it);
             }
             LevelState& l = level(m.side, m.price);
@@ -201,12 +202,13 @@ private:
     [[gnu::noinline, gnu::cold]] void order_mismatch(const Message& m, const Known& k, const LevelState& l) {
         const std::string order = "order " + std::to_string(m.id);
         if (k.side != m.side || k.price != m.price)
-            reason(order + " rests at " + side_price(k.side, k.price) + ", this row names " + side_price(m.side, m.price));
+            reason(order + " rests at " + side_price(k.side, k.price) + ", this row names " +
+                   side_price(m.side, m.price));
         else if (k.epoch < l.dead_below)
             reason(order + " is gone: its level at " + side_price(k.side, k.price) + " emptied after it was added");
         else
-            reason(std::string(to_string(m.type)) + " of " + std::to_string(m.size) + " from " + order + ", which has " +
-                   (k.epoch == l.epoch ? "" : "at most ") + std::to_string(k.size) + " left");
+            reason(std::string(to_string(m.type)) + " of " + std::to_string(m.size) + " from " + order +
+                   ", which has " + (k.epoch == l.epoch ? "" : "at most ") + std::to_string(k.size) + " left");
     }
 
     // Layer 1: row k against row k-1 and message k.
@@ -238,7 +240,8 @@ private:
             } else if (!full || better(s, m.price, before.back().price)) {
                 if (delta < 0) {
                     reason(std::string(to_string(m.type)) + " of " + std::to_string(m.size) + " at " +
-                           side_price(s, m.price) + ", where the row before shows no liquidity (the price is inside its levels)");
+                           side_price(s, m.price) +
+                           ", where the row before shows no liquidity (the price is inside its levels)");
                     distrust(s, before, after);
                     continue;
                 }
@@ -268,8 +271,8 @@ private:
                 ++stats_.revealed_levels;
                 return;
             }
-            reason("a level enters the view at " + side_price(s, got[i].price) + ", not beyond the row before's last level (" +
-                   std::to_string(freed->price) + ")");
+            reason("a level enters the view at " + side_price(s, got[i].price) +
+                   ", not beyond the row before's last level (" + std::to_string(freed->price) + ")");
             distrust(s, want, got);
             return;
         }
@@ -311,8 +314,9 @@ private:
         if (at != side.end()) {
             if (at->size < exact) {
                 reason(side_price(m.side, m.price) + ": the file shows " + std::to_string(at->size) +
-                       ", less than the " + std::to_string(exact) + " of the orders this file added there (unseen liquidity " +
-                       std::to_string(at->size - exact) + ")");
+                       ", less than the " + std::to_string(exact) +
+                       " of the orders this file added there (unseen liquidity " + std::to_string(at->size - exact) +
+                       ")");
                 leave_view(m.side, m.price, false);
             } else if (at->size == exact && l) {
                 l->dead_below = l->epoch;  // nothing unseen: the bounds here are gone
@@ -423,8 +427,8 @@ inline VerifyResult verify(MessageReader& messages, OrderbookReader& books, cons
 
 // Opens both files (the message file first, so that a missing one is named)
 // and verifies them. levels 0: taken from the orderbook file's first row.
-inline VerifyResult verify_files(const std::string& message_path, const std::string& orderbook_path, std::size_t levels = 0,
-                                 const std::atomic<bool>* stop = nullptr) {
+inline VerifyResult verify_files(const std::string& message_path, const std::string& orderbook_path,
+                                 std::size_t levels = 0, const std::atomic<bool>* stop = nullptr) {
     MessageReader messages(message_path);
     if (!messages.is_open()) return VerifyResult{false, true, messages.error(), 0, {}};
     OrderbookReader books(orderbook_path, levels);

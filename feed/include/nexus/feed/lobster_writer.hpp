@@ -51,10 +51,25 @@ namespace detail {
 inline constexpr char kDigitPairs[] =
     "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
     "5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
-inline constexpr std::uint64_t kPowers10[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
-                                                100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
-                                                10000000000000ull, 100000000000000ull, 1000000000000000ull,
-                                                10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
+inline constexpr std::uint64_t kPowers10[20] = {1ull,
+                                                10ull,
+                                                100ull,
+                                                1000ull,
+                                                10000ull,
+                                                100000ull,
+                                                1000000ull,
+                                                10000000ull,
+                                                100000000ull,
+                                                1000000000ull,
+                                                10000000000ull,
+                                                100000000000ull,
+                                                1000000000000ull,
+                                                10000000000000ull,
+                                                100000000000000ull,
+                                                1000000000000000ull,
+                                                10000000000000000ull,
+                                                100000000000000000ull,
+                                                1000000000000000000ull,
                                                 10000000000000000000ull};
 // Decimal digits of v: from its bit length (log10(2) ~ 1233 / 4096), less
 // one if v is below that power of ten.
@@ -164,10 +179,14 @@ public:
             const Price price = i < k ? levels[i].price : empty_price();
             const Qty size = i < k ? static_cast<Qty>(levels[i].qty) : 0;
             Cell& out = spare_[i];
-            if (same(i, price, size)) out = cells_[i];
-            else if (i > 0 && same(i - 1, price, size)) out = cells_[i - 1];
-            else if (i + 1 < n && same(i + 1, price, size)) out = cells_[i + 1];
-            else set(out, price, size);
+            if (same(i, price, size))
+                out = cells_[i];
+            else if (i > 0 && same(i - 1, price, size))
+                out = cells_[i - 1];
+            else if (i + 1 < n && same(i + 1, price, size))
+                out = cells_[i + 1];
+            else
+                set(out, price, size);
         }
         cells_.swap(spare_);
         occupied_ = std::min(k, n);
@@ -175,7 +194,9 @@ public:
 
 private:
     Price empty_price() const noexcept { return side_ == Side::Sell ? kEmptyAskPrice : kEmptyBidPrice; }
-    bool same(std::size_t i, Price price, Qty size) const noexcept { return cells_[i].price == price && cells_[i].size == size; }
+    bool same(std::size_t i, Price price, Qty size) const noexcept {
+        return cells_[i].price == price && cells_[i].size == size;
+    }
     static void set(Cell& c, Price price, Qty size) noexcept {
         c.price = price;
         c.size = size;

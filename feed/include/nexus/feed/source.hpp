@@ -45,15 +45,15 @@
 namespace nexus::feed {
 
 struct ReadResult {
-    bool ok = true;               // false: framing, gzip or I/O error (see error)
-    bool stopped = false;         // the callback or the stop flag ended it early
-    bool io_error = false;        // could not open, map or read the input (not a format error)
-    std::string error;            // what and where (byte offset); never the path
-    std::uint64_t bytes = 0;      // stream bytes framed (decompressed for gzip)
-    std::uint64_t messages = 0;   // known messages delivered
-    std::uint64_t unknown = 0;    // unknown types skipped
+    bool ok = true;              // false: framing, gzip or I/O error (see error)
+    bool stopped = false;        // the callback or the stop flag ended it early
+    bool io_error = false;       // could not open, map or read the input (not a format error)
+    std::string error;           // what and where (byte offset); never the path
+    std::uint64_t bytes = 0;     // stream bytes framed (decompressed for gzip)
+    std::uint64_t messages = 0;  // known messages delivered
+    std::uint64_t unknown = 0;   // unknown types skipped
     bool gzip = false;
-    bool streamed = false;        // read through a buffer (gzip, pipe, FIFO) rather than mapped
+    bool streamed = false;  // read through a buffer (gzip, pipe, FIFO) rather than mapped
     // The stream itself is corrupt (a gzip error): that, not what the
     // consumer made of the garbage inflate gave just before, is the error.
     bool bad_stream = false;
@@ -147,10 +147,10 @@ inline bool partial(itch::FrameError e) noexcept {
 // A source of stream bytes for the buffered path: fill() writes up to `cap`
 // bytes at `dst` and says whether more may follow, or why not.
 enum class Fill : std::uint8_t {
-    More,      // bytes produced (possibly none, on a stop request); call again
-    End,       // the input ended cleanly, nothing produced
-    BadData,   // the input is not a valid stream (corrupt or truncated gzip)
-    IoError,   // reading the descriptor failed
+    More,     // bytes produced (possibly none, on a stop request); call again
+    End,      // the input ended cleanly, nothing produced
+    BadData,  // the input is not a valid stream (corrupt or truncated gzip)
+    IoError,  // reading the descriptor failed
 };
 
 // Plain bytes from a descriptor (pipe, FIFO, terminal, or a file that cannot
@@ -216,8 +216,8 @@ public:
             if (zs_.avail_in == 0 && !eof_) {
                 const long n = detail::read_some(fd_, in_.data(), in_.size(), opt);
                 if (n < 0) {
-                    error = std::string("read error after ") + std::to_string(in_total_) + " compressed bytes: " +
-                            std::strerror(errno);
+                    error = std::string("read error after ") + std::to_string(in_total_) +
+                            " compressed bytes: " + std::strerror(errno);
                     return out(), Fill::IoError;
                 }
                 const bool stopped = static_cast<std::size_t>(n) < in_.size() && detail::stop_requested(opt);
@@ -266,12 +266,11 @@ private:
     z_stream zs_{};
     std::uint64_t in_total_ = 0;  // compressed bytes read from the descriptor
     bool ok_ = false;
-    bool eof_ = false;            // the descriptor has no more bytes
-    bool member_ended_ = false;   // inflate reached the end of a member
+    bool eof_ = false;           // the descriptor has no more bytes
+    bool member_ended_ = false;  // inflate reached the end of a member
 };
 
 namespace detail {
-
 
 inline std::string frame_error_at(itch::FrameError e, std::uint64_t offset) {
     return std::string(itch::to_string(e)) + " at byte offset " + std::to_string(offset);
@@ -290,8 +289,8 @@ template <class Source, class B>
 void read_buffered(Source& src, std::uint64_t size, B& on_block, ReadResult& r, const ReadOptions& opt) {
     constexpr std::size_t kBuffer = std::size_t{4} << 20;
     std::vector<std::uint8_t> buf(kBuffer);
-    std::size_t carry = 0;          // undelivered bytes at the front of buf
-    std::uint64_t stream_pos = 0;   // stream offset of buf[0]
+    std::size_t carry = 0;         // undelivered bytes at the front of buf
+    std::uint64_t stream_pos = 0;  // stream offset of buf[0]
     r.streamed = true;
     for (;;) {
         std::size_t produced = 0;
@@ -334,8 +333,8 @@ void read_buffered(Source& src, std::uint64_t size, B& on_block, ReadResult& r, 
         if (st == Fill::End) {
             if (carry != 0) {  // the input ends inside a message
                 r.ok = false;
-                r.error = frame_error_at(carry < 2 ? itch::FrameError::TruncatedLength : itch::FrameError::TruncatedMessage,
-                                         stream_pos);
+                r.error = frame_error_at(
+                    carry < 2 ? itch::FrameError::TruncatedLength : itch::FrameError::TruncatedMessage, stream_pos);
             }
             break;
         }
@@ -362,7 +361,8 @@ bool read_mapped(int fd, std::uint64_t size, B& on_block, ReadResult& r, const R
     std::uint64_t pos = 0, dropped = 0;
     while (pos < size) {
         const std::uint64_t end = pos + kSlice < size ? pos + kSlice : size;
-        const BlockResult b = on_block(std::span<const std::uint8_t>(bytes + pos, static_cast<std::size_t>(end - pos)), pos);
+        const BlockResult b =
+            on_block(std::span<const std::uint8_t>(bytes + pos, static_cast<std::size_t>(end - pos)), pos);
         count(r, b);
         pos += b.consumed;
         if (b.stop) {
@@ -396,7 +396,9 @@ bool read_mapped(int fd, std::uint64_t size, B& on_block, ReadResult& r, const R
 
 }  // namespace detail
 
-inline bool is_gzip_magic(const std::uint8_t* p, std::size_t n) noexcept { return n >= 2 && p[0] == 0x1f && p[1] == 0x8b; }
+inline bool is_gzip_magic(const std::uint8_t* p, std::size_t n) noexcept {
+    return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
 
 // An input opened for reading: a plain regular file to map, or a stream
 // whose first bytes have been read (for the gzip check) and are kept.
@@ -508,7 +510,8 @@ ReadResult read_itch_blocks(const std::string& path, B&& on_block, const ReadOpt
 template <class F>
 ReadResult read_itch(const std::string& path, F&& on_message, const ReadOptions& opt = {}) {
     return read_itch_blocks(
-        path, [&](std::span<const std::uint8_t> data, std::uint64_t offset) { return frame_block(data, offset, on_message); },
+        path,
+        [&](std::span<const std::uint8_t> data, std::uint64_t offset) { return frame_block(data, offset, on_message); },
         opt);
 }
 

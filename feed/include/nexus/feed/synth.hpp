@@ -45,8 +45,10 @@ namespace nexus::feed {
 class ItchWriter : public ItchEncoder {
 public:
     ItchWriter(const std::string& path, bool gzip) : gzip_(gzip) {
-        if (gzip_) gz_ = gzopen(path.c_str(), "wb6");
-        else file_ = std::fopen(path.c_str(), "wb");
+        if (gzip_)
+            gz_ = gzopen(path.c_str(), "wb6");
+        else
+            file_ = std::fopen(path.c_str(), "wb");
         if (!gz_ && !file_) throw std::runtime_error("cannot create " + path);
         flush_at_ = (1 << 20) - 64;
         buf_.resize(1 << 20);
@@ -66,8 +68,10 @@ private:
     void flush() {
         if (end_ == 0) return;
         bool ok;
-        if (gz_) ok = gzwrite(gz_, buf_.data(), static_cast<unsigned>(end_)) == static_cast<int>(end_);
-        else ok = file_ && std::fwrite(buf_.data(), 1, end_, file_) == end_;
+        if (gz_)
+            ok = gzwrite(gz_, buf_.data(), static_cast<unsigned>(end_)) == static_cast<int>(end_);
+        else
+            ok = file_ && std::fwrite(buf_.data(), 1, end_, file_) == end_;
         end_ = 0;
         if (!ok) throw std::runtime_error("write failed");
     }
@@ -111,7 +115,8 @@ inline std::uint64_t generate_day(const SynthConfig& cfg, ItchWriter& w) {
     double total = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
         std::string name;
-        for (std::uint32_t v = i, k = 0; k < 4 || v > 0; ++k, v /= 26) name.insert(name.begin(), static_cast<char>('A' + v % 26));
+        for (std::uint32_t v = i, k = 0; k < 4 || v > 0; ++k, v /= 26)
+            name.insert(name.begin(), static_cast<char>('A' + v % 26));
         syms[i].name = name.substr(0, 8);
         const double dollars = std::exp(std::log(5.0) + u01(rng) * (std::log(500.0) - std::log(5.0)));
         syms[i].base = syms[i].mid = static_cast<std::uint32_t>(dollars * 100) * 100;
@@ -123,20 +128,24 @@ inline std::uint64_t generate_day(const SynthConfig& cfg, ItchWriter& w) {
     w.system_event(ts, 'O');
     w.system_event(ts + 1000, 'S');
     for (std::uint32_t i = 0; i < n; ++i) w.directory(static_cast<std::uint16_t>(i + 1), ts + 2000 + i, syms[i].name);
-    for (std::uint32_t i = 0; i < n; ++i) w.trading_action(static_cast<std::uint16_t>(i + 1), ts + 100'000 + i, syms[i].name, 'T');
+    for (std::uint32_t i = 0; i < n; ++i)
+        w.trading_action(static_cast<std::uint16_t>(i + 1), ts + 100'000 + i, syms[i].name, 'T');
     w.system_event(kOpen - 1, 'Q');
     const double step = static_cast<double>(kClose - kOpen) / static_cast<double>(cfg.order_messages + 1);
     std::uint64_t next_ref = 1, match = 1;
     static const char* kMpids[] = {"GSCO", "MSCO", "UBSS", "JPMS"};
     for (std::uint64_t m = 0; m < cfg.order_messages; ++m) {
         ts = kOpen + static_cast<std::uint64_t>(static_cast<double>(m) * step);
-        const auto idx = static_cast<std::uint32_t>(std::lower_bound(cdf.begin(), cdf.end(), u01(rng) * total) - cdf.begin());
+        const auto idx =
+            static_cast<std::uint32_t>(std::lower_bound(cdf.begin(), cdf.end(), u01(rng) * total) - cdf.begin());
         Sym& s = syms[idx < n ? idx : n - 1];
         const auto loc = static_cast<std::uint16_t>(&s - syms.data() + 1);
         if (u01(rng) < 0.01) {  // the mid drifts a tick, pulled back towards its base
             const bool up = u01(rng) < (s.mid < s.base ? 0.6 : 0.4);
-            if (up) s.mid += 100;
-            else if (s.mid > 300) s.mid -= 100;
+            if (up)
+                s.mid += 100;
+            else if (s.mid > 300)
+                s.mid -= 100;
             // The market moved through the orders now on the wrong side of the
             // mid: they trade. Bids stay below the mid and offers above it, so
             // the book never crosses.
@@ -168,7 +177,8 @@ inline std::uint64_t generate_day(const SynthConfig& cfg, ItchWriter& w) {
         if (s.live.empty() || r < 45.0) {
             const char side = u01(rng) < 0.5 ? 'B' : 'S';
             const std::uint32_t price = new_price(side);
-            const std::uint32_t shares = 100 * geometric(0.5) + (u01(rng) < 0.1 ? static_cast<std::uint32_t>(rng() % 100) : 0);
+            const std::uint32_t shares =
+                100 * geometric(0.5) + (u01(rng) < 0.1 ? static_cast<std::uint32_t>(rng() % 100) : 0);
             const std::uint64_t ref = next_ref++;
             w.add(loc, ts, ref, side, shares, s.name, price, u01(rng) < 0.02 ? kMpids[rng() % 4] : nullptr);
             s.live.push_back({ref, price, shares, side});

@@ -50,9 +50,9 @@ private:
 
 struct ConsumerOptions {
     std::string stream;
-    std::string subject;                 // "" = every subject of the stream
-    std::uint64_t start_sequence = 1;    // the first stream sequence wanted
-    int batch = 64;                      // messages asked for per fetch
+    std::string subject;                        // "" = every subject of the stream
+    std::uint64_t start_sequence = 1;           // the first stream sequence wanted
+    int batch = 64;                             // messages asked for per fetch
     std::chrono::milliseconds fetch_wait{250};  // how long fetch() waits for a first message
 };
 

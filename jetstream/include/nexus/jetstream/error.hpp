@@ -13,13 +13,13 @@ namespace nexus::jetstream {
 
 // Why an operation failed, as far as a caller needs to tell causes apart.
 enum class ErrorKind {
-    Connect,      // no server could be reached or the connection was refused
-    Disconnected, // the connection was lost (and not regained in time), or closed
-    Timeout,      // no answer in time from a live connection
-    NotFound,     // the stream or consumer does not exist
-    Conflict,     // a stream exists with a different configuration
-    Refused,      // the server answered with an error (see jetstream_code())
-    Invalid,      // the caller's arguments (an empty name, a bad subject)
+    Connect,       // no server could be reached or the connection was refused
+    Disconnected,  // the connection was lost (and not regained in time), or closed
+    Timeout,       // no answer in time from a live connection
+    NotFound,      // the stream or consumer does not exist
+    Conflict,      // a stream exists with a different configuration
+    Refused,       // the server answered with an error (see jetstream_code())
+    Invalid,       // the caller's arguments (an empty name, a bad subject)
 };
 
 class Error : public std::runtime_error {

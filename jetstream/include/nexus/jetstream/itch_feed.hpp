@@ -62,7 +62,7 @@ public:
 
     // The feed offset reached: start_offset plus the bytes taken.
     [[nodiscard]] std::uint64_t bytes() const noexcept { return sent_ + batch_.size(); }
-    [[nodiscard]] std::uint64_t batches() const noexcept { return batches_; }               // batches sent
+    [[nodiscard]] std::uint64_t batches() const noexcept { return batches_; }  // batches sent
     [[nodiscard]] std::uint64_t last_sequence() const noexcept { return pub_.last_sequence(); }
     [[nodiscard]] std::size_t batch_limit() const noexcept { return limit_; }
 
@@ -71,7 +71,7 @@ private:
     std::string subject_;
     std::size_t limit_;
     std::vector<std::uint8_t> batch_;
-    std::uint64_t sent_;      // feed offset of the batch being filled
+    std::uint64_t sent_;  // feed offset of the batch being filled
     std::uint64_t batches_ = 0;
 };
 
@@ -88,7 +88,7 @@ struct ItchStreamResult {
     std::uint64_t first_sequence = 0;  // of the first batch read (0: none)
     std::uint64_t last_sequence = 0;   // of the last batch handed to the consumer
     std::uint64_t batches = 0;
-    bool end_of_session = false;       // the End of Messages event was read
+    bool end_of_session = false;  // the End of Messages event was read
 };
 
 using BlockConsumer = std::function<feed::itch::BlockResult(std::span<const std::uint8_t>, std::uint64_t)>;

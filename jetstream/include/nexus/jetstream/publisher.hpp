@@ -31,9 +31,9 @@ struct PubAck {
 };
 
 struct PublisherOptions {
-    std::size_t window = 256;                    // asynchronous publishes awaiting acknowledgement
+    std::size_t window = 256;  // asynchronous publishes awaiting acknowledgement
     std::chrono::milliseconds ack_timeout{5000};
-    std::string expect_stream;                   // when set, an acknowledgement from another stream is an error
+    std::string expect_stream;  // when set, an acknowledgement from another stream is an error
 };
 
 class Publisher {

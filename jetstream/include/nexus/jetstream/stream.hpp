@@ -16,7 +16,7 @@ struct StreamConfig {
     std::string name;                   // letters, digits, '-' and '_'
     std::vector<std::string> subjects;  // at least one
     Storage storage = Storage::File;
-    int replicas = 1;                   // copies kept by a cluster (1 to 5)
+    int replicas = 1;  // copies kept by a cluster (1 to 5)
     // Publishes carrying the same message id within this window are stored once.
     std::chrono::seconds duplicate_window{120};
 };
@@ -30,7 +30,7 @@ struct StreamInfo {
     std::uint64_t bytes = 0;
     std::uint64_t first_sequence = 0;  // 0 when empty
     std::uint64_t last_sequence = 0;
-    std::uint64_t consumers = 0;       // readers attached now
+    std::uint64_t consumers = 0;  // readers attached now
 };
 
 // Creates the stream, or checks that the existing one takes every subject of

@@ -11,7 +11,7 @@
 namespace nexus::jetstream {
 
 struct FeedUrl {
-    std::string server;   // "nats://host:port"
+    std::string server;  // "nats://host:port"
     std::string stream;
     std::string subject;  // "" when not given
 };

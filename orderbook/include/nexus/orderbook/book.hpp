@@ -171,12 +171,14 @@ public:
             listener_.on_cancelled(instrument_, rq.id, rq.qty, CancelReason::FokUnfillable);
             return true;
         }
-        const std::uint64_t left = match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp,
-                                         static_cast<std::uint64_t>(rq.qty));
+        const std::uint64_t left =
+            match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp, static_cast<std::uint64_t>(rq.qty));
         if (left == 0) return true;
         if (left == kIncomingCancelled) return true;  // self-trade prevention took the rest
-        if (may_rest) rest(rq.id, rq.owner, rq.side, rq.price, left, rq.stp, rq.tag);
-        else listener_.on_cancelled(instrument_, rq.id, static_cast<Qty>(left), CancelReason::Unfilled);
+        if (may_rest)
+            rest(rq.id, rq.owner, rq.side, rq.price, left, rq.stp, rq.tag);
+        else
+            listener_.on_cancelled(instrument_, rq.id, static_cast<Qty>(left), CancelReason::Unfilled);
         return true;
     }
 
@@ -320,7 +322,8 @@ public:
             for (std::size_t i = 0; i < kLevelCacheEntries; ++i) {
                 const slab::Key c = s.cache[i];
                 if (!c.has_value()) continue;
-                if (std::none_of(s.array.begin(), s.array.end(), [&](const LevelArray::Entry& e) { return e.key == c; }))
+                if (std::none_of(s.array.begin(), s.array.end(),
+                                 [&](const LevelArray::Entry& e) { return e.key == c; }))
                     return "level cache names a level the side does not have";
                 if (level_cache_slot(levels()[c].price) != i) return "level cache entry in the wrong slot";
             }
@@ -445,8 +448,8 @@ private:
     // An order cell, not yet linked anywhere; NONE if the pool is full.
     slab::Key new_order(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty, SelfTrade stp,
                         std::uint64_t tag) {
-        return orders().try_emplace_key(
-            Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE, instrument_, side, stp, tag});
+        return orders().try_emplace_key(Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE,
+                                              instrument_, side, stp, tag});
     }
     // A new order k joins the back of level lk: FIFO, index, count, event.
     [[gnu::always_inline]] void link_new(slab::Key k, OrderId id, slab::Key lk) {
@@ -462,8 +465,10 @@ private:
         o.level = lk;
         o.prev = lv.tail;
         o.next = slab::Key::NONE;
-        if (lv.tail.has_value()) orders()[lv.tail].next = k;
-        else lv.head = k;
+        if (lv.tail.has_value())
+            orders()[lv.tail].next = k;
+        else
+            lv.head = k;
         lv.tail = k;
         lv.total += o.qty;
         ++lv.count;
@@ -471,10 +476,14 @@ private:
 
     // Unlinks an order from its level's FIFO (the level keeps its other orders).
     void unlink(Order& o, Level& lv) noexcept {
-        if (o.prev.has_value()) orders()[o.prev].next = o.next;
-        else lv.head = o.next;
-        if (o.next.has_value()) orders()[o.next].prev = o.prev;
-        else lv.tail = o.prev;
+        if (o.prev.has_value())
+            orders()[o.prev].next = o.next;
+        else
+            lv.head = o.next;
+        if (o.next.has_value())
+            orders()[o.next].prev = o.prev;
+        else
+            lv.tail = o.prev;
         lv.total -= o.qty;
         --lv.count;
     }
@@ -488,8 +497,10 @@ private:
         index_.erase(o.id);
         orders().remove(k);
         --live_;
-        if (lv.count == 0) drop_level(lk, lv, emit);
-        else if (emit) emit_level(lv);
+        if (lv.count == 0)
+            drop_level(lk, lv, emit);
+        else if (emit)
+            emit_level(lv);
     }
 
     // Takes `qty` (less than or equal to what is left) off a resting order.
@@ -508,8 +519,10 @@ private:
         const Side side = lv.side;
         const Price price = lv.price;
         SideLevels& s = sides_[idx(side)];
-        if (s.array.best().key == lk) s.array.pop_best();  // the touch: the usual case when matching
-        else s.array.erase(s.array.locate(price).first);
+        if (s.array.best().key == lk)
+            s.array.pop_best();  // the touch: the usual case when matching
+        else
+            s.array.erase(s.array.locate(price).first);
         if (slab::Key& c = s.cache[level_cache_slot(price)]; c == lk) c = slab::Key::NONE;
         levels().remove(lk);
         if (emit) listener_.on_level(instrument_, side, price, 0, 0);
@@ -606,8 +619,10 @@ private:
                 }
                 k = next;
             }
-            if (lv.count == 0) drop_level(lk, lv, true);
-            else emit_level(lv);
+            if (lv.count == 0)
+                drop_level(lk, lv, true);
+            else
+                emit_level(lv);
             if (stop_incoming) {
                 listener_.on_cancelled(instrument_, id, static_cast<Qty>(left), CancelReason::SelfTrade);
                 return kIncomingCancelled;

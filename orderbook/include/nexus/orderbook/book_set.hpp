@@ -17,8 +17,7 @@ public:
     using BookType = Book<Listener, Index>;
 
     // Each book builds its own index from the expected order count.
-    BookSet(Pools& pools, Listener& listener)
-        requires std::is_constructible_v<Index, std::size_t>
+    BookSet(Pools& pools, Listener& listener) requires std::is_constructible_v<Index, std::size_t>
         : pools_(pools), listener_(listener) {}
     // Every book gets a copy of `prototype` as its index (a SharedIndex makes
     // them all use one table).
@@ -40,9 +39,7 @@ public:
         return *books_[id];
     }
     // The book of `id`, or nullptr if it was never opened.
-    [[nodiscard]] BookType* get(InstrumentId id) noexcept {
-        return id < books_.size() ? books_[id].get() : nullptr;
-    }
+    [[nodiscard]] BookType* get(InstrumentId id) noexcept { return id < books_.size() ? books_[id].get() : nullptr; }
     [[nodiscard]] const BookType* get(InstrumentId id) const noexcept {
         return id < books_.size() ? books_[id].get() : nullptr;
     }

@@ -63,10 +63,10 @@ static_assert(sizeof(MarketOrder) == 24, "two order cells to a cache line");
 
 // A price level: the FIFO of its orders, their totals, and whose it is.
 struct MarketLevel {
-    std::uint64_t total;      // sum of its orders' remaining sizes
-    slab::Key head;           // oldest order: first to trade
-    slab::Key tail;           // newest order
-    std::uint32_t count;      // number of orders
+    std::uint64_t total;  // sum of its orders' remaining sizes
+    slab::Key head;       // oldest order: first to trade
+    slab::Key tail;       // newest order
+    std::uint32_t count;  // number of orders
     std::uint32_t price;
     InstrumentId instrument;  // its book (the index is shared by every book)
     Side side;
@@ -112,7 +112,8 @@ inline constexpr Qty kMarketMaxQty = 0xFFFF'FFFF;
 template <class Listener = NullListener>
 class alignas(64) MarketBook {
 public:
-    MarketBook(MarketBooks<Listener>* owner, InstrumentId instrument) noexcept : owner_(owner), instrument_(instrument) {}
+    MarketBook(MarketBooks<Listener>* owner, InstrumentId instrument) noexcept
+        : owner_(owner), instrument_(instrument) {}
     MarketBook(MarketBook&&) noexcept = default;  // (the vector of books may move them)
     MarketBook& operator=(MarketBook&&) noexcept = default;
     MarketBook(const MarketBook&) = delete;
@@ -379,8 +380,10 @@ private:
         }
         MarketLevel& lv = levels()[lk];
         const slab::Key tail = lv.tail;
-        if (tail.has_value()) orders()[tail].next = k;
-        else lv.head = k;
+        if (tail.has_value())
+            orders()[tail].next = k;
+        else
+            lv.head = k;
         o.level = lk;
         o.prev = tail;
         lv.tail = k;
@@ -394,8 +397,10 @@ private:
     }
     // A level for a price the side does not have, placed at `pos`; NONE (and
     // the order cell `k` given back) when the level slab is at its key space.
-    [[gnu::noinline]] slab::Key new_level(PriceLevels& s, std::uint32_t pos, std::uint32_t price, Side side, slab::Key k) {
-        const slab::Key lk = levels().try_emplace_key(MarketLevel{0, slab::Key::NONE, slab::Key::NONE, 0, price, instrument_, side});
+    [[gnu::noinline]] slab::Key new_level(PriceLevels& s, std::uint32_t pos, std::uint32_t price, Side side,
+                                          slab::Key k) {
+        const slab::Key lk =
+            levels().try_emplace_key(MarketLevel{0, slab::Key::NONE, slab::Key::NONE, 0, price, instrument_, side});
         if (!lk.has_value()) {
             orders().remove(k);
             return lk;
@@ -421,17 +426,23 @@ private:
         // then share their loads of its chunk table.
         MarketOrder* before = prev.has_value() ? &orders()[prev] : nullptr;
         MarketOrder* after = next.has_value() ? &orders()[next] : nullptr;
-        if (before) before->next = next;
-        else lv.head = next;
-        if (after) after->prev = prev;
-        else lv.tail = prev;
+        if (before)
+            before->next = next;
+        else
+            lv.head = next;
+        if (after)
+            after->prev = prev;
+        else
+            lv.tail = prev;
         lv.total -= qty;
         const std::uint32_t left = --lv.count;
         index().erase(id, f.spot);
         orders().remove(f.key);
         --live_;
-        if (left == 0) drop_level(lk, lv);
-        else emit_level(lv);
+        if (left == 0)
+            drop_level(lk, lv);
+        else
+            emit_level(lv);
     }
 
     // Takes `qty` (at most what is left) off a resting order.
@@ -449,8 +460,10 @@ private:
         const Side side = lv.side;
         const std::uint32_t price = lv.price;
         PriceLevels& s = sides_[idx(side)];
-        if (s.best().key == lk) s.pop_best();  // the touch: the usual case
-        else s.erase(s.locate(side, price).first);
+        if (s.best().key == lk)
+            s.pop_best();  // the touch: the usual case
+        else
+            s.erase(s.locate(side, price).first);
         levels().remove(lk);
         listener().on_level(instrument_, side, static_cast<Price>(price), 0, 0);
     }
@@ -478,7 +491,7 @@ private:
     std::uint64_t user_word_ = 0;   // see user_word()
     std::uint32_t live_ = 0;        // orders resting in this book
     InstrumentId instrument_;
-    bool open_ = false;             // opened (a slot of the vector may be a book never opened)
+    bool open_ = false;  // opened (a slot of the vector may be a book never opened)
 };
 
 // The market-data books of one thread, indexed by instrument (ITCH's stock
@@ -527,7 +540,8 @@ public:
             if (b.open_) f(b);
     }
     [[nodiscard]] std::size_t size() const noexcept {
-        return static_cast<std::size_t>(std::count_if(books_.begin(), books_.end(), [](const BookType& b) { return b.open_; }));
+        return static_cast<std::size_t>(
+            std::count_if(books_.begin(), books_.end(), [](const BookType& b) { return b.open_; }));
     }
     // ---- look-ahead: bring lines closer for an operation soon to come -----
     //
@@ -599,9 +613,9 @@ private:
     }
 
     Listener& listener_;
-    MarketPools pools_;              // declared before the books: cells outlive their users
+    MarketPools pools_;  // declared before the books: cells outlive their users
     WindowIndex index_;
-    std::vector<BookType> books_;    // by instrument; slots below the highest opened may be unopened
+    std::vector<BookType> books_;  // by instrument; slots below the highest opened may be unopened
     std::size_t peak_orders_ = 0;
     std::size_t peak_levels_ = 0;
 };

@@ -16,8 +16,8 @@
 // erase(id) for a present id, size(), reserve(n). ID 0 is never stored.
 #pragma once
 
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -107,8 +107,8 @@ private:
 
     std::vector<Entry> table_;  // power-of-two size, at most half full
     std::size_t mask_ = 0;
-    std::size_t grow_at_ = 0;   // size at which the next insert doubles the table (half its capacity)
-    unsigned shift_ = 64;       // 64 - log2(capacity): top bits of the product pick the slot
+    std::size_t grow_at_ = 0;  // size at which the next insert doubles the table (half its capacity)
+    unsigned shift_ = 64;      // 64 - log2(capacity): top bits of the product pick the slot
     std::size_t size_ = 0;
 };
 
@@ -146,9 +146,9 @@ private:
 // in sequence across all stocks) make a direct map the natural index: an
 // order's entry sits next to the entries of the orders added just before and
 // after it, so orders that die young find theirs in a cache line that is
-// still hot (orders that live long gain only the missing hash and probe). PagedIndex does that without bound (a sparse or
-// hostile ID space allocates a page per ID); WindowIndex keeps the direct
-// map for a window of n pages only (`Pages{n}`, 256 by default):
+// still hot (orders that live long gain only the missing hash and probe). PagedIndex does that without bound (a sparse
+// or hostile ID space allocates a page per ID); WindowIndex keeps the direct map for a window of n pages only
+// (`Pages{n}`, 256 by default):
 //  * the window is a ring of page pointers covering page numbers
 //    [low, low + n); a page is taken from a free list when its
 //    first entry arrives and given back when its last entry leaves;
@@ -348,11 +348,11 @@ private:
         low_ = new_low;
     }
 
-    std::vector<slab::Key*> ring_;             // page of page number p at [p & mask_], or nullptr
-    std::vector<std::uint32_t> counts_;        // live entries of each ring page
+    std::vector<slab::Key*> ring_;       // page of page number p at [p & mask_], or nullptr
+    std::vector<std::uint32_t> counts_;  // live entries of each ring page
     std::size_t mask_;
-    std::uint64_t low_ = 0;                    // first page number of the window
-    std::vector<slab::Key*> free_;             // pages with every entry NONE
+    std::uint64_t low_ = 0;         // first page number of the window
+    std::vector<slab::Key*> free_;  // pages with every entry NONE
     std::vector<std::unique_ptr<slab::Key[]>> storage_;
     OpenAddressingIndex overflow_{1024};
     std::size_t size_ = 0;

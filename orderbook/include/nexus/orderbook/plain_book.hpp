@@ -80,10 +80,13 @@ public:
             listener_.on_cancelled(instrument_, rq.id, rq.qty, CancelReason::FokUnfillable);
             return true;
         }
-        auto [left, cancelled] = match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp, static_cast<std::uint64_t>(rq.qty));
+        auto [left, cancelled] =
+            match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp, static_cast<std::uint64_t>(rq.qty));
         if (left == 0 || cancelled) return true;
-        if (!market && rq.tif == TimeInForce::GTC) rest(PlainOrder{rq.id, rq.owner, rq.side, rq.stp, left}, rq.price);
-        else listener_.on_cancelled(instrument_, rq.id, static_cast<Qty>(left), CancelReason::Unfilled);
+        if (!market && rq.tif == TimeInForce::GTC)
+            rest(PlainOrder{rq.id, rq.owner, rq.side, rq.stp, left}, rq.price);
+        else
+            listener_.on_cancelled(instrument_, rq.id, static_cast<Qty>(left), CancelReason::Unfilled);
         return true;
     }
     bool cancel(OrderId id) {
@@ -130,11 +133,14 @@ public:
         auto emit = [&](const auto& book) {
             for (const auto& [price, lv] : book) {
                 if (out.size() == n) break;
-                out.push_back(LevelInfo{price, static_cast<Qty>(lv.total), static_cast<std::uint32_t>(lv.orders.size())});
+                out.push_back(
+                    LevelInfo{price, static_cast<Qty>(lv.total), static_cast<std::uint32_t>(lv.orders.size())});
             }
         };
-        if (side == Side::Buy) emit(bids_);
-        else emit(asks_);
+        if (side == Side::Buy)
+            emit(bids_);
+        else
+            emit(asks_);
         return out;
     }
     [[nodiscard]] std::optional<LevelInfo> best(Side side) const {
@@ -233,7 +239,8 @@ private:
         if (qty <= 0 || static_cast<std::uint64_t>(qty) > it->second.pos->qty) return reject(id, Reject::InvalidQty);
         if (printed && (*printed < limits_.min_price || *printed > limits_.max_price))
             return reject(id, Reject::PriceOutOfRange);
-        listener_.on_trade(instrument_, Trade{id, 0, printed ? *printed : it->second.price, qty, opposite(it->second.side)});
+        listener_.on_trade(instrument_,
+                           Trade{id, 0, printed ? *printed : it->second.price, qty, opposite(it->second.side)});
         take(id, static_cast<std::uint64_t>(qty));
         return true;
     }
@@ -307,7 +314,8 @@ private:
                 const auto n = lv.orders.size();
                 const auto total = lv.total;
                 if (n == 0) book.erase(lit);
-                listener_.on_level(instrument_, opposite(side), lp, static_cast<Qty>(total), static_cast<std::uint32_t>(n));
+                listener_.on_level(instrument_, opposite(side), lp, static_cast<Qty>(total),
+                                   static_cast<std::uint32_t>(n));
                 if (stop) {
                     listener_.on_cancelled(instrument_, id, static_cast<Qty>(left), CancelReason::SelfTrade);
                     return {left, true};

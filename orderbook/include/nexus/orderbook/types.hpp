@@ -7,11 +7,11 @@
 
 namespace nexus::orderbook {
 
-using Price = std::int64_t;         // integer ticks; ITCH prices carry 4 implied decimals
-using Qty = std::int64_t;           // shares; signed at the API so a negative size can be refused
-using OrderId = std::uint64_t;      // the exchange's order ID, authoritative; 0 is not a valid ID
-using OwnerId = std::uint32_t;      // who owns an order, for self-trade prevention; 0 = anonymous (never self-trades)
-using InstrumentId = std::uint16_t; // small dense index, e.g. ITCH stock locate
+using Price = std::int64_t;          // integer ticks; ITCH prices carry 4 implied decimals
+using Qty = std::int64_t;            // shares; signed at the API so a negative size can be refused
+using OrderId = std::uint64_t;       // the exchange's order ID, authoritative; 0 is not a valid ID
+using OwnerId = std::uint32_t;       // who owns an order, for self-trade prevention; 0 = anonymous (never self-trades)
+using InstrumentId = std::uint16_t;  // small dense index, e.g. ITCH stock locate
 
 enum class Side : std::uint8_t { Buy = 0, Sell = 1 };
 constexpr Side opposite(Side s) noexcept { return s == Side::Buy ? Side::Sell : Side::Buy; }
@@ -94,9 +94,9 @@ struct Order {
     Price price;
     std::uint64_t qty;  // remaining
     OwnerId owner;
-    slab::Key prev;     // older order at the same level (NONE at the head)
-    slab::Key next;     // newer order at the same level (NONE at the tail)
-    slab::Key level;    // the level it rests in
+    slab::Key prev;           // older order at the same level (NONE at the head)
+    slab::Key next;           // newer order at the same level (NONE at the tail)
+    slab::Key level;          // the level it rests in
     InstrumentId instrument;  // its book (an index may be shared by many books)
     Side side;
     SelfTrade stp;

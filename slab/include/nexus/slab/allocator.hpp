@@ -261,23 +261,26 @@ private:
 
     static void free_cell(CellT* c) noexcept {
         if (!core_.initialized()) [[unlikely]]
-            detail::fatalf("a Slot of allocator '%s' outlived its allocator (dropped after shutdown or after the "
-                           "thread's exit destroyed its values)",
-                           name());
+            detail::fatalf(
+                "a Slot of allocator '%s' outlived its allocator (dropped after shutdown or after the "
+                "thread's exit destroyed its values)",
+                name());
         core_.template erase<detail::kHeldByHandle>(c, name());
     }
 
     [[noreturn, gnu::cold, gnu::noinline]] static void not_initialized(const char* op, Key k) noexcept {
-        detail::fatalf("%s of key %u on allocator '%s', which is not initialised on this thread (before init() or "
-                       "after shutdown())",
-                       op, k.index(), name());
+        detail::fatalf(
+            "%s of key %u on allocator '%s', which is not initialised on this thread (before init() or "
+            "after shutdown())",
+            op, k.index(), name());
     }
 
     [[noreturn, gnu::cold, gnu::noinline]] static void wrong_thread(std::uint32_t owner, const char* verb) noexcept {
         const detail::ThreadLabel here(detail::kernel_thread_id()), there(owner);
-        detail::fatalf("a Slot of allocator '%s' was %s on %s, but its value lives in the slab of %s (a Slot must "
-                       "be used and dropped on the thread that made it)",
-                       name(), verb, here.text, there.text);
+        detail::fatalf(
+            "a Slot of allocator '%s' was %s on %s, but its value lives in the slab of %s (a Slot must "
+            "be used and dropped on the thread that made it)",
+            name(), verb, here.text, there.text);
     }
 
     static void prepare_init() {
@@ -317,7 +320,7 @@ private:
 
 // Defines `name`, a per-thread slab allocator for the type given after it.
 // Use at namespace scope. The type may contain commas.
-#define NEXUS_SLAB_ALLOCATOR(name, ...)                                              \
-    struct name final : ::nexus::slab::ThreadAllocator<name, __VA_ARGS__> {          \
-        static constexpr const char* allocator_name() noexcept { return #name; }     \
+#define NEXUS_SLAB_ALLOCATOR(name, ...)                                          \
+    struct name final : ::nexus::slab::ThreadAllocator<name, __VA_ARGS__> {      \
+        static constexpr const char* allocator_name() noexcept { return #name; } \
     }

@@ -87,7 +87,8 @@ private:
         if constexpr (detail::kChecks) {
             // The first live handle binds the slab's handles to this thread.
             const std::uint32_t here = detail::this_thread_id();
-            if (core_->live_handles_ == 0) core_->owner_thread_ = here;
+            if (core_->live_handles_ == 0)
+                core_->owner_thread_ = here;
             else if (core_->owner_thread_ != here) [[unlikely]]
                 wrong_thread(core_->owner_thread_, "made");
             ++core_->live_handles_;
@@ -111,10 +112,10 @@ private:
     [[noreturn, gnu::cold, gnu::noinline]] void wrong_thread(std::uint32_t owner, const char* verb) const noexcept {
         const detail::ThreadLabel here(detail::kernel_thread_id()), there(owner);
         const std::string_view type = detail::type_name<T>();
-        detail::fatalf("a Handle of the slab of %.*s at %p was %s on %s, but the slab's live handles belong to %s "
-                       "(a Handle must be made, used and dropped on one thread)",
-                       static_cast<int>(type.size()), type.data(), static_cast<const void*>(core_), verb, here.text,
-                       there.text);
+        detail::fatalf(
+            "a Handle of the slab of %.*s at %p was %s on %s, but the slab's live handles belong to %s "
+            "(a Handle must be made, used and dropped on one thread)",
+            static_cast<int>(type.size()), type.data(), static_cast<const void*>(core_), verb, here.text, there.text);
     }
 
     detail::SlabCore<T>* core_ = nullptr;  // the slab the cell belongs to
@@ -193,7 +194,8 @@ public:
 
     // Destroys the value under a live key and frees its cell.
     void remove(Key k) noexcept {
-        core_.template erase<detail::kHeldByKey>(core_.template live_cell<kBounded>(k, KeyOp::remove, nullptr), nullptr);
+        core_.template erase<detail::kHeldByKey>(core_.template live_cell<kBounded>(k, KeyOp::remove, nullptr),
+                                                 nullptr);
     }
     // Moves the value out from under a live key and frees its cell.
     [[nodiscard]] T take(Key k) {
@@ -248,10 +250,11 @@ private:
         if constexpr (detail::kChecks) {
             if (core_.live_handles_ != 0) [[unlikely]] {
                 const std::string_view type = detail::type_name<T>();
-                detail::fatalf("the slab of %.*s at %p was %s while %zu handles to it from outside it were alive "
-                               "(drop or release() them first)",
-                               static_cast<int>(type.size()), type.data(), static_cast<const void*>(&core_), done,
-                               core_.live_handles_);
+                detail::fatalf(
+                    "the slab of %.*s at %p was %s while %zu handles to it from outside it were alive "
+                    "(drop or release() them first)",
+                    static_cast<int>(type.size()), type.data(), static_cast<const void*>(&core_), done,
+                    core_.live_handles_);
             }
         }
     }

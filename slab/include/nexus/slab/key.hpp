@@ -54,7 +54,5 @@ static_assert(sizeof(Key) == 4, "Key must stay 4 bytes: it is stored in every li
 
 template <>
 struct std::hash<nexus::slab::Key> {
-    std::size_t operator()(nexus::slab::Key k) const noexcept {
-        return std::hash<std::uint32_t>{}(k.index());
-    }
+    std::size_t operator()(nexus::slab::Key k) const noexcept { return std::hash<std::uint32_t>{}(k.index()); }
 };

@@ -30,4 +30,4 @@ namespace nexus::slab {
 // Bytes a slab spends per value beyond sizeof(T) (see Memory above).
 template <class T>
 inline constexpr std::size_t kOverheadPerValue = detail::kOverheadPerValue<T>;
-}
+}  // namespace nexus::slab

@@ -68,11 +68,11 @@ public:
     }
     void curve(const std::string& group, const std::string& scenario, std::size_t size, const std::string& impl,
                Samples& s) {
-        static const double qs[] = {0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85,
-                                    0.9,   0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999};
+        static const double qs[] = {0.001, 0.01, 0.05, 0.1,  0.2,  0.3,  0.4,   0.5,   0.6,    0.7,   0.8,
+                                    0.85,  0.9,  0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999};
         for (double q : qs)
-            std::fprintf(out_, "Q\t%s\t%s\t%zu\t%s\t%.4f\t%.2f\n", group.c_str(), scenario.c_str(), size,
-                         impl.c_str(), q, s.quantile(q));
+            std::fprintf(out_, "Q\t%s\t%s\t%zu\t%s\t%.4f\t%.2f\n", group.c_str(), scenario.c_str(), size, impl.c_str(),
+                         q, s.quantile(q));
     }
     void info(const std::string& key, const std::string& value) {
         std::fprintf(out_, "I\t%s\t%s\n", key.c_str(), value.c_str());

@@ -12,12 +12,12 @@
 // operations are timed in batches and divided (see BENCHMARKS.md).
 #pragma once
 
+#include <x86intrin.h>
 #include <algorithm>
 #include <csetjmp>
 #include <csignal>
 #include <cstdint>
 #include <ctime>
-#include <x86intrin.h>
 
 namespace nexus::timing {
 
@@ -29,7 +29,8 @@ inline void on_sigill(int) { siglongjmp(probe_env, 1); }
 // Does rdtscp execute here? Runs it once under a SIGILL handler.
 inline bool rdtscp_works() {
     static const bool works = [] {
-        struct sigaction sa {}, old {};
+        struct sigaction sa {
+        }, old{};
         sa.sa_handler = detail::on_sigill;
         sigemptyset(&sa.sa_mask);
         sigaction(SIGILL, &sa, &old);
@@ -112,8 +113,7 @@ inline TscInfo calibrate() {
     info.overhead = median_of(samples, sizeof samples / sizeof samples[0]);
     const double n0 = monotonic_ns();
     const std::uint64_t t0 = __rdtsc();
-    while (monotonic_ns() - n0 < 100e6) {
-    }
+    while (monotonic_ns() - n0 < 100e6) {}
     const double n1 = monotonic_ns();
     const std::uint64_t t1 = __rdtsc();
     info.ticks_per_ns = static_cast<double>(t1 - t0) / (n1 - n0);

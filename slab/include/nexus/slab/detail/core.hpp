@@ -209,7 +209,8 @@ public:
 
     void init_unbounded(const UnboundedConfig& cfg, const char* who) {
         throw_if_initialized(who);
-        if (cfg.chunk_capacity == 0) throw CapacityError(prefix(who) + ": chunk_capacity 0; a chunk needs at least 1 cell");
+        if (cfg.chunk_capacity == 0)
+            throw CapacityError(prefix(who) + ": chunk_capacity 0; a chunk needs at least 1 cell");
         if (cfg.chunk_capacity > kMaxCells)
             throw CapacityError(prefix(who) + ": chunk_capacity " + std::to_string(cfg.chunk_capacity) +
                                 " exceeds the key space of " + std::to_string(kMaxCells) + " cells");
@@ -288,7 +289,7 @@ public:
     void release_storage() noexcept {
         for (std::uint32_t ch = 0; ch < num_chunks_; ++ch) {
             unpoison(chunks_[ch], sizeof(CellT) * chunk_cells_);
-            ::operator delete(chunks_[ch], std::align_val_t{kChunkAlignFor<T>});
+            ::operator delete (chunks_[ch], std::align_val_t{kChunkAlignFor<T>});
         }
         delete[] chunks_;
         *this = SlabCore{};
@@ -378,8 +379,10 @@ public:
     template <bool kSingleChunk = false>
     [[nodiscard, gnu::always_inline]] CellT* cell_at(Key k) const noexcept {
         const std::uint32_t raw = k.index();
-        if constexpr (kSingleChunk) return first_chunk_ + raw;
-        else return chunks_[raw >> shift_] + (raw & mask_);
+        if constexpr (kSingleChunk)
+            return first_chunk_ + raw;
+        else
+            return chunks_[raw >> shift_] + (raw & mask_);
     }
 
     // Key -> the cell the key addresses (occupied or not), or nullptr for NONE
@@ -536,8 +539,9 @@ private:
         const std::string name = label(who);
         if (!c->occupied()) fatalf("double free of key %u on %s: the cell is already vacant", c->key, name.c_str());
         if (expected == kHeldByKey)
-            fatalf("remove of key %u on %s, whose value a live Slot or Handle owns (drop or release() the handle first)",
-                   c->key, name.c_str());
+            fatalf(
+                "remove of key %u on %s, whose value a live Slot or Handle owns (drop or release() the handle first)",
+                c->key, name.c_str());
         fatalf("a handle freed key %u on %s, a cell the slab owns by key (the cell has a second owner)", c->key,
                name.c_str());
     }
@@ -557,8 +561,8 @@ private:
         if (c == nullptr) fatalf("%s a vacant or out-of-range key (%u) on %s", verb, key, name);
         if (c->occupied()) {
             if (op == KeyOp::access || (c->state & kHeldByHandle) == 0) return const_cast<CellT*>(c);
-            fatalf("%s key %u on %s, whose value a live Slot or Handle owns (drop or release() the handle first)",
-                   verb, key, name);
+            fatalf("%s key %u on %s, whose value a live Slot or Handle owns (drop or release() the handle first)", verb,
+                   key, name);
         }
         if (c->state == kRetired && tearing_down_) {
             if (op == KeyOp::remove) return const_cast<CellT*>(c);
@@ -596,8 +600,8 @@ private:
         }
         const std::uint32_t first = num_chunks_;
         for (std::uint32_t i = 0; i < n; ++i) {
-            chunks_[first + i] = static_cast<CellT*>(
-                ::operator new(sizeof(CellT) * chunk_cells_, std::align_val_t{kChunkAlignFor<T>}));
+            chunks_[first + i] =
+                static_cast<CellT*>(::operator new (sizeof(CellT) * chunk_cells_, std::align_val_t{kChunkAlignFor<T>}));
             ++num_chunks_;  // counted at once, so release_storage() frees it if a later one throws
             mark_vacant(first + i);
         }
@@ -637,19 +641,19 @@ private:
     CellT* free_head_ = nullptr;  // top of the LIFO list of vacant cells; nullptr = none
     std::size_t len_ = 0;         // live values (doomed ones included), kept so size() is O(1)
     // Warm: read by key lookups.
-    CellT** chunks_ = nullptr;    // chunk table; nullptr exactly when uninitialised
-    CellT* first_chunk_ = nullptr;  // chunks_[0], for single-chunk (bounded) lookups
-    std::uint32_t shift_ = 0;     // key >> shift_ = chunk index
-    std::uint32_t mask_ = 0;      // key & mask_ = offset in the chunk
+    CellT** chunks_ = nullptr;       // chunk table; nullptr exactly when uninitialised
+    CellT* first_chunk_ = nullptr;   // chunks_[0], for single-chunk (bounded) lookups
+    std::uint32_t shift_ = 0;        // key >> shift_ = chunk index
+    std::uint32_t mask_ = 0;         // key & mask_ = offset in the chunk
     std::uint32_t chunk_cells_ = 0;  // cells per chunk (a bounded slab: its capacity)
     std::uint32_t num_chunks_ = 0;   // chunks allocated; all of them are threaded
     // Cold: growth, teardown and the checks build.
-    std::uint32_t max_chunks_ = 0;   // growth limit (key space or max_capacity)
-    std::uint32_t table_cap_ = 0;    // slots in chunks_
-    std::uint64_t max_cells_ = 0;    // cells the slab may ever hold; the last chunk may be used in part
-    bool growable_ = false;          // unbounded?
-    bool tearing_down_ = false;      // between begin_teardown() and the end of the teardown
-    std::uint32_t destroying_ = 0;   // checks builds: value destructors running inside erase()
+    std::uint32_t max_chunks_ = 0;  // growth limit (key space or max_capacity)
+    std::uint32_t table_cap_ = 0;   // slots in chunks_
+    std::uint64_t max_cells_ = 0;   // cells the slab may ever hold; the last chunk may be used in part
+    bool growable_ = false;         // unbounded?
+    bool tearing_down_ = false;     // between begin_teardown() and the end of the teardown
+    std::uint32_t destroying_ = 0;  // checks builds: value destructors running inside erase()
 
 public:
     // ---- checks-build bookkeeping (unused otherwise) ----------------------
