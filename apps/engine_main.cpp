@@ -13,6 +13,8 @@
 
 #include <nexus/engine/server.hpp>
 
+#include "snapshot_json.hpp"
+
 namespace en = nexus::engine;
 namespace ob = nexus::orderbook;
 
@@ -137,25 +139,9 @@ void write_outputs(const en::Server& server, const Options& opt) {
             books[locate] =
                 Entry{symbol, b.order_count(), b.depth(ob::Side::Buy, opt.depth), b.depth(ob::Side::Sell, opt.depth)};
         });
-        std::ostringstream js;
-        js << "{\n  \"file\": \"" << server.config().itch_out << "\",\n  \"books\": [";
-        bool first = true;
-        for (const auto& [locate, e] : books) {
-            js << (first ? "\n" : ",\n") << "    {\"locate\": " << locate << ", \"symbol\": \"" << e.symbol
-               << "\", \"orders\": " << e.orders;
-            for (int side = 0; side < 2; ++side) {
-                const auto& d = side == 0 ? e.bids : e.asks;
-                js << (side == 0 ? ", \"bids\": [" : ", \"asks\": [");
-                for (std::size_t i = 0; i < d.size(); ++i)
-                    js << (i ? ", " : "") << "{\"price\": " << d[i].price << ", \"size\": " << d[i].qty
-                       << ", \"orders\": " << d[i].count << "}";
-                js << "]";
-            }
-            js << "}";
-            first = false;
-        }
-        js << "\n  ]\n}\n";
-        write_file(opt.snapshot, js.str());
+        nexus::apps::SnapshotJson js(server.config().itch_out);
+        for (const auto& [locate, e] : books) js.book(locate, e.symbol, e.orders, e.bids, e.asks);
+        write_file(opt.snapshot, std::move(js).finish());
         spdlog::info("wrote snapshot to {}", opt.snapshot);
     }
     if (!opt.orders.empty()) {

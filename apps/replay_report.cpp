@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "snapshot_json.hpp"
+
 namespace nexus::apps {
 namespace {
 
@@ -16,25 +18,6 @@ namespace ob = nexus::orderbook;
 namespace itch = nexus::feed::itch;
 
 double price_dollars(ob::Price p) { return static_cast<double>(p) / 10000.0; }
-
-// A JSON string's contents: quotes, backslashes and control bytes escaped
-// (symbols come from the input and may hold anything).
-std::string json_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -155,28 +138,17 @@ void print_summary(const ReplayOptions& opt, const ReplayRun& run, const ReplayB
 }
 
 std::string write_snapshot(OutputFile& out, const std::string& name, const ReplayBooks& books, std::size_t depth) {
-    std::FILE* js = out.get();
-    std::fprintf(js, "{\n  \"file\": \"%s\",\n  \"books\": [", json_escape(name).c_str());
-    bool first = true;
+    SnapshotJson js(name);
     for (std::size_t l = 1; l < 65536; ++l) {
         const auto loc = static_cast<std::uint16_t>(l);
         const Builder& owner = books.of(loc);
         const auto* b = owner.books().get(loc);
         if (!b || b->order_count() == 0) continue;
-        std::fprintf(js, "%s    {\"locate\": %zu, \"symbol\": \"%s\", \"orders\": %zu", first ? "\n" : ",\n", l,
-                     json_escape(owner.symbol(loc)).c_str(), b->order_count());
-        for (auto side : {ob::Side::Buy, ob::Side::Sell}) {
-            std::fputs(side == ob::Side::Buy ? ", \"bids\": [" : ", \"asks\": [", js);
-            const auto d = b->depth(side, depth);
-            for (std::size_t i = 0; i < d.size(); ++i)
-                std::fprintf(js, "%s{\"price\": %lld, \"size\": %lld, \"orders\": %u}", i ? ", " : "",
-                             static_cast<long long>(d[i].price), static_cast<long long>(d[i].qty), d[i].count);
-            std::fputs("]", js);
-        }
-        std::fputs("}", js);
-        first = false;
+        js.book(loc, owner.symbol(loc), b->order_count(), b->depth(ob::Side::Buy, depth),
+                b->depth(ob::Side::Sell, depth));
     }
-    std::fputs("\n  ]\n}\n", js);
+    const std::string text = std::move(js).finish();
+    std::fwrite(text.data(), 1, text.size(), out.get());
     return out.close();
 }
 
