@@ -11,3 +11,14 @@ function(nexus_warnings)
     endif()
   endforeach()
 endfunction()
+
+# nexus_conversion_warnings(target...): also -Wconversion -Wsign-conversion,
+# on the compiled libraries and the apps. Between them they instantiate the
+# header-only libraries' code paths, so an implicit narrowing or sign change
+# in slab/, orderbook/ or feed/ fails the build there. (The tests and the
+# benchmarks, which mix int literals and sizes freely, are not held to it.)
+function(nexus_conversion_warnings)
+  foreach(target IN LISTS ARGN)
+    target_compile_options(${target} PRIVATE -Wconversion -Wsign-conversion)
+  endforeach()
+endfunction()

@@ -83,7 +83,7 @@ public:
                 continue;
             }
             if (const void* nl = std::memchr(start, '\n', left)) {
-                std::size_t len = static_cast<const char*>(nl) - start;
+                auto len = static_cast<std::size_t>(static_cast<const char*>(nl) - start);  // nl is at or after start
                 pos_ += len + 1;
                 return deliver(start, len, line);
             }

@@ -91,7 +91,7 @@ struct TscInfo {
 inline double monotonic_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
 }
 
 inline double median_of(std::uint64_t* v, std::size_t n) {
