@@ -22,22 +22,23 @@
 #include <string_view>
 #include <vector>
 
+#include "replay_options.hpp"
+
 namespace lob = nexus::feed::lobster;
 namespace fs = std::filesystem;
 
 namespace nexus::replay {
 namespace {
 
-// Exit statuses (also in lobster_usage).
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 1;      // usage, or a file that cannot be opened, read or written
-constexpr int kExitMalformed = 2;  // input outside its format (file, line, column / byte offset)
-constexpr int kExitMismatch = 3;   // verification found true mismatches
-constexpr int kExitCapacity = 4;   // the export's order or level pool is full
-constexpr int kExitInterrupted = 130;
+// Exit statuses: replay_options.hpp's (also listed in lobster_usage).
+using apps::kExitCapacity;
+using apps::kExitInterrupted;
+using apps::kExitMalformed;
+using apps::kExitMismatch;
+using apps::kExitOk;
+constexpr int kExitUsage = apps::kExitUsageOrIo;  // usage, or a file that cannot be opened, read or written
 
 constexpr std::size_t kMaxLevels = 1000;
-constexpr std::size_t kMaxOrders = 2147483647;  // the slab's key space
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
@@ -226,7 +227,7 @@ ExportOptions parse_export(int argc, char** argv) {
                 usage_error("--date: not a date YYYY-MM-DD: '" + d + "'");
             o.date = d;
         } else if (a == "--orders")
-            o.orders = parse_count(a, value(), 1, kMaxOrders);
+            o.orders = parse_count(a, value(), 1, apps::kMaxCells);
         else if (a == "--quiet") {
         } else if (!a.empty() && a[0] == '-' && a != "-")
             usage_error(a + " is not an option of the LOBSTER export (see --help)");

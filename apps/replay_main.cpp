@@ -89,8 +89,6 @@ void usage(std::FILE* out) {
     nexus::replay::lobster_usage(out);
 }
 
-constexpr std::uint64_t kMaxCells = 2147483647;  // the slab's key space
-
 // A LOBSTER message file to verify: named as one, or given an orderbook file.
 bool lobster_input(const ReplayOptions& o) {
     return !nats_input(o.file) && (!o.lobster_book.empty() || nexus::replay::lobster_file_name(o.file));

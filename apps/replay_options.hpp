@@ -20,6 +20,8 @@ enum ExitStatus : int {
     kExitInterrupted = 130,  // SIGINT or SIGTERM (summary of what was read)
 };
 
+constexpr std::uint64_t kMaxCells = 2147483647;  // the slab's key space: the most cells a count may ask for
+
 struct ReplayOptions {
     std::string file;               // "-" is standard input; nats://... a JetStream stream
     std::set<std::string> symbols;  // empty: all
