@@ -27,11 +27,13 @@
 #include <vector>
 
 #include <nexus/engine/core.hpp>
+#include <nexus/engine/event_codec.hpp>
 #include <nexus/engine/journal.hpp>
 #include <nexus/engine/router.hpp>
 
 namespace en = nexus::engine;
 namespace wire = nexus::engine::wire;
+namespace ob = nexus::orderbook;
 
 namespace {
 
@@ -123,19 +125,19 @@ Flow record_flow(const en::Config& cfg, std::size_t n, std::uint64_t seed) {
             enc.replace(in.replace);
         ++flow.messages;
         en::Command c;
-        const char why = in.kind == wire::InKind::Enter    ? router.enter(u, in.enter, c)
-                         : in.kind == wire::InKind::Cancel ? router.cancel(u, in.cancel, c)
-                                                           : router.replace(u, in.replace, c);
+        const en::Router::Refusal why = in.kind == wire::InKind::Enter    ? router.enter(u, in.enter, c)
+                                        : in.kind == wire::InKind::Cancel ? router.cancel(u, in.cancel, c)
+                                                                          : router.replace(u, in.replace, c);
         if (why) continue;
         c.ts = flow.messages;
         core.apply(c, out);
-        en::for_each_event(out.events, [&](std::uint32_t who, std::span<const std::uint8_t> packet) {
-            const wire::Outbound o = wire::decode_outbound(packet.subspan(3));
-            auto& l = users[who].live;
-            if ((o.type == wire::kAccepted && o.order_type == 'L' && o.tif == 'D') || o.type == wire::kReplaced)
-                l.push_back(o.token);
+        for (const en::Event& e : out.events) {
+            auto& l = users[e.user].live;
+            if ((e.kind == en::EventKind::Accepted && e.type == ob::OrderType::Limit && e.tif == ob::TimeInForce::GTC) ||
+                e.kind == en::EventKind::Replaced)
+                l.push_back(e.token);
             // Executions and cancels may end an order; a later cancel of it is simply rejected.
-        });
+        }
         out.clear();
     }
     return flow;
@@ -152,7 +154,11 @@ enum class Mode { Os, OsLarge, Fsync, None };
     en::Router router(cfg);
     en::ShardCore core(cfg, 0);
     en::CoreOut out;
-    out.events.reserve(1 << 20);
+    out.events.reserve(1 << 14);
+    // The shard encodes each batch's events for the I/O thread; so does this.
+    const en::EventEncoder encoder(cfg);
+    std::vector<std::uint8_t> encoded;
+    encoded.reserve(1 << 20);
     const std::string path = dir + "/bench-journal.nxj";
     std::filesystem::remove(path);
     std::optional<en::JournalWriter> journal;
@@ -173,10 +179,10 @@ enum class Mode { Os, OsLarge, Fsync, None };
         const wire::Inbound in = wire::decode_order({p + 7, len - 1});
         p += 6 + len;
         en::Command c;
-        const char why = in.kind == wire::InKind::Enter     ? router.enter(user, in.enter, c)
-                         : in.kind == wire::InKind::Cancel  ? router.cancel(user, in.cancel, c)
-                         : in.kind == wire::InKind::Replace ? router.replace(user, in.replace, c)
-                                                            : wire::reason::InvalidFlags;
+        const en::Router::Refusal why = in.kind == wire::InKind::Enter     ? router.enter(user, in.enter, c)
+                                        : in.kind == wire::InKind::Cancel  ? router.cancel(user, in.cancel, c)
+                                        : in.kind == wire::InKind::Replace ? router.replace(user, in.replace, c)
+                                                                           : en::RejectReason::InvalidFlags;
         if (!why) {
             c.ts = ++ts;
             if (journal) journal->append(c);
@@ -184,12 +190,16 @@ enum class Mode { Os, OsLarge, Fsync, None };
         }
         if (++in_batch == batch) {
             if (journal) journal->commit();
-            event_bytes += out.events.size() + out.itch.bytes().size();
+            encoder.encode(out.events, encoded);
+            event_bytes += encoded.size() + out.itch.bytes().size();
+            encoded.clear();
             out.clear();
             in_batch = 0;
         }
     }
     if (journal) journal->commit();
+    encoder.encode(out.events, encoded);
+    event_bytes += encoded.size() + out.itch.bytes().size();
     const auto t1 = std::chrono::steady_clock::now();
     trades = out.trades;
     std::filesystem::remove(path);

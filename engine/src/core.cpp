@@ -1,8 +1,34 @@
 // engine/src/core.cpp — one shard's matching: commands applied to the books,
-// answers and market data encoded (see core.hpp).
+// what the books did turned into events and market data (see core.hpp).
 #include "nexus/engine/core.hpp"
 
 namespace nexus::engine {
+
+namespace {
+
+RejectReason reject_reason(ob::Reject r) noexcept {
+    switch (r) {
+        case ob::Reject::InvalidQty: return RejectReason::InvalidQty;
+        case ob::Reject::PriceOutOfRange: return RejectReason::InvalidPrice;
+        case ob::Reject::BookFull: return RejectReason::BookFull;
+        case ob::Reject::WouldCross: return RejectReason::WouldCross;
+        case ob::Reject::UnknownId: return RejectReason::UnknownToken;
+        case ob::Reject::SideMismatch: return RejectReason::InvalidSide;
+        case ob::Reject::DuplicateId:
+        case ob::Reject::InvalidId:
+        case ob::Reject::InvalidOrder: break;
+    }
+    return RejectReason::InvalidFlags;
+}
+
+// Protocol fields are 32 bits; the router and the book limits keep every
+// size and price of the engine below 2^32.
+template <class Int>
+std::uint32_t u32(Int v) noexcept {
+    return static_cast<std::uint32_t>(v);
+}
+
+}  // namespace
 
 ShardCore::ShardCore(const Config& cfg, unsigned shard)
     : shard_(shard),
@@ -10,37 +36,27 @@ ShardCore::ShardCore(const Config& cfg, unsigned shard)
       listener_{this},
       books_(pools_, listener_, Index(&order_index_)) {
     symbols_.resize(cfg.instruments.size() + 1);
-    wire_symbols_.resize(cfg.instruments.size() + 1);
     for (std::size_t i = 0; i < cfg.instruments.size(); ++i) {
         const auto& ic = cfg.instruments[i];
         symbols_[i + 1] = ic.symbol;
-        wire_symbols_[i + 1] = wire::make_symbol(ic.symbol);
         if (i % cfg.shards != shard) continue;
         books_.open(static_cast<ob::InstrumentId>(i + 1),
                     ob::BookLimits{.min_price = ic.min_price, .max_price = ic.max_price, .max_qty = ic.max_qty}, 1024);
     }
+    facts_.reserve(64);
 }
 
 void ShardCore::apply(const Command& c, CoreOut& out) {
-    out_ = &out;
-    cmd_ = &c;
     Book* book = books_.get(c.instrument);
-    book_ = book;
-    const std::uint64_t reply_token = c.kind == 'U' ? c.new_token : c.token;
     if (!book) {  // the router never sends this; a hand-edited journal could
-        rejected(c.user, reply_token, wire::reason::UnknownSymbol);
+        reject(c, c.reply_token(), RejectReason::UnknownSymbol, out);
         return;
     }
-    sym_ = &wire_symbols_[c.instrument];
     switch (c.kind) {
-        case 'O':
-            enter(c, *book, c.order_id, c.token, c.side == 'S' ? ob::Side::Sell : ob::Side::Buy, c.stp, Phase::Enter);
-            break;
-        case 'U': replace(c, *book); break;
-        case 'X': cancel(c, *book); break;
-        default: rejected(c.user, reply_token, wire::reason::InvalidFlags); break;
+        case CommandKind::Enter: enter(c, *book, out); break;
+        case CommandKind::Replace: replace(c, *book, out); break;
+        case CommandKind::Cancel: cancel(c, *book, out); break;
     }
-    phase_ = Phase::Idle;
 }
 
 std::string ShardCore::check() const {
@@ -54,122 +70,190 @@ std::string ShardCore::check() const {
     return bad;
 }
 
-void ShardCore::rejected(std::uint32_t user, std::uint64_t token, char why) {
-    ++out_->rejects;
-    enc(user).rejected(cmd_->ts, token, why);
+// ---- what the book reports ----
+
+void ShardCore::record_trade(const ob::Trade& t) {
+    const ob::Order& maker = *resting(t.maker);  // still resting: the book reports before it fills
+    facts_.push_back({.kind = BookFact::Kind::Trade,
+                      .id = t.maker,
+                      .price = t.price,
+                      .qty = t.qty,
+                      .owner = maker.owner,
+                      .tag = maker.tag});
 }
 
-void ShardCore::enter(const Command& c, Book& book, ob::OrderId id, std::uint64_t token, ob::Side side, char stp,
-                      Phase phase) {
-    phase_ = phase;
-    cur_id_ = id;
-    cur_token_ = token;
-    ob::OrderRequest rq;
-    rq.id = id;
-    rq.owner = c.user + 1;
-    rq.side = side;
-    rq.type = c.type == 'M' ? ob::OrderType::Market : ob::OrderType::Limit;
-    rq.tif = c.tif == 'I' ? ob::TimeInForce::IOC : c.tif == 'F' ? ob::TimeInForce::FOK : ob::TimeInForce::GTC;
-    rq.post_only = c.post_only == 'Y';
-    rq.stp = stp == 'O'   ? ob::SelfTrade::CancelResting
-             : stp == 'B' ? ob::SelfTrade::CancelBoth
-                          : ob::SelfTrade::CancelIncoming;
-    rq.price = c.price;
-    rq.qty = c.qty;
-    rq.tag = token;
-    // What is left of the incoming order after submit() is what rests: the
-    // listener counts it down (accepted sets it, trades and the cancel of a
-    // remainder take from it), so no second index lookup is needed here.
-    incoming_left_ = 0;
-    book.submit(rq);
-    if (incoming_left_ > 0 && rq.type == ob::OrderType::Limit && rq.tif == ob::TimeInForce::GTC) {
-        out_->itch.add(c.instrument, itch_time(c.ts), id, side == ob::Side::Buy ? 'B' : 'S',
-                       static_cast<std::uint32_t>(incoming_left_), symbols_[c.instrument], c.price);
+void ShardCore::record_cancel(ob::OrderId id, ob::Qty qty, ob::CancelReason why) {
+    BookFact f{.kind = BookFact::Kind::Cancelled, .why = why, .id = id, .qty = qty};
+    // An incoming order's remainder never rested, so it is not in the index.
+    if (const ob::Order* o = resting(id)) {
+        f.whole = static_cast<std::uint64_t>(qty) == o->qty;
+        f.owner = o->owner;
+        f.tag = o->tag;
     }
+    facts_.push_back(f);
 }
 
-void ShardCore::replace(const Command& c, Book& book) {
+// ---- commands ----
+
+void ShardCore::reject(const Command& c, std::uint64_t token, RejectReason why, CoreOut& out) {
+    ++out.rejects;
+    out.events.push_back({.kind = EventKind::Rejected, .reject_reason = why, .user = c.user, .ts = c.ts, .token = token});
+}
+
+void ShardCore::enter(const Command& c, Book& book, CoreOut& out) {
+    const ob::OrderRequest rq{.id = c.order_id,
+                              .owner = c.user + 1,
+                              .side = c.side,
+                              .type = c.type,
+                              .tif = c.tif,
+                              .post_only = c.post_only,
+                              .stp = c.stp,
+                              .price = c.price,
+                              .qty = c.qty,
+                              .tag = c.token};
+    submit(c, book, rq, out, nullptr);
+}
+
+void ShardCore::replace(const Command& c, Book& book, CoreOut& out) {
     const ob::Order* o = book.find(c.order_id);
     if (!o || o->owner != c.user + 1) {
-        rejected(c.user, c.new_token, wire::reason::UnknownToken);
+        reject(c, c.new_token, RejectReason::UnknownToken, out);
         return;
     }
-    const ob::Side side = o->side;
-    const char stp = o->stp == ob::SelfTrade::CancelResting ? 'O' : o->stp == ob::SelfTrade::CancelBoth ? 'B' : 'N';
-    phase_ = Phase::ReplaceCancel;
+    // The replacement keeps the original's side and self-trade rule, and is
+    // a plain day limit order.
+    const ob::OrderRequest rq{.id = c.new_order_id,
+                              .owner = c.user + 1,
+                              .side = o->side,
+                              .type = ob::OrderType::Limit,
+                              .tif = ob::TimeInForce::GTC,
+                              .post_only = false,
+                              .stp = o->stp,
+                              .price = c.price,
+                              .qty = c.qty,
+                              .tag = c.new_token};
+    facts_.clear();
     book.cancel(c.order_id);
-    Command as_new = c;
-    as_new.type = 'L';
-    as_new.tif = 'D';
-    as_new.post_only = 'N';
-    enter(as_new, book, c.new_order_id, c.new_token, side, stp, Phase::ReplaceEnter);
+    ob::Qty replaced_qty = 0;
+    for (const BookFact& f : facts_) {
+        if (f.kind != BookFact::Kind::Cancelled) continue;
+        resting_cancelled(c, f, out, false);
+        replaced_qty = f.qty;
+    }
+    submit(c, book, rq, out, &replaced_qty);
 }
 
-void ShardCore::cancel(const Command& c, Book& book) {
+void ShardCore::cancel(const Command& c, Book& book, CoreOut& out) {
     const ob::Order* o = book.find(c.order_id);
     if (!o || o->owner != c.user + 1) {
-        rejected(c.user, c.token, wire::reason::UnknownToken);
+        reject(c, c.token, RejectReason::UnknownToken, out);
         return;
     }
-    phase_ = Phase::Cancel;
+    if (c.qty != 0 && c.qty >= o->qty) {  // only a smaller size can be left open
+        reject(c, c.token, RejectReason::InvalidQty, out);
+        return;
+    }
+    facts_.clear();
     if (c.qty == 0)
         book.cancel(c.order_id);
-    else if (c.qty < o->qty)
+    else
         book.cancel_qty(c.order_id, static_cast<ob::Qty>(o->qty - c.qty));
-    else
-        rejected(c.user, c.token, wire::reason::InvalidQty);
+    for (const BookFact& f : facts_)
+        if (f.kind == BookFact::Kind::Cancelled) resting_cancelled(c, f, out, true);
 }
 
-void ShardCore::accepted(ob::OrderId id, ob::Side side, ob::Price price, ob::Qty qty) {
-    const char s = side == ob::Side::Buy ? 'B' : 'S';
-    const auto p = static_cast<std::uint32_t>(price);
-    const auto q = static_cast<std::uint32_t>(qty);
-    incoming_left_ = static_cast<std::uint64_t>(qty);
-    if (phase_ == Phase::ReplaceEnter)
-        enc(cmd_->user).replaced(cmd_->ts, cur_token_, cmd_->token, s, q, *sym_, p, id);
-    else
-        enc(cmd_->user).accepted(cmd_->ts, cur_token_, s, q, *sym_, p, cmd_->tif, cmd_->type, id);
-}
-
-void ShardCore::refused(ob::Reject r) {
-    if (phase_ == Phase::ReplaceEnter)  // the original is gone already: say so
-        enc(cmd_->user)
-            .cancelled(cmd_->ts, cmd_->token, static_cast<std::uint32_t>(replaced_qty_), wire::cancel_reason::User);
-    rejected(cmd_->user, cur_token_, map_reject(r));
-}
-
-void ShardCore::trade(const ob::Trade& t) {
-    ++out_->trades;
-    incoming_left_ -= static_cast<std::uint64_t>(t.qty);  // the taker is always the incoming order
-    const std::uint64_t match = (static_cast<std::uint64_t>(shard_) << 48) | ++matches_;
-    const auto q = static_cast<std::uint32_t>(t.qty);
-    const auto p = static_cast<std::uint32_t>(t.price);
-    const ob::Order& m = *book_->find(t.maker);  // still resting, before the fill
-    out_->itch.execute(cmd_->instrument, itch_time(cmd_->ts), t.maker, q, match);
-    enc(m.owner - 1).executed(cmd_->ts, m.tag, q, p, 'A', match);
-    enc(cmd_->user).executed(cmd_->ts, cur_token_, q, p, 'R', match);
-}
-
-void ShardCore::cancelled(ob::OrderId id, ob::Qty qty, ob::CancelReason why) {
-    const auto q = static_cast<std::uint32_t>(qty);
-    const char reason = why == ob::CancelReason::Unfilled        ? wire::cancel_reason::Unfilled
-                        : why == ob::CancelReason::FokUnfillable ? wire::cancel_reason::FokUnfilled
-                        : why == ob::CancelReason::SelfTrade     ? wire::cancel_reason::SelfTrade
-                                                                 : wire::cancel_reason::User;
-    if ((phase_ == Phase::Enter || phase_ == Phase::ReplaceEnter) && id == cur_id_) {
-        enc(cmd_->user).cancelled(cmd_->ts, cur_token_, q, reason);  // the incoming order's remainder
-        incoming_left_ -= static_cast<std::uint64_t>(qty);
-        return;
+void ShardCore::submit(const Command& c, Book& book, const ob::OrderRequest& rq, CoreOut& out,
+                       const ob::Qty* replaced_qty) {
+    facts_.clear();
+    book.submit(rq);
+    // What is left of the incoming order is what rests: acceptance sets it,
+    // trades and the cancel of a remainder take from it.
+    ob::Qty left = 0;
+    for (const BookFact& f : facts_) {
+        switch (f.kind) {
+            case BookFact::Kind::Accepted: {
+                left = f.qty;
+                Event e{.side = f.side,
+                        .instrument = c.instrument,
+                        .user = c.user,
+                        .qty = u32(f.qty),
+                        .price = u32(f.price),
+                        .ts = c.ts,
+                        .token = rq.tag,
+                        .order_id = f.id};
+                if (replaced_qty) {
+                    e.kind = EventKind::Replaced;
+                    e.prev_token = c.token;
+                } else {
+                    e.kind = EventKind::Accepted;
+                    e.tif = rq.tif;
+                    e.type = rq.type;
+                }
+                out.events.push_back(e);
+                break;
+            }
+            case BookFact::Kind::Refused:
+                if (replaced_qty)  // the original is gone already: say so before the refusal
+                    out.events.push_back({.kind = EventKind::Cancelled,
+                                          .cancel_reason = ob::CancelReason::User,
+                                          .user = c.user,
+                                          .qty = u32(*replaced_qty),
+                                          .ts = c.ts,
+                                          .token = c.token});
+                reject(c, rq.tag, reject_reason(f.reject), out);
+                break;
+            case BookFact::Kind::Trade: {
+                ++out.trades;
+                left -= f.qty;  // the taker is always the incoming order
+                const std::uint64_t match = (static_cast<std::uint64_t>(shard_) << 48) | ++matches_;
+                out.itch.execute(c.instrument, itch_time(c.ts), f.id, u32(f.qty), match);
+                Event e{.kind = EventKind::Executed,
+                        .liquidity = Liquidity::Added,
+                        .user = f.owner - 1,
+                        .qty = u32(f.qty),
+                        .price = u32(f.price),
+                        .ts = c.ts,
+                        .token = f.tag,
+                        .match = match};
+                out.events.push_back(e);
+                e.liquidity = Liquidity::Removed;
+                e.user = c.user;
+                e.token = rq.tag;
+                out.events.push_back(e);
+                break;
+            }
+            case BookFact::Kind::Cancelled:
+                if (f.id == rq.id) {  // the incoming order's remainder
+                    left -= f.qty;
+                    out.events.push_back({.kind = EventKind::Cancelled,
+                                          .cancel_reason = f.why,
+                                          .user = c.user,
+                                          .qty = u32(f.qty),
+                                          .ts = c.ts,
+                                          .token = rq.tag});
+                } else {  // a resting order, removed by self-trade prevention
+                    resting_cancelled(c, f, out, true);
+                }
+                break;
+        }
     }
-    const ob::Order& o = *book_->find(id);  // still resting, before the cancel
-    if (static_cast<std::uint64_t>(qty) == o.qty)
-        out_->itch.remove(cmd_->instrument, itch_time(cmd_->ts), id);
+    if (left > 0 && rq.type == ob::OrderType::Limit && rq.tif == ob::TimeInForce::GTC)
+        out.itch.add(c.instrument, itch_time(c.ts), rq.id, rq.side == ob::Side::Buy ? 'B' : 'S', u32(left),
+                     symbols_[c.instrument], c.price);
+}
+
+void ShardCore::resting_cancelled(const Command& c, const BookFact& f, CoreOut& out, bool tell_owner) {
+    if (f.whole)
+        out.itch.remove(c.instrument, itch_time(c.ts), f.id);
     else
-        out_->itch.cancel(cmd_->instrument, itch_time(cmd_->ts), id, q);
-    if (phase_ == Phase::ReplaceCancel)
-        replaced_qty_ = qty;
-    else
-        enc(o.owner - 1).cancelled(cmd_->ts, o.tag, q, reason);
+        out.itch.cancel(c.instrument, itch_time(c.ts), f.id, u32(f.qty));
+    if (tell_owner)
+        out.events.push_back({.kind = EventKind::Cancelled,
+                              .cancel_reason = f.why,
+                              .user = f.owner - 1,
+                              .qty = u32(f.qty),
+                              .ts = c.ts,
+                              .token = f.tag});
 }
 
 }  // namespace nexus::engine

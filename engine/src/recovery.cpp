@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "nexus/engine/event_codec.hpp"
+
 namespace nexus::engine {
 
 namespace {
@@ -38,6 +40,7 @@ public:
           mode_(mode),
           dir_(cfg.journal_dir),
           cores_(std::move(cores)),
+          encoder_(cfg),
           router_(router),
           store_(store),
           itch_(std::move(itch)) {}
@@ -148,7 +151,8 @@ private:
         std::unique_ptr<JournalReader> reader;
         ShardCore* core = nullptr;
         CoreOut out;
-        std::size_t read_at = 0;  // into out.events
+        std::size_t read_at = 0;          // into out.events
+        std::vector<std::uint8_t> bytes;  // the event at read_at, encoded
     };
 
     bool next_event(ShardReplay& s, std::uint32_t& user, std::span<const std::uint8_t>& packet) {
@@ -170,10 +174,11 @@ private:
             if (itch_ && !s.out.itch.bytes().empty()) itch_(s.out.itch.bytes());
             s.out.itch.clear_bytes();
         }
-        std::memcpy(&user, s.out.events.data() + s.read_at, 4);
-        const std::size_t len = 2 + static_cast<std::size_t>(wire::get_be(s.out.events.data() + s.read_at + 4, 2));
-        packet = {s.out.events.data() + s.read_at + 4, len};
-        s.read_at += 4 + len;
+        const Event& e = s.out.events[s.read_at++];
+        s.bytes.clear();
+        encoder_.encode(e, s.bytes);
+        user = e.user;
+        packet = std::span<const std::uint8_t>(s.bytes).subspan(4);
         return true;
     }
 
@@ -311,6 +316,7 @@ private:
     StartMode mode_;
     std::string dir_;
     std::vector<ShardCore*> cores_;
+    EventEncoder encoder_;
     Router& router_;
     OutboundStore& store_;
     std::function<void(std::span<const std::uint8_t>)> itch_;

@@ -1,7 +1,11 @@
 // engine/src/router.cpp — validation, token maps and order IDs (see router.hpp).
 #include "nexus/engine/router.hpp"
 
+#include "nexus/engine/wire_codes.hpp"
+
 namespace nexus::engine {
+
+namespace ob = nexus::orderbook;
 
 Router::Router(const Config& cfg) : cfg_(cfg), tokens_(cfg.users.size()) {
     std::size_t cap = 16;
@@ -16,36 +20,39 @@ Router::Router(const Config& cfg) : cfg_(cfg), tokens_(cfg.users.size()) {
 }
 
 void Router::restore(const Command& c) {
-    if (c.kind == 'O') remember(c.user, c.token, c.order_id, c.instrument);
-    if (c.kind == 'U') remember(c.user, c.new_token, c.new_order_id, c.instrument);
+    if (c.kind == CommandKind::Enter) remember(c.user, c.token, c.order_id, c.instrument);
+    if (c.kind == CommandKind::Replace) remember(c.user, c.new_token, c.new_order_id, c.instrument);
     next_id_ = std::max({next_id_, c.order_id + 1, c.new_order_id + 1});
 }
 
-char Router::enter(std::uint32_t user, const wire::EnterOrder& o, Command& c) {
+Router::Refusal Router::enter(std::uint32_t user, const wire::EnterOrder& o, Command& c) {
     const std::uint16_t instrument = instrument_of_symbol(wire::symbol_key(o.symbol));
-    if (instrument == 0) return wire::reason::UnknownSymbol;
+    if (instrument == 0) return RejectReason::UnknownSymbol;
     const InstrumentConfig& ic = cfg_.instruments[instrument - 1];
     const UserConfig& uc = cfg_.users[user];
-    if (o.side != 'B' && o.side != 'S') return wire::reason::InvalidSide;
-    if ((o.type != 'L' && o.type != 'M') || (o.tif != 'D' && o.tif != 'I' && o.tif != 'F') ||
-        (o.post_only != 'Y' && o.post_only != 'N') || (o.stp != 'N' && o.stp != 'O' && o.stp != 'B') ||
-        (o.type == 'M' && o.post_only == 'Y'))
-        return wire::reason::InvalidFlags;
-    if (o.type == 'M') {
-        if (const char why = check_qty(ic, uc, o.qty)) return why;
-        if (o.price != 0) return wire::reason::InvalidPrice;
-    } else if (const char why = check_limit(ic, uc, o.qty, o.price)) {
+    const auto side = wire::side_of(o.side);
+    if (!side) return RejectReason::InvalidSide;
+    const auto type = wire::order_type_of(o.type);
+    const auto tif = wire::tif_of(o.tif);
+    const auto post_only = wire::post_only_of(o.post_only);
+    const auto stp = wire::stp_of(o.stp);
+    if (!type || !tif || !post_only || !stp) return RejectReason::InvalidFlags;
+    if (*type == ob::OrderType::Market) {
+        if (*post_only) return RejectReason::InvalidFlags;  // a market order always takes
+        if (const Refusal why = check_qty(ic, uc, o.qty)) return why;
+        if (o.price != 0) return RejectReason::InvalidPrice;
+    } else if (const Refusal why = check_limit(ic, uc, o.qty, o.price)) {
         return why;
     }
     // The last check: a new token is remembered in the same probe.
-    if (!tokens_[user].insert_new(o.token, next_id_)) return wire::reason::DuplicateToken;
+    if (!tokens_[user].insert_new(o.token, next_id_)) return RejectReason::DuplicateToken;
     c = Command{};
-    c.kind = 'O';
-    c.side = o.side;
-    c.tif = o.tif;
-    c.type = o.type;
-    c.post_only = o.post_only;
-    c.stp = o.stp;
+    c.kind = CommandKind::Enter;
+    c.side = *side;
+    c.tif = *tif;
+    c.type = *type;
+    c.post_only = *post_only;
+    c.stp = *stp;
     c.instrument = instrument;
     c.user = user;
     c.qty = o.qty;
@@ -53,20 +60,20 @@ char Router::enter(std::uint32_t user, const wire::EnterOrder& o, Command& c) {
     c.token = o.token;
     c.order_id = next_id_++;
     note_instrument(c.order_id, c.instrument);
-    return 0;
+    return std::nullopt;
 }
 
-char Router::replace(std::uint32_t user, const wire::ReplaceOrder& r, Command& c) {
+Router::Refusal Router::replace(std::uint32_t user, const wire::ReplaceOrder& r, Command& c) {
     auto& tokens = tokens_[user];
     const std::uint64_t target = tokens.find(r.token);
-    if (target == 0) return wire::reason::UnknownToken;
-    if (tokens.contains(r.new_token)) return wire::reason::DuplicateToken;
+    if (target == 0) return RejectReason::UnknownToken;
+    if (tokens.contains(r.new_token)) return RejectReason::DuplicateToken;
     const std::uint16_t instrument = instrument_of_[target];
     const InstrumentConfig& ic = cfg_.instruments[instrument - 1];
     const UserConfig& uc = cfg_.users[user];
-    if (const char why = check_limit(ic, uc, r.qty, r.price)) return why;
+    if (const Refusal why = check_limit(ic, uc, r.qty, r.price)) return why;
     c = Command{};
-    c.kind = 'U';
+    c.kind = CommandKind::Replace;
     c.instrument = instrument;
     c.user = user;
     c.qty = r.qty;
@@ -76,21 +83,21 @@ char Router::replace(std::uint32_t user, const wire::ReplaceOrder& r, Command& c
     c.order_id = target;
     c.new_order_id = next_id_++;
     remember(user, r.new_token, c.new_order_id, c.instrument);
-    return 0;
+    return std::nullopt;
 }
 
-char Router::cancel(std::uint32_t user, const wire::CancelOrder& x, Command& c) {
+Router::Refusal Router::cancel(std::uint32_t user, const wire::CancelOrder& x, Command& c) {
     auto& tokens = tokens_[user];
     const std::uint64_t target = tokens.find(x.token);
-    if (target == 0) return wire::reason::UnknownToken;
+    if (target == 0) return RejectReason::UnknownToken;
     c = Command{};
-    c.kind = 'X';
+    c.kind = CommandKind::Cancel;
     c.instrument = instrument_of_[target];
     c.user = user;
     c.qty = x.qty;
     c.token = x.token;
     c.order_id = target;
-    return 0;
+    return std::nullopt;
 }
 
 }  // namespace nexus::engine

@@ -4,6 +4,8 @@
 // queued for the user's session; the store is committed before any write).
 #include <spdlog/spdlog.h>
 
+#include "nexus/engine/event_codec.hpp"
+#include "nexus/engine/wire_codes.hpp"
 #include "server_impl.hpp"
 #include "wall_clock.hpp"
 
@@ -36,20 +38,20 @@ void ServerImpl::session_closed(Session& s) {
 
 // A validation reject is a sequenced answer like any other (it is stored,
 // under the I/O thread's source number).
-void ServerImpl::io_reject(Session& s, std::uint64_t token, char why) {
+void ServerImpl::io_reject(Session& s, std::uint64_t token, RejectReason why) {
     ++counters_.io_rejects;
     reject_buf_.clear();
-    wire::Encoder(reject_buf_).rejected(wall_ns(), token, why);
+    wire::Encoder(reject_buf_).rejected(wall_ns(), token, wire::code(why));
     sequence(static_cast<std::uint32_t>(s.user()), outbound_format::kFromValidation, reject_buf_);
 }
 
 // Validates with the router; routes the command or rejects.
 template <class Msg, class Fn>
 void ServerImpl::route(Session& s, const Msg& m, std::uint64_t reply_token, Fn fn) {
-    if (shutting_down_) return io_reject(s, reply_token, wire::reason::Halted);
+    if (shutting_down_) return io_reject(s, reply_token, RejectReason::Halted);
     Command c;
-    if (const char why = (router_.*fn)(static_cast<std::uint32_t>(s.user()), m, c))
-        return io_reject(s, reply_token, why);
+    if (const Router::Refusal why = (router_.*fn)(static_cast<std::uint32_t>(s.user()), m, c))
+        return io_reject(s, reply_token, *why);
     Shard& shard = *shards_[router_.shard_of(c.instrument)];
     if (cfg_.inline_matching)
         shard.apply_inline(c);

@@ -20,6 +20,7 @@
 
 #include "nexus/engine/config.hpp"
 #include "nexus/engine/dir_lock.hpp"
+#include "nexus/engine/event.hpp"
 #include "nexus/engine/outbound_store.hpp"
 #include "nexus/engine/posix_file.hpp"
 #include "nexus/engine/protocol.hpp"
@@ -80,7 +81,7 @@ private:
     void journal_failed(Shard& shard, const std::string& why);
     void itch_timer();
     // ---- server_flow.cpp: requests in
-    void io_reject(Session& s, std::uint64_t token, char why);
+    void io_reject(Session& s, std::uint64_t token, RejectReason why);
     template <class Msg, class Fn>
     void route(Session& s, const Msg& m, std::uint64_t reply_token, Fn fn);
 

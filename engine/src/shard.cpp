@@ -26,7 +26,8 @@ const std::vector<std::uint8_t>& Shard::commit_inline(int itch_fd) {
     journal_->commit();  // before any acknowledgement leaves
     count_batch(inline_pending_, inline_out_);
     inline_pending_ = 0;
-    inline_events_.swap(inline_out_.events);
+    inline_events_.clear();
+    encoder_.encode(inline_out_.events, inline_events_);
     inline_out_.events.clear();
     inline_itch_.insert(inline_itch_.end(), inline_out_.itch.bytes().begin(), inline_out_.itch.bytes().end());
     inline_out_.itch.clear_bytes();
@@ -91,7 +92,7 @@ void Shard::run(ShardListener& listener, int itch_fd) {
     std::vector<Command> batch;
     std::vector<std::uint8_t> itch;
     CoreOut out;
-    out.events.reserve(1 << 16);
+    out.events.reserve(1 << 12);
     try {
         for (;;) {
             {
@@ -122,7 +123,7 @@ void Shard::run(ShardListener& listener, int itch_fd) {
             bool post = false;
             {
                 std::lock_guard lock(out_mu_);
-                out_events_.insert(out_events_.end(), out.events.begin(), out.events.end());
+                encoder_.encode(out.events, out_events_);
                 if (!posted_) post = posted_ = true;
             }
             if (post) listener.events_ready(*this);

@@ -21,6 +21,7 @@
 #include "doorbell.hpp"
 #include "nexus/engine/config.hpp"
 #include "nexus/engine/core.hpp"
+#include "nexus/engine/event_codec.hpp"
 #include "nexus/engine/journal.hpp"
 
 namespace nexus::engine {
@@ -39,7 +40,7 @@ protected:
 
 class Shard {
 public:
-    Shard(const Config& cfg, unsigned index) : cfg_(cfg), index_(index), core_(cfg, index) {}
+    Shard(const Config& cfg, unsigned index) : cfg_(cfg), index_(index), core_(cfg, index), encoder_(cfg) {}
 
     ShardCore& core() noexcept { return core_; }
     const ShardCore& core() const noexcept { return core_; }
@@ -82,6 +83,7 @@ private:
     const Config& cfg_;
     unsigned index_;
     ShardCore core_;
+    EventEncoder encoder_;  // the batch's events to bytes for the I/O thread
     std::optional<JournalWriter> journal_;
     std::thread thread_;
     std::atomic<bool> stop_{false};

@@ -1,11 +1,13 @@
 // Protocol codec, configuration, journal and shard core, without sockets.
 #include <fcntl.h>
 
+#include <array>
 #include <fstream>
 #include <random>
 #include <unordered_map>
 
 #include "engine/engine_util.hpp"
+#include "nexus/engine/event_codec.hpp"
 
 using namespace nexus::test;
 namespace ob = nexus::orderbook;
@@ -258,10 +260,10 @@ TEST_CASE("login request: session and requested sequence number are read, a sequ
 }
 
 namespace {
-en::Command enter_cmd(std::uint64_t id, std::uint32_t user, char side, std::uint32_t qty, std::uint32_t price,
+en::Command enter_cmd(std::uint64_t id, std::uint32_t user, ob::Side side, std::uint32_t qty, std::uint32_t price,
                       std::uint16_t instrument = 1) {
     en::Command c;
-    c.kind = 'O';
+    c.kind = en::CommandKind::Enter;
     c.side = side;
     c.instrument = instrument;
     c.user = user;
@@ -303,15 +305,18 @@ TEST_CASE("journal: records read back exactly, with their header", "[journal]") 
         auto w = en::JournalWriter::create(path, kHeader, en::SyncPolicy::Fsync);
         std::mt19937_64 rng(11);
         for (std::uint64_t i = 1; i <= 2000; ++i) {  // more than the writer's first buffer
-            en::Command c = enter_cmd(i, static_cast<std::uint32_t>(rng() % 5), rng() % 2 ? 'B' : 'S', 10, 10000);
-            c.kind = "OUX"[rng() % 3];
-            if (c.kind == 'O') {
-                c.tif = "DIF"[rng() % 3];
-                c.type = "LM"[rng() % 2];
-                c.post_only = "YN"[rng() % 2];
-                c.stp = "NOB"[rng() % 3];
+            en::Command c = enter_cmd(i, static_cast<std::uint32_t>(rng() % 5), rng() % 2 ? ob::Side::Buy : ob::Side::Sell,
+                                      10, 10000);
+            c.kind = std::array{en::CommandKind::Enter, en::CommandKind::Replace, en::CommandKind::Cancel}[rng() % 3];
+            if (c.kind == en::CommandKind::Enter) {
+                c.tif = std::array{ob::TimeInForce::GTC, ob::TimeInForce::IOC, ob::TimeInForce::FOK}[rng() % 3];
+                c.type = rng() % 2 ? ob::OrderType::Market : ob::OrderType::Limit;
+                c.post_only = rng() % 2 != 0;
+                c.stp = std::array{ob::SelfTrade::CancelIncoming, ob::SelfTrade::CancelResting,
+                                   ob::SelfTrade::CancelBoth}[rng() % 3];
             } else {
-                c.side = 'B', c.tif = 'D', c.type = 'L', c.post_only = 'N', c.stp = 'N';
+                c.side = ob::Side::Buy, c.tif = ob::TimeInForce::GTC, c.type = ob::OrderType::Limit, c.post_only = false,
+                c.stp = ob::SelfTrade::CancelIncoming;
                 c.new_token = rng(), c.new_order_id = rng();
             }
             c.ts = rng();
@@ -342,7 +347,7 @@ TEST_CASE("journal: records read back exactly, with their header", "[journal]") 
     // Appending carries the numbering on.
     {
         auto w = en::JournalWriter::append_to(path, 2000, en::SyncPolicy::Os);
-        w.append(enter_cmd(9999, 0, 'B', 1, 10000));
+        w.append(enter_cmd(9999, 0, ob::Side::Buy, 1, 10000));
         w.commit();
     }
     CHECK(read_all(path).first.size() == 2001);
@@ -354,7 +359,7 @@ TEST_CASE("journal: a torn tail is reported, a complete damaged record is damage
     const std::string path = dir.path + "/j.nxj";
     {
         auto w = en::JournalWriter::create(path, kHeader, en::SyncPolicy::Os);
-        for (std::uint64_t i = 1; i <= 10; ++i) w.append(enter_cmd(i, 0, 'B', 10, 10000));
+        for (std::uint64_t i = 1; i <= 10; ++i) w.append(enter_cmd(i, 0, ob::Side::Buy, 10, 10000));
         w.commit();
     }
     const std::vector<std::uint8_t> good = file_bytes(path);
@@ -616,17 +621,19 @@ TEST_CASE("shard core: matching events, and a replay of its commands gives the s
         const int what = static_cast<int>(rng() % 10);
         en::Command c;
         if (what < 6 || live.empty()) {
-            const char side = rng() % 2 ? 'B' : 'S';
+            const ob::Side side = rng() % 2 ? ob::Side::Buy : ob::Side::Sell;
             const std::uint32_t user = static_cast<std::uint32_t>(rng() % 3);
             const std::uint32_t price =
-                static_cast<std::uint32_t>(1000000 + (side == 'B' ? -1 : 1) * static_cast<int>(rng() % 20) * 100 +
-                                           (rng() % 4 == 0 ? (side == 'B' ? 600 : -600) : 0));
+                static_cast<std::uint32_t>(1000000 + (side == ob::Side::Buy ? -1 : 1) * static_cast<int>(rng() % 20) * 100 +
+                                           (rng() % 4 == 0 ? (side == ob::Side::Buy ? 600 : -600) : 0));
             c = enter_cmd(next, user, side, static_cast<std::uint32_t>(1 + rng() % 300), price,
                           static_cast<std::uint16_t>(1 + 2 * (rng() % 2)));
             if (c.instrument == 3)
                 c.price = 10000 + static_cast<std::uint32_t>(rng() % 100) * 100, c.qty %= 100, c.qty += 1;
-            c.tif = "DDDDIF"[rng() % 6];
-            c.stp = "NOB"[rng() % 3];
+            const auto tif = rng() % 6;
+            c.tif = tif < 4 ? ob::TimeInForce::GTC : tif == 4 ? ob::TimeInForce::IOC : ob::TimeInForce::FOK;
+            c.stp = std::array{ob::SelfTrade::CancelIncoming, ob::SelfTrade::CancelResting,
+                               ob::SelfTrade::CancelBoth}[rng() % 3];
             live.emplace_back(user, next);
             ++next;
         } else {
@@ -638,10 +645,10 @@ TEST_CASE("shard core: matching events, and a replay of its commands gives the s
             for (const auto& k : cmds)
                 if (k.order_id == id || k.new_order_id == id) c.instrument = k.instrument;
             if (what < 8) {
-                c.kind = 'X';
+                c.kind = en::CommandKind::Cancel;
                 c.qty = rng() % 2 ? 0 : static_cast<std::uint32_t>(rng() % 50);
             } else {
-                c.kind = 'U';
+                c.kind = en::CommandKind::Replace;
                 c.new_token = next * 10;
                 c.new_order_id = next;
                 c.qty = static_cast<std::uint32_t>(1 + rng() % 100);
@@ -660,14 +667,17 @@ TEST_CASE("shard core: matching events, and a replay of its commands gives the s
     CHECK(out.trades > 0);
     CHECK(core.live_orders() > 0);
 
-    // Every event is a well-formed order message.
+    // Every event encodes to a well-formed order message.
     std::size_t events = 0;
-    en::for_each_event(out.events, [&](std::uint32_t user, std::span<const std::uint8_t> packet) {
+    std::vector<std::uint8_t> encoded;
+    en::EventEncoder(cfg).encode(out.events, encoded);
+    en::for_each_event(encoded, [&](std::uint32_t user, std::span<const std::uint8_t> packet) {
         REQUIRE(user < 3);
         REQUIRE(packet[2] == wire::kSequenced);
         REQUIRE(wire::decode_outbound(packet.subspan(3)).type != 0);
         ++events;
     });
+    CHECK(events == out.events.size());
     CHECK(events > cmds.size());
 
     // Replay: identical events, ITCH bytes and books.
@@ -735,20 +745,20 @@ TEST_CASE("router: every one of thousands of symbols finds its instrument, an un
         o.token = i + 1;
         o.symbol = nexus::engine::wire::make_symbol(names[i]);
         en::Command c;
-        REQUIRE(router.enter(0, o, c) == 0);
+        REQUIRE_FALSE(router.enter(0, o, c));
         REQUIRE(c.instrument == i + 1);
         REQUIRE(c.order_id == i + 1);
     }
     en::Command c;
     o.token = 99999;
     o.symbol = nexus::engine::wire::make_symbol("ZZZZZ");
-    CHECK(router.enter(0, o, c) == nexus::engine::wire::reason::UnknownSymbol);
+    CHECK(router.enter(0, o, c) == en::RejectReason::UnknownSymbol);
     // A token already used is refused, and the refusal assigns no order ID.
     o.symbol = nexus::engine::wire::make_symbol(names[5]);
     o.token = 6;
-    CHECK(router.enter(0, o, c) == nexus::engine::wire::reason::DuplicateToken);
+    CHECK(router.enter(0, o, c) == en::RejectReason::DuplicateToken);
     o.token = 100000;
-    REQUIRE(router.enter(0, o, c) == 0);
+    REQUIRE_FALSE(router.enter(0, o, c));
     CHECK(c.order_id == names.size() + 1);
 }
 

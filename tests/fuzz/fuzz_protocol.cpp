@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include <nexus/engine/core.hpp>
+#include <nexus/engine/event_codec.hpp>
 #include <nexus/engine/journal_format.hpp>
 #include <nexus/engine/router.hpp>
 
@@ -61,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (user < 0) break;  // orders before login: disconnect
         const wire::Inbound in = wire::decode_order(pk.payload);
         en::Command c;
-        char why = 0;
+        en::Router::Refusal why;
         const auto u = static_cast<std::uint32_t>(user);
         switch (in.kind) {
             case wire::InKind::Enter: why = router.enter(u, in.enter, c); break;
@@ -84,10 +85,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         core.apply(c, out);
         if (const std::string bad = core.check(); !bad.empty()) fail(bad.c_str());
     }
-    en::for_each_event(out.events, [&](std::uint32_t who, std::span<const std::uint8_t> packet) {
-        if (who >= cfg.users.size()) fail("event for a user that does not exist");
+    // Every event encodes to the message it stands for.
+    std::vector<std::uint8_t> encoded;
+    en::EventEncoder(cfg).encode(out.events, encoded);
+    std::size_t at = 0;
+    en::for_each_event(encoded, [&](std::uint32_t who, std::span<const std::uint8_t> packet) {
+        if (at >= out.events.size()) fail("more messages than events");
+        const en::Event& e = out.events[at++];
+        if (who >= cfg.users.size() || who != e.user) fail("event for a user that does not exist");
         if (packet.size() < 4 || packet[2] != wire::kSequenced) fail("event is not a Sequenced Data packet");
-        if (wire::decode_outbound(packet.subspan(3)).type == 0) fail("event does not decode");
+        const wire::Outbound o = wire::decode_outbound(packet.subspan(3));
+        constexpr char kTypes[] = {wire::kAccepted, wire::kReplaced, wire::kExecuted, wire::kCancelled, wire::kRejected};
+        if (o.type != kTypes[static_cast<int>(e.kind)] || o.token != e.token || o.ts != e.ts)
+            fail("an event does not encode to its message");
     });
+    if (at != out.events.size()) fail("fewer messages than events");
     return 0;
 }

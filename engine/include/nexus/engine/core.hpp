@@ -2,12 +2,17 @@
 //
 // A ShardCore owns the books of its instruments (every order and level a cell
 // of the shard's own slabs) and applies validated Commands to them. It does
-// no I/O: each apply() appends the resulting client messages (already
-// encoded as Sequenced Data packets, each preceded by the 4-byte user index
-// it is for) to `CoreOut::events`, and the public market data as ITCH 5.0 to
+// no I/O and knows nothing of the wire: each apply() appends typed Events
+// (event.hpp) to `CoreOut::events`, and the public market data as ITCH 5.0 to
 // `CoreOut::itch`. The caller journals the command, applies it, commits the
-// journal, and only then releases both (engine/src/shard.cpp). Replaying a journal
-// through a fresh ShardCore gives the same books, events and ITCH bytes.
+// journal, and only then releases both (engine/src/shard.cpp). Replaying a
+// journal through a fresh ShardCore gives the same books, events and ITCH bytes.
+//
+// How a command becomes events: the book reports what it did through its
+// listener, which only records those facts (with the owner and token of any
+// resting order they touch, read before the book changes it). Once the book
+// call returns, the core reads the facts with the command in hand: which
+// order was the incoming one, whether this is a replace, what is left to rest.
 //
 // ITCH output per command:
 //   a resting remainder       A  (order ref = the engine's order ID)
@@ -17,10 +22,7 @@
 // Stock locate = instrument index + 1, as in the directory the server writes.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <cstring>
-#include <ostream>
 #include <string>
 #include <vector>
 
@@ -29,7 +31,7 @@
 
 #include "nexus/engine/command.hpp"
 #include "nexus/engine/config.hpp"
-#include "nexus/engine/protocol.hpp"
+#include "nexus/engine/event.hpp"
 
 namespace nexus::engine {
 
@@ -39,7 +41,7 @@ namespace ob = nexus::orderbook;
 inline std::uint64_t itch_time(std::uint64_t epoch_ns) noexcept { return epoch_ns % 86'400'000'000'000ull; }
 
 struct CoreOut {
-    std::vector<std::uint8_t> events;  // [u32 user, native order][packet] ...
+    std::vector<Event> events;
     feed::ItchEncoder itch;
     std::uint64_t trades = 0;
     std::uint64_t rejects = 0;
@@ -48,31 +50,6 @@ struct CoreOut {
         itch.clear_bytes();
     }
 };
-
-// Calls f(user, packet span) for every event in `events`.
-template <class F>
-void for_each_event(const std::vector<std::uint8_t>& events, F&& f) {
-    std::size_t i = 0;
-    while (i + 6 <= events.size()) {
-        std::uint32_t user;
-        std::memcpy(&user, events.data() + i, 4);
-        const std::size_t len = 2 + static_cast<std::size_t>(wire::get_be(events.data() + i + 4, 2));
-        f(user, std::span<const std::uint8_t>(events.data() + i + 4, len));
-        i += 4 + len;
-    }
-}
-
-inline char map_reject(ob::Reject r) noexcept {
-    switch (r) {
-        case ob::Reject::InvalidQty: return wire::reason::InvalidQty;
-        case ob::Reject::PriceOutOfRange: return wire::reason::InvalidPrice;
-        case ob::Reject::BookFull: return wire::reason::BookFull;
-        case ob::Reject::WouldCross: return wire::reason::WouldCross;
-        case ob::Reject::UnknownId: return wire::reason::UnknownToken;
-        case ob::Reject::SideMismatch: return wire::reason::InvalidSide;
-        default: return wire::reason::InvalidFlags;
-    }
-}
 
 class ShardCore {
 public:
@@ -108,59 +85,69 @@ public:
     [[nodiscard]] std::string check() const;
 
 private:
-    enum class Phase : std::uint8_t { Idle, Enter, ReplaceCancel, ReplaceEnter, Cancel };
+    // One thing the book reported during a call, in the order it happened.
+    struct BookFact {
+        enum class Kind : std::uint8_t { Accepted, Refused, Trade, Cancelled };
+        Kind kind = Kind::Accepted;
+        ob::Side side = ob::Side::Buy;                  // accepted
+        ob::Reject reject = ob::Reject::InvalidOrder;   // refused
+        ob::CancelReason why = ob::CancelReason::User;  // cancelled
+        bool whole = false;       // cancelled: the resting order leaves the book (else it shrinks)
+        ob::OrderId id = 0;       // accepted, cancelled: the order; trade: the resting (maker) order
+        ob::Price price = 0;      // accepted, trade
+        ob::Qty qty = 0;          // accepted: what rests; trade, cancelled: the size concerned
+        ob::OwnerId owner = 0;    // trade, cancelled: the resting order's owner (0 if it was not resting)
+        std::uint64_t tag = 0;    // ... and its token
+    };
     struct Listener {
         ShardCore* core;
         void on_accepted(ob::InstrumentId, ob::OrderId id, ob::Side side, ob::Price price, ob::Qty qty) {
-            core->accepted(id, side, price, qty);
+            core->facts_.push_back({.kind = BookFact::Kind::Accepted, .side = side, .id = id, .price = price, .qty = qty});
         }
-        void on_rejected(ob::InstrumentId, ob::OrderId, ob::Reject r) { core->refused(r); }
-        void on_trade(ob::InstrumentId, const ob::Trade& t) { core->trade(t); }
+        void on_rejected(ob::InstrumentId, ob::OrderId, ob::Reject r) {
+            core->facts_.push_back({.kind = BookFact::Kind::Refused, .reject = r});
+        }
+        void on_trade(ob::InstrumentId, const ob::Trade& t) { core->record_trade(t); }
         void on_cancelled(ob::InstrumentId, ob::OrderId id, ob::Qty qty, ob::CancelReason why) {
-            core->cancelled(id, qty, why);
+            core->record_cancel(id, qty, why);
         }
         void on_modified(ob::InstrumentId, ob::OrderId, ob::Price, ob::Qty, bool) {}
         void on_level(ob::InstrumentId, ob::Side, ob::Price, ob::Qty, std::uint32_t) {}
     };
     // Order IDs come from the router in sequence, so the books of a shard
     // share one WindowIndex (see order_index.hpp). A resting order's owner
-    // is its user + 1 and its tag is the client's token: the book keeps both,
-    // and the listener reads them from the order (events about an order come
-    // before the book changes it).
+    // is its user + 1 and its tag is the client's token: the book keeps both.
     using Index = ob::SharedIndex<ob::WindowIndex>;
     using Book = ob::Book<Listener, Index>;
 
-    // Encodes one event for `user`: [u32 user][packet] appended to the events.
-    wire::Encoder enc(std::uint32_t user) { return wire::Encoder(out_->events, user); }
-    void rejected(std::uint32_t user, std::uint64_t token, char why);
-    void enter(const Command& c, Book& book, ob::OrderId id, std::uint64_t token, ob::Side side, char stp, Phase phase);
-    void replace(const Command& c, Book& book);
-    void cancel(const Command& c, Book& book);
+    // The order `id` if it rests in any book of the shard, else nullptr.
+    [[nodiscard]] const ob::Order* resting(ob::OrderId id) const noexcept {
+        const slab::Key k = order_index_.find(id);
+        return k.has_value() ? &pools_.orders[k] : nullptr;
+    }
+    void record_trade(const ob::Trade& t);
+    void record_cancel(ob::OrderId id, ob::Qty qty, ob::CancelReason why);
 
-    // ---- listener callbacks ----
-    void accepted(ob::OrderId id, ob::Side side, ob::Price price, ob::Qty qty);
-    void refused(ob::Reject r);
-    void trade(const ob::Trade& t);
-    void cancelled(ob::OrderId id, ob::Qty qty, ob::CancelReason why);
+    void enter(const Command& c, Book& book, CoreOut& out);
+    void replace(const Command& c, Book& book, CoreOut& out);
+    void cancel(const Command& c, Book& book, CoreOut& out);
+    // Submits `rq` for the command and turns what the book did into events
+    // and market data. `replaced_qty` is set when rq replaces an order that
+    // is already gone from the book (its size, for the refusal's Cancelled).
+    void submit(const Command& c, Book& book, const ob::OrderRequest& rq, CoreOut& out, const ob::Qty* replaced_qty);
+    // A resting order cancelled in full or in part: market data, and (unless
+    // it is being replaced) a Cancelled for its owner.
+    void resting_cancelled(const Command& c, const BookFact& f, CoreOut& out, bool tell_owner);
+    void reject(const Command& c, std::uint64_t token, RejectReason why, CoreOut& out);
 
     unsigned shard_;
     ob::Pools pools_;
     Listener listener_;
     ob::WindowIndex order_index_;  // order ID -> order, for every book of the shard
     ob::BookSet<Listener, Index> books_;
-    std::vector<std::string> symbols_;        // by instrument (1-based)
-    std::vector<wire::Symbol> wire_symbols_;  // the same, as protocol fields
+    std::vector<std::string> symbols_;  // by instrument (1-based)
     std::uint64_t matches_ = 0;
-    // The command being applied.
-    CoreOut* out_ = nullptr;
-    const Command* cmd_ = nullptr;
-    Book* book_ = nullptr;
-    const wire::Symbol* sym_ = nullptr;
-    Phase phase_ = Phase::Idle;
-    ob::OrderId cur_id_ = 0;
-    std::uint64_t incoming_left_ = 0;  // of the order being entered
-    std::uint64_t cur_token_ = 0;
-    ob::Qty replaced_qty_ = 0;
+    std::vector<BookFact> facts_;  // of the current book call
 };
 
 }  // namespace nexus::engine

@@ -19,8 +19,9 @@
 //           bit  5    order type: 0 limit, 1 market
 //           bit  6    post only
 //           bits 7-9  self-trade rule: 6 cancel newest, 7 cancel oldest, 2 cancel both
-//         (each code is the low bits of the protocol letter, so that encoding
-//         is a few shifts; decoding checks every code)
+//         (the codes were once the low bits of the protocol's letters, and
+//         stay so that format 02 files keep their meaning; decoding checks
+//         every code)
 //   6  2  instrument (1-based)       8  4  user (index in the configuration)
 //  12  4  quantity                  16  4  price
 //  20  4  record number: 1 for the first record of the file, then +1 (modulo
@@ -54,18 +55,36 @@ constexpr char kVersion[2] = {'0', '2'};
 constexpr std::size_t kHeaderSize = 64;
 constexpr std::size_t kRecordSize = 64;
 
-// The u16 at offset 8: the command's letters by their low bits.
+// The u16 at offset 4: the command's kind and enums, one code each.
 namespace code {
-constexpr unsigned kind(char k) noexcept { return static_cast<unsigned char>(k) & 3u; }         // O 3, U 1, X 0
-constexpr unsigned side(char s) noexcept { return (static_cast<unsigned char>(s) & 1u) << 2; }  // B 0, S 1
-constexpr unsigned tif(char t) noexcept { return (static_cast<unsigned char>(t) & 3u) << 3; }   // D 0, I 1, F 2
-constexpr unsigned type(char t) noexcept { return (static_cast<unsigned char>(t) & 1u) << 5; }  // L 0, M 1
-constexpr unsigned post(char p) noexcept { return (static_cast<unsigned char>(p) & 1u) << 6; }  // N 0, Y 1
-constexpr unsigned stp(char s) noexcept { return (static_cast<unsigned char>(s) & 7u) << 7; }   // N 6, O 7, B 2
-static_assert(kind('O') == 3 && kind('U') == 1 && kind('X') == 0);
-static_assert(side('S') == 4 && tif('I') == 8 && tif('F') == 16 && type('M') == 32 && post('Y') == 64 &&
-              post('N') == 0);
-static_assert(stp('N') == 6 << 7 && stp('O') == 7 << 7 && stp('B') == 2 << 7);
+namespace ob = nexus::orderbook;
+constexpr unsigned kind(CommandKind k) noexcept {
+    return k == CommandKind::Enter ? 3u : k == CommandKind::Replace ? 1u : 0u;
+}
+constexpr unsigned side(ob::Side s) noexcept { return s == ob::Side::Sell ? 1u << 2 : 0u; }
+constexpr unsigned tif(ob::TimeInForce t) noexcept {
+    return (t == ob::TimeInForce::IOC ? 1u : t == ob::TimeInForce::FOK ? 2u : 0u) << 3;
+}
+constexpr unsigned type(ob::OrderType t) noexcept { return t == ob::OrderType::Market ? 1u << 5 : 0u; }
+constexpr unsigned post(bool post_only) noexcept { return post_only ? 1u << 6 : 0u; }
+constexpr unsigned stp(ob::SelfTrade s) noexcept {
+    return (s == ob::SelfTrade::CancelResting ? 7u : s == ob::SelfTrade::CancelBoth ? 2u : 6u) << 7;
+}
+constexpr unsigned flags(const Command& c) noexcept {
+    return kind(c.kind) | side(c.side) | tif(c.tif) | type(c.type) | post(c.post_only) | stp(c.stp);
+}
+// Decodes the u16; false if any code is not one of the above.
+constexpr bool decode(unsigned f, Command& c) noexcept {
+    const unsigned k = f & 3u, t = (f >> 3) & 3u, s = (f >> 7) & 7u;
+    if (k == 2 || t == 3 || (s != 6 && s != 7 && s != 2) || (f >> 10) != 0) return false;
+    c.kind = k == 3 ? CommandKind::Enter : k == 1 ? CommandKind::Replace : CommandKind::Cancel;
+    c.side = (f & 4u) ? ob::Side::Sell : ob::Side::Buy;
+    c.tif = t == 1 ? ob::TimeInForce::IOC : t == 2 ? ob::TimeInForce::FOK : ob::TimeInForce::GTC;
+    c.type = (f & 32u) ? ob::OrderType::Market : ob::OrderType::Limit;
+    c.post_only = (f & 64u) != 0;
+    c.stp = s == 6 ? ob::SelfTrade::CancelIncoming : s == 7 ? ob::SelfTrade::CancelResting : ob::SelfTrade::CancelBoth;
+    return true;
+}
 }  // namespace code
 
 struct Header {
@@ -134,8 +153,7 @@ static_assert(sizeof(Command) == kRecordSize && offsetof(Command, instrument) ==
 
 inline void encode_record(const Command& c, std::uint32_t number, std::uint8_t* out) noexcept {
     std::memcpy(out, &c, kRecordSize);
-    put(out + 4, static_cast<std::uint16_t>(code::kind(c.kind) | code::side(c.side) | code::tif(c.tif) |
-                                            code::type(c.type) | code::post(c.post_only) | code::stp(c.stp)));
+    put(out + 4, static_cast<std::uint16_t>(code::flags(c)));
     put(out + 20, number);
     put(out, crc32c_fixed<kRecordSize - 4>(out + 4));
 }
@@ -147,16 +165,8 @@ enum class RecordStatus : std::uint8_t { Good, BadChecksum, BadContents };
 inline RecordStatus decode_record(const std::uint8_t* p, Command& c, std::uint32_t& number) noexcept {
     if (get<std::uint32_t>(p) != crc32c_fixed<kRecordSize - 4>(p + 4)) return RecordStatus::BadChecksum;
     number = get<std::uint32_t>(p + 20);
-    const unsigned f = get<std::uint16_t>(p + 4);
-    const unsigned kind = f & 3u, tif = (f >> 3) & 3u, stp = (f >> 7) & 7u;
-    if (kind == 2 || tif == 3 || (stp != 6 && stp != 7 && stp != 2) || (f >> 10) != 0) return RecordStatus::BadContents;
     c = Command{};
-    c.kind = kind == 3 ? 'O' : kind == 1 ? 'U' : 'X';
-    c.side = (f & 4u) ? 'S' : 'B';
-    c.tif = "DIF"[tif];
-    c.type = (f & 32u) ? 'M' : 'L';
-    c.post_only = (f & 64u) ? 'Y' : 'N';
-    c.stp = stp == 6 ? 'N' : stp == 7 ? 'O' : 'B';
+    if (!code::decode(get<std::uint16_t>(p + 4), c)) return RecordStatus::BadContents;
     c.instrument = get<std::uint16_t>(p + 6);
     std::memcpy(&c.user, p + 8, 12);  // user, qty, price
     std::memcpy(&c.ts, p + 24, 40);   // ts, token, new_token, order_id, new_order_id

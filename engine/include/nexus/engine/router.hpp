@@ -5,17 +5,21 @@
 // codes), keeps each user's token map (a token is used once per user for the
 // day, including across restarts: the journal rebuilds the map), assigns
 // order IDs, and turns the message into a Command for the instrument's shard.
-// A non-zero return is the reject reason (wire::reason); nothing was changed.
+// This is where the protocol's letters become the domain's enums
+// (wire_codes.hpp). A returned reason means the message was refused and
+// nothing was changed.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nexus/engine/command.hpp"
 #include "nexus/engine/config.hpp"
+#include "nexus/engine/event.hpp"
 #include "nexus/engine/protocol.hpp"
 
 namespace nexus::engine {
@@ -155,11 +159,13 @@ public:
     // Recovery: a journaled command's tokens and IDs.
     void restore(const Command& c);
 
-    char enter(std::uint32_t user, const wire::EnterOrder& o, Command& c);
+    using Refusal = std::optional<RejectReason>;
 
-    char replace(std::uint32_t user, const wire::ReplaceOrder& r, Command& c);
+    Refusal enter(std::uint32_t user, const wire::EnterOrder& o, Command& c);
 
-    char cancel(std::uint32_t user, const wire::CancelOrder& x, Command& c);
+    Refusal replace(std::uint32_t user, const wire::ReplaceOrder& r, Command& c);
+
+    Refusal cancel(std::uint32_t user, const wire::CancelOrder& x, Command& c);
 
 private:
     // Symbols (as their 8-byte keys) -> instrument: open addressing, at most a
@@ -187,16 +193,17 @@ private:
         instrument_of_[order_id] = instrument;
     }
     // Size, price and notional of a limit order (or a replacement).
-    static char check_qty(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty) noexcept {
-        return qty == 0 || qty > ic.max_qty || qty > uc.max_qty ? wire::reason::InvalidQty : 0;
+    static Refusal check_qty(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty) noexcept {
+        if (qty == 0 || qty > ic.max_qty || qty > uc.max_qty) return RejectReason::InvalidQty;
+        return std::nullopt;
     }
-    static char check_limit(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty,
-                            std::uint32_t price) noexcept {
-        if (const char why = check_qty(ic, uc, qty)) return why;
-        if (price < ic.min_price || price > ic.max_price) return wire::reason::InvalidPrice;
+    static Refusal check_limit(const InstrumentConfig& ic, const UserConfig& uc, std::uint32_t qty,
+                               std::uint32_t price) noexcept {
+        if (const Refusal why = check_qty(ic, uc, qty)) return why;
+        if (price < ic.min_price || price > ic.max_price) return RejectReason::InvalidPrice;
         // Dollars of price (4 implied decimals) x quantity; no overflow: < 2^32 * 2^32 / 10^4.
-        if (static_cast<std::uint64_t>(price) * qty / 10'000 > uc.max_notional) return wire::reason::OverLimit;
-        return 0;
+        if (static_cast<std::uint64_t>(price) * qty / 10'000 > uc.max_notional) return RejectReason::OverLimit;
+        return std::nullopt;
     }
 
     const Config& cfg_;
