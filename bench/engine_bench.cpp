@@ -133,7 +133,8 @@ Flow record_flow(const en::Config& cfg, std::size_t n, std::uint64_t seed) {
         core.apply(c, out);
         for (const en::Event& e : out.events) {
             auto& l = users[e.user].live;
-            if ((e.kind == en::EventKind::Accepted && e.type == ob::OrderType::Limit && e.tif == ob::TimeInForce::GTC) ||
+            if ((e.kind == en::EventKind::Accepted && e.type == ob::OrderType::Limit &&
+                 e.tif == ob::TimeInForce::GTC) ||
                 e.kind == en::EventKind::Replaced)
                 l.push_back(e.token);
             // Executions and cancels may end an order; a later cancel of it is simply rejected.

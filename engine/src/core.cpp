@@ -97,7 +97,8 @@ void ShardCore::record_cancel(ob::OrderId id, ob::Qty qty, ob::CancelReason why)
 
 void ShardCore::reject(const Command& c, std::uint64_t token, RejectReason why, CoreOut& out) {
     ++out.rejects;
-    out.events.push_back({.kind = EventKind::Rejected, .reject_reason = why, .user = c.user, .ts = c.ts, .token = token});
+    out.events.push_back(
+        {.kind = EventKind::Rejected, .reject_reason = why, .user = c.user, .ts = c.ts, .token = token});
 }
 
 void ShardCore::enter(const Command& c, Book& book, CoreOut& out) {

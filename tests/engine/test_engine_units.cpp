@@ -305,8 +305,8 @@ TEST_CASE("journal: records read back exactly, with their header", "[journal]") 
         auto w = en::JournalWriter::create(path, kHeader, en::SyncPolicy::Fsync);
         std::mt19937_64 rng(11);
         for (std::uint64_t i = 1; i <= 2000; ++i) {  // more than the writer's first buffer
-            en::Command c = enter_cmd(i, static_cast<std::uint32_t>(rng() % 5), rng() % 2 ? ob::Side::Buy : ob::Side::Sell,
-                                      10, 10000);
+            en::Command c = enter_cmd(i, static_cast<std::uint32_t>(rng() % 5),
+                                      rng() % 2 ? ob::Side::Buy : ob::Side::Sell, 10, 10000);
             c.kind = std::array{en::CommandKind::Enter, en::CommandKind::Replace, en::CommandKind::Cancel}[rng() % 3];
             if (c.kind == en::CommandKind::Enter) {
                 c.tif = std::array{ob::TimeInForce::GTC, ob::TimeInForce::IOC, ob::TimeInForce::FOK}[rng() % 3];
@@ -315,8 +315,8 @@ TEST_CASE("journal: records read back exactly, with their header", "[journal]") 
                 c.stp = std::array{ob::SelfTrade::CancelIncoming, ob::SelfTrade::CancelResting,
                                    ob::SelfTrade::CancelBoth}[rng() % 3];
             } else {
-                c.side = ob::Side::Buy, c.tif = ob::TimeInForce::GTC, c.type = ob::OrderType::Limit, c.post_only = false,
-                c.stp = ob::SelfTrade::CancelIncoming;
+                c.side = ob::Side::Buy, c.tif = ob::TimeInForce::GTC, c.type = ob::OrderType::Limit,
+                c.post_only = false, c.stp = ob::SelfTrade::CancelIncoming;
                 c.new_token = rng(), c.new_order_id = rng();
             }
             c.ts = rng();
@@ -351,6 +351,48 @@ TEST_CASE("journal: records read back exactly, with their header", "[journal]") 
         w.commit();
     }
     CHECK(read_all(path).first.size() == 2001);
+}
+
+TEST_CASE("journal: every command's packed codes are format 02's, and decode back", "[journal]") {
+    // Format 02 took each code from the low bits of the protocol letter
+    // ('O' & 3, ('S' & 1) << 2, ...); files written that way must keep
+    // their meaning, so the codes are checked against that rule itself.
+    namespace code = en::journal_format::code;
+    const auto letters = [](char kind, char side, char tif, char type, char post, char stp) {
+        const auto low = [](char c, unsigned mask) {
+            return static_cast<unsigned>(static_cast<unsigned char>(c)) & mask;
+        };
+        return low(kind, 3) | low(side, 1) << 2 | low(tif, 3) << 3 | low(type, 1) << 5 | low(post, 1) << 6 |
+               low(stp, 7) << 7;
+    };
+    int checked = 0;
+    for (auto [k, kl] :
+         {std::pair{en::CommandKind::Enter, 'O'}, {en::CommandKind::Replace, 'U'}, {en::CommandKind::Cancel, 'X'}})
+        for (auto [sd, sl] : {std::pair{ob::Side::Buy, 'B'}, {ob::Side::Sell, 'S'}})
+            for (auto [t, tl] :
+                 {std::pair{ob::TimeInForce::GTC, 'D'}, {ob::TimeInForce::IOC, 'I'}, {ob::TimeInForce::FOK, 'F'}})
+                for (auto [ty, yl] : {std::pair{ob::OrderType::Limit, 'L'}, {ob::OrderType::Market, 'M'}})
+                    for (auto [p, pl] : {std::pair{false, 'N'}, {true, 'Y'}})
+                        for (auto [st, stl] : {std::pair{ob::SelfTrade::CancelIncoming, 'N'},
+                                               {ob::SelfTrade::CancelResting, 'O'},
+                                               {ob::SelfTrade::CancelBoth, 'B'}}) {
+                            en::Command c;
+                            c.kind = k, c.side = sd, c.tif = t, c.type = ty, c.post_only = p, c.stp = st;
+                            const unsigned f = code::flags(c);
+                            REQUIRE(f == letters(kl, sl, tl, yl, pl, stl));
+                            en::Command back;
+                            REQUIRE(code::decode(f, back));
+                            REQUIRE((back.kind == k && back.side == sd && back.tif == t && back.type == ty &&
+                                     back.post_only == p && back.stp == st));
+                            ++checked;
+                        }
+    CHECK(checked == 216);
+    // Codes no command has are refused.
+    en::Command c;
+    CHECK_FALSE(code::decode(2, c));                        // kind 2
+    CHECK_FALSE(code::decode(3u | 3u << 3, c));             // time in force 3
+    CHECK_FALSE(code::decode(3u | 6u << 7 | 1u << 10, c));  // a bit above the codes
+    CHECK_FALSE(code::decode(3u | 5u << 7, c));             // self-trade code 5
 }
 
 TEST_CASE("journal: a torn tail is reported, a complete damaged record is damage, cuts, duplicates and swaps are found",
@@ -623,9 +665,9 @@ TEST_CASE("shard core: matching events, and a replay of its commands gives the s
         if (what < 6 || live.empty()) {
             const ob::Side side = rng() % 2 ? ob::Side::Buy : ob::Side::Sell;
             const std::uint32_t user = static_cast<std::uint32_t>(rng() % 3);
-            const std::uint32_t price =
-                static_cast<std::uint32_t>(1000000 + (side == ob::Side::Buy ? -1 : 1) * static_cast<int>(rng() % 20) * 100 +
-                                           (rng() % 4 == 0 ? (side == ob::Side::Buy ? 600 : -600) : 0));
+            const std::uint32_t price = static_cast<std::uint32_t>(
+                1000000 + (side == ob::Side::Buy ? -1 : 1) * static_cast<int>(rng() % 20) * 100 +
+                (rng() % 4 == 0 ? (side == ob::Side::Buy ? 600 : -600) : 0));
             c = enter_cmd(next, user, side, static_cast<std::uint32_t>(1 + rng() % 300), price,
                           static_cast<std::uint16_t>(1 + 2 * (rng() % 2)));
             if (c.instrument == 3)

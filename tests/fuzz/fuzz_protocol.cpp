@@ -95,7 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (who >= cfg.users.size() || who != e.user) fail("event for a user that does not exist");
         if (packet.size() < 4 || packet[2] != wire::kSequenced) fail("event is not a Sequenced Data packet");
         const wire::Outbound o = wire::decode_outbound(packet.subspan(3));
-        constexpr char kTypes[] = {wire::kAccepted, wire::kReplaced, wire::kExecuted, wire::kCancelled, wire::kRejected};
+        constexpr char kTypes[] = {wire::kAccepted, wire::kReplaced, wire::kExecuted, wire::kCancelled,
+                                   wire::kRejected};
         if (o.type != kTypes[static_cast<int>(e.kind)] || o.token != e.token || o.ts != e.ts)
             fail("an event does not encode to its message");
     });

@@ -16,14 +16,14 @@ enum class CommandKind : std::uint8_t { Enter, Replace, Cancel };
 
 struct Command {
     CommandKind kind = CommandKind::Enter;
-    orderbook::Side side = orderbook::Side::Buy;                 // enter
-    orderbook::TimeInForce tif = orderbook::TimeInForce::GTC;    // enter
-    orderbook::OrderType type = orderbook::OrderType::Limit;     // enter
-    bool post_only = false;                                      // enter
+    orderbook::Side side = orderbook::Side::Buy;                      // enter
+    orderbook::TimeInForce tif = orderbook::TimeInForce::GTC;         // enter
+    orderbook::OrderType type = orderbook::OrderType::Limit;          // enter
+    bool post_only = false;                                           // enter
     orderbook::SelfTrade stp = orderbook::SelfTrade::CancelIncoming;  // enter
-    std::uint16_t instrument = 0;  // 1-based (the ITCH stock locate)
-    std::uint32_t user = 0;        // index in the configuration
-    std::uint32_t qty = 0;         // enter, replace: the size; cancel: what is to remain (0: all of it goes)
+    std::uint16_t instrument = 0;                                     // 1-based (the ITCH stock locate)
+    std::uint32_t user = 0;                                           // index in the configuration
+    std::uint32_t qty = 0;  // enter, replace: the size; cancel: what is to remain (0: all of it goes)
     std::uint32_t price = 0;
     std::uint64_t ts = 0;            // nanoseconds since the epoch, set by the shard
     std::uint64_t token = 0;         // enter: the token; replace, cancel: the live order's token
@@ -33,7 +33,9 @@ struct Command {
 
     // The token an answer to this command is about: a replace is answered
     // under the replacement's token.
-    [[nodiscard]] std::uint64_t reply_token() const noexcept { return kind == CommandKind::Replace ? new_token : token; }
+    [[nodiscard]] std::uint64_t reply_token() const noexcept {
+        return kind == CommandKind::Replace ? new_token : token;
+    }
 };
 
 }  // namespace nexus::engine

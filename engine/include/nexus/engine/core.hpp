@@ -92,17 +92,18 @@ private:
         ob::Side side = ob::Side::Buy;                  // accepted
         ob::Reject reject = ob::Reject::InvalidOrder;   // refused
         ob::CancelReason why = ob::CancelReason::User;  // cancelled
-        bool whole = false;       // cancelled: the resting order leaves the book (else it shrinks)
-        ob::OrderId id = 0;       // accepted, cancelled: the order; trade: the resting (maker) order
-        ob::Price price = 0;      // accepted, trade
-        ob::Qty qty = 0;          // accepted: what rests; trade, cancelled: the size concerned
-        ob::OwnerId owner = 0;    // trade, cancelled: the resting order's owner (0 if it was not resting)
-        std::uint64_t tag = 0;    // ... and its token
+        bool whole = false;     // cancelled: the resting order leaves the book (else it shrinks)
+        ob::OrderId id = 0;     // accepted, cancelled: the order; trade: the resting (maker) order
+        ob::Price price = 0;    // accepted, trade
+        ob::Qty qty = 0;        // accepted: what rests; trade, cancelled: the size concerned
+        ob::OwnerId owner = 0;  // trade, cancelled: the resting order's owner (0 if it was not resting)
+        std::uint64_t tag = 0;  // ... and its token
     };
     struct Listener {
         ShardCore* core;
         void on_accepted(ob::InstrumentId, ob::OrderId id, ob::Side side, ob::Price price, ob::Qty qty) {
-            core->facts_.push_back({.kind = BookFact::Kind::Accepted, .side = side, .id = id, .price = price, .qty = qty});
+            core->facts_.push_back(
+                {.kind = BookFact::Kind::Accepted, .side = side, .id = id, .price = price, .qty = qty});
         }
         void on_rejected(ob::InstrumentId, ob::OrderId, ob::Reject r) {
             core->facts_.push_back({.kind = BookFact::Kind::Refused, .reject = r});

@@ -17,8 +17,8 @@ namespace nexus::engine {
 // or by the book.
 enum class RejectReason : std::uint8_t {
     UnknownSymbol,
-    InvalidQty,      // zero, above the instrument's or the user's maximum, or a bad cancel size
-    InvalidPrice,    // outside the instrument's range, or non-zero on a market order
+    InvalidQty,    // zero, above the instrument's or the user's maximum, or a bad cancel size
+    InvalidPrice,  // outside the instrument's range, or non-zero on a market order
     InvalidSide,
     InvalidFlags,    // time in force, order type, post-only or STP code, or a bad combination
     DuplicateToken,  // the token was already used by this user today
@@ -36,13 +36,13 @@ enum class EventKind : std::uint8_t { Accepted, Replaced, Executed, Cancelled, R
 
 struct Event {
     EventKind kind = EventKind::Accepted;
-    orderbook::Side side = orderbook::Side::Buy;                           // accepted, replaced
-    orderbook::TimeInForce tif = orderbook::TimeInForce::GTC;              // accepted
-    orderbook::OrderType type = orderbook::OrderType::Limit;               // accepted
-    Liquidity liquidity = Liquidity::Added;                                // executed
+    orderbook::Side side = orderbook::Side::Buy;                            // accepted, replaced
+    orderbook::TimeInForce tif = orderbook::TimeInForce::GTC;               // accepted
+    orderbook::OrderType type = orderbook::OrderType::Limit;                // accepted
+    Liquidity liquidity = Liquidity::Added;                                 // executed
     orderbook::CancelReason cancel_reason = orderbook::CancelReason::User;  // cancelled
-    RejectReason reject_reason = RejectReason::InvalidFlags;               // rejected
-    std::uint16_t instrument = 0;  // accepted, replaced: names the symbol
+    RejectReason reject_reason = RejectReason::InvalidFlags;                // rejected
+    std::uint16_t instrument = 0;                                           // accepted, replaced: names the symbol
     std::uint32_t user = 0;        // who the event is for (index in the configuration)
     std::uint32_t qty = 0;         // accepted, replaced: resting size; executed, cancelled: the size concerned
     std::uint32_t price = 0;       // accepted, replaced, executed
