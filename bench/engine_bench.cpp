@@ -154,12 +154,10 @@ enum class Mode { Os, OsLarge, Fsync, None };
                                 std::size_t batch, std::uint64_t& trades, std::uint64_t& event_bytes) {
     en::Router router(cfg);
     en::ShardCore core(cfg, 0);
-    en::CoreOut out;
-    out.events.reserve(1 << 14);
     // The shard encodes each batch's events for the I/O thread; so does this.
     const en::EventEncoder encoder(cfg);
-    std::vector<std::uint8_t> encoded;
-    encoded.reserve(1 << 20);
+    en::CoreOut out(encoder);
+    out.encoded.reserve(1 << 20);
     const std::string path = dir + "/bench-journal.nxj";
     std::filesystem::remove(path);
     std::optional<en::JournalWriter> journal;
@@ -191,16 +189,13 @@ enum class Mode { Os, OsLarge, Fsync, None };
         }
         if (++in_batch == batch) {
             if (journal) journal->commit();
-            encoder.encode(out.events, encoded);
-            event_bytes += encoded.size() + out.itch.bytes().size();
-            encoded.clear();
+            event_bytes += out.encoded.size() + out.itch.bytes().size();
             out.clear();
             in_batch = 0;
         }
     }
     if (journal) journal->commit();
-    encoder.encode(out.events, encoded);
-    event_bytes += encoded.size() + out.itch.bytes().size();
+    event_bytes += out.encoded.size() + out.itch.bytes().size();
     const auto t1 = std::chrono::steady_clock::now();
     trades = out.trades;
     std::filesystem::remove(path);

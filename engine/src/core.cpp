@@ -97,8 +97,7 @@ void ShardCore::record_cancel(ob::OrderId id, ob::Qty qty, ob::CancelReason why)
 
 void ShardCore::reject(const Command& c, std::uint64_t token, RejectReason why, CoreOut& out) {
     ++out.rejects;
-    out.events.push_back(
-        {.kind = EventKind::Rejected, .reject_reason = why, .user = c.user, .ts = c.ts, .token = token});
+    out.emit({.kind = EventKind::Rejected, .reject_reason = why, .user = c.user, .ts = c.ts, .token = token});
 }
 
 void ShardCore::enter(const Command& c, Book& book, CoreOut& out) {
@@ -190,17 +189,17 @@ void ShardCore::submit(const Command& c, Book& book, const ob::OrderRequest& rq,
                     e.tif = rq.tif;
                     e.type = rq.type;
                 }
-                out.events.push_back(e);
+                out.emit(e);
                 break;
             }
             case BookFact::Kind::Refused:
                 if (replaced_qty)  // the original is gone already: say so before the refusal
-                    out.events.push_back({.kind = EventKind::Cancelled,
-                                          .cancel_reason = ob::CancelReason::User,
-                                          .user = c.user,
-                                          .qty = u32(*replaced_qty),
-                                          .ts = c.ts,
-                                          .token = c.token});
+                    out.emit({.kind = EventKind::Cancelled,
+                              .cancel_reason = ob::CancelReason::User,
+                              .user = c.user,
+                              .qty = u32(*replaced_qty),
+                              .ts = c.ts,
+                              .token = c.token});
                 reject(c, rq.tag, reject_reason(f.reject), out);
                 break;
             case BookFact::Kind::Trade: {
@@ -216,22 +215,22 @@ void ShardCore::submit(const Command& c, Book& book, const ob::OrderRequest& rq,
                         .ts = c.ts,
                         .token = f.tag,
                         .match = match};
-                out.events.push_back(e);
+                out.emit(e);
                 e.liquidity = Liquidity::Removed;
                 e.user = c.user;
                 e.token = rq.tag;
-                out.events.push_back(e);
+                out.emit(e);
                 break;
             }
             case BookFact::Kind::Cancelled:
                 if (f.id == rq.id) {  // the incoming order's remainder
                     left -= f.qty;
-                    out.events.push_back({.kind = EventKind::Cancelled,
-                                          .cancel_reason = f.why,
-                                          .user = c.user,
-                                          .qty = u32(f.qty),
-                                          .ts = c.ts,
-                                          .token = rq.tag});
+                    out.emit({.kind = EventKind::Cancelled,
+                              .cancel_reason = f.why,
+                              .user = c.user,
+                              .qty = u32(f.qty),
+                              .ts = c.ts,
+                              .token = rq.tag});
                 } else {  // a resting order, removed by self-trade prevention
                     resting_cancelled(c, f, out, true);
                 }
@@ -249,12 +248,12 @@ void ShardCore::resting_cancelled(const Command& c, const BookFact& f, CoreOut& 
     else
         out.itch.cancel(c.instrument, itch_time(c.ts), f.id, u32(f.qty));
     if (tell_owner)
-        out.events.push_back({.kind = EventKind::Cancelled,
-                              .cancel_reason = f.why,
-                              .user = f.owner - 1,
-                              .qty = u32(f.qty),
-                              .ts = c.ts,
-                              .token = f.tag});
+        out.emit({.kind = EventKind::Cancelled,
+                  .cancel_reason = f.why,
+                  .user = f.owner - 1,
+                  .qty = u32(f.qty),
+                  .ts = c.ts,
+                  .token = f.tag});
 }
 
 }  // namespace nexus::engine

@@ -26,9 +26,8 @@ const std::vector<std::uint8_t>& Shard::commit_inline(int itch_fd) {
     journal_->commit();  // before any acknowledgement leaves
     count_batch(inline_pending_, inline_out_);
     inline_pending_ = 0;
-    inline_events_.clear();
-    encoder_.encode(inline_out_.events, inline_events_);
-    inline_out_.events.clear();
+    inline_events_.swap(inline_out_.encoded);
+    inline_out_.encoded.clear();
     inline_itch_.insert(inline_itch_.end(), inline_out_.itch.bytes().begin(), inline_out_.itch.bytes().end());
     inline_out_.itch.clear_bytes();
     if (itch_fd >= 0 && inline_itch_.size() >= kItchWriteSize) flush_inline_itch(itch_fd);
@@ -91,8 +90,8 @@ void Shard::wait_for_work() {
 void Shard::run(ShardListener& listener, int itch_fd) {
     std::vector<Command> batch;
     std::vector<std::uint8_t> itch;
-    CoreOut out;
-    out.events.reserve(1 << 12);
+    CoreOut out(encoder_);
+    out.encoded.reserve(1 << 16);
     try {
         for (;;) {
             {
@@ -123,7 +122,7 @@ void Shard::run(ShardListener& listener, int itch_fd) {
             bool post = false;
             {
                 std::lock_guard lock(out_mu_);
-                encoder_.encode(out.events, out_events_);
+                out_events_.insert(out_events_.end(), out.encoded.begin(), out.encoded.end());
                 if (!posted_) post = posted_ = true;
             }
             if (post) listener.events_ready(*this);
@@ -134,7 +133,7 @@ void Shard::run(ShardListener& listener, int itch_fd) {
                 write_fd_all(itch_fd, itch.data(), itch.size(), cfg_.itch_out);
                 itch.clear();
             }
-            out.events.clear();
+            out.encoded.clear();
             out.itch.clear_bytes();
             batch.clear();
         }

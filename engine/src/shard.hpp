@@ -40,7 +40,8 @@ protected:
 
 class Shard {
 public:
-    Shard(const Config& cfg, unsigned index) : cfg_(cfg), index_(index), core_(cfg, index), encoder_(cfg) {}
+    Shard(const Config& cfg, unsigned index)
+        : cfg_(cfg), index_(index), core_(cfg, index), encoder_(cfg), inline_out_(encoder_) {}
 
     ShardCore& core() noexcept { return core_; }
     const ShardCore& core() const noexcept { return core_; }
@@ -83,7 +84,7 @@ private:
     const Config& cfg_;
     unsigned index_;
     ShardCore core_;
-    EventEncoder encoder_;  // the batch's events to bytes for the I/O thread
+    EventEncoder encoder_;  // events to bytes for the I/O thread, as the core makes them
     std::optional<JournalWriter> journal_;
     std::thread thread_;
     std::atomic<bool> stop_{false};

@@ -727,6 +727,13 @@ TEST_CASE("shard core: matching events, and a replay of its commands gives the s
     en::CoreOut out2;
     for (const auto& c : cmds) again.apply(c, out2);
     CHECK(out2.events == out.events);
+    // Encoded as they are made (as the shard does), the same bytes.
+    const en::EventEncoder enc(cfg);
+    en::ShardCore third(cfg, 0);
+    en::CoreOut out3(enc);
+    for (const auto& c : cmds) third.apply(c, out3);
+    CHECK(out3.events.empty());
+    CHECK(out3.encoded == encoded);
     CHECK(std::ranges::equal(out2.itch.bytes(), out.itch.bytes()));
     std::vector<std::string> a, b;
     auto collect = [](std::vector<std::string>& v) {

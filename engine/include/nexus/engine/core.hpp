@@ -2,9 +2,10 @@
 //
 // A ShardCore owns the books of its instruments (every order and level a cell
 // of the shard's own slabs) and applies validated Commands to them. It does
-// no I/O and knows nothing of the wire: each apply() appends typed Events
-// (event.hpp) to `CoreOut::events`, and the public market data as ITCH 5.0 to
-// `CoreOut::itch`. The caller journals the command, applies it, commits the
+// no I/O and decides nothing about the wire: each apply() makes typed Events
+// (event.hpp) and hands them to `CoreOut::emit` (kept, or encoded there by
+// the wire's EventEncoder), and appends the public market data as ITCH 5.0
+// to `CoreOut::itch`. The caller journals the command, applies it, commits the
 // journal, and only then releases both (engine/src/shard.cpp). Replaying a
 // journal through a fresh ShardCore gives the same books, events and ITCH bytes.
 //
@@ -32,6 +33,7 @@
 #include "nexus/engine/command.hpp"
 #include "nexus/engine/config.hpp"
 #include "nexus/engine/event.hpp"
+#include "nexus/engine/event_codec.hpp"
 
 namespace nexus::engine {
 
@@ -40,13 +42,30 @@ namespace ob = nexus::orderbook;
 // An ITCH timestamp: nanoseconds since midnight, from nanoseconds since the epoch.
 inline std::uint64_t itch_time(std::uint64_t epoch_ns) noexcept { return epoch_ns % 86'400'000'000'000ull; }
 
+// Where a ShardCore's output goes. Events are kept typed (tests and tools
+// read them) unless an encoder is given, in which case each is encoded as it
+// is made, into `encoded` (what the shard hands the I/O thread): the event
+// never goes through memory in between.
 struct CoreOut {
-    std::vector<Event> events;
+    CoreOut() = default;
+    explicit CoreOut(const EventEncoder& enc) : encoder(&enc) {}
+
+    const EventEncoder* encoder = nullptr;
+    std::vector<Event> events;          // without an encoder
+    std::vector<std::uint8_t> encoded;  // with one: [u32 user][packet] records (event_codec.hpp)
     feed::ItchEncoder itch;
     std::uint64_t trades = 0;
     std::uint64_t rejects = 0;
+
+    void emit(const Event& e) {
+        if (encoder)
+            encoder->encode(e, encoded);
+        else
+            events.push_back(e);
+    }
     void clear() {
         events.clear();
+        encoded.clear();
         itch.clear_bytes();
     }
 };
