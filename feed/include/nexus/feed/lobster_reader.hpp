@@ -309,7 +309,7 @@ public:
             // A cross may report no shares (NASDAQ announces crosses that did not trade).
             const bool may_be_empty = t == EventType::Cross && size == 0;
             if (size <= 0 && !may_be_empty) return fail(4, "size " + std::to_string(size) + " is not positive");
-            if (std::cmp_greater(size, kMaxSize))
+            if (size > std::int64_t{kMaxSize})
                 return fail(
                     4, "size " + std::to_string(size) + " out of range (at most " + std::to_string(kMaxSize) + ")");
             if ((price < 1 && !(may_be_empty && price == 0)) || price > kMaxPrice)
@@ -390,7 +390,7 @@ private:
                 ended = true;
                 continue;
             }
-            if (ended || price < 1 || price > kMaxPrice || size < 1 || std::cmp_greater(size, kMaxLevelSize) ||
+            if (ended || price < 1 || price > kMaxPrice || size < 1 || size > std::int64_t{kMaxLevelSize} ||
                 (n > 0 && !better(s, out[n - 1].price, price))) [[unlikely]] {
                 bad = BadLevel{s, l, 4 * l + offset + 1, price, n ? out[n - 1].price : 0, size, ended};
                 return false;
@@ -470,7 +470,7 @@ private:
             return fail(column, name + " price " + std::to_string(price) + " out of range (1 to " +
                                     std::to_string(kMaxPrice) + ", or " + std::to_string(empty) +
                                     " for an empty level)");
-        if (size < 1 || std::cmp_greater(size, kMaxLevelSize))
+        if (size < 1 || size > std::int64_t{kMaxLevelSize})
             return fail(column + 1, name + " size " + std::to_string(size) + " at price " + std::to_string(price) +
                                         (size < 1 ? ": an occupied level has a positive size" : " out of range"));
         return fail(column, name + " level " + std::to_string(l + 1) + " (price " + std::to_string(price) +
