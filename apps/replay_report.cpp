@@ -41,10 +41,10 @@ Top top_of(const Builder::Books::BookType& b) {
 
 void append_bbo_line(std::string& out, std::uint64_t timestamp, std::string_view symbol, const Top& t) {
     char buf[160];
-    const int n =
-        std::snprintf(buf, sizeof buf, "%llu,%.*s,%.4f,%lld,%.4f,%lld\n", static_cast<unsigned long long>(timestamp),
-                      static_cast<int>(symbol.size()), symbol.data(), price_dollars(t.bid),
-                      static_cast<long long>(t.bid_qty), price_dollars(t.ask), static_cast<long long>(t.ask_qty));
+    const int n = std::snprintf(buf, sizeof buf, "%llu,%.*s,%.4f,%llu,%.4f,%llu\n",
+                                static_cast<unsigned long long>(timestamp), static_cast<int>(symbol.size()),
+                                symbol.data(), price_dollars(t.bid), static_cast<unsigned long long>(t.bid_qty),
+                                price_dollars(t.ask), static_cast<unsigned long long>(t.ask_qty));
     out.append(buf, static_cast<std::size_t>(std::min<int>(n, sizeof buf - 1)));
 }
 
@@ -129,10 +129,10 @@ void print_summary(const ReplayOptions& opt, const ReplayRun& run, const ReplayB
         const Builder& owner = books.of(l);
         const auto* b = owner.books().get(l);
         const Top t = top_of(*b);
-        std::printf("    %-8s %9llu  %10.4f x %-7lld  %10.4f x %-7lld  (%zu orders)\n",
+        std::printf("    %-8s %9llu  %10.4f x %-7llu  %10.4f x %-7llu  (%zu orders)\n",
                     std::string(owner.symbol(l)).c_str(), static_cast<unsigned long long>(count(l)),
-                    price_dollars(t.bid), static_cast<long long>(t.bid_qty), price_dollars(t.ask),
-                    static_cast<long long>(t.ask_qty), b->order_count());
+                    price_dollars(t.bid), static_cast<unsigned long long>(t.bid_qty), price_dollars(t.ask),
+                    static_cast<unsigned long long>(t.ask_qty), b->order_count());
     }
     std::fflush(stdout);
 }

@@ -41,7 +41,7 @@ struct CountingListener {
     std::uint64_t trades = 0, events = 0;
     void on_accepted(InstrumentId, OrderId, Side, Price, Qty) { ++events; }
     void on_rejected(InstrumentId, OrderId, Reject) { ++events; }
-    void on_trade(InstrumentId, const Trade& t) { trades += static_cast<std::uint64_t>(t.qty); }
+    void on_trade(InstrumentId, const Trade& t) { trades += t.qty; }
     void on_cancelled(InstrumentId, OrderId, Qty, CancelReason) { ++events; }
     void on_modified(InstrumentId, OrderId, Price, Qty, bool) { ++events; }
     void on_level(InstrumentId, Side, Price, Qty, std::uint32_t) { ++events; }

@@ -67,6 +67,8 @@ private:
     std::int64_t pick(std::int64_t lo, std::int64_t hi) {
         return lo + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(hi - lo + 1));
     }
+    // A size in [lo, hi]: the same draw as pick(), in the books' unsigned Qty.
+    Qty pick_size(Qty lo, Qty hi) { return lo + rng_() % (hi - lo + 1); }
     Side any_side() { return rng_() % 2 ? Side::Buy : Side::Sell; }
 
     // The prices of a side from the best outwards, at most n.
@@ -137,7 +139,7 @@ private:
             if (uniform() < 0.03) off -= pick(1, 3);
             const Price p = s == Side::Buy ? mid_ - 100 * off : mid_ + 100 * off;
             if (p <= 0) return;
-            const Qty sizes[] = {1, 5, 100, 100, 200, 300, 1000, pick(1, 5000)};
+            const Qty sizes[] = {1, 5, 100, 100, 200, 300, 1000, pick_size(1, 5000)};
             const Qty size = sizes[rng_() % 8];
             next_id_ += pick(1, 7);
             const bool w = touches(s, p);
@@ -147,7 +149,7 @@ private:
             const std::int64_t id = some_order();
             const Order o = orders_.at(id);
             if (o.size < 2) return;
-            const Qty c = pick(1, o.size - 1);
+            const Qty c = pick_size(1, o.size - 1);
             const bool w = touches(o.side, o.price);
             take(id, c);
             if (w) write(t, lob::EventType::Cancel, id, c, o.price, o.side);
@@ -164,7 +166,7 @@ private:
             const Price p = uniform() < 0.8 ? levels.front() : levels[rng_() % levels.size()];
             const std::int64_t id = at_[idx(s)].at(p).front();
             const Qty left = orders_.at(id).size;
-            const Qty e = uniform() < 0.5 ? left : pick(1, left);
+            const Qty e = uniform() < 0.5 ? left : pick_size(1, left);
             const bool w = touches(s, p);
             take(id, e);
             if (w) write(t, lob::EventType::Execute, id, e, p, s);
@@ -176,14 +178,14 @@ private:
             if (w) write(t, lob::EventType::Delete, id, o.size, o.price, o.side);
             const Price p = o.price + 100 * pick(-2, 2);
             if (p <= 0) return;
-            const Qty size = pick(1, 2000);
+            const Qty size = pick_size(1, 2000);
             next_id_ += 1;
             const bool wn = touches(o.side, p);
             add(next_id_, o.side, p, size);
             if (wn) write(t, lob::EventType::Add, next_id_, size, p, o.side);
         } else if (r < 0.98) {  // a hidden execution: id 0 since 2010, an id before
             const std::int64_t id = uniform() < 0.8 ? 0 : pick(1, 1'000'000);
-            const Qty size = pick(1, 500);
+            const Qty size = pick_size(1, 500);
             const Price p = mid_ + 50 * pick(-1, 1);
             write(t, lob::EventType::HiddenExecute, id, size, p, any_side());
         } else if (r < 0.99) {  // a cross, -1 opening ... -4 others; one that did not trade has 0 shares
@@ -191,7 +193,7 @@ private:
             if (uniform() < 0.2)
                 write(t, lob::EventType::Cross, id, 0, 0, Side::Sell);
             else
-                write(t, lob::EventType::Cross, id, pick(1, 10'000'000), mid_, Side::Sell);
+                write(t, lob::EventType::Cross, id, pick_size(1, 10'000'000), mid_, Side::Sell);
         } else {  // a halt indicator: -1 halted, 0 quoting, 1 trading
             write(t, lob::EventType::Halt, 0, 0, pick(-1, 1), Side::Sell);
         }

@@ -51,7 +51,8 @@ public:
         };
         auto qty = [&]() -> orderbook::Qty {
             const unsigned q = pick(100);
-            if (q == 0) return pick(2) ? 0 : -3;  // invalid
+            // Invalid: zero, or a negative count from a signed source (wrapped far above max_qty).
+            if (q == 0) return pick(2) ? 0 : static_cast<orderbook::Qty>(std::int64_t{-3});
             return 1 + pick(q < 80 ? 100 : 1000);
         };
         const bool full = live.size() >= max_live_;

@@ -4,8 +4,10 @@
 #include <nexus/orderbook/book.hpp>
 #include <nexus/orderbook/book_set.hpp>
 #include <nexus/orderbook/order_index.hpp>
+#include <nexus/orderbook/plain_book.hpp>
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <unordered_map>
@@ -290,6 +292,9 @@ TEST_CASE_METHOD(Fixture, "book: each bad input is rejected with its reason and 
     auto market_post = limit(30, Side::Buy, 0, 5);
     market_post.type = OrderType::Market;
     market_post.post_only = true;
+    // A negative count from a signed source, converted to the unsigned Qty,
+    // wraps above any max_qty a book takes (kMaxQtyLimit).
+    auto negative = [](std::int64_t n) { return static_cast<Qty>(n); };
     const std::vector<Case> cases{
         {"duplicate id (submit)", [&] { return book.submit(limit(1, Side::Buy, 90, 1)); }, Reject::DuplicateId},
         {"duplicate id (add)", [&] { return book.add(2, Side::Buy, 90, 1); }, Reject::DuplicateId},
@@ -301,7 +306,12 @@ TEST_CASE_METHOD(Fixture, "book: each bad input is rejected with its reason and 
         {"unknown id (replace)", [&] { return book.replace(77, 78, 1, 100); }, Reject::UnknownId},
         {"id zero", [&] { return book.submit(limit(0, Side::Buy, 100, 1)); }, Reject::InvalidId},
         {"zero size", [&] { return book.submit(limit(10, Side::Buy, 100, 0)); }, Reject::InvalidQty},
-        {"negative size", [&] { return book.submit(limit(11, Side::Buy, 100, -5)); }, Reject::InvalidQty},
+        {"negative size", [&] { return book.submit(limit(11, Side::Buy, 100, negative(-5))); }, Reject::InvalidQty},
+        {"negative size (add)", [&] { return book.add(15, Side::Buy, 100, negative(-1)); }, Reject::InvalidQty},
+        {"negative size (modify)", [&] { return book.modify(1, Side::Buy, 100, negative(-5)); }, Reject::InvalidQty},
+        {"negative size (execute)", [&] { return book.execute(1, negative(-1)); }, Reject::InvalidQty},
+        {"negative size (cancel)", [&] { return book.cancel_qty(1, negative(-5)); }, Reject::InvalidQty},
+        {"negative size (replace)", [&] { return book.replace(1, 16, negative(-5), 100); }, Reject::InvalidQty},
         {"size above max", [&] { return book.add(12, Side::Buy, 100, 1'000'001); }, Reject::InvalidQty},
         {"execute more than left", [&] { return book.execute(1, 11); }, Reject::InvalidQty},
         {"cancel more than left", [&] { return book.cancel_qty(1, 11); }, Reject::InvalidQty},
@@ -323,6 +333,27 @@ TEST_CASE_METHOD(Fixture, "book: each bad input is rejected with its reason and 
         CHECK(snapshot(book) == before);
         CHECK(book.check_invariants() == "");
     }
+}
+
+TEST_CASE("book: max_qty is at most kMaxQtyLimit, so a wrapped negative size is refused", "[book][bad]") {
+    Pools pools{PoolConfig{.orders = 16, .levels = 4}};
+    Recorder ev;
+    CHECK_THROWS_AS(Book<Recorder>(pools, ev, 1, BookLimits{.max_qty = kMaxQtyLimit + 1}), std::invalid_argument);
+    CHECK_THROWS_WITH(Book<Recorder>(pools, ev, 1, BookLimits{.max_qty = ~Qty{0}}),
+                      "BookLimits::max_qty 18446744073709551615 is above 9223372036854775807");
+    CHECK_THROWS_AS(PlainBook<Recorder>(ev, 1, BookLimits{.max_qty = kMaxQtyLimit + 1}), std::invalid_argument);
+    // At the ceiling, the largest size is taken and every negative one refused.
+    Book<Recorder> book(pools, ev, 1, BookLimits{.max_qty = kMaxQtyLimit});
+    for (const std::int64_t n : {std::int64_t{-1}, std::int64_t{-5}, std::numeric_limits<std::int64_t>::min()}) {
+        INFO(n);
+        CHECK_FALSE(book.add(1, Side::Buy, 100, static_cast<Qty>(n)));
+        REQUIRE(ev.rejected.size() == 1);
+        CHECK(ev.rejected[0].second == Reject::InvalidQty);
+        ev.clear();
+    }
+    CHECK(book.add(1, Side::Buy, 100, kMaxQtyLimit));
+    CHECK(*book.best(Side::Buy) == LevelInfo{100, kMaxQtyLimit, 1});
+    CHECK(book.check_invariants() == "");
 }
 
 TEST_CASE("book: a full slab is a reject that changes nothing", "[book][bad]") {

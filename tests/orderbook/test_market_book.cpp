@@ -25,7 +25,8 @@ struct Event {
     char kind;  // a accepted, r rejected, t trade, c cancelled, m modified, l level
     InstrumentId inst;
     OrderId id, other;
-    std::int64_t price, qty;
+    Price price;
+    Qty qty;
     std::uint32_t extra;
     bool operator==(const Event&) const = default;
 };
@@ -80,10 +81,11 @@ struct Gen {
     }
     Qty qty(std::uint64_t left) {
         if (chance(3)) {
-            const Qty odd[] = {0, -1, kMarketMaxQty, kMarketMaxQty + 1, static_cast<Qty>(left) + 1};
+            // (a negative count from a signed source wraps to a Qty far above kMarketMaxQty)
+            const Qty odd[] = {0, static_cast<Qty>(std::int64_t{-1}), kMarketMaxQty, kMarketMaxQty + 1, left + 1};
             return odd[below(5)];
         }
-        return 1 + static_cast<Qty>(below(left == 0 ? 500 : left));
+        return 1 + below(left == 0 ? 500 : left);
     }
     OrderId fresh() {
         // Mostly rising; now and then a jump far above (the window slides) or
@@ -144,7 +146,7 @@ TEST_CASE("market books: same results, events and depth as Book over random mark
         } else if (kind < 55) {  // execute / execute at a price
             const OrderId id = gen.pick(inst);
             const auto o = fast.get(inst)->find(id);
-            const Qty q = gen.qty(o ? static_cast<std::uint64_t>(o->qty) : 0);
+            const Qty q = gen.qty(o ? o->qty : 0);
             if (gen.chance(80)) {
                 r1 = fast.get(inst)->execute(id, q);
                 r2 = slow.get(inst)->execute(id, q);
@@ -156,7 +158,7 @@ TEST_CASE("market books: same results, events and depth as Book over random mark
         } else if (kind < 65) {  // partial cancel
             const OrderId id = gen.pick(inst);
             const auto o = fast.get(inst)->find(id);
-            const Qty q = gen.qty(o ? static_cast<std::uint64_t>(o->qty) : 0);
+            const Qty q = gen.qty(o ? o->qty : 0);
             r1 = fast.get(inst)->cancel_qty(id, q);
             r2 = slow.get(inst)->cancel_qty(id, q);
         } else if (kind < 88) {  // delete

@@ -153,7 +153,7 @@ public:
             case 'D': {
                 const itch::OrderDelete d(m);
                 const orderbook::Order* o = s->book.find(d.ref());
-                const Qty left = o ? static_cast<Qty>(o->qty) : 0;
+                const Qty left = o ? o->qty : 0;
                 return reduce(*s, live, ts, EventType::Delete, d.ref(), left, [&] { return s->book.remove(d.ref()); });
             }
             case 'U': return replace(*s, live, ts, itch::OrderReplace(m));
@@ -166,9 +166,9 @@ public:
             }
             case 'Q': {
                 const itch::CrossTrade q(m);
-                if (live && q.shares() > 0 && static_cast<Qty>(q.shares()) <= kMaxSize && q.cross_price() > 0)
-                    emit(*s, Message{ts, EventType::Cross, cross_id(q.cross_type()), static_cast<Qty>(q.shares()),
-                                     q.cross_price(), Side::Sell});
+                if (live && q.shares() > 0 && q.shares() <= kMaxSize && q.cross_price() > 0)
+                    emit(*s, Message{ts, EventType::Cross, cross_id(q.cross_type()), q.shares(), q.cross_price(),
+                                     Side::Sell});
                 return ok();
             }
             case 'H': {
@@ -291,7 +291,7 @@ private:
         if (!o || u.shares() == 0 || u.price() == 0 || s.book.find(u.new_ref()) || u.new_ref() == 0) return anomaly();
         const Price old_price = o->price;
         const Side side = o->side;
-        const Qty left = static_cast<Qty>(o->qty);
+        const Qty left = o->qty;
         const bool touch_old = live && touches(s, side, old_price);
         s.book.remove(u.old_ref());
         if (touch_old)

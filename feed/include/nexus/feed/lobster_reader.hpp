@@ -309,7 +309,7 @@ public:
             // A cross may report no shares (NASDAQ announces crosses that did not trade).
             const bool may_be_empty = t == EventType::Cross && size == 0;
             if (size <= 0 && !may_be_empty) return fail(4, "size " + std::to_string(size) + " is not positive");
-            if (size > kMaxSize)
+            if (size > std::int64_t{kMaxSize})
                 return fail(
                     4, "size " + std::to_string(size) + " out of range (at most " + std::to_string(kMaxSize) + ")");
             if ((price < 1 && !(may_be_empty && price == 0)) || price > kMaxPrice)
@@ -321,7 +321,8 @@ public:
             return fail(
                 1, "time " + format_time(time) + " is earlier than the row before (" + format_time(last_time_) + ")");
         last_time_ = time;
-        m = Message{time, t, id, size, price, direction == 1 ? Side::Buy : Side::Sell};
+        // The file's signed field, found not negative above, becomes a Qty here.
+        m = Message{time, t, id, static_cast<Qty>(size), price, direction == 1 ? Side::Buy : Side::Sell};
         return true;
     }
 
@@ -369,7 +370,7 @@ private:
         Side side = Side::Buy;
         std::size_t level = 0, column = 0;  // column: the level's price column
         Price price = 0, before = 0;        // before: the price of the level before it
-        Qty size = 0;
+        std::int64_t size = 0;              // as the file wrote it (it may be negative)
         bool ended = false;
     };
 
@@ -384,17 +385,17 @@ private:
         bool ended = false;
         for (std::size_t l = 0; l < levels_; ++l) {
             const Price price = values_[4 * l + offset];
-            const Qty size = values_[4 * l + offset + 1];
+            const std::int64_t size = values_[4 * l + offset + 1];
             if (price == empty && size == 0) {
                 ended = true;
                 continue;
             }
-            if (ended || price < 1 || price > kMaxPrice || size < 1 || size > kMaxLevelSize ||
+            if (ended || price < 1 || price > kMaxPrice || size < 1 || size > std::int64_t{kMaxLevelSize} ||
                 (n > 0 && !better(s, out[n - 1].price, price))) [[unlikely]] {
                 bad = BadLevel{s, l, 4 * l + offset + 1, price, n ? out[n - 1].price : 0, size, ended};
                 return false;
             }
-            out[n++] = Level{price, size};
+            out[n++] = Level{price, static_cast<Qty>(size)};  // checked to 1..kMaxLevelSize
         }
         row.side(s).assign(out, out + n);
         return true;
@@ -457,7 +458,7 @@ private:
         const Side s = b.side;
         const std::size_t l = b.level, column = b.column;
         const Price price = b.price, before = b.before;
-        const Qty size = b.size;
+        const std::int64_t size = b.size;
         const bool ended = b.ended;
         const std::string name(book_side(s));
         const Price empty = s == Side::Sell ? kEmptyAskPrice : kEmptyBidPrice;
@@ -469,7 +470,7 @@ private:
             return fail(column, name + " price " + std::to_string(price) + " out of range (1 to " +
                                     std::to_string(kMaxPrice) + ", or " + std::to_string(empty) +
                                     " for an empty level)");
-        if (size < 1 || size > kMaxLevelSize)
+        if (size < 1 || size > std::int64_t{kMaxLevelSize})
             return fail(column + 1, name + " size " + std::to_string(size) + " at price " + std::to_string(price) +
                                         (size < 1 ? ": an occupied level has a positive size" : " out of range"));
         return fail(column, name + " level " + std::to_string(l + 1) + " (price " + std::to_string(price) +

@@ -224,21 +224,22 @@ private:
             expect_ = before;
             auto at = std::find_if(expect_.begin(), expect_.end(), [&](const Level& l) { return l.price == m.price; });
             bool freed = false;  // a full side lost a level: one may enter from beyond
-            const Qty delta = m.type == EventType::Add ? m.size : -m.size;
+            // An add raises its level by m.size; the other types lower it by m.size.
+            const bool adds = m.type == EventType::Add;
             if (at != expect_.end()) {
-                if (at->size + delta < 0) {
+                if (!adds && m.size > at->size) {
                     reason(std::string(to_string(m.type)) + " of " + std::to_string(m.size) + " at " +
                            side_price(s, m.price) + ", where the row before shows " + std::to_string(at->size));
                     distrust(s, before, after);
                     continue;
                 }
-                at->size += delta;
+                at->size = adds ? at->size + m.size : at->size - m.size;
                 if (at->size == 0) {
                     expect_.erase(at);
                     freed = full;
                 }
             } else if (!full || better(s, m.price, before.back().price)) {
-                if (delta < 0) {
+                if (!adds && m.size > 0) {
                     reason(std::string(to_string(m.type)) + " of " + std::to_string(m.size) + " at " +
                            side_price(s, m.price) +
                            ", where the row before shows no liquidity (the price is inside its levels)");
@@ -247,7 +248,7 @@ private:
                 }
                 const auto pos = std::find_if(expect_.begin(), expect_.end(),
                                               [&](const Level& l) { return better(s, m.price, l.price); });
-                expect_.insert(pos, Level{m.price, delta});
+                expect_.insert(pos, Level{m.price, m.size});
                 if (expect_.size() > n_) {  // the last level leaves the view
                     leave_view(s, expect_.back().price, false);
                     expect_.pop_back();
@@ -315,7 +316,7 @@ private:
             if (at->size < exact) {
                 reason(side_price(m.side, m.price) + ": the file shows " + std::to_string(at->size) +
                        ", less than the " + std::to_string(exact) +
-                       " of the orders this file added there (unseen liquidity " + std::to_string(at->size - exact) +
+                       " of the orders this file added there (unseen liquidity -" + std::to_string(exact - at->size) +
                        ")");
                 leave_view(m.side, m.price, false);
             } else if (at->size == exact && l) {

@@ -109,7 +109,7 @@ inline char* put_int(char* p, std::int64_t v) noexcept {
 inline char* put_level(char* p, Price price, Qty size) noexcept {
     p = put_int(p, price);
     *p++ = ',';
-    return put_int(p, size);
+    return put_uint(p, size);
 }
 }  // namespace detail
 
@@ -135,7 +135,7 @@ inline char* put_message(char* p, const Message& m) noexcept {
     *p++ = ',';
     p = detail::put_int(p, m.id);
     *p++ = ',';
-    p = detail::put_int(p, m.size);
+    p = detail::put_uint(p, m.size);
     *p++ = ',';
     p = detail::put_int(p, m.price);
     *p++ = ',';
@@ -177,7 +177,7 @@ public:
         const std::size_t n = cells_.size();
         for (std::size_t i = 0; i < n; ++i) {
             const Price price = i < k ? levels[i].price : empty_price();
-            const Qty size = i < k ? static_cast<Qty>(levels[i].qty) : 0;
+            const Qty size = i < k ? levels[i].qty : 0;
             Cell& out = spare_[i];
             if (same(i, price, size))
                 out = cells_[i];

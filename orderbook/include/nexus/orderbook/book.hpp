@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -74,18 +75,42 @@ struct Pools {
 struct BookLimits {
     Price min_price = 1;
     Price max_price = 2'000'000'000;  // ITCH Price(4) maximum, 200,000.0000
-    Qty max_qty = 0xFFFF'FFFF;        // ITCH share fields are 32 bits
+    Qty max_qty = 0xFFFF'FFFF;        // ITCH share fields are 32 bits; at most kMaxQtyLimit
 };
+
+// The largest BookLimits::max_qty a book takes: the largest signed 64-bit
+// count. Keeping max_qty there means a negative count -n converted to Qty
+// (it wraps to 2^64 - n, at least 2^63) is always above the limit and
+// refused as InvalidQty, and no remainder can reach the sentinel ~Qty{0}
+// that matching returns when self-trade prevention cancels the incoming order.
+inline constexpr Qty kMaxQtyLimit = Qty{0x7FFF'FFFF'FFFF'FFFF};
+
+// Throws std::invalid_argument if the limits cannot be used: a book built
+// with them would accept a wrapped negative size or overflow its sentinels.
+inline const BookLimits& checked_limits(const BookLimits& limits) {
+    if (limits.max_qty > kMaxQtyLimit)
+        throw std::invalid_argument("BookLimits::max_qty " + std::to_string(limits.max_qty) + " is above " +
+                                    std::to_string(kMaxQtyLimit));
+    return limits;
+}
 
 template <class Listener = NullListener, class Index = OpenAddressingIndex>
 class Book {
 public:
     Book(Pools& pools, Listener& listener, InstrumentId instrument = 0, BookLimits limits = {},
          std::size_t expected_orders = 256)
-        : pools_(pools), listener_(listener), instrument_(instrument), limits_(limits), index_(expected_orders) {}
+        : pools_(pools),
+          listener_(listener),
+          instrument_(instrument),
+          limits_(checked_limits(limits)),
+          index_(expected_orders) {}
     // With an index object of the caller's (e.g. a SharedIndex).
     Book(Pools& pools, Listener& listener, InstrumentId instrument, BookLimits limits, Index index)
-        : pools_(pools), listener_(listener), instrument_(instrument), limits_(limits), index_(std::move(index)) {}
+        : pools_(pools),
+          listener_(listener),
+          instrument_(instrument),
+          limits_(checked_limits(limits)),
+          index_(std::move(index)) {}
     Book(const Book&) = delete;
     Book& operator=(const Book&) = delete;
 
@@ -100,7 +125,7 @@ public:
     // A: a new order joins the back of its level.
     bool add(OrderId id, Side side, Price price, Qty qty, OwnerId owner = 0) {
         if (auto r = validate_new(id, price, qty)) return reject(id, *r);
-        const slab::Key k = rest(id, owner, side, price, static_cast<std::uint64_t>(qty), SelfTrade::CancelIncoming, 0);
+        const slab::Key k = rest(id, owner, side, price, qty, SelfTrade::CancelIncoming, 0);
         if (!k.has_value()) return reject(id, Reject::BookFull);
         listener_.on_accepted(instrument_, id, side, price, qty);
         return true;
@@ -116,9 +141,9 @@ public:
         const slab::Key k = lookup(id);
         if (!k.has_value()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
-        if (qty <= 0 || static_cast<std::uint64_t>(qty) > o.qty) return reject(id, Reject::InvalidQty);
+        if (qty == 0 || qty > o.qty) return reject(id, Reject::InvalidQty);
         listener_.on_cancelled(instrument_, id, qty, CancelReason::MarketData);
-        reduce(k, o, static_cast<std::uint64_t>(qty));
+        reduce(k, o, qty);
         return true;
     }
 
@@ -126,7 +151,7 @@ public:
     bool remove(OrderId id) {
         const slab::Key k = lookup(id);
         if (!k.has_value()) return reject(id, Reject::UnknownId);
-        listener_.on_cancelled(instrument_, id, static_cast<Qty>(orders()[k].qty), CancelReason::MarketData);
+        listener_.on_cancelled(instrument_, id, orders()[k].qty, CancelReason::MarketData);
         unlink_and_free(k, true);
         return true;
     }
@@ -141,9 +166,9 @@ public:
         const OwnerId owner = o.owner;
         const std::uint64_t tag = o.tag;
         if (!room_for(side, price)) return reject(new_id, Reject::BookFull);
-        listener_.on_cancelled(instrument_, old_id, static_cast<Qty>(o.qty), CancelReason::MarketData);
+        listener_.on_cancelled(instrument_, old_id, o.qty, CancelReason::MarketData);
         unlink_and_free(k, true);
-        rest(new_id, owner, side, price, static_cast<std::uint64_t>(qty), SelfTrade::CancelIncoming, tag);
+        rest(new_id, owner, side, price, qty, SelfTrade::CancelIncoming, tag);
         listener_.on_accepted(instrument_, new_id, side, price, qty);
         return true;
     }
@@ -156,7 +181,7 @@ public:
     // is cancelled untouched; post-only is rejected if it would take.
     bool submit(const OrderRequest& rq) {
         if (rq.id == 0) return reject(rq.id, Reject::InvalidId);
-        if (rq.qty <= 0 || rq.qty > limits_.max_qty) return reject(rq.id, Reject::InvalidQty);
+        if (rq.qty == 0 || rq.qty > limits_.max_qty) return reject(rq.id, Reject::InvalidQty);
         const bool market = rq.type == OrderType::Market;
         if (market && rq.post_only) return reject(rq.id, Reject::InvalidOrder);
         if (!market && (rq.price < limits_.min_price || rq.price > limits_.max_price))
@@ -167,18 +192,17 @@ public:
         if (rq.post_only && crosses(rq.side, rq.price, false)) return reject(rq.id, Reject::WouldCross);
 
         listener_.on_accepted(instrument_, rq.id, rq.side, market ? 0 : rq.price, rq.qty);
-        if (rq.tif == TimeInForce::FOK && fillable(rq) < static_cast<std::uint64_t>(rq.qty)) {
+        if (rq.tif == TimeInForce::FOK && fillable(rq) < rq.qty) {
             listener_.on_cancelled(instrument_, rq.id, rq.qty, CancelReason::FokUnfillable);
             return true;
         }
-        const std::uint64_t left =
-            match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp, static_cast<std::uint64_t>(rq.qty));
+        const Qty left = match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp, rq.qty);
         if (left == 0) return true;
         if (left == kIncomingCancelled) return true;  // self-trade prevention took the rest
         if (may_rest)
             rest(rq.id, rq.owner, rq.side, rq.price, left, rq.stp, rq.tag);
         else
-            listener_.on_cancelled(instrument_, rq.id, static_cast<Qty>(left), CancelReason::Unfilled);
+            listener_.on_cancelled(instrument_, rq.id, left, CancelReason::Unfilled);
         return true;
     }
 
@@ -186,7 +210,7 @@ public:
     bool cancel(OrderId id) {
         const slab::Key k = lookup(id);
         if (!k.has_value()) return reject(id, Reject::UnknownId);
-        listener_.on_cancelled(instrument_, id, static_cast<Qty>(orders()[k].qty), CancelReason::User);
+        listener_.on_cancelled(instrument_, id, orders()[k].qty, CancelReason::User);
         unlink_and_free(k, true);
         return true;
     }
@@ -199,17 +223,16 @@ public:
         if (!k.has_value()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
         if (o.side != side) return reject(id, Reject::SideMismatch);
-        if (qty <= 0 || qty > limits_.max_qty) return reject(id, Reject::InvalidQty);
+        if (qty == 0 || qty > limits_.max_qty) return reject(id, Reject::InvalidQty);
         if (price < limits_.min_price || price > limits_.max_price) return reject(id, Reject::PriceOutOfRange);
-        const auto new_qty = static_cast<std::uint64_t>(qty);
         if (price == o.price) {
-            if (new_qty <= o.qty) {
-                if (new_qty < o.qty) reduce(k, o, o.qty - new_qty);
+            if (qty <= o.qty) {
+                if (qty < o.qty) reduce(k, o, o.qty - qty);
                 listener_.on_modified(instrument_, id, price, qty, true);
             } else {
                 Level& lv = levels()[o.level];
                 unlink(o, lv);
-                o.qty = new_qty;
+                o.qty = qty;
                 append(k, o, o.level, lv);
                 listener_.on_modified(instrument_, id, price, qty, false);
                 emit_level(lv);
@@ -222,7 +245,7 @@ public:
         const std::uint64_t tag = o.tag;
         unlink_and_free(k, true);
         listener_.on_modified(instrument_, id, price, qty, false);
-        const std::uint64_t left = match(id, owner, side, false, price, stp, new_qty);
+        const Qty left = match(id, owner, side, false, price, stp, qty);
         if (left != 0 && left != kIncomingCancelled) rest(id, owner, side, price, left, stp, tag);
         return true;
     }
@@ -294,7 +317,7 @@ public:
                 if (lv.side != side) return "level on the wrong side";
                 if (i > 0 && !a.better(a[i].price, a[i - 1].price)) return "levels out of price order";
                 if (lv.count == 0 || !lv.head.has_value()) return "empty level kept";
-                std::uint64_t total = 0;
+                Qty total = 0;
                 std::uint32_t count = 0;
                 slab::Key prev = slab::Key::NONE;
                 for (slab::Key k = lv.head; k.has_value(); k = orders()[k].next) {
@@ -336,7 +359,7 @@ public:
     }
 
 private:
-    static constexpr std::uint64_t kIncomingCancelled = ~std::uint64_t{0};
+    static constexpr Qty kIncomingCancelled = ~Qty{0};
 
     // A direct-mapped cache of price -> level for one side: an order joining
     // an existing level finds it with one load instead of a search of the
@@ -360,9 +383,7 @@ private:
     slab::BoundedSlab<Level>& levels() noexcept { return pools_.levels; }
     const slab::BoundedSlab<Level>& levels() const noexcept { return pools_.levels; }
 
-    static LevelInfo info(const Level& lv) noexcept {
-        return LevelInfo{lv.price, static_cast<Qty>(lv.total), lv.count};
-    }
+    static LevelInfo info(const Level& lv) noexcept { return LevelInfo{lv.price, lv.total, lv.count}; }
 
     // The order of this book with this ID, or NONE. Only an index shared with
     // other books can hold the ID for another instrument, so only then is the
@@ -383,7 +404,7 @@ private:
 
     std::optional<Reject> validate_new(OrderId id, Price price, Qty qty) const noexcept {
         if (id == 0) return Reject::InvalidId;
-        if (qty <= 0 || qty > limits_.max_qty) return Reject::InvalidQty;
+        if (qty == 0 || qty > limits_.max_qty) return Reject::InvalidQty;
         if (price < limits_.min_price || price > limits_.max_price) return Reject::PriceOutOfRange;
         if (index_.find(id).has_value()) return Reject::DuplicateId;
         return std::nullopt;
@@ -411,8 +432,8 @@ private:
     // Returns NONE, with nothing changed, if a slab is full. The usual case,
     // a level the cache knows, stays small enough to inline; a new level
     // or a cache miss takes the out-of-line path.
-    [[gnu::always_inline]] slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
-                                          SelfTrade stp, std::uint64_t tag) {
+    [[gnu::always_inline]] slab::Key rest(OrderId id, OwnerId owner, Side side, Price price, Qty qty, SelfTrade stp,
+                                          std::uint64_t tag) {
         const slab::Key lk = sides_[idx(side)].cache[level_cache_slot(price)];
         if (!lk.has_value() || levels()[lk].price != price) [[unlikely]]
             return rest_uncached(id, owner, side, price, qty, stp, tag);
@@ -422,8 +443,8 @@ private:
         link_new(k, id, lk);
         return k;
     }
-    [[gnu::noinline]] slab::Key rest_uncached(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty,
-                                              SelfTrade stp, std::uint64_t tag) {
+    [[gnu::noinline]] slab::Key rest_uncached(OrderId id, OwnerId owner, Side side, Price price, Qty qty, SelfTrade stp,
+                                              std::uint64_t tag) {
         SideLevels& s = sides_[idx(side)];
         slab::Key& cached = s.cache[level_cache_slot(price)];
         const auto [pos, found] = s.array.locate(price);
@@ -446,8 +467,7 @@ private:
         return k;
     }
     // An order cell, not yet linked anywhere; NONE if the pool is full.
-    slab::Key new_order(OrderId id, OwnerId owner, Side side, Price price, std::uint64_t qty, SelfTrade stp,
-                        std::uint64_t tag) {
+    slab::Key new_order(OrderId id, OwnerId owner, Side side, Price price, Qty qty, SelfTrade stp, std::uint64_t tag) {
         return orders().try_emplace_key(Order{id, price, qty, owner, slab::Key::NONE, slab::Key::NONE, slab::Key::NONE,
                                               instrument_, side, stp, tag});
     }
@@ -504,7 +524,7 @@ private:
     }
 
     // Takes `qty` (less than or equal to what is left) off a resting order.
-    void reduce(slab::Key k, Order& o, std::uint64_t qty) {
+    void reduce(slab::Key k, Order& o, Qty qty) {
         if (qty == o.qty) {
             unlink_and_free(k, true);
             return;
@@ -528,29 +548,27 @@ private:
         if (emit) listener_.on_level(instrument_, side, price, 0, 0);
     }
 
-    void emit_level(const Level& lv) {
-        listener_.on_level(instrument_, lv.side, lv.price, static_cast<Qty>(lv.total), lv.count);
-    }
+    void emit_level(const Level& lv) { listener_.on_level(instrument_, lv.side, lv.price, lv.total, lv.count); }
 
     bool execute_impl(OrderId id, Qty qty, std::optional<Price> printed) {
         const slab::Key k = lookup(id);
         if (!k.has_value()) return reject(id, Reject::UnknownId);
         Order& o = orders()[k];
-        if (qty <= 0 || static_cast<std::uint64_t>(qty) > o.qty) return reject(id, Reject::InvalidQty);
+        if (qty == 0 || qty > o.qty) return reject(id, Reject::InvalidQty);
         if (printed && (*printed < limits_.min_price || *printed > limits_.max_price))
             return reject(id, Reject::PriceOutOfRange);
         listener_.on_trade(instrument_, Trade{id, 0, printed ? *printed : o.price, qty, opposite(o.side)});
-        reduce(k, o, static_cast<std::uint64_t>(qty));
+        reduce(k, o, qty);
         return true;
     }
 
     // Quantity an FOK order could take right now, following the same rules as
     // match() (self-trade prevention included), stopping once it has enough.
-    std::uint64_t fillable(const OrderRequest& rq) const noexcept {
+    Qty fillable(const OrderRequest& rq) const noexcept {
         const Side opp = opposite(rq.side);
         const SideLevels& s = sides_[idx(opp)];
         const bool market = rq.type == OrderType::Market;
-        std::uint64_t sum = 0;
+        Qty sum = 0;
         for (std::size_t i = 0; i < s.array.size(); ++i) {
             const Level& lv = levels()[s.array.from_touch(i).key];
             if (!tradable(rq.side, rq.price, lv.price, market)) break;
@@ -561,7 +579,7 @@ private:
                     return sum;  // matching would stop here
                 }
                 sum += o.qty;
-                if (sum >= static_cast<std::uint64_t>(rq.qty)) return sum;
+                if (sum >= rq.qty) return sum;
             }
         }
         return sum;
@@ -571,13 +589,12 @@ private:
     // kIncomingCancelled when self-trade prevention cancelled the remainder.
     // Most orders do not cross: the opposite touch, held in the level array,
     // settles that inline, without the call into the matching loop.
-    [[gnu::always_inline]] std::uint64_t match(OrderId id, OwnerId owner, Side side, bool market, Price price,
-                                               SelfTrade stp, std::uint64_t left) {
+    [[gnu::always_inline]] Qty match(OrderId id, OwnerId owner, Side side, bool market, Price price, SelfTrade stp,
+                                     Qty left) {
         if (!crosses(side, price, market)) return left;
         return match_levels(id, owner, side, market, price, stp, left);
     }
-    std::uint64_t match_levels(OrderId id, OwnerId owner, Side side, bool market, Price price, SelfTrade stp,
-                               std::uint64_t left) {
+    Qty match_levels(OrderId id, OwnerId owner, Side side, bool market, Price price, SelfTrade stp, Qty left) {
         const Side opp = opposite(side);
         SideLevels& s = sides_[idx(opp)];
         while (left > 0 && !s.array.empty()) {
@@ -590,7 +607,7 @@ private:
                 const slab::Key next = o.next;
                 if (owner != 0 && o.owner == owner) [[unlikely]] {
                     if (stp != SelfTrade::CancelIncoming) {
-                        listener_.on_cancelled(instrument_, o.id, static_cast<Qty>(o.qty), CancelReason::SelfTrade);
+                        listener_.on_cancelled(instrument_, o.id, o.qty, CancelReason::SelfTrade);
                         const OrderId rid = o.id;
                         unlink(o, lv);
                         index_.erase(rid);
@@ -604,8 +621,8 @@ private:
                     k = next;
                     continue;
                 }
-                const std::uint64_t fill = left < o.qty ? left : o.qty;
-                listener_.on_trade(instrument_, Trade{o.id, id, lv.price, static_cast<Qty>(fill), side});
+                const Qty fill = left < o.qty ? left : o.qty;
+                listener_.on_trade(instrument_, Trade{o.id, id, lv.price, fill, side});
                 left -= fill;
                 if (fill == o.qty) {
                     const OrderId rid = o.id;
@@ -624,7 +641,7 @@ private:
             else
                 emit_level(lv);
             if (stop_incoming) {
-                listener_.on_cancelled(instrument_, id, static_cast<Qty>(left), CancelReason::SelfTrade);
+                listener_.on_cancelled(instrument_, id, left, CancelReason::SelfTrade);
                 return kIncomingCancelled;
             }
         }

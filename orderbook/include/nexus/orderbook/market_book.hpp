@@ -54,7 +54,7 @@ namespace nexus::orderbook {
 // An order as a market-data book stores it (one slab cell).
 struct MarketOrder {
     OrderId id;
-    std::uint32_t qty;  // remaining; never 0 while the order lives
+    std::uint32_t qty;  // remaining, never 0 while the order lives; a Qty narrowed once checked (kMarketMaxQty)
     slab::Key prev;     // older order at the same level (NONE at the head)
     slab::Key next;     // newer order at the same level (NONE at the tail)
     slab::Key level;    // the level it rests in
@@ -63,7 +63,7 @@ static_assert(sizeof(MarketOrder) == 24, "two order cells to a cache line");
 
 // A price level: the FIFO of its orders, their totals, and whose it is.
 struct MarketLevel {
-    std::uint64_t total;  // sum of its orders' remaining sizes
+    Qty total;            // sum of its orders' remaining sizes
     slab::Key head;       // oldest order: first to trade
     slab::Key tail;       // newest order
     std::uint32_t count;  // number of orders
@@ -134,6 +134,7 @@ public:
         WindowIndex::Spot spot;
         if (index().find(id, spot).has_value()) [[unlikely]]
             return reject(id, Reject::DuplicateId);
+        // The cells hold ITCH's 32-bit widths; validate_fields bounded both.
         const auto p = static_cast<std::uint32_t>(price);
         const auto q = static_cast<std::uint32_t>(qty);
         const bool ok = side == Side::Buy ? rest<Side::Buy>(id, p, q, spot) : rest<Side::Sell>(id, p, q, spot);
@@ -153,10 +154,10 @@ public:
         const Found f = lookup(id);
         if (!f) [[unlikely]]
             return reject(id, Reject::UnknownId);
-        if (qty <= 0 || static_cast<std::uint64_t>(qty) > f.order->qty) [[unlikely]]
+        if (qty == 0 || qty > f.order->qty) [[unlikely]]
             return reject(id, Reject::InvalidQty);
         listener().on_cancelled(instrument_, id, qty, CancelReason::MarketData);
-        reduce(f, id, static_cast<std::uint32_t>(qty));
+        reduce(f, id, static_cast<std::uint32_t>(qty));  // at most the order's 32-bit remainder
         return true;
     }
 
@@ -165,7 +166,7 @@ public:
         const Found f = lookup(id);
         if (!f) [[unlikely]]
             return reject(id, Reject::UnknownId);
-        listener().on_cancelled(instrument_, id, static_cast<Qty>(f.order->qty), CancelReason::MarketData);
+        listener().on_cancelled(instrument_, id, f.order->qty, CancelReason::MarketData);
         unlink_and_free(f, id);
         return true;
     }
@@ -180,12 +181,12 @@ public:
         if (index().find(new_id).has_value()) [[unlikely]]
             return reject(new_id, Reject::DuplicateId);
         const Side side = f.level->side;
-        listener().on_cancelled(instrument_, old_id, static_cast<Qty>(f.order->qty), CancelReason::MarketData);
+        listener().on_cancelled(instrument_, old_id, f.order->qty, CancelReason::MarketData);
         unlink_and_free(f, old_id);
         // The erase may have freed the window page new_id would go on: find it again.
         WindowIndex::Spot spot;
         (void)index().find(new_id, spot);
-        const auto p = static_cast<std::uint32_t>(price);
+        const auto p = static_cast<std::uint32_t>(price);  // 32-bit cells; validate_fields bounded both
         const auto q = static_cast<std::uint32_t>(qty);
         const bool ok = side == Side::Buy ? rest<Side::Buy>(new_id, p, q, spot) : rest<Side::Sell>(new_id, p, q, spot);
         // Only past the slab's 2^31-cell key space (the old order is gone by then).
@@ -223,14 +224,14 @@ public:
         if (!found) return;
         for (slab::Key k = levels()[a[pos].key].head; k.has_value(); k = orders()[k].next) {
             const MarketOrder& o = orders()[k];
-            f(MarketOrderInfo{o.id, side, price, static_cast<Qty>(o.qty)});
+            f(MarketOrderInfo{o.id, side, price, o.qty});
         }
     }
     // The order with this ID if it rests in this book.
     [[nodiscard]] std::optional<MarketOrderInfo> find(OrderId id) const noexcept {
         const Found f = lookup(id);
         if (!f) return std::nullopt;
-        return MarketOrderInfo{id, f.level->side, static_cast<Price>(f.level->price), static_cast<Qty>(f.order->qty)};
+        return MarketOrderInfo{id, f.level->side, static_cast<Price>(f.level->price), f.order->qty};
     }
     [[nodiscard]] std::size_t order_count() const noexcept { return live_; }
     [[nodiscard]] std::size_t level_count(Side side) const noexcept { return sides_[idx(side)].size(); }
@@ -316,7 +317,7 @@ private:
 
     static constexpr std::size_t idx(Side s) noexcept { return static_cast<std::size_t>(s); }
     static LevelInfo info(const MarketLevel& lv) noexcept {
-        return LevelInfo{static_cast<Price>(lv.price), static_cast<Qty>(lv.total), lv.count};
+        return LevelInfo{static_cast<Price>(lv.price), lv.total, lv.count};
     }
 
     slab::UnboundedSlab<MarketOrder>& orders() const noexcept { return owner_->pools_.orders; }
@@ -350,7 +351,7 @@ private:
     [[gnu::always_inline]] static std::optional<Reject> validate_fields(OrderId id, Price price, Qty qty) noexcept {
         if (id == 0) [[unlikely]]
             return Reject::InvalidId;
-        if (qty <= 0 || qty > kMarketMaxQty) [[unlikely]]
+        if (qty == 0 || qty > kMarketMaxQty) [[unlikely]]
             return Reject::InvalidQty;
         if (price < 1 || price > kMarketMaxPrice) [[unlikely]]
             return Reject::PriceOutOfRange;
@@ -469,20 +470,20 @@ private:
     }
 
     [[gnu::always_inline]] void emit_level(const MarketLevel& lv) {
-        listener().on_level(instrument_, lv.side, static_cast<Price>(lv.price), static_cast<Qty>(lv.total), lv.count);
+        listener().on_level(instrument_, lv.side, static_cast<Price>(lv.price), lv.total, lv.count);
     }
 
     [[gnu::always_inline]] bool execute_impl(OrderId id, Qty qty, std::optional<Price> printed) {
         const Found f = lookup(id);
         if (!f) [[unlikely]]
             return reject(id, Reject::UnknownId);
-        if (qty <= 0 || static_cast<std::uint64_t>(qty) > f.order->qty) [[unlikely]]
+        if (qty == 0 || qty > f.order->qty) [[unlikely]]
             return reject(id, Reject::InvalidQty);
         if (printed && (*printed < 1 || *printed > kMarketMaxPrice)) [[unlikely]]
             return reject(id, Reject::PriceOutOfRange);
         listener().on_trade(instrument_, Trade{id, 0, printed ? *printed : static_cast<Price>(f.level->price), qty,
                                                opposite(f.level->side)});
-        reduce(f, id, static_cast<std::uint32_t>(qty));
+        reduce(f, id, static_cast<std::uint32_t>(qty));  // at most the order's 32-bit remainder
         return true;
     }
 

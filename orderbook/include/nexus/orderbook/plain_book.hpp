@@ -26,11 +26,11 @@ template <class Listener = NullListener>
 class PlainBook {
 public:
     PlainBook(Listener& listener, InstrumentId instrument = 0, BookLimits limits = {})
-        : listener_(listener), instrument_(instrument), limits_(limits) {}
+        : listener_(listener), instrument_(instrument), limits_(checked_limits(limits)) {}
 
     bool add(OrderId id, Side side, Price price, Qty qty, OwnerId owner = 0) {
         if (auto r = validate_new(id, price, qty)) return reject(id, *r);
-        rest(PlainOrder{id, owner, side, SelfTrade::CancelIncoming, static_cast<std::uint64_t>(qty)}, price);
+        rest(PlainOrder{id, owner, side, SelfTrade::CancelIncoming, qty}, price);
         listener_.on_accepted(instrument_, id, side, price, qty);
         return true;
     }
@@ -39,15 +39,15 @@ public:
     bool cancel_qty(OrderId id, Qty qty) {
         auto it = where_.find(id);
         if (it == where_.end()) return reject(id, Reject::UnknownId);
-        if (qty <= 0 || static_cast<std::uint64_t>(qty) > it->second.pos->qty) return reject(id, Reject::InvalidQty);
-        take(id, static_cast<std::uint64_t>(qty));
+        if (qty == 0 || qty > it->second.pos->qty) return reject(id, Reject::InvalidQty);
+        take(id, qty);
         listener_.on_cancelled(instrument_, id, qty, CancelReason::MarketData);
         return true;
     }
     bool remove(OrderId id) {
         auto it = where_.find(id);
         if (it == where_.end()) return reject(id, Reject::UnknownId);
-        const Qty left = static_cast<Qty>(it->second.pos->qty);
+        const Qty left = it->second.pos->qty;
         erase(id);
         listener_.on_cancelled(instrument_, id, left, CancelReason::MarketData);
         return true;
@@ -58,17 +58,17 @@ public:
         if (auto r = validate_new(new_id, price, qty)) return reject(new_id, *r);
         const Side side = it->second.side;
         const OwnerId owner = it->second.pos->owner;
-        const Qty old_left = static_cast<Qty>(it->second.pos->qty);
+        const Qty old_left = it->second.pos->qty;
         erase(old_id);
         listener_.on_cancelled(instrument_, old_id, old_left, CancelReason::MarketData);
-        rest(PlainOrder{new_id, owner, side, SelfTrade::CancelIncoming, static_cast<std::uint64_t>(qty)}, price);
+        rest(PlainOrder{new_id, owner, side, SelfTrade::CancelIncoming, qty}, price);
         listener_.on_accepted(instrument_, new_id, side, price, qty);
         return true;
     }
 
     bool submit(const OrderRequest& rq) {
         if (rq.id == 0) return reject(rq.id, Reject::InvalidId);
-        if (rq.qty <= 0 || rq.qty > limits_.max_qty) return reject(rq.id, Reject::InvalidQty);
+        if (rq.qty == 0 || rq.qty > limits_.max_qty) return reject(rq.id, Reject::InvalidQty);
         const bool market = rq.type == OrderType::Market;
         if (market && rq.post_only) return reject(rq.id, Reject::InvalidOrder);
         if (!market && (rq.price < limits_.min_price || rq.price > limits_.max_price))
@@ -76,23 +76,22 @@ public:
         if (where_.count(rq.id)) return reject(rq.id, Reject::DuplicateId);
         if (rq.post_only && would_trade(rq.side, rq.price, false)) return reject(rq.id, Reject::WouldCross);
         listener_.on_accepted(instrument_, rq.id, rq.side, market ? 0 : rq.price, rq.qty);
-        if (rq.tif == TimeInForce::FOK && fillable(rq) < static_cast<std::uint64_t>(rq.qty)) {
+        if (rq.tif == TimeInForce::FOK && fillable(rq) < rq.qty) {
             listener_.on_cancelled(instrument_, rq.id, rq.qty, CancelReason::FokUnfillable);
             return true;
         }
-        auto [left, cancelled] =
-            match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp, static_cast<std::uint64_t>(rq.qty));
+        auto [left, cancelled] = match(rq.id, rq.owner, rq.side, market, rq.price, rq.stp, rq.qty);
         if (left == 0 || cancelled) return true;
         if (!market && rq.tif == TimeInForce::GTC)
             rest(PlainOrder{rq.id, rq.owner, rq.side, rq.stp, left}, rq.price);
         else
-            listener_.on_cancelled(instrument_, rq.id, static_cast<Qty>(left), CancelReason::Unfilled);
+            listener_.on_cancelled(instrument_, rq.id, left, CancelReason::Unfilled);
         return true;
     }
     bool cancel(OrderId id) {
         auto it = where_.find(id);
         if (it == where_.end()) return reject(id, Reject::UnknownId);
-        const Qty left = static_cast<Qty>(it->second.pos->qty);
+        const Qty left = it->second.pos->qty;
         erase(id);
         listener_.on_cancelled(instrument_, id, left, CancelReason::User);
         return true;
@@ -102,17 +101,16 @@ public:
         if (it == where_.end()) return reject(id, Reject::UnknownId);
         Where w = it->second;
         if (w.side != side) return reject(id, Reject::SideMismatch);
-        if (qty <= 0 || qty > limits_.max_qty) return reject(id, Reject::InvalidQty);
+        if (qty == 0 || qty > limits_.max_qty) return reject(id, Reject::InvalidQty);
         if (price < limits_.min_price || price > limits_.max_price) return reject(id, Reject::PriceOutOfRange);
-        const auto new_qty = static_cast<std::uint64_t>(qty);
         PlainOrder o = *w.pos;
         if (price == w.price) {
-            if (new_qty <= o.qty) {
-                if (new_qty < o.qty) take(id, o.qty - new_qty);
+            if (qty <= o.qty) {
+                if (qty < o.qty) take(id, o.qty - qty);
                 listener_.on_modified(instrument_, id, price, qty, true);
             } else {
                 erase(id);
-                o.qty = new_qty;
+                o.qty = qty;
                 rest(o, price);
                 listener_.on_modified(instrument_, id, price, qty, false);
             }
@@ -120,7 +118,7 @@ public:
         }
         erase(id);
         listener_.on_modified(instrument_, id, price, qty, false);
-        auto [left, cancelled] = match(id, o.owner, side, false, price, o.stp, new_qty);
+        auto [left, cancelled] = match(id, o.owner, side, false, price, o.stp, qty);
         if (left != 0 && !cancelled) {
             o.qty = left;
             rest(o, price);
@@ -133,8 +131,7 @@ public:
         auto emit = [&](const auto& book) {
             for (const auto& [price, lv] : book) {
                 if (out.size() == n) break;
-                out.push_back(
-                    LevelInfo{price, static_cast<Qty>(lv.total), static_cast<std::uint32_t>(lv.orders.size())});
+                out.push_back(LevelInfo{price, lv.total, static_cast<std::uint32_t>(lv.orders.size())});
             }
         };
         if (side == Side::Buy)
@@ -156,11 +153,11 @@ private:
         OwnerId owner;
         Side side;
         SelfTrade stp;
-        std::uint64_t qty;
+        Qty qty;
     };
     struct PlainLevel {
         std::list<PlainOrder> orders;
-        std::uint64_t total = 0;
+        Qty total = 0;
     };
     struct Where {
         Side side;
@@ -174,7 +171,7 @@ private:
     }
     std::optional<Reject> validate_new(OrderId id, Price price, Qty qty) const {
         if (id == 0) return Reject::InvalidId;
-        if (qty <= 0 || qty > limits_.max_qty) return Reject::InvalidQty;
+        if (qty == 0 || qty > limits_.max_qty) return Reject::InvalidQty;
         if (price < limits_.min_price || price > limits_.max_price) return Reject::PriceOutOfRange;
         if (where_.count(id)) return Reject::DuplicateId;
         return std::nullopt;
@@ -197,8 +194,7 @@ private:
             lv.orders.push_back(o);
             lv.total += o.qty;
             where_[o.id] = Where{o.side, price, std::prev(lv.orders.end())};
-            listener_.on_level(instrument_, o.side, price, static_cast<Qty>(lv.total),
-                               static_cast<std::uint32_t>(lv.orders.size()));
+            listener_.on_level(instrument_, o.side, price, lv.total, static_cast<std::uint32_t>(lv.orders.size()));
         });
     }
 
@@ -212,13 +208,13 @@ private:
             const auto n = lit->second.orders.size();
             const auto total = lit->second.total;
             if (n == 0) book.erase(lit);
-            listener_.on_level(instrument_, w.side, w.price, static_cast<Qty>(total), static_cast<std::uint32_t>(n));
+            listener_.on_level(instrument_, w.side, w.price, total, static_cast<std::uint32_t>(n));
         });
         where_.erase(id);
     }
 
     // Takes qty off an order (removing it at zero).
-    void take(OrderId id, std::uint64_t qty) {
+    void take(OrderId id, Qty qty) {
         const Where w = where_.at(id);
         if (qty == w.pos->qty) {
             erase(id);
@@ -228,20 +224,19 @@ private:
         with_side(w.side, [&](auto& book) {
             PlainLevel& lv = book.at(w.price);
             lv.total -= qty;
-            listener_.on_level(instrument_, w.side, w.price, static_cast<Qty>(lv.total),
-                               static_cast<std::uint32_t>(lv.orders.size()));
+            listener_.on_level(instrument_, w.side, w.price, lv.total, static_cast<std::uint32_t>(lv.orders.size()));
         });
     }
 
     bool execute_impl(OrderId id, Qty qty, std::optional<Price> printed) {
         auto it = where_.find(id);
         if (it == where_.end()) return reject(id, Reject::UnknownId);
-        if (qty <= 0 || static_cast<std::uint64_t>(qty) > it->second.pos->qty) return reject(id, Reject::InvalidQty);
+        if (qty == 0 || qty > it->second.pos->qty) return reject(id, Reject::InvalidQty);
         if (printed && (*printed < limits_.min_price || *printed > limits_.max_price))
             return reject(id, Reject::PriceOutOfRange);
         listener_.on_trade(instrument_,
                            Trade{id, 0, printed ? *printed : it->second.price, qty, opposite(it->second.side)});
-        take(id, static_cast<std::uint64_t>(qty));
+        take(id, qty);
         return true;
     }
 
@@ -255,9 +250,9 @@ private:
         });
     }
 
-    std::uint64_t fillable(const OrderRequest& rq) const {
+    Qty fillable(const OrderRequest& rq) const {
         return with_side(opposite(rq.side), [&](const auto& book) {
-            std::uint64_t sum = 0;
+            Qty sum = 0;
             for (const auto& [price, lv] : book) {
                 if (!tradable(rq.side, rq.price, price, rq.type == OrderType::Market)) break;
                 for (const PlainOrder& o : lv.orders) {
@@ -266,7 +261,7 @@ private:
                         return sum;
                     }
                     sum += o.qty;
-                    if (sum >= static_cast<std::uint64_t>(rq.qty)) return sum;
+                    if (sum >= rq.qty) return sum;
                 }
             }
             return sum;
@@ -274,9 +269,9 @@ private:
     }
 
     // Returns (quantity left, incoming cancelled by self-trade prevention).
-    std::pair<std::uint64_t, bool> match(OrderId id, OwnerId owner, Side side, bool market, Price price, SelfTrade stp,
-                                         std::uint64_t left) {
-        return with_side(opposite(side), [&](auto& book) -> std::pair<std::uint64_t, bool> {
+    std::pair<Qty, bool> match(OrderId id, OwnerId owner, Side side, bool market, Price price, SelfTrade stp,
+                               Qty left) {
+        return with_side(opposite(side), [&](auto& book) -> std::pair<Qty, bool> {
             while (left > 0 && !book.empty()) {
                 auto lit = book.begin();
                 const Price lp = lit->first;
@@ -287,7 +282,7 @@ private:
                     if (owner != 0 && oit->owner == owner) {
                         if (stp != SelfTrade::CancelIncoming) {
                             const OrderId rid = oit->id;
-                            const Qty gone = static_cast<Qty>(oit->qty);
+                            const Qty gone = oit->qty;
                             lv.total -= oit->qty;
                             oit = lv.orders.erase(oit);
                             where_.erase(rid);
@@ -299,8 +294,8 @@ private:
                         }
                         continue;
                     }
-                    const std::uint64_t fill = std::min(left, oit->qty);
-                    listener_.on_trade(instrument_, Trade{oit->id, id, lp, static_cast<Qty>(fill), side});
+                    const Qty fill = std::min(left, oit->qty);
+                    listener_.on_trade(instrument_, Trade{oit->id, id, lp, fill, side});
                     left -= fill;
                     oit->qty -= fill;
                     lv.total -= fill;
@@ -314,10 +309,9 @@ private:
                 const auto n = lv.orders.size();
                 const auto total = lv.total;
                 if (n == 0) book.erase(lit);
-                listener_.on_level(instrument_, opposite(side), lp, static_cast<Qty>(total),
-                                   static_cast<std::uint32_t>(n));
+                listener_.on_level(instrument_, opposite(side), lp, total, static_cast<std::uint32_t>(n));
                 if (stop) {
-                    listener_.on_cancelled(instrument_, id, static_cast<Qty>(left), CancelReason::SelfTrade);
+                    listener_.on_cancelled(instrument_, id, left, CancelReason::SelfTrade);
                     return {left, true};
                 }
             }

@@ -8,7 +8,7 @@
 namespace nexus::orderbook {
 
 using Price = std::int64_t;          // integer ticks; ITCH prices carry 4 implied decimals
-using Qty = std::int64_t;            // shares; signed at the API so a negative size can be refused
+using Qty = std::uint64_t;           // shares; one type for requests, events, orders and level totals
 using OrderId = std::uint64_t;       // the exchange's order ID, authoritative; 0 is not a valid ID
 using OwnerId = std::uint32_t;       // who owns an order, for self-trade prevention; 0 = anonymous (never self-trades)
 using InstrumentId = std::uint16_t;  // small dense index, e.g. ITCH stock locate
@@ -29,7 +29,7 @@ enum class Reject : std::uint8_t {
     DuplicateId,      // an order with this ID is live
     UnknownId,        // no live order has this ID
     InvalidId,        // ID 0
-    InvalidQty,       // zero, negative, above the maximum, or more than the order has
+    InvalidQty,       // zero, above the maximum, or more than the order has
     PriceOutOfRange,  // outside the instrument's [min_price, max_price]
     SideMismatch,     // a modify that names the other side
     BookFull,         // the order or level slab (or the book's level array) has no room
@@ -92,7 +92,7 @@ struct LevelInfo {
 struct Order {
     OrderId id;
     Price price;
-    std::uint64_t qty;  // remaining
+    Qty qty;  // remaining
     OwnerId owner;
     slab::Key prev;           // older order at the same level (NONE at the head)
     slab::Key next;           // newer order at the same level (NONE at the tail)
@@ -106,7 +106,7 @@ struct Order {
 // A price level: the FIFO of its orders and their totals.
 struct Level {
     Price price;
-    std::uint64_t total;  // sum of its orders' remaining quantity
+    Qty total;            // sum of its orders' remaining quantity
     std::uint32_t count;  // number of orders
     slab::Key head;       // oldest order: first to trade
     slab::Key tail;       // newest order
