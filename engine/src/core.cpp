@@ -86,7 +86,7 @@ void ShardCore::record_cancel(ob::OrderId id, ob::Qty qty, ob::CancelReason why)
     BookFact f{.kind = BookFact::Kind::Cancelled, .why = why, .id = id, .qty = qty};
     // An incoming order's remainder never rested, so it is not in the index.
     if (const ob::Order* o = resting(id)) {
-        f.whole = static_cast<std::uint64_t>(qty) == o->qty;
+        f.whole = qty == o->qty;
         f.owner = o->owner;
         f.tag = o->tag;
     }
@@ -157,7 +157,7 @@ void ShardCore::cancel(const Command& c, Book& book, CoreOut& out) {
     if (c.qty == 0)
         book.cancel(c.order_id);
     else
-        book.cancel_qty(c.order_id, static_cast<ob::Qty>(o->qty - c.qty));
+        book.cancel_qty(c.order_id, o->qty - c.qty);
     for (const BookFact& f : facts_)
         if (f.kind == BookFact::Kind::Cancelled) resting_cancelled(c, f, out, true);
 }
