@@ -18,6 +18,12 @@ constexpr std::uint64_t kPage = 4096;
 constexpr std::uint64_t kFirstStep = std::uint64_t{1} << 20;  // a quiet day's file stays small
 constexpr std::uint64_t kMaxStep = std::uint64_t{64} << 20;   // one growth per million journal records
 constexpr std::size_t kFirstBuffer = std::size_t{1} << 16;
+constexpr std::uint64_t kPrefault = std::uint64_t{64} << 10;  // 1,024 journal records
+#ifdef MADV_POPULATE_WRITE
+constexpr int kPopulateWrite = MADV_POPULATE_WRITE;
+#else
+constexpr int kPopulateWrite = 23;  // Linux 5.14; older C libraries lack the name
+#endif
 
 std::uint64_t round_up(std::uint64_t n, std::uint64_t to) { return (n + to - 1) / to * to; }
 }  // namespace
@@ -57,6 +63,8 @@ AppendFile& AppendFile::operator=(AppendFile&& o) noexcept {
     committed_ = std::exchange(o.committed_, 0);
     file_length_ = std::exchange(o.file_length_, 0);
     map_length_ = std::exchange(o.map_length_, 0);
+    prefaulted_ = std::exchange(o.prefaulted_, 0);
+    prefault_ = o.prefault_;
     buffer_ = std::move(o.buffer_);
     capacity_ = std::exchange(o.capacity_, 0);
     return *this;
@@ -79,28 +87,45 @@ std::uint8_t* AppendFile::make_room(std::size_t n) {
     }
     // Mapped: grow the file (doubling from 1 MiB, then 64 MiB at a time) so
     // that at least one zero byte stays after the new data, then the mapping.
-    const std::uint64_t step = std::clamp(file_length_, kFirstStep, kMaxStep);
-    const std::uint64_t length = round_up(std::max(file_length_ + step, end_ + n + 1), kPage);
-    if (const int err =
-            ::posix_fallocate(file_.fd(), static_cast<off_t>(file_length_), static_cast<off_t>(length - file_length_));
-        err != 0) {
-        errno = err;
-        file_.fail(("cannot grow the file to " + std::to_string(length) + " bytes").c_str());
+    if (base_ == nullptr || end_ + n >= map_length_) {
+        const std::uint64_t step = std::clamp(file_length_, kFirstStep, kMaxStep);
+        const std::uint64_t length = round_up(std::max(file_length_ + step, end_ + n + 1), kPage);
+        if (const int err = ::posix_fallocate(file_.fd(), static_cast<off_t>(file_length_),
+                                              static_cast<off_t>(length - file_length_));
+            err != 0) {
+            errno = err;
+            file_.fail(("cannot grow the file to " + std::to_string(length) + " bytes").c_str());
+        }
+        void* at = base_ == nullptr ? ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, file_.fd(), 0)
+                                    : ::mremap(base_, map_length_, length, MREMAP_MAYMOVE);
+        if (at == MAP_FAILED) {
+            const int err = errno;
+            // The mapping, if any, is unchanged; the file keeps its new zero
+            // room, which a reader takes for the end of the file.
+            errno = err;
+            file_.fail(("cannot map " + std::to_string(length) + " bytes").c_str());
+        }
+        if (base_ == nullptr) prefaulted_ = end_ / kPage * kPage;
+        base_ = static_cast<std::uint8_t*>(at);
+        map_length_ = length;
+        file_length_ = length;
+        base_offset_ = 0;
     }
-    void* at = base_ == nullptr ? ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, file_.fd(), 0)
-                                : ::mremap(base_, map_length_, length, MREMAP_MAYMOVE);
-    if (at == MAP_FAILED) {
-        const int err = errno;
-        // The mapping, if any, is unchanged; the file keeps its new zero room,
-        // which a reader takes for the end of the file.
-        errno = err;
-        file_.fail(("cannot map " + std::to_string(length) + " bytes").c_str());
+    // The first store to a page of a shared file mapping is a page fault
+    // (the page is allocated, and the file system told it is written): a
+    // microsecond or more, every 64 journal records. Prefaulting the next
+    // pages for writing in one call, kPrefault bytes at a time, costs a
+    // fraction of that per page; limit_ stops at the prefaulted end, so that
+    // crossing it comes back here. (Kernels before 5.14 lack
+    // MADV_POPULATE_WRITE: the pages then fault one by one as they are
+    // written.)
+    const std::uint64_t want = std::min<std::uint64_t>(round_up(end_ + n + 1, kPage) + kPrefault, map_length_);
+    if (prefault_ && want > prefaulted_) {
+        if (::madvise(base_ + prefaulted_, static_cast<std::size_t>(want - prefaulted_), kPopulateWrite) != 0)
+            prefault_ = false;
+        prefaulted_ = want;
     }
-    base_ = static_cast<std::uint8_t*>(at);
-    map_length_ = length;
-    file_length_ = length;
-    base_offset_ = 0;
-    limit_ = length;
+    limit_ = prefault_ ? want : map_length_;
     return base_ + end_;
 }
 

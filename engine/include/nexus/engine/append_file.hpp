@@ -8,10 +8,10 @@
 //    call at all. What is in a MAP_SHARED mapping is in the page cache, so it
 //    survives a crash of the process exactly as a completed write(2) does.
 //    Growth is the only system call: doubling from 1 MiB, then 64 MiB at a
-//    time. fallocate, not ftruncate, so that a full disk is an error at
-//    growth (a JournalError naming the file) and not a SIGBUS in the middle of
-//    a record. A clean close cuts the file to its true length; a crash leaves
-//    the preallocated tail, all zero bytes, after the last record.
+//    time, plus one madvise(MADV_POPULATE_WRITE) per 64 KiB written, which
+//    prefaults the next pages in one go instead of a page fault per page. fallocate, not ftruncate, so that a full disk
+//    is an error at growth (a JournalError naming the file) and not a SIGBUS in the middle of a record. A clean close
+//    cuts the file to its true length; a crash leaves the preallocated tail, all zero bytes, after the last record.
 //  * Write: appends gather in a heap buffer and commit() writes them in one
 //    write(2), then fdatasync(2) under `sync fsync` (group commit: what was
 //    appended while the previous commit ran goes in the next one).
@@ -115,6 +115,8 @@ private:
     std::uint64_t committed_ = 0;             // end of the data committed
     std::uint64_t file_length_ = 0;           // Mapped: the file's length on disk (data + zero room)
     std::size_t map_length_ = 0;              // Mapped: bytes mapped at base_
+    std::uint64_t prefaulted_ = 0;            // Mapped: the pages before this offset are prefaulted for writing
+    bool prefault_ = true;                    // Mapped: false once the kernel refused MADV_POPULATE_WRITE
     std::unique_ptr<std::uint8_t[]> buffer_;  // Write: the pending appends
     std::size_t capacity_ = 0;                // Write: bytes at buffer_
 };
