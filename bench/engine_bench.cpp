@@ -10,9 +10,13 @@
 // batch (the server commits once per batch the same way). Timed with
 // steady_clock around the whole replay. Scenarios alternate over rounds,
 // each round starting with the next one:
-//   journal os     write(2) per batch of 64 (the default policy)
-//   journal os, large batches   the same, 1,024 messages per batch (a
-//                  saturated shard thread takes its whole queue at once)
+//   journal os     sync os with journal_mode mmap (the default): records
+//                  encoded into a shared mapping, no system call per batch
+//                  of 64
+//   journal os, write   sync os with journal_mode write: one write(2) per
+//                  batch of 64
+//   journal os, large batches   journal_mode write, 1,024 messages per batch
+//                  (a saturated shard thread takes its whole queue at once)
 //   journal fsync  write(2) + fdatasync(2) per batch of 64
 //   no journal     the same work without the journal (what journaling costs)
 //
@@ -144,7 +148,7 @@ Flow record_flow(const en::Config& cfg, std::size_t n, std::uint64_t seed) {
     return flow;
 }
 
-enum class Mode { Os, OsLarge, Fsync, None };
+enum class Mode { Os, OsWrite, OsLarge, Fsync, None };
 
 // Replays the flow; returns seconds. Only the messages are timed: the router,
 // the shard (whose pools touch every cell of their memory up front) and the
@@ -163,6 +167,7 @@ enum class Mode { Os, OsLarge, Fsync, None };
     std::optional<en::JournalWriter> journal;
     if (mode != Mode::None)
         journal.emplace(en::JournalWriter::create(path, {.venue = 1, .shard = 0, .shards = 1, .created_ns = 0},
+                                                  mode == Mode::Os ? en::JournalMode::Mapped : en::JournalMode::Write,
                                                   mode == Mode::Fsync ? en::SyncPolicy::Fsync : en::SyncPolicy::Os));
     event_bytes = 0;
     std::uint64_t ts = 0;
@@ -197,6 +202,7 @@ enum class Mode { Os, OsLarge, Fsync, None };
     if (journal) journal->commit();
     event_bytes += out.encoded.size() + out.itch.bytes().size();
     const auto t1 = std::chrono::steady_clock::now();
+    journal.reset();  // closed (a mapped file cut to its length) before it is removed
     trades = out.trades;
     std::filesystem::remove(path);
     return std::chrono::duration<double>(t1 - t0).count();
@@ -242,13 +248,15 @@ int main(int argc, char** argv) {
     std::fprintf(out, "# mode\tround\tmessages\tseconds\tmessages_per_s\ttrades\n");
     for (int r = 1; r <= rounds; ++r) {
         // Each round starts with the next mode, so no mode always runs first.
-        const Mode order[] = {Mode::Os, Mode::OsLarge, Mode::None, Mode::Fsync};
-        for (std::size_t i = 0; i < 4; ++i) {
-            const Mode mode = order[(i + static_cast<std::size_t>(r - 1)) % 4];
+        const Mode order[] = {Mode::Os, Mode::OsWrite, Mode::OsLarge, Mode::None, Mode::Fsync};
+        constexpr std::size_t kModes = std::size(order);
+        for (std::size_t i = 0; i < kModes; ++i) {
+            const Mode mode = order[(i + static_cast<std::size_t>(r - 1)) % kModes];
             const auto& f = mode == Mode::Fsync ? flow_fsync : flow;
             std::uint64_t trades = 0, bytes = 0;
             const double s = replay(cfg, f, mode, dir, mode == Mode::OsLarge ? large_batch : batch, trades, bytes);
             const char* name = mode == Mode::Os        ? "journal os"
+                               : mode == Mode::OsWrite ? "journal os, write"
                                : mode == Mode::OsLarge ? "journal os, large batches"
                                : mode == Mode::Fsync   ? "journal fsync"
                                                        : "no journal";

@@ -36,6 +36,7 @@ Config parse_config(std::istream& in, const std::string& name) {
     std::string line;
     int lineno = 0;
     bool has_shards = false;
+    std::string journal_mode_where;  // the line that set journal_mode, if one did
     while (std::getline(in, line)) {
         ++lineno;
         if (const auto h = line.find('#'); h != std::string::npos) line.resize(h);
@@ -72,6 +73,15 @@ Config parse_config(std::istream& in, const std::string& name) {
                 c.sync = SyncPolicy::Replicated;
             else
                 throw ConfigError(where + ": sync: expected 'os', 'fsync' or 'replicated', got '" + v + "'");
+        } else if (key == "journal_mode") {
+            const std::string& v = one();
+            if (v == "mmap")
+                c.journal_mode = JournalMode::Mapped;
+            else if (v == "write")
+                c.journal_mode = JournalMode::Write;
+            else
+                throw ConfigError(where + ": journal_mode: expected 'mmap' or 'write', got '" + v + "'");
+            journal_mode_where = where;
         } else if (key == "replicate_to") {
             const std::string& v = one();
             const auto slash = v.find('/', 7);
@@ -184,6 +194,16 @@ Config parse_config(std::istream& in, const std::string& name) {
     if (c.instruments.size() > 65000) throw ConfigError(name + ": more than 65000 instruments");
     if (c.users.size() > 1'000'000) throw ConfigError(name + ": more than 1000000 users");
     if (!has_shards) c.shards = 1;
+    if (c.sync == SyncPolicy::Fsync) {
+        // The kernel writes a mapping's dirty pages back in any order: after a
+        // power loss, records past the last fdatasync could be on disk after a
+        // gap of zeros, which recovery must refuse as damage.
+        if (!journal_mode_where.empty() && c.journal_mode == JournalMode::Mapped)
+            throw ConfigError(journal_mode_where +
+                              ": journal_mode mmap is for sync os; sync fsync writes its files with write(2) "
+                              "(remove the line, or write 'journal_mode write')");
+        c.journal_mode = JournalMode::Write;
+    }
     if (c.sync == SyncPolicy::Replicated && c.replicate_to.empty())
         throw ConfigError(name + ": sync replicated needs replicate_to nats://HOST[:PORT]/STREAM");
     if (c.sync != SyncPolicy::Replicated && !c.replicate_to.empty())

@@ -1,34 +1,14 @@
-// engine/src/journal.cpp — opening, committing and reading shard journals
-// (the per-record append stays inline in journal.hpp).
+// engine/src/journal.cpp — creating and reading shard journals (appends and
+// commits stay inline in journal.hpp).
 #include "nexus/engine/journal.hpp"
 
 namespace nexus::engine {
 
-JournalWriter JournalWriter::create(const std::string& path, const journal_format::Header& h, SyncPolicy policy) {
-    JournalWriter w(PosixFile(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND), policy, 0);
+JournalWriter JournalWriter::create(const std::string& path, const journal_format::Header& h, JournalMode mode,
+                                    SyncPolicy policy) {
     std::uint8_t head[journal_format::kHeaderSize];
     journal_format::encode_header(h, head);
-    w.file_.write_all(head, sizeof head);
-    w.file_.datasync();
-    return w;
-}
-
-void JournalWriter::commit() {
-    if (size_ == 0) return;
-    file_.write_all(buf_.get(), size_);
-    if (policy_ == SyncPolicy::Fsync) file_.datasync();
-    bytes_ += size_;
-    ++commits_;
-    size_ = 0;
-    committed_ = records_;
-}
-
-void JournalWriter::grow() {
-    const std::size_t cap = capacity_ * 2;
-    auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(cap);
-    if (size_) std::memcpy(bigger.get(), buf_.get(), size_);
-    buf_ = std::move(bigger);
-    capacity_ = cap;
+    return JournalWriter(AppendFile::create(path, head, mode, policy), 0);
 }
 
 JournalReader::JournalReader(const std::string& path) : file_(path, O_RDONLY) {
@@ -43,16 +23,34 @@ JournalReader::JournalReader(const std::string& path) : file_(path, O_RDONLY) {
 }
 
 bool JournalReader::next(Command& c) {
-    if (end_ - pos_ < journal_format::kRecordSize && !refill()) return false;
-    const std::uint64_t offset = journal_format::kHeaderSize + records_ * journal_format::kRecordSize;
+    const std::uint64_t offset = good_bytes();
+    if (end_ - pos_ < journal_format::kRecordSize && !refill()) {
+        tail_ = short_tail(file_, offset, file_size_);
+        return false;
+    }
     const std::uint32_t expected = static_cast<std::uint32_t>(records_ + 1);
     std::uint32_t number = 0;
     switch (journal_format::decode_record(buf_.data() + pos_, c, number)) {
-        case journal_format::RecordStatus::BadChecksum:
+        case journal_format::RecordStatus::BadChecksum: {
+            // Zero bytes, or a record a mapped writer did not finish, then
+            // zero bytes: the end of what the writer wrote.
+            const Tail t = classify_tail(file_, offset, offset + journal_format::kRecordSize, file_size_);
+            if (t.kind != Tail::Kind::Damage) {
+                tail_ = t;
+                return false;
+            }
+            if (t.data_after != 0)
+                throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": zero bytes where record " +
+                                   std::to_string(records_ + 1) + " belongs, then data at offset " +
+                                   std::to_string(t.data_after) +
+                                   ": damage, not what a crash leaves (a writer fills its file in order); to give up "
+                                   "everything from here on, cut the file at offset " +
+                                   std::to_string(offset));
             throw JournalError(
                 file_.path() + ": offset " + std::to_string(offset) + ": record " + std::to_string(records_ + 1) +
                 " is damaged (complete, checksum mismatch): not a torn write; to give up this record and all "
                 "after it, cut the file at this offset");
+        }
         case journal_format::RecordStatus::BadContents:
             throw JournalError(file_.path() + ": offset " + std::to_string(offset) + ": record " +
                                std::to_string(records_ + 1) +

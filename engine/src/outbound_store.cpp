@@ -42,14 +42,37 @@ OutboundScanner::OutboundScanner(const std::string& path) : file_(path, O_RDONLY
 }
 
 bool OutboundScanner::next(outbound_format::Record& r) {
+    using namespace outbound_format;
     for (;;) {
-        const auto st = outbound_format::decode_record(buf_.data() + pos_, end_ - pos_, r);
-        if (st == outbound_format::Status::Good) break;
-        if (st == outbound_format::Status::Damaged)
-            throw JournalError(file_.path() + ": offset " + std::to_string(good_bytes_) + ": record " +
+        const auto st = decode_record(buf_.data() + pos_, end_ - pos_, r);
+        if (st == Status::Good) break;
+        if (st == Status::Damaged) {
+            // Zero bytes, or a record a mapped writer did not finish, then
+            // zero bytes: the end of what the writer wrote. A record whose
+            // length is not written yet may reach as far as the longest one.
+            const std::uint64_t at = good_bytes_;
+            const std::size_t len = journal_format::get<std::uint16_t>(buf_.data() + pos_ + 4);
+            const std::uint64_t extent =
+                len != 0 ? at + kRecordHead + len : std::min(at + kRecordHead + kMaxPacket, file_size_ - 1);
+            const bool plausible = len == 0 || (len >= 3 && len <= kMaxPacket);
+            const Tail t = plausible ? classify_tail(file_, at, extent, file_size_) : Tail{Tail::Kind::Damage};
+            if (t.kind != Tail::Kind::Damage) {
+                tail_ = t;
+                return false;
+            }
+            if (t.data_after != 0)
+                throw JournalError(file_.path() + ": offset " + std::to_string(at) + ": zero bytes where record " +
+                                   std::to_string(records_ + 1) + " belongs, then data at offset " +
+                                   std::to_string(t.data_after) +
+                                   ": damage, not what a crash leaves (a writer fills its file in order)");
+            throw JournalError(file_.path() + ": offset " + std::to_string(at) + ": record " +
                                std::to_string(records_ + 1) +
                                " is damaged (impossible length or checksum mismatch): not a torn write");
-        if (!refill()) return false;
+        }
+        if (!refill()) {
+            tail_ = short_tail(file_, good_bytes_, file_size_);
+            return false;
+        }
     }
     r.offset = good_bytes_;
     const std::uint32_t expected = static_cast<std::uint32_t>(records_ + 1);
@@ -73,20 +96,16 @@ bool OutboundScanner::refill() {
     return got > 0;
 }
 
-void OutboundStore::create(const std::string& path, std::uint64_t venue, std::uint64_t created_ns, SyncPolicy policy) {
-    file_ = PosixFile(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND);
+void OutboundStore::create(const std::string& path, std::uint64_t venue, std::uint64_t created_ns, JournalMode mode,
+                           SyncPolicy policy) {
     std::uint8_t head[outbound_format::kHeaderSize];
     outbound_format::encode_header(venue, created_ns, head);
-    file_.write_all(head, sizeof head);
-    file_.datasync();
-    file_bytes_ = sizeof head;
-    policy_ = policy;
+    file_ = AppendFile::create(path, head, mode, policy);
 }
 
-void OutboundStore::open_existing(const std::string& path, std::uint64_t good_bytes, SyncPolicy policy) {
-    file_ = PosixFile(path, O_RDWR | O_APPEND);
-    file_bytes_ = good_bytes;
-    policy_ = policy;
+void OutboundStore::open_existing(const std::string& path, std::uint64_t good_bytes, JournalMode mode,
+                                  SyncPolicy policy) {
+    file_ = AppendFile::open(path, good_bytes, mode, policy);
 }
 
 std::string OutboundStore::index(const outbound_format::Record& r) {
@@ -105,31 +124,26 @@ std::string OutboundStore::index(const outbound_format::Record& r) {
 std::uint64_t OutboundStore::append(std::uint32_t user, std::uint8_t source, std::span<const std::uint8_t> packet) {
     using journal_format::put;
     UserIndex& u = users_[user];
-    const std::uint64_t offset = file_bytes_ + buf_.size();
-    const std::size_t at = buf_.size();
-    buf_.resize(at + outbound_format::kRecordHead + packet.size());
-    std::uint8_t* p = buf_.data() + at;
-    put(p + 4, static_cast<std::uint16_t>(packet.size()));
-    p[6] = source;
-    p[7] = 0;
-    put(p + 8, user);
-    put(p + 12, static_cast<std::uint32_t>(++records_));
-    put(p + 16, u.next);
-    put(p + 24, u.last);
-    std::memcpy(p + outbound_format::kRecordHead, packet.data(), packet.size());
-    put(p, crc32c(p + 4, outbound_format::kRecordHead - 4 + packet.size()));
     const std::uint64_t seq = u.next;
-    note(u, offset);
-    if (!file_.is_open()) buf_.clear();
+    ++records_;
+    if (file_.is_open()) {
+        const std::size_t size = outbound_format::kRecordHead + packet.size();
+        std::uint8_t* p = file_.reserve(size);
+        put(p + 4, static_cast<std::uint16_t>(packet.size()));
+        p[6] = source;
+        p[7] = 0;
+        put(p + 8, user);
+        put(p + 12, static_cast<std::uint32_t>(records_));
+        put(p + 16, u.next);
+        put(p + 24, u.last);
+        std::memcpy(p + outbound_format::kRecordHead, packet.data(), packet.size());
+        put(p, crc32c(p + 4, outbound_format::kRecordHead - 4 + packet.size()));
+        note(u, file_.size());
+        file_.appended(size);
+    } else {
+        note(u, 0);  // --recover-only: counted, not kept
+    }
     return seq;
-}
-
-void OutboundStore::commit() {
-    if (buf_.empty()) return;
-    file_.write_all(buf_.data(), buf_.size());
-    if (policy_ == SyncPolicy::Fsync) file_.datasync();
-    file_bytes_ += buf_.size();
-    buf_.clear();
 }
 
 std::uint64_t OutboundStore::read_chunk(std::uint32_t user, std::uint64_t from, std::vector<std::uint8_t>& out) {
@@ -160,10 +174,10 @@ std::uint64_t OutboundStore::read_chunk(std::uint32_t user, std::uint64_t from, 
 
 void OutboundStore::read_at(std::uint64_t offset, outbound_format::Record& r) {
     outbound_format::Status st;
-    if (offset >= file_bytes_) {
-        const std::size_t at = offset - file_bytes_;
-        st = at < buf_.size() ? outbound_format::decode_record(buf_.data() + at, buf_.size() - at, r)
-                              : outbound_format::Status::Incomplete;
+    if (const auto mem = file_.in_memory(offset); !mem.empty()) {
+        st = outbound_format::decode_record(mem.data(), mem.size(), r);
+    } else if (offset >= file_.committed()) {
+        st = outbound_format::Status::Incomplete;
     } else {
         st = from_cache(offset, r);
         if (st == outbound_format::Status::Incomplete) {

@@ -96,7 +96,9 @@ private:
                     (v == "01" ? " (written by an engine before record numbers and the venue manifest)" : "") +
                     "; this engine reads format 02 only. Finish that journal with the engine that wrote it, or "
                     "move the directory aside to start a new one");
-            if (f.size() > 64) only_empty = false;
+            // (A mapped writer's zero room after the header is still empty.)
+            if (const std::uint64_t size = f.size(); size > 64 && find_nonzero(f, 64, size).first != size)
+                only_empty = false;
         }
         if (found.empty()) return;
         if (!only_empty)
@@ -115,10 +117,11 @@ private:
         new_identity(m, now_ns());
         m.description = VenueDescription::of(cfg_);
         m.journal_records.assign(cfg_.shards, 0);
-        store_.create(outbound_path(dir_), m.venue, m.created_ns, cfg_.sync);
+        store_.create(outbound_path(dir_), m.venue, m.created_ns, cfg_.journal_mode, cfg_.sync);
         for (unsigned i = 0; i < cfg_.shards; ++i)
-            out.journals.push_back(JournalWriter::create(
-                journal_path(dir_, i), journal_format::Header{m.venue, i, cfg_.shards, m.created_ns}, cfg_.sync));
+            out.journals.push_back(JournalWriter::create(journal_path(dir_, i),
+                                                         journal_format::Header{m.venue, i, cfg_.shards, m.created_ns},
+                                                         cfg_.journal_mode, cfg_.sync));
         sync_directory(dir_);
         write_manifest(dir_, m);
         spdlog::info("{}: new journal for venue {:016x} (session {})", dir_, m.venue, m.session);
@@ -249,14 +252,21 @@ private:
                                std::to_string(m.outbound_records) +
                                ": records were cut from its end, or it was replaced");
         // What the journals hold beyond the store (journaled, never sent):
-        // appended in memory now, written once every check has passed.
-        if (mode_ == StartMode::Serve) store_.open_existing(store_path, scan.good_bytes(), cfg_.sync);
+        // kept in memory now (user, source, packet), appended to the store
+        // once every check has passed — a mapped store is written the moment
+        // it is appended to, and a refused start changes no file.
+        std::vector<std::uint8_t> unsent;
         for (auto& s : shards) {
             std::uint32_t user = 0;
             std::span<const std::uint8_t> packet;
             while (next_event(s, user, packet)) {
                 ++out.unsent;
-                if (mode_ == StartMode::Serve) store_.append(user, static_cast<std::uint8_t>(s.index), packet);
+                if (mode_ != StartMode::Serve) continue;
+                const std::size_t at = unsent.size();
+                unsent.resize(at + 5);
+                std::memcpy(unsent.data() + at, &user, 4);
+                unsent[at + 4] = static_cast<std::uint8_t>(s.index);
+                unsent.insert(unsent.end(), packet.begin(), packet.end());
             }
         }
         for (auto& s : shards)
@@ -265,33 +275,50 @@ private:
                                    " records, the manifest counted " + std::to_string(m.journal_records[s.index]) +
                                    ": records were cut from its end, or it was replaced");
 
-        // Repairs (Serve only): torn tails cut, the unsent answers written.
-        const char* action = mode_ == StartMode::Serve ? "cutting" : "found (not cut: --recover-only)";
-        if (scan.torn_bytes() > 0) {
-            spdlog::warn("{}: {} {} bytes of an incomplete last record (a write the process did not finish)",
-                         store_path, action, scan.torn_bytes());
-            if (mode_ == StartMode::Serve) PosixFile(store_path, O_WRONLY).truncate(scan.good_bytes());
+        // Repairs (Serve only): torn and zero tails cut (opening a file for
+        // appending cuts it after its last good record), the unsent answers
+        // written.
+        report_tail(store_path, scan.torn_bytes(), scan.zero_bytes());
+        if (mode_ == StartMode::Serve) {
+            store_.open_existing(store_path, scan.good_bytes(), cfg_.journal_mode, cfg_.sync);
+            for (std::size_t at = 0; at < unsent.size();) {
+                std::uint32_t user = 0;
+                std::memcpy(&user, unsent.data() + at, 4);
+                const std::uint8_t source = unsent[at + 4];
+                const std::size_t len = 2 + static_cast<std::size_t>(wire::get_be(unsent.data() + at + 5, 2));
+                store_.append(user, source, {unsent.data() + at + 5, len});
+                at += 5 + len;
+            }
+            store_.commit();
         }
-        if (mode_ == StartMode::Serve) store_.commit();
         if (out.unsent > 0)
             spdlog::info("{}: {} answers journaled but never sent{}", dir_, out.unsent,
                          mode_ == StartMode::Serve ? ": kept for their users' next login"
                                                    : " (they would be kept for their users)");
         for (auto& s : shards) {
             JournalReader& rd = *s.reader;
-            if (rd.torn_bytes() > 0) {
-                spdlog::warn("{}: {} {} bytes of an incomplete last record (a write the process did not finish)",
-                             rd.path(), action, rd.torn_bytes());
-                if (mode_ == StartMode::Serve) PosixFile(rd.path(), O_WRONLY).truncate(rd.good_bytes());
-            }
+            report_tail(rd.path(), rd.torn_bytes(), rd.zero_bytes());
             if (rd.records() > 0) spdlog::info("{}: replayed {} commands", rd.path(), rd.records());
             out.manifest.journal_records[s.index] = rd.records();
             if (mode_ == StartMode::Serve)
-                out.journals.push_back(JournalWriter::append_to(rd.path(), rd.records(), cfg_.sync));
+                out.journals.push_back(JournalWriter::append_to(rd.path(), rd.records(), cfg_.journal_mode, cfg_.sync));
         }
         out.commands = commands_;
         out.manifest.outbound_records = store_.records();
         if (mode_ == StartMode::Serve) write_manifest(dir_, out.manifest);
+    }
+
+    // What follows a file's last good record, which a start cuts.
+    void report_tail(const std::string& path, std::uint64_t torn, std::uint64_t zero) const {
+        const char* action = mode_ == StartMode::Serve ? "cutting" : "found (not cut: --recover-only)";
+        if (torn > 0)
+            spdlog::warn("{}: {} {} bytes of an incomplete last record (a write the process did not finish)", path,
+                         action, torn);
+        if (zero > 0)
+            spdlog::info(
+                "{}: {} {} zero bytes after the last record (room a mapped writer had not used: it did not "
+                "stop cleanly)",
+                path, action, zero);
     }
 
     std::string user_name(std::uint32_t user) const {

@@ -57,6 +57,14 @@ ServerImpl::ServerImpl(Config cfg, StartMode mode)
 
 ServerImpl::~ServerImpl() {
     for (auto& s : shards_) s->stop();
+    // While the directory is still locked: closing a mapped journal or store
+    // cuts its unused room (the lock is released after these members).
+    shards_.clear();
+    try {
+        store_.close();
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+    }
 }
 
 std::uint16_t ServerImpl::port() const { return acceptor_.is_open() ? acceptor_.local_endpoint().port() : 0; }

@@ -174,8 +174,15 @@ TEST_CASE("configuration errors name the line and the field", "[config]") {
     CHECK(c.instruments[0].max_qty == 7);
     CHECK(c.users[0].max_notional == 9);
     CHECK(c.sync == en::SyncPolicy::Fsync);
+    CHECK(c.journal_mode == en::JournalMode::Write);  // sync fsync always writes
     CHECK(c.shards == 1);
     CHECK(c.path == "test.cfg");
+    CHECK(make_config(ok).journal_mode == en::JournalMode::Mapped);
+    CHECK(make_config(ok + "journal_mode write\n").journal_mode == en::JournalMode::Write);
+    CHECK(make_config(ok + "journal_mode write\nsync fsync\n").journal_mode == en::JournalMode::Write);
+    CHECK(error_of(ok + "journal_mode fast\n") == "test.cfg:3: journal_mode: expected 'mmap' or 'write', got 'fast'");
+    CHECK_THAT(error_of(ok + "journal_mode mmap\nsync fsync\n"),
+               Catch::StartsWith("test.cfg:3: journal_mode mmap is for sync os"));
 }
 
 TEST_CASE("configuration: every numeric value outside its range is an error naming the line, the setting and the range",
@@ -298,11 +305,15 @@ void put_file(const std::string& path, const std::vector<std::uint8_t>& b) {
 }  // namespace
 
 TEST_CASE("journal: records read back exactly, with their header", "[journal]") {
+    // Mapped (sync os) or written (sync fsync, as the configuration forces).
+    const auto mode = GENERATE(en::JournalMode::Mapped, en::JournalMode::Write);
+    const auto policy = mode == en::JournalMode::Mapped ? en::SyncPolicy::Os : en::SyncPolicy::Fsync;
+    INFO("mode " << (mode == en::JournalMode::Mapped ? "mmap" : "write"));
     TempDir dir;
     const std::string path = dir.path + "/j.nxj";
     std::vector<en::Command> written;
     {
-        auto w = en::JournalWriter::create(path, kHeader, en::SyncPolicy::Fsync);
+        auto w = en::JournalWriter::create(path, kHeader, mode, policy);
         std::mt19937_64 rng(11);
         for (std::uint64_t i = 1; i <= 2000; ++i) {  // more than the writer's first buffer
             en::Command c = enter_cmd(i, static_cast<std::uint32_t>(rng() % 5),
@@ -327,6 +338,8 @@ TEST_CASE("journal: records read back exactly, with their header", "[journal]") 
         w.commit();
         CHECK(w.committed_records() == 2000);
     }
+    // Closed: cut to its true length.
+    CHECK(std::filesystem::file_size(path) == en::journal_format::kHeaderSize + 2000 * en::journal_format::kRecordSize);
     en::JournalReader r(path);
     CHECK(r.header().venue == 0xABCD);
     CHECK(r.header().shard == 1);
@@ -346,7 +359,7 @@ TEST_CASE("journal: records read back exactly, with their header", "[journal]") 
     }
     // Appending carries the numbering on.
     {
-        auto w = en::JournalWriter::append_to(path, 2000, en::SyncPolicy::Os);
+        auto w = en::JournalWriter::append_to(path, 2000, mode, en::SyncPolicy::Os);
         w.append(enter_cmd(9999, 0, ob::Side::Buy, 1, 10000));
         w.commit();
     }
@@ -400,7 +413,7 @@ TEST_CASE("journal: a torn tail is reported, a complete damaged record is damage
     TempDir dir;
     const std::string path = dir.path + "/j.nxj";
     {
-        auto w = en::JournalWriter::create(path, kHeader, en::SyncPolicy::Os);
+        auto w = en::JournalWriter::create(path, kHeader, en::JournalMode::Write, en::SyncPolicy::Os);
         for (std::uint64_t i = 1; i <= 10; ++i) w.append(enter_cmd(i, 0, ob::Side::Buy, 10, 10000));
         w.commit();
     }
@@ -564,6 +577,8 @@ TEST_CASE("venue comparison: each unsafe change is named, the safe ones are allo
 
 TEST_CASE("outbound store: streams numbered per user, read back in chunks from the file and from the unwritten buffer",
           "[store]") {
+    const auto mode = GENERATE(en::JournalMode::Mapped, en::JournalMode::Write);
+    INFO("mode " << (mode == en::JournalMode::Mapped ? "mmap" : "write"));
     TempDir dir;
     const std::string path = dir.path + "/outbound.nxo";
     const std::uint32_t users = 3;
@@ -576,7 +591,7 @@ TEST_CASE("outbound store: streams numbered per user, read back in chunks from t
     };
     {
         en::OutboundStore store(users);
-        store.create(path, 42, 1, en::SyncPolicy::Os);
+        store.create(path, 42, 1, mode, en::SyncPolicy::Os);
         for (std::uint64_t i = 0; i < 3000; ++i) {
             const auto u = static_cast<std::uint32_t>(rng() % 10 < 7 ? 0 : 1 + rng() % 2);  // user 0 the busiest
             const auto p = packet(u, i);

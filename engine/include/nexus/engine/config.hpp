@@ -8,6 +8,8 @@
 //   journal_dir /var/lib/nexus     # journal-<shard>.nxj files live here
 //   sync os                        # os: written to the OS before the ack; fsync: fsync'd before the ack;
 //                                  # replicated: also acknowledged by NATS JetStream (planned: docs/replication.md)
+//   journal_mode mmap              # sync os: mmap (the default; no system call per batch) or write (one
+//                                  # write(2) per batch, as before); sync fsync always writes
 //   replicate_to nats://127.0.0.1:4222/NEXUS   # sync replicated: the stream (one subject per shard)
 //   replication_timeout_ms 2000    # sync replicated: longest wait for JetStream's acknowledgement
 //   itch_out /var/lib/nexus/md.itch
@@ -62,6 +64,13 @@ enum class SyncPolicy : std::uint8_t {
     Replicated,
 };
 
+// How the journal files and the outbound store are appended to
+// (append_file.hpp).
+enum class JournalMode : std::uint8_t {
+    Mapped,  // encoded into a shared mapping of the file: a commit under `sync os` is no system call
+    Write,   // gathered in memory, one write(2) per commit (plus fdatasync(2) under `sync fsync`)
+};
+
 struct Config {
     std::string path;  // the file it was read from (for messages)
     std::string listen_address = "127.0.0.1";
@@ -69,6 +78,9 @@ struct Config {
     unsigned shards = 1;
     std::string journal_dir = ".";
     SyncPolicy sync = SyncPolicy::Os;
+    // Mapped unless the file says `journal_mode write`; always Write under
+    // `sync fsync` (parse_config refuses `journal_mode mmap` there).
+    JournalMode journal_mode = JournalMode::Mapped;
     std::string replicate_to;  // sync replicated: nats://HOST[:PORT]/STREAM
     unsigned replication_timeout_ms = 2000;
     std::string itch_out;  // empty: no market-data file

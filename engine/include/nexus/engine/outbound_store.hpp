@@ -5,9 +5,13 @@
 // engine keeps them in one append-only file, `<journal_dir>/outbound.nxo`:
 // each message the I/O thread hands to a session (or would, for a user who is
 // not logged in) is appended, with its user and its number in that user's
-// stream, before it leaves. The file is written once per I/O batch
-// (write(2), plus fdatasync(2) under `sync fsync`), in the same loop
-// iteration as the sockets.
+// stream, before it leaves. The file is an AppendFile (append_file.hpp):
+// with journal_mode mmap (the default under `sync os`) each record is
+// encoded into a shared mapping of the file and the commit before the
+// sockets' writes is no system call; with journal_mode write (and under
+// `sync fsync`) it is committed once per I/O batch (write(2), plus
+// fdatasync(2) under `sync fsync`), in the same loop iteration as the
+// sockets.
 //
 // Why a file and not the journal alone: a user's stream interleaves answers
 // from several shards (and validation rejects that are journaled nowhere) in
@@ -24,8 +28,8 @@
 // (8 bytes per 256 messages). Each record carries the offset of the same
 // user's previous one, so a replay from message N starts at the checkpoint
 // at or after N and walks back at most 256 records; it is served a chunk of
-// at most 256 messages at a time, as the client reads (engine/src/session.cpp), through a
-// 64 KiB read cache.
+// at most 256 messages at a time, as the client reads (engine/src/session.cpp),
+// from the mapping, or through a 64 KiB read cache of the file.
 //
 // Layout, little-endian. Header, 64 bytes: magic "NXOUTB01", u32 header size
 // (64), u32 record head size (32), u64 venue ID, u64 created (ns), zero to
@@ -48,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "nexus/engine/append_file.hpp"
 #include "nexus/engine/config.hpp"
 #include "nexus/engine/crc32c.hpp"
 #include "nexus/engine/journal_format.hpp"
@@ -106,11 +111,16 @@ public:
     [[nodiscard]] const std::string& path() const noexcept { return file_.path(); }
 
     // The next record (its packet valid until the next call); false at the
-    // end, where torn_bytes() says what incomplete record was left.
+    // end, where torn_bytes() says what unfinished record was left and
+    // zero_bytes() how many zero bytes follow (the tail rules of
+    // append_file.hpp, as for a journal).
     bool next(outbound_format::Record& r);
     [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
     [[nodiscard]] std::uint64_t good_bytes() const noexcept { return good_bytes_; }
-    [[nodiscard]] std::uint64_t torn_bytes() const noexcept { return file_size_ - good_bytes_; }
+    [[nodiscard]] std::uint64_t torn_bytes() const noexcept { return tail_.torn; }
+    [[nodiscard]] std::uint64_t zero_bytes() const noexcept { return tail_.zero; }
+    // Everything after the good records (what the engine cuts).
+    [[nodiscard]] std::uint64_t tail_bytes() const noexcept { return file_size_ - good_bytes_; }
 
 private:
     bool refill();
@@ -118,6 +128,7 @@ private:
     std::uint64_t venue_ = 0, file_size_ = 0, good_bytes_ = 0, records_ = 0;
     std::vector<std::uint8_t> buf_;
     std::size_t pos_ = 0, end_ = 0;
+    Tail tail_;
 };
 
 class OutboundStore {
@@ -127,10 +138,11 @@ public:
     explicit OutboundStore(std::size_t users) : users_(users) {}
 
     // A new store file with its header.
-    void create(const std::string& path, std::uint64_t venue, std::uint64_t created_ns, SyncPolicy policy);
-    // The scanned file, for appending after its last good record (any torn
-    // tail already cut).
-    void open_existing(const std::string& path, std::uint64_t good_bytes, SyncPolicy policy);
+    void create(const std::string& path, std::uint64_t venue, std::uint64_t created_ns, JournalMode mode,
+                SyncPolicy policy);
+    // The scanned file, for appending after its last good record (what
+    // follows it, a torn or zero tail, is cut).
+    void open_existing(const std::string& path, std::uint64_t good_bytes, JournalMode mode, SyncPolicy policy);
     // Without a file (--recover-only): appends are counted and dropped.
     [[nodiscard]] bool has_file() const noexcept { return file_.is_open(); }
 
@@ -141,9 +153,11 @@ public:
     // Appends a packet to `user`'s stream; returns its number. It reaches the
     // file at the next commit(), which must come before the packet is sent.
     std::uint64_t append(std::uint32_t user, std::uint8_t source, std::span<const std::uint8_t> packet);
-    [[nodiscard]] bool pending() const noexcept { return !buf_.empty(); }
-    // Writes what was appended (and fdatasyncs under `sync fsync`).
-    void commit();
+    [[nodiscard]] bool pending() const noexcept { return file_.size() != file_.committed(); }
+    // Makes what was appended durable as the policy says (append_file.hpp).
+    void commit() { file_.commit(); }
+    // Commits and closes the file, cutting a mapped one to its length.
+    void close() { file_.close(); }
 
     // The number the user's next message will get.
     [[nodiscard]] std::uint64_t next_seq(std::uint32_t user) const noexcept { return users_[user].next; }
@@ -167,8 +181,8 @@ private:
         u.last = offset;
         ++u.next;
     }
-    // The record at `offset`: from the pending buffer, or from the file
-    // through the read cache.
+    // The record at `offset`: from memory (the mapping, or appends not yet
+    // written), or from the file through the read cache.
     void read_at(std::uint64_t offset, outbound_format::Record& r);
     outbound_format::Status from_cache(std::uint64_t offset, outbound_format::Record& r) const noexcept {
         if (offset < cache_at_ || offset >= cache_at_ + cache_len_) return outbound_format::Status::Incomplete;
@@ -176,11 +190,8 @@ private:
         return outbound_format::decode_record(cache_.data() + at, cache_len_ - at, r);
     }
 
-    PosixFile file_;
-    SyncPolicy policy_ = SyncPolicy::Os;
+    AppendFile file_;
     std::vector<UserIndex> users_;
-    std::vector<std::uint8_t> buf_;  // appended, not yet written
-    std::uint64_t file_bytes_ = 0;   // bytes in the file (the offset of buf_[0])
     std::uint64_t records_ = 0;
     std::vector<std::uint8_t> cache_;  // file bytes [cache_at_, cache_at_ + cache_len_)
     std::uint64_t cache_at_ = 0;
