@@ -66,8 +66,9 @@ struct Options {
     std::size_t max_live = 100;
     std::uint64_t seed = 1;
     bool busy = false;
-    bool floor = false;  // --floor: loopback TCP echo, no engine
-    double resume = 0;   // seconds to keep reconnecting after a lost connection (0: a loss ends the run)
+    bool echo_busy = false;  // --floor: the echo thread polls even if the client sleeps
+    bool floor = false;      // --floor: loopback TCP echo, no engine
+    double resume = 0;       // seconds to keep reconnecting after a lost connection (0: a loss ends the run)
 };
 
 [[noreturn]] void usage(int code) {
@@ -89,6 +90,8 @@ struct Options {
         "  --busy            poll the sockets without sleeping (takes a whole core)\n"
         "  --floor           measure the machine's floor instead: a 44-byte ping-pong over loopback TCP\n"
         "                    with a trivial echo thread (blocking, or polling with --busy); --duration applies\n"
+        "  --echo-busy       with --floor: the echo thread polls, the client as --busy says (the floor for an\n"
+        "                    engine whose I/O thread polls or spins, driven by a sleeping client)\n"
         "  --resume S        after a lost connection, reconnect for up to S seconds and resume the stream\n"
         "                    from the last message processed (default 0: a lost connection ends the run)\n"
         "  --seed N\n"
@@ -158,6 +161,8 @@ Options parse(int argc, char** argv) {
             o.resume = decimal(a, next(), 0, 3600);
         else if (a == "--busy")
             o.busy = true;
+        else if (a == "--echo-busy")
+            o.echo_busy = true;
         else if (a == "--floor")
             o.floor = true;
         else if (a == "--mix") {
@@ -286,13 +291,14 @@ int run_floor(const Options& opt, const nb::TscInfo& tsc) {
         return 1;
     }
     const bool busy = opt.busy;
-    std::thread echo([ls, busy] {
+    const bool echo_busy = opt.busy || opt.echo_busy;
+    std::thread echo([ls, echo_busy] {
         const int s = ::accept(ls, nullptr, nullptr);
         int one = 1;
         ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         char b[256];
         for (;;) {
-            const ssize_t r = ::recv(s, b, sizeof b, busy ? MSG_DONTWAIT : 0);
+            const ssize_t r = ::recv(s, b, sizeof b, echo_busy ? MSG_DONTWAIT : 0);
             if (r < 0 && errno == EAGAIN) continue;
             if (r <= 0) break;
             ::send(s, b, static_cast<std::size_t>(r), MSG_NOSIGNAL);
@@ -333,7 +339,10 @@ int run_floor(const Options& opt, const nb::TscInfo& tsc) {
     echo.join();
     ::close(ls);
     std::printf("nexus-loadgen: floor, loopback TCP echo (%s), %.1f s measured after %.1f s warm-up\n",
-                busy ? "both sides polling" : "both sides blocking", opt.duration, opt.warmup);
+                busy        ? "both sides polling"
+                : echo_busy ? "echo polling, client blocking"
+                            : "both sides blocking",
+                opt.duration, opt.warmup);
     print_result(opt, "no engine: a trivial echo thread", lat, ticks_per_us, static_cast<double>(n) / opt.duration, n,
                  n);
     return 0;

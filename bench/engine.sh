@@ -6,7 +6,8 @@
 #    sockets, with the journal written to the OS, fsync'd, or absent;
 #  * over loopback, engine and load generator side by side on this machine:
 #    the floor (a trivial TCP echo, blocking and polling), then nexus-engine in
-#    four configurations (threads or inline matching; sync os or fsync), each
+#    five configurations (threads or inline matching; sync os or fsync; the
+#    inline one also with a short spin instead of busy polling), each
 #    driven by nexus-loadgen in closed loop (1 session, 1 outstanding) and in
 #    open loop at fixed rates (10 sessions); the default configuration over a
 #    finer sweep, to find the highest rate whose p99 stays under 1 ms.
@@ -55,6 +56,15 @@ echo "engine: loopback floor"
 "$apps/nexus-loadgen" --floor --duration $dur --warmup $warm --label "floor blocking" --tsv "$lat" >/dev/null
 "$apps/nexus-loadgen" --floor --busy --duration $dur --warmup $warm --label "floor polling" --tsv "$lat" >/dev/null
 
+# floor_beside LABEL blocking|"polling echo"|polling: the echo floor, labelled
+# for the configuration it is beside.
+floor_beside() {
+  local busy=()
+  [ "$2" = polling ] && busy=(--busy)
+  [ "$2" = "polling echo" ] && busy=(--echo-busy)
+  "$apps/nexus-loadgen" --floor "${busy[@]}" --duration $dur --warmup $warm --label "floor $2, beside $1" --tsv "$lat" >/dev/null
+}
+
 # run_mode LABEL "CONFIG LINES" RATES...  (rate "closed" = closed loop; "closed-busy" with a polling client)
 modes=0
 run_mode() {
@@ -72,6 +82,21 @@ run_mode() {
     for s in AAPL MSFT AMZN NVDA; do echo "instrument $s"; done
     for u in $(seq 0 19); do echo "user u$u password=p$u"; done
   } >"$dir/engine.cfg"
+  # The echo floor again, just before this configuration and in the polling
+  # modes its ratios use: the VM's wake-up cost drifts over minutes, so each
+  # configuration is divided by a floor measured beside it. A sleeping client
+  # is compared with a sleeping echo if the engine's I/O thread sleeps, with a
+  # polling echo if it polls or spins; a polling client with both polling.
+  # (Before the engine starts: a busy-polling engine would take a core from
+  # the floor.)
+  local r sleeping=blocking
+  case $extra in *"io_poll busy"* | *io_spin_us*) sleeping="polling echo" ;; esac
+  for r in "$@"; do
+    case $r in closed | 10000) floor_beside "$label" "$sleeping"; break ;; esac
+  done
+  for r in "$@"; do
+    [ "$r" = closed-busy ] && floor_beside "$label" polling
+  done
   "$apps/nexus-engine" --config "$dir/engine.cfg" --port-file "$dir/port" --log-level warn >"$dir/engine.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 200); do [ -f "$dir/port" ] && break; sleep 0.05; done
@@ -106,6 +131,7 @@ else
   run_mode "threads, sync fsync" "sync fsync" closed 10000 20000 50000 100000
   run_mode "inline, busy poll, sync os" "matching inline\nio_poll busy" closed closed-busy 5000 10000 20000 30000 50000 100000
   run_mode "inline, busy poll, sync fsync" "matching inline\nio_poll busy\nsync fsync" closed 10000 20000 50000 100000
+  run_mode "inline, io_spin_us 50, sync os" "matching inline\nio_spin_us 50" closed closed-busy 10000
 fi
 echo "engine: wrote $lat"
 if [ $report -eq 1 ]; then

@@ -277,3 +277,23 @@ TEST_CASE("loadgen: its sessions resume their streams across an engine killed an
     CHECK(logins() == 6);
     CHECK(second.signal_and_wait(SIGTERM) == 0);
 }
+
+TEST_CASE("loadgen: the echo floor in each polling mode answers every ping and says which mode it ran",
+          "[server][floor]") {
+    TempDir dir;
+    struct Mode {
+        std::vector<std::string> flags;
+        const char* says;
+    };
+    for (const Mode& m : {Mode{{}, "both sides blocking"}, Mode{{"--echo-busy"}, "echo polling, client blocking"},
+                          Mode{{"--busy"}, "both sides polling"}}) {
+        std::vector<std::string> args{NEXUS_LOADGEN_BIN, "--floor", "--duration", "0.2", "--warmup", "0.05"};
+        args.insert(args.end(), m.flags.begin(), m.flags.end());
+        const std::string out = dir.path + "/floor.out";
+        const int status = wait_exit(spawn(args, out));
+        const std::string text = slurp(out);
+        INFO(text);
+        CHECK(status == 0);
+        CHECK_THAT(text, Catch::Contains(m.says) && Catch::Contains("round trip us: p50"));
+    }
+}
