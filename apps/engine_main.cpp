@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -164,6 +165,10 @@ int main(int argc, char** argv) {
     const Options opt = parse(argc, argv);
     spdlog::set_level(spdlog::level::from_str(opt.log_level));
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    // A file-size limit (ulimit -f) reached by the journal, the store or the
+    // ITCH file is then an error naming the file (EFBIG), answered by the
+    // orderly shutdown every other write failure gets, not a silent kill.
+    std::signal(SIGXFSZ, SIG_IGN);
     for (const auto* path : {&opt.snapshot, &opt.orders, &opt.port_file}) {
         if (path->empty()) continue;
         if (const std::string bad = output_problem(*path); !bad.empty()) {

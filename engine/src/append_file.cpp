@@ -65,6 +65,7 @@ AppendFile& AppendFile::operator=(AppendFile&& o) noexcept {
     map_length_ = std::exchange(o.map_length_, 0);
     prefaulted_ = std::exchange(o.prefaulted_, 0);
     prefault_ = o.prefault_;
+    commit_failed_ = o.commit_failed_;
     buffer_ = std::move(o.buffer_);
     capacity_ = std::exchange(o.capacity_, 0);
     return *this;
@@ -132,8 +133,14 @@ std::uint8_t* AppendFile::make_room(std::size_t n) {
 void AppendFile::commit() {
     if (mode_ == JournalMode::Write) {
         if (end_ == committed_) return;
+        // Set until the write and the sync both succeed: after a failure the
+        // bytes may be in the file already (a failed fdatasync), and close()
+        // writing them again would repeat records, which the next start
+        // refuses. They were never acknowledged, so nothing is lost.
+        commit_failed_ = true;
         file_.write_all(base_, static_cast<std::size_t>(end_ - base_offset_));
         if (policy_ == SyncPolicy::Fsync) file_.datasync();
+        commit_failed_ = false;
         committed_ = base_offset_ = end_;
         limit_ = end_ + capacity_;
         return;
@@ -153,7 +160,7 @@ void AppendFile::unmap() noexcept {
 
 void AppendFile::close() {
     if (!file_.is_open()) return;
-    commit();
+    if (!commit_failed_) commit();
     unmap();
     if (mode_ == JournalMode::Mapped && file_length_ != end_) {
         file_.truncate(end_);

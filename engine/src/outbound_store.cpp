@@ -125,10 +125,12 @@ std::uint64_t OutboundStore::append(std::uint32_t user, std::uint8_t source, std
     using journal_format::put;
     UserIndex& u = users_[user];
     const std::uint64_t seq = u.next;
-    ++records_;
     if (file_.is_open()) {
         const std::size_t size = outbound_format::kRecordHead + packet.size();
+        // Room first: if the file cannot grow, nothing (not even the record
+        // count) has changed, and no record number is skipped.
         std::uint8_t* p = file_.reserve(size);
+        ++records_;
         put(p + 4, static_cast<std::uint16_t>(packet.size()));
         p[6] = source;
         p[7] = 0;
@@ -141,6 +143,7 @@ std::uint64_t OutboundStore::append(std::uint32_t user, std::uint8_t source, std
         note(u, file_.size());
         file_.appended(size);
     } else {
+        ++records_;
         note(u, 0);  // --recover-only: counted, not kept
     }
     return seq;

@@ -53,10 +53,13 @@ void ServerImpl::route(Session& s, const Msg& m, std::uint64_t reply_token, Fn f
     if (const Router::Refusal why = (router_.*fn)(static_cast<std::uint32_t>(s.user()), m, c))
         return io_reject(s, reply_token, *why);
     Shard& shard = *shards_[router_.shard_of(c.instrument)];
-    if (cfg_.inline_matching)
-        shard.apply_inline(c);
-    else
-        shard.push(c);
+    if (!cfg_.inline_matching) return shard.push(c);
+    try {
+        shard.apply_inline(c);  // journals it: a full disk throws here
+    } catch (const std::exception& e) {
+        cfg_.inline_matching = false;  // nothing more is applied or answered
+        journal_failed(shard, e.what());
+    }
 }
 
 void ServerImpl::request(Session& s, const wire::Inbound& in) {
@@ -103,7 +106,12 @@ void ServerImpl::deliver(const std::vector<std::uint8_t>& events, std::uint8_t s
 
 void ServerImpl::sequence(std::uint32_t user, std::uint8_t source, std::span<const std::uint8_t> packet) {
     if (store_failed_) return;
-    store_.append(user, source, packet);
+    try {
+        store_.append(user, source, packet);  // may grow the file: a full disk throws here
+    } catch (const std::exception& e) {
+        store_failed(e.what());
+        return;
+    }
     Session* s = user_sessions_[user];
     if (!s)
         ++counters_.kept_for_absent;

@@ -297,3 +297,48 @@ TEST_CASE("loadgen: the echo floor in each polling mode answers every ping and s
         CHECK_THAT(text, Catch::Contains(m.says) && Catch::Contains("round trip us: p50"));
     }
 }
+
+TEST_CASE("engine: files that cannot grow stop it in order, and every message a client saw is recovered",
+          "[server][faults]") {
+    for (const char* matching : {"threads", "inline"}) {
+        DYNAMIC_SECTION("matching " << matching) {
+            TempDir dir;
+            const std::string cfg = dir.path + "/engine.cfg";
+            std::ofstream(cfg) << base_config(dir.path, std::string("matching ") + matching + "\n");
+            // Under a file-size limit of 1.5 MiB the mapped files' second
+            // growth fails (EFBIG), in the middle of appends.
+            const std::string port_file = dir.path + "/port";
+            const pid_t pid = spawn(
+                {"/usr/bin/prlimit", "--fsize=1572864", NEXUS_ENGINE_BIN, "--config", cfg, "--port-file", port_file},
+                dir.path + "/engine.log");
+            for (int i = 0; i < 1000 && !std::filesystem::exists(port_file); ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            REQUIRE(std::filesystem::exists(port_file));
+            const auto port = static_cast<std::uint16_t>(std::stoi(slurp(port_file)));
+            Trader t("alice", "pw1");
+            t.resume(port, 1);
+            // Immediate-or-cancel orders that never trade: each is answered
+            // (Accepted, Cancelled) and leaves nothing in the book.
+            for (int round = 0; round < 2000 && t.connected(); ++round) {
+                std::vector<std::uint8_t> buf;
+                for (int k = 0; k < 50; ++k)
+                    wire::Encoder(buf).enter(order(t.next_token++, 'B', 1, "AAPL", 10000, 'I'));
+                if (!t.c->send_bytes(buf)) break;
+                if (!t.pump(std::chrono::milliseconds(2))) break;
+            }
+            t.drain_to_close();
+            const int status = wait_exit(pid);
+            const std::string log = slurp(dir.path + "/engine.log");
+            INFO(log);
+            CHECK(status == 1);
+            CHECK_THAT(log, Catch::Contains("cannot grow the file"));
+            CHECK(t.last > 1000);
+            // Without the limit: recovery accepts the files, and the user's
+            // stream holds every message the client was sent, byte for byte.
+            EngineProcess again(cfg, dir.path);
+            t.resume(again.port, 1);
+            t.sync();
+            CHECK(again.signal_and_wait(SIGTERM) == 0);
+        }
+    }
+}

@@ -117,6 +117,7 @@ private:
     std::size_t map_length_ = 0;              // Mapped: bytes mapped at base_
     std::uint64_t prefaulted_ = 0;            // Mapped: the pages before this offset are prefaulted for writing
     bool prefault_ = true;                    // Mapped: false once the kernel refused MADV_POPULATE_WRITE
+    bool commit_failed_ = false;              // a commit threw: close() must not write its bytes again
     std::unique_ptr<std::uint8_t[]> buffer_;  // Write: the pending appends
     std::size_t capacity_ = 0;                // Write: bytes at buffer_
 };
