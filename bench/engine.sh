@@ -17,6 +17,7 @@
 # generator share its cores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/engine_lib.sh"
 quick=0
 out=$root
 bin=""
@@ -74,14 +75,7 @@ run_mode() {
   local dir=$work/mode$modes
   rm -rf "$dir"
   mkdir -p "$dir"
-  {
-    echo "listen 127.0.0.1:0"
-    echo "journal_dir $dir/journal"
-    echo "itch_out $dir/md.itch"
-    printf '%b\n' "$extra"
-    for s in AAPL MSFT AMZN NVDA; do echo "instrument $s"; done
-    for u in $(seq 0 19); do echo "user u$u password=p$u"; done
-  } >"$dir/engine.cfg"
+  bench_engine_config "$dir" "$extra"
   # The echo floor again, just before this configuration and in the polling
   # modes its ratios use: the VM's wake-up cost drifts over minutes, so each
   # configuration is divided by a floor measured beside it. A sleeping client
@@ -99,12 +93,7 @@ run_mode() {
   done
   "$apps/nexus-engine" --config "$dir/engine.cfg" --port-file "$dir/port" --log-level warn >"$dir/engine.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 1 200); do [ -f "$dir/port" ] && break; sleep 0.05; done
-  if [ ! -f "$dir/port" ]; then
-    echo "engine: $label: nexus-engine did not start; its log:" >&2
-    cat "$dir/engine.log" >&2
-    exit 1
-  fi
+  bench_engine_wait "$dir" || { echo "engine: $label: see above" >&2; exit 1; }
   for r in "$@"; do
     local args=(--config "$dir/engine.cfg" --port-file "$dir/port" --duration $dur --warmup $warm --tsv "$lat")
     case $r in

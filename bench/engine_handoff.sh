@@ -12,6 +12,7 @@
 # machine"); nothing else should run meanwhile.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/engine_lib.sh"
 apps=$root/build/release/apps
 rounds=3
 secs=2
@@ -41,17 +42,10 @@ for r in $(seq 1 "$rounds"); do
     d=$work/run
     rm -rf "$d"
     mkdir -p "$d"
-    {
-      echo "listen 127.0.0.1:0"
-      echo "journal_dir $d/journal"
-      echo "itch_out $d/md.itch"
-      printf '%b\n' "$extra"
-      for s in AAPL MSFT AMZN NVDA; do echo "instrument $s"; done
-      for u in $(seq 0 19); do echo "user u$u password=p$u"; done
-    } >"$d/engine.cfg"
+    bench_engine_config "$d" "$extra"
     "$apps/nexus-engine" --config "$d/engine.cfg" --port-file "$d/port" --log-level warn >"$d/engine.log" 2>&1 &
     pid=$!
-    for _ in $(seq 1 200); do [ -f "$d/port" ] && break; sleep 0.05; done
+    bench_engine_wait "$d" || exit 1
     "$apps/nexus-loadgen" --config "$d/engine.cfg" --port-file "$d/port" --sessions 1 --window 1 \
       --duration "$secs" --warmup 0.5 --label "$label" --tsv "$tsv" >/dev/null
     kill -TERM $pid

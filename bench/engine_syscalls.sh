@@ -12,6 +12,7 @@
 #   bench/engine_syscalls.sh --label "write path" -- "journal_mode write"
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/engine_lib.sh"
 apps=$root/build/release/apps
 secs=3
 label=""
@@ -29,19 +30,11 @@ command -v strace >/dev/null || { echo "$0: strace is not installed (scripts/pac
 [ -n "$label" ] || label=${*:-default configuration}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-{
-  echo "listen 127.0.0.1:0"
-  echo "journal_dir $dir/journal"
-  echo "itch_out $dir/md.itch"
-  for line in "$@"; do echo "$line"; done
-  for s in AAPL MSFT AMZN NVDA; do echo "instrument $s"; done
-  for u in $(seq 0 19); do echo "user u$u password=p$u"; done
-} >"$dir/engine.cfg"
+bench_engine_config "$dir" "$@"
 strace -f -c -o "$dir/strace.txt" "$apps/nexus-engine" --config "$dir/engine.cfg" --port-file "$dir/port" \
   --log-level info >"$dir/engine.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 400); do [ -f "$dir/port" ] && break; sleep 0.05; done
-[ -f "$dir/port" ] || { echo "$0: nexus-engine did not start:" >&2; cat "$dir/engine.log" >&2; exit 1; }
+bench_engine_wait "$dir" || exit 1
 "$apps/nexus-loadgen" --config "$dir/engine.cfg" --port-file "$dir/port" --sessions 1 --window 1 \
   --duration "$secs" --warmup 0 >"$dir/loadgen.out" 2>&1
 # SIGTERM to the engine itself, not to strace (which would detach).

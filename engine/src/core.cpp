@@ -21,6 +21,12 @@ RejectReason reject_reason(ob::Reject r) noexcept {
     return RejectReason::InvalidFlags;
 }
 
+// A Cancelled event for `user`'s order `token`, at the command's time.
+Event cancelled(const Command& c, std::uint32_t user, std::uint64_t token, std::uint32_t qty,
+                ob::CancelReason why) noexcept {
+    return {.kind = EventKind::Cancelled, .cancel_reason = why, .user = user, .qty = qty, .ts = c.ts, .token = token};
+}
+
 // Protocol fields are 32 bits; the router and the book limits keep every
 // size and price of the engine below 2^32.
 template <class Int>
@@ -194,12 +200,7 @@ void ShardCore::submit(const Command& c, Book& book, const ob::OrderRequest& rq,
             }
             case BookFact::Kind::Refused:
                 if (replaced_qty)  // the original is gone already: say so before the refusal
-                    out.emit({.kind = EventKind::Cancelled,
-                              .cancel_reason = ob::CancelReason::User,
-                              .user = c.user,
-                              .qty = u32(*replaced_qty),
-                              .ts = c.ts,
-                              .token = c.token});
+                    out.emit(cancelled(c, c.user, c.token, u32(*replaced_qty), ob::CancelReason::User));
                 reject(c, rq.tag, reject_reason(f.reject), out);
                 break;
             case BookFact::Kind::Trade: {
@@ -225,12 +226,7 @@ void ShardCore::submit(const Command& c, Book& book, const ob::OrderRequest& rq,
             case BookFact::Kind::Cancelled:
                 if (f.id == rq.id) {  // the incoming order's remainder
                     left -= f.qty;
-                    out.emit({.kind = EventKind::Cancelled,
-                              .cancel_reason = f.why,
-                              .user = c.user,
-                              .qty = u32(f.qty),
-                              .ts = c.ts,
-                              .token = rq.tag});
+                    out.emit(cancelled(c, c.user, rq.tag, u32(f.qty), f.why));
                 } else {  // a resting order, removed by self-trade prevention
                     resting_cancelled(c, f, out, true);
                 }
@@ -247,13 +243,7 @@ void ShardCore::resting_cancelled(const Command& c, const BookFact& f, CoreOut& 
         out.itch.remove(c.instrument, itch_time(c.ts), f.id);
     else
         out.itch.cancel(c.instrument, itch_time(c.ts), f.id, u32(f.qty));
-    if (tell_owner)
-        out.emit({.kind = EventKind::Cancelled,
-                  .cancel_reason = f.why,
-                  .user = f.owner - 1,
-                  .qty = u32(f.qty),
-                  .ts = c.ts,
-                  .token = f.tag});
+    if (tell_owner) out.emit(cancelled(c, f.owner - 1, f.tag, u32(f.qty), f.why));
 }
 
 }  // namespace nexus::engine
